@@ -1,0 +1,178 @@
+"""``check502``: diagnose a URL from the terminal, or explain a pasted log line.
+
+Exit codes: 0 healthy, 1 a problem was diagnosed, 2 bad usage, 3 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+import checks
+from adapters.cli.render import render_diagnosis, render_explanation, stdout_style
+
+log = logging.getLogger("check502")
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"check502: {message} (see check502 --help)\n")
+
+
+def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="check502",
+        description="Diagnose an HTTP 502: who generated it, which hop is broken, and why.",
+        epilog='Also: check502 explain "LOG LINE OR CODE" maps an error-log line to a cause.',
+    )
+    parser.add_argument("url", help="the public URL, e.g. https://shop.example.com/")
+    parser.add_argument(
+        "--origin",
+        metavar="O",
+        help="origin to ask directly: IP, IP:PORT, [IPv6]:PORT, host:PORT or scheme://host:PORT"
+        " (Host and SNI stay the public ones, like curl --resolve)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=_positive(int),
+        default=1,
+        metavar="N",
+        help="repeat the check N times (edge drift, status mix)",
+    )
+    parser.add_argument(
+        "--concurrency", type=_positive(int), default=1, metavar="C", help="how many runs at once"
+    )
+    parser.add_argument(
+        "--resolver", metavar="IP[:PORT]", help="ask this DNS server instead of the system's"
+    )
+    parser.add_argument("--ca-bundle", metavar="FILE", help="trust these CA certificates (PEM)")
+    parser.add_argument(
+        "--timeout",
+        type=_positive(float),
+        default=10.0,
+        metavar="S",
+        help="deadline per probe in seconds (default 10)",
+    )
+    parser.add_argument("--follow", action="store_true", help="follow up to 5 redirects")
+    parser.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="NET",
+        help="allow checking this internal network (e.g. 10.0.0.0/8, 127.0.0.1);"
+        " also CHECK502_ALLOW_NETWORKS",
+    )
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
+    return parser
+
+
+def _explain(argv: Sequence[str]) -> int:
+    parser = _Parser(
+        prog="check502 explain", description="Map an error-log line or platform code to a cause."
+    )
+    parser.add_argument(
+        "line", nargs="+", help='the line, e.g. "connect() failed (111: Connection refused)"'
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    e = checks.explain(" ".join(args.line))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "cause": e.cause.value,
+                    "source": e.source,
+                    "matched": e.matched,
+                    "summary": e.summary,
+                    "status": e.status,
+                    "next_steps": list(e.next_steps),
+                    "alternatives": [c.value for c in e.alternatives],
+                    "detail": e.detail,
+                },
+                indent=2,
+            )
+        )
+    else:
+        sys.stdout.write(render_explanation(e, stdout_style()))
+    return EXIT_OK if e.cause is not checks.Cause.UNKNOWN else EXIT_PROBLEM
+
+
+def _policy(allow: Sequence[str]) -> checks.AddressPolicy:
+    setting = ",".join([os.environ.get("CHECK502_ALLOW_NETWORKS", ""), *allow])
+    try:
+        return checks.AddressPolicy.from_setting(setting)
+    except ValueError as exc:
+        raise checks.UsageError(f"--allow / CHECK502_ALLOW_NETWORKS: {exc}") from None
+
+
+def _diagnose(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.ca_bundle and not os.path.isfile(args.ca_bundle):
+        raise checks.UsageError(f"--ca-bundle {args.ca_bundle}: no such file")
+    diagnosis = asyncio.run(
+        checks.diagnose(
+            args.url,
+            origin=args.origin,
+            runs=args.runs,
+            concurrency=args.concurrency,
+            resolver=args.resolver,
+            ca_bundle=args.ca_bundle,
+            timeout=args.timeout,
+            follow=args.follow,
+            policy=_policy(args.allow),
+        )
+    )
+    if args.json:
+        print(json.dumps(checks.diagnosis_to_dict(diagnosis), indent=2))
+    else:
+        sys.stdout.write(render_diagnosis(diagnosis, stdout_style()))
+    return EXIT_OK if diagnosis.healthy else EXIT_PROBLEM
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=os.environ.get("CHECK502_LOG_LEVEL", "WARNING").upper(),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if argv and argv[0] == "explain":
+            return _explain(argv[1:])
+        return _diagnose(argv)
+    except checks.UsageError as exc:
+        sys.stderr.write(f"check502: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        sys.stderr.write(
+            f"check502: unexpected error ({type(exc).__name__}: {exc});"
+            " set CHECK502_LOG_LEVEL=DEBUG for details\n"
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""check502's diagnosis engine. Knows nothing of chat: takes a URL, returns frozen values.
+
+>>> import asyncio, checks
+>>> diagnosis = asyncio.run(checks.diagnose("https://shop.example.com"))  # doctest: +SKIP
+>>> diagnosis.verdict.cause  # doctest: +SKIP
+<Cause.ORIGIN_DOWN: 'origin_down'>
+"""
+
+from checks.dns import DnsResolver, Resolver
+from checks.engine import diagnose
+from checks.errors import (
+    Check502Error,
+    InvalidOrigin,
+    InvalidURL,
+    ProbeFailure,
+    TargetRefused,
+    UsageError,
+)
+from checks.explain import Explanation, explain
+from checks.jsonout import diagnosis_to_dict
+from checks.model import (
+    Cause,
+    Diagnosis,
+    DnsRecord,
+    DnsResult,
+    ErrorKind,
+    Hop,
+    Probe,
+    ProbeError,
+    Timings,
+    TlsInfo,
+    Verdict,
+)
+from checks.policy import AddressPolicy
+from checks.probe import Clients
+
+__all__ = [
+    "AddressPolicy",
+    "Cause",
+    "Check502Error",
+    "Clients",
+    "Diagnosis",
+    "DnsRecord",
+    "DnsResolver",
+    "DnsResult",
+    "ErrorKind",
+    "Explanation",
+    "Hop",
+    "InvalidOrigin",
+    "InvalidURL",
+    "Probe",
+    "ProbeError",
+    "ProbeFailure",
+    "Resolver",
+    "TargetRefused",
+    "Timings",
+    "TlsInfo",
+    "UsageError",
+    "Verdict",
+    "diagnose",
+    "diagnosis_to_dict",
+    "explain",
+]

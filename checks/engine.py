@@ -1,0 +1,272 @@
+"""The one entry point: :func:`diagnose` a URL.
+
+It resolves the public name, probes every resolved IP (up to ``MAX_IPS``), probes the origin
+directly when one is given, concurrently, repeats for ``runs`` rounds, retries HTTP/1.1 where a
+server negotiated HTTP/2, and hands everything to :func:`checks.verdict.decide`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from checks.dns import DnsResolver, Resolver
+from checks.errors import InvalidURL, TargetRefused
+from checks.model import Diagnosis, DnsRecord, DnsResult, ErrorKind, Probe, ProbeError, Timings
+from checks.policy import AddressPolicy
+from checks.probe import Clients, ProbeRequest, probe
+from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
+from checks.verdict import decide
+
+MAX_IPS = 8
+MAX_REDIRECTS = 5
+MAX_RUNS = 100
+MAX_CONCURRENCY = 50
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+def _failed(
+    target: str, url: TargetURL, port: int, error: ProbeError, *, dns: DnsResult | None, run: int
+) -> Probe:
+    """A probe that never got to send its request (DNS failure, refused address)."""
+    return Probe(
+        target=target,
+        url=url.url,
+        host=url.host,
+        ip=None,
+        port=port,
+        resolved=dns.records if dns else (),
+        status=None,
+        http_version=None,
+        reason=None,
+        headers=(),
+        header_bytes=0,
+        body_excerpt="",
+        timings=Timings(dns=dns.duration_ms if dns else None),
+        error=error,
+        tls=None,
+        run=run,
+    )
+
+
+class _Run:
+    """Everything one ``diagnose`` call shares: clients, resolver, policy, limits."""
+
+    def __init__(
+        self,
+        clients: Clients,
+        resolver: Resolver,
+        policy: AddressPolicy,
+        timeout: float,
+        follow: bool,
+    ) -> None:
+        self.clients = clients
+        self.resolver = resolver
+        self.policy = policy
+        self.timeout = timeout
+        self.follow = follow
+
+    async def public(self, url: TargetURL, run: int) -> tuple[DnsResult, list[Probe]]:
+        """Resolve the public name and probe each of its addresses."""
+        dns = await self.resolver.resolve(url.host)
+        if dns.error is not None:
+            return dns, [_failed("public", url, url.port, dns.error, dns=dns, run=run)]
+        records = dns.records[:MAX_IPS]
+        self._refuse_all(records)
+        probes = await asyncio.gather(
+            *(self._chain("public", url, r.ip, url.port, url.scheme, dns, run) for r in records)
+        )
+        return dns, list(probes)
+
+    async def origin(self, url: TargetURL, origin: OriginTarget, run: int) -> list[Probe]:
+        """Probe the origin directly with the public path, Host and SNI."""
+        dns = await self.resolver.resolve(origin.host)
+        if dns.error is not None:
+            return [_failed("origin", url, origin.port, dns.error, dns=dns, run=run)]
+        self._refuse_all(dns.records[:1])
+        ip = dns.records[0].ip
+        return [await self._chain("origin", url, ip, origin.port, origin.scheme, dns, run)]
+
+    def _refuse_all(self, records: Sequence[DnsRecord]) -> None:
+        """Raise when the policy refuses every address: nothing may be probed at all."""
+        refusals = [self.policy.refusal(r.ip) for r in records]
+        if refusals and all(refusals):
+            raise TargetRefused(str(refusals[0]))
+
+    async def _chain(
+        self,
+        target: str,
+        url: TargetURL,
+        ip: str,
+        port: int,
+        scheme: str,
+        dns: DnsResult,
+        run: int,
+    ) -> Probe:
+        """Probe ``ip``; with ``follow``, keep following redirects (each hop re-checked)."""
+        visited: list[str] = []
+        while True:
+            refusal = self.policy.refusal(ip)
+            if refusal is not None:
+                error = ProbeError(ErrorKind.BLOCKED_ADDRESS, refusal)
+                return _failed(target, url, port, error, dns=dns, run=run)
+            request = ProbeRequest(target, url, ip, port, scheme, dns.records, dns.duration_ms, run)
+            result = await probe(self.clients, request, timeout=self.timeout)
+            if not (self.follow and result.status in _REDIRECTS and result.location):
+                return _with_redirects(result, visited)
+            if len(visited) >= MAX_REDIRECTS:
+                error = ProbeError(
+                    ErrorKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"
+                )
+                return _with_redirects(_failed(target, url, port, error, dns=dns, run=run), visited)
+            visited.append(url.url)
+            try:
+                url = url.resolve(result.location)
+            except ValueError as exc:
+                error = ProbeError(ErrorKind.INVALID_RESPONSE, f"bad redirect Location: {exc}")
+                return _with_redirects(_failed(target, url, port, error, dns=dns, run=run), visited)
+            name_refusal = self.policy.refuse_name(url.host)  # checked again on every hop
+            if name_refusal is not None:
+                error = ProbeError(ErrorKind.BLOCKED_ADDRESS, name_refusal)
+                return _with_redirects(_failed(target, url, port, error, dns=dns, run=run), visited)
+            dns = await self.resolver.resolve(url.host)
+            if dns.error is not None:
+                failed = _failed(target, url, url.port, dns.error, dns=dns, run=run)
+                return _with_redirects(failed, visited)
+            ip, port, scheme = dns.records[0].ip, url.port, url.scheme
+
+    async def http1_retry(self, probe_result: Probe, url: TargetURL, scheme: str) -> Probe | None:
+        """Where HTTP/2 was negotiated, the same request over HTTP/1.1 (protocol mismatch check)."""
+        if probe_result.ip is None or not probe_result.tls or probe_result.tls.alpn != "h2":
+            return None
+        request = ProbeRequest(
+            probe_result.target,
+            url,
+            probe_result.ip,
+            probe_result.port,
+            scheme,
+            probe_result.resolved,
+            probe_result.timings.dns,
+            probe_result.run,
+        )
+        return await probe(self.clients, request, timeout=self.timeout, http2=False)
+
+
+def _with_redirects(result: Probe, visited: list[str]) -> Probe:
+    return replace(result, redirects=tuple(visited)) if visited else result
+
+
+def _outcome(p: Probe) -> str:
+    if p.error is not None:
+        return p.error.kind.value
+    return str(p.status)
+
+
+async def diagnose(
+    url: str,
+    *,
+    origin: str | None = None,
+    runs: int = 1,
+    concurrency: int = 1,
+    resolver: str | Resolver | None = None,
+    ca_bundle: str | None = None,
+    timeout: float = 10.0,
+    follow: bool = False,
+    policy: AddressPolicy | None = None,
+    clients: Clients | None = None,
+) -> Diagnosis:
+    """Diagnose ``url``: probe it (and ``origin``), then say what is wrong and where.
+
+    Raises :class:`checks.errors.UsageError` for input that cannot be checked (a malformed URL,
+    origin or resolver, a refused metadata name). Network trouble never raises: it is reported
+    in the probes and the verdict.
+    """
+    target = parse_url(url)
+    origin_target = parse_origin(origin, target) if origin else None
+    if not 1 <= runs <= MAX_RUNS:
+        raise InvalidURL(f"runs must be between 1 and {MAX_RUNS}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InvalidURL(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
+    if not 0 < timeout <= 120:
+        raise InvalidURL("timeout must be between 0 and 120 seconds")
+    policy = policy or AddressPolicy()
+    for host in (target.host, origin_target.host if origin_target else None):
+        if host is not None and (refusal := policy.refuse_name(host)) is not None:
+            raise TargetRefused(refusal)
+    if resolver is None or isinstance(resolver, str):
+        resolver = DnsResolver(resolver, timeout=min(timeout, 5.0))
+    own_clients = clients is None
+    active = clients or Clients.create(ca_bundle=ca_bundle)
+    checked_at = datetime.now(UTC)
+    try:
+        session = _Run(active, resolver, policy, timeout, follow)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one_run(run: int) -> tuple[DnsResult, list[Probe], list[Probe]]:
+            async with gate:
+                public_task = session.public(target, run)
+                if origin_target is None:
+                    dns, public = await public_task
+                    return dns, public, []
+                (dns, public), origin_probes = await asyncio.gather(
+                    public_task, session.origin(target, origin_target, run)
+                )
+                return dns, public, origin_probes
+
+        rounds = await asyncio.gather(*(one_run(run) for run in range(runs)))
+        public_probes = [p for _, public, _ in rounds for p in public]
+        origin_probes = [p for _, _, op in rounds for p in op]
+        retries = await _protocol_retries(
+            session, target, origin_target, public_probes, origin_probes
+        )
+    finally:
+        if own_clients:
+            await active.aclose()
+    dns = rounds[0][0]
+    ips_seen = tuple(dict.fromkeys(p.ip for p in public_probes if p.ip))
+    mix = Counter(_outcome(p) for p in public_probes)
+    all_probes = (*public_probes, *origin_probes, *retries)
+    verdict = decide(
+        target,
+        origin_target,
+        public_probes,
+        origin_probes,
+        retries,
+        dns=dns,
+    )
+    return Diagnosis(
+        url=target.url,
+        checked_at=checked_at,
+        verdict=verdict,
+        probes=all_probes,
+        dns=dns,
+        origin=origin_target.display if origin_target else None,
+        runs=runs,
+        concurrency=concurrency,
+        ips_seen=ips_seen,
+        status_mix=tuple(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))),
+    )
+
+
+async def _protocol_retries(
+    session: _Run,
+    target: TargetURL,
+    origin: OriginTarget | None,
+    public: Sequence[Probe],
+    origin_probes: Sequence[Probe],
+) -> list[Probe]:
+    """One HTTP/1.1 retry per distinct (target, IP) that negotiated HTTP/2."""
+    seen: set[tuple[str, str | None]] = set()
+    pending = []
+    for p in (*public, *origin_probes):
+        key = (p.target, p.ip)
+        if key in seen or not p.tls or p.tls.alpn != "h2":
+            continue
+        seen.add(key)
+        scheme = origin.scheme if p.target == "origin" and origin else target.scheme
+        pending.append(session.http1_retry(p, target, scheme))
+    results = await asyncio.gather(*pending)
+    return [r for r in results if r is not None]

@@ -1,0 +1,195 @@
+"""The values the diagnosis engine returns.
+
+Everything here is a frozen, slotted dataclass or a string enum: plain data with no formatting
+methods. Surfaces (the command line, chat adapters) render these values; storage serialises them
+through :func:`checks.jsonout.diagnosis_to_dict`.
+
+Timings follow curl's ``-w`` variables: every figure is cumulative milliseconds from the start of
+the probe (``dns`` = ``time_namelookup``, ``connect`` = ``time_connect``, ``tls`` =
+``time_appconnect``, ``ttfb`` = ``time_starttransfer``, ``total`` = ``time_total``). A phase that
+did not happen (no TLS on plain HTTP, no first byte after a refused connection) is ``None``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Cause(enum.StrEnum):
+    """The seven causes of a 502 from the guide, plus ``ok`` and ``unknown``."""
+
+    OK = "ok"
+    ORIGIN_DOWN = "origin_down"
+    WORKERS_EXHAUSTED = "workers_exhausted"
+    FIREWALL = "firewall"
+    DNS = "dns"
+    TIMEOUT = "timeout"
+    TLS = "tls"
+    PROTOCOL = "protocol"
+    UNKNOWN = "unknown"
+
+
+class Hop(enum.StrEnum):
+    """Which hop of the path is broken."""
+
+    EDGE = "edge"
+    """The public name or edge itself fails (DNS, TLS, refused)."""
+    EDGE_TO_ORIGIN = "edge_to_origin"
+    """The public URL fails while the origin answers directly: the link between them is broken."""
+    ORIGIN = "origin"
+    """The origin fails too, or it generated the error itself."""
+
+
+class ErrorKind(enum.StrEnum):
+    """Why a probe got no usable HTTP response. One per failed probe."""
+
+    DNS_NXDOMAIN = "dns_nxdomain"
+    DNS_SERVFAIL = "dns_servfail"
+    DNS_TIMEOUT = "dns_timeout"
+    DNS_NO_RECORDS = "dns_no_records"
+    CONNECT_REFUSED = "connect_refused"
+    CONNECT_TIMEOUT = "connect_timeout"
+    CONNECT_UNREACHABLE = "connect_unreachable"
+    TLS_EXPIRED = "tls_expired"
+    TLS_HOSTNAME_MISMATCH = "tls_hostname_mismatch"
+    TLS_UNTRUSTED = "tls_untrusted"
+    TLS_HANDSHAKE = "tls_handshake"
+    READ_TIMEOUT = "read_timeout"
+    PREMATURE_CLOSE = "premature_close"
+    INVALID_RESPONSE = "invalid_response"
+    HEADERS_TOO_LARGE = "headers_too_large"
+    BODY_TRUNCATED = "body_truncated"
+    BLOCKED_ADDRESS = "blocked_address"
+    """The address is refused by the address policy (private, loopback, metadata...)."""
+    TOO_MANY_REDIRECTS = "too_many_redirects"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeError:
+    kind: ErrorKind
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class DnsRecord:
+    ip: str
+    family: int  # 4 or 6
+    ttl: int | None  # None when the answer came from /etc/hosts or an IP literal
+
+
+@dataclass(frozen=True, slots=True)
+class DnsResult:
+    name: str
+    resolver: str
+    """Who answered: ``"127.0.0.1:5353"``, ``"system (10.0.0.2)"``, ``"hosts file"``, ``"literal"``."""
+    records: tuple[DnsRecord, ...]
+    duration_ms: float
+    error: ProbeError | None = None
+    cname: str | None = None
+
+    @property
+    def ips(self) -> tuple[str, ...]:
+        return tuple(r.ip for r in self.records)
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """Cumulative milliseconds from the start of the probe, as curl's ``-w`` reports them."""
+
+    dns: float | None = None
+    connect: float | None = None
+    tls: float | None = None
+    ttfb: float | None = None
+    total: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    subject: str | None
+    sans: tuple[str, ...]
+    issuer: str | None
+    not_after: datetime | None
+    days_left: int | None
+    verified: bool
+    version: str | None = None
+    alpn: str | None = None
+    verify_error: str | None = None
+
+
+Target = str  # "public" or "origin"
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """One HTTP request to one IP, and what came back."""
+
+    target: Target
+    url: str
+    host: str
+    ip: str | None
+    port: int
+    resolved: tuple[DnsRecord, ...]
+    status: int | None
+    http_version: str | None
+    reason: str | None
+    headers: tuple[tuple[str, str], ...]
+    header_bytes: int
+    body_excerpt: str
+    timings: Timings
+    error: ProbeError | None
+    tls: TlsInfo | None
+    location: str | None = None
+    run: int = 0
+    http2_attempted: bool = False
+    redirects: tuple[str, ...] = ()
+    """URLs followed before this response, oldest first (only with ``follow``)."""
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header, case-insensitively."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    cause: Cause
+    generated_by: str | None
+    """A fingerprint id (``"nginx"``, ``"cloudflare"``...), ``"origin"``, or None when nothing answered."""
+    hop: Hop | None
+    confidence: float
+    summary: str
+    evidence: tuple[str, ...]
+    next_steps: tuple[str, ...]
+    reproduce: tuple[str, ...]
+    alternatives: tuple[Cause, ...] = ()
+    """Other causes the evidence does not rule out, most likely first."""
+    code: str | None = None
+    """The platform's own error code when one was seen (``"521"``, ``"FUNCTION_INVOCATION_FAILED"``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    url: str
+    checked_at: datetime
+    verdict: Verdict
+    probes: tuple[Probe, ...]
+    dns: DnsResult | None = None
+    origin: str | None = None
+    runs: int = 1
+    concurrency: int = 1
+    ips_seen: tuple[str, ...] = field(default=())
+    status_mix: tuple[tuple[str, int], ...] = field(default=())
+    """How often each outcome (a status code or an error kind) was seen on the public URL."""
+
+    @property
+    def healthy(self) -> bool:
+        return self.verdict.cause is Cause.OK

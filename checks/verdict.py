@@ -1,0 +1,576 @@
+"""From probes to a verdict: which of the seven causes, who generated the error, which hop.
+
+The reasoning follows the guide: diagnose from the origin outward. The strongest evidence is
+direct: what the origin says when asked past the edge (the origin bypass), then what the
+generator's own code or page says (Cloudflare 522, an Envoy reset reason), then timing (a fast
+failure beside slow successes, a failure at a proxy timeout while the origin answers quickly).
+Where evidence cannot separate causes, the verdict says so: lower confidence and ``alternatives``.
+"""
+
+from __future__ import annotations
+
+import shlex
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from checks.advice import next_steps as advice_for
+from checks.fingerprints import Attribution, attribute
+from checks.model import Cause, DnsResult, ErrorKind, Hop, Probe, Verdict
+from checks.target import OriginTarget, TargetURL
+
+LARGE_HEADERS = 8 * 1024
+_CURL_FORMAT = (
+    "'%{http_code} %{http_version} dns=%{time_namelookup} connect=%{time_connect}"
+    " tls=%{time_appconnect} ttfb=%{time_starttransfer} total=%{time_total} ip=%{remote_ip}\\n'"
+)
+"""Response headers above this overflow nginx's default proxy_buffer_size (4 or 8 KiB)."""
+
+_KIND_CAUSE: dict[ErrorKind, tuple[Cause, float, tuple[Cause, ...]]] = {
+    ErrorKind.DNS_NXDOMAIN: (Cause.DNS, 0.95, ()),
+    ErrorKind.DNS_SERVFAIL: (Cause.DNS, 0.9, ()),
+    ErrorKind.DNS_TIMEOUT: (Cause.DNS, 0.8, (Cause.FIREWALL,)),
+    ErrorKind.DNS_NO_RECORDS: (Cause.DNS, 0.9, ()),
+    ErrorKind.CONNECT_REFUSED: (Cause.ORIGIN_DOWN, 0.85, (Cause.FIREWALL,)),
+    ErrorKind.CONNECT_TIMEOUT: (
+        Cause.FIREWALL,
+        0.6,
+        (Cause.WORKERS_EXHAUSTED, Cause.ORIGIN_DOWN),
+    ),
+    ErrorKind.CONNECT_UNREACHABLE: (Cause.FIREWALL, 0.75, (Cause.ORIGIN_DOWN,)),
+    ErrorKind.TLS_EXPIRED: (Cause.TLS, 0.95, ()),
+    ErrorKind.TLS_HOSTNAME_MISMATCH: (Cause.TLS, 0.95, ()),
+    ErrorKind.TLS_UNTRUSTED: (Cause.TLS, 0.9, ()),
+    ErrorKind.TLS_HANDSHAKE: (Cause.TLS, 0.75, (Cause.PROTOCOL,)),
+    ErrorKind.READ_TIMEOUT: (Cause.TIMEOUT, 0.75, (Cause.WORKERS_EXHAUSTED,)),
+    ErrorKind.PREMATURE_CLOSE: (Cause.PROTOCOL, 0.55, (Cause.ORIGIN_DOWN,)),
+    ErrorKind.INVALID_RESPONSE: (Cause.PROTOCOL, 0.85, ()),
+    ErrorKind.HEADERS_TOO_LARGE: (Cause.PROTOCOL, 0.85, ()),
+    ErrorKind.BODY_TRUNCATED: (Cause.PROTOCOL, 0.6, (Cause.ORIGIN_DOWN, Cause.TIMEOUT)),
+    ErrorKind.TOO_MANY_REDIRECTS: (Cause.UNKNOWN, 0.3, ()),
+    ErrorKind.BLOCKED_ADDRESS: (Cause.UNKNOWN, 0.0, ()),
+}
+
+_EDGE_KINDS = {
+    ErrorKind.DNS_NXDOMAIN,
+    ErrorKind.DNS_SERVFAIL,
+    ErrorKind.DNS_TIMEOUT,
+    ErrorKind.DNS_NO_RECORDS,
+    ErrorKind.CONNECT_REFUSED,
+    ErrorKind.CONNECT_TIMEOUT,
+    ErrorKind.CONNECT_UNREACHABLE,
+    ErrorKind.TLS_EXPIRED,
+    ErrorKind.TLS_HOSTNAME_MISMATCH,
+    ErrorKind.TLS_UNTRUSTED,
+    ErrorKind.TLS_HANDSHAKE,
+}
+
+# Causes inferred from a generic gateway page, which a healthy origin bypass re-opens.
+_LINK_SUSPECTS = {Cause.TIMEOUT, Cause.ORIGIN_DOWN, Cause.UNKNOWN, Cause.WORKERS_EXHAUSTED}
+
+# Without the origin's word, where a generated error most likely points.
+_HOP_FOR_CAUSE = {
+    Cause.ORIGIN_DOWN: Hop.ORIGIN,
+    Cause.WORKERS_EXHAUSTED: Hop.ORIGIN,
+    Cause.TIMEOUT: Hop.ORIGIN,
+    Cause.PROTOCOL: Hop.ORIGIN,
+    Cause.FIREWALL: Hop.EDGE_TO_ORIGIN,
+    Cause.DNS: Hop.EDGE_TO_ORIGIN,
+    Cause.TLS: Hop.EDGE_TO_ORIGIN,
+    Cause.UNKNOWN: Hop.ORIGIN,
+}
+
+_CAUSE_PHRASE = {
+    Cause.ORIGIN_DOWN: "the origin is down (nothing accepts the connection)",
+    Cause.WORKERS_EXHAUSTED: "the origin's workers are exhausted",
+    Cause.FIREWALL: "a firewall or security group blocks the path",
+    Cause.DNS: "DNS resolution fails",
+    Cause.TIMEOUT: "the origin is too slow to answer in time",
+    Cause.TLS: "the TLS handshake fails",
+    Cause.PROTOCOL: "the two sides disagree on the protocol",
+    Cause.UNKNOWN: "the cause is not clear from outside",
+}
+
+
+def is_up(p: Probe) -> bool:
+    """A usable 2xx or 3xx response."""
+    return p.error is None and p.status is not None and p.status < 400
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return f"{value:.0f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
+
+
+def _server_ms(p: Probe) -> float | None:
+    """Time the server took between the connection being ready and the first byte."""
+    if p.timings.ttfb is None:
+        return None
+    ready = p.timings.tls or p.timings.connect or p.timings.dns or 0.0
+    return p.timings.ttfb - ready
+
+
+def _outcome(p: Probe) -> str:
+    return p.error.kind.value if p.error else str(p.status)
+
+
+def _describe(p: Probe) -> str:
+    where = f"{p.ip}:{p.port}" if p.ip else p.host
+    if p.error is not None and p.status is None:
+        return f"{p.error.kind.value} at {where} after {_ms(p.timings.total)}: {p.error.message}"
+    version = f" over {p.http_version}" if p.http_version else ""
+    extra = f" ({p.error.kind.value}: {p.error.message})" if p.error else ""
+    return f"{p.status} from {where}{version} in {_ms(p.timings.total)}{extra}"
+
+
+def _primary(probes: Sequence[Probe]) -> Probe:
+    """The most common failure (or the first probe when all are up)."""
+    failing = [p for p in probes if not is_up(p)]
+    if not failing:
+        return probes[0]
+    common = Counter(_outcome(p) for p in failing).most_common(1)[0][0]
+    return next(p for p in failing if _outcome(p) == common)
+
+
+@dataclass(slots=True)
+class _Draft:
+    cause: Cause
+    confidence: float
+    hop: Hop | None
+    generated_by: str | None
+    alternatives: tuple[Cause, ...] = ()
+    code: str | None = None
+    summary: str = ""
+
+
+def _quote_ip(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def reproduce(
+    url: TargetURL, public: Probe | None, origin: OriginTarget | None, o: Probe | None
+) -> tuple[str, ...]:
+    """``curl`` commands that repeat the check by hand."""
+    fmt = _CURL_FORMAT
+    lines = []
+    pin = ""
+    if public is not None and public.ip and not url.is_ip:
+        pin = f" --resolve {shlex.quote(f'{url.host}:{url.port}:{_quote_ip(public.ip)}')}"
+    lines.append(f"curl -sv -o /dev/null -w {fmt}{pin} {shlex.quote(url.url)}")
+    if origin is not None:
+        ip = o.ip if o is not None and o.ip else origin.host
+        if origin.scheme == url.scheme and origin.port == url.port:
+            spec = f"{url.host}:{url.port}:{_quote_ip(ip)}"
+            lines.append(
+                f"curl -sv -o /dev/null -w {fmt} --resolve {shlex.quote(spec)} {shlex.quote(url.url)}"
+            )
+        elif origin.scheme == url.scheme:
+            spec = f"{url.host}:{url.port}:{_quote_ip(ip)}:{origin.port}"
+            lines.append(
+                f"curl -sv -o /dev/null -w {fmt} --connect-to {shlex.quote(spec)} {shlex.quote(url.url)}"
+            )
+        else:
+            direct = f"{origin.scheme}://{_quote_ip(ip)}:{origin.port}{url.path}"
+            lines.append(
+                f"curl -sv -o /dev/null -w {fmt} -H {shlex.quote('Host: ' + url.netloc)}"
+                f" {shlex.quote(direct)}"
+            )
+    return tuple(lines)
+
+
+class _Reasoner:
+    def __init__(
+        self,
+        url: TargetURL,
+        origin: OriginTarget | None,
+        public: Sequence[Probe],
+        origin_probes: Sequence[Probe],
+        retries: Sequence[Probe],
+        dns: DnsResult | None,
+    ) -> None:
+        self.url = url
+        self.origin = origin
+        self.public = public
+        self.origin_probes = origin_probes
+        self.retries = retries
+        self.dns = dns
+        self.evidence: list[str] = []
+        self.steps: list[str] = []
+
+    def decide(self) -> Verdict:
+        main = _primary(self.public)
+        o = _primary(self.origin_probes) if self.origin_probes else None
+        self._common_evidence(main, o)
+        if main.error is not None and main.error.kind is ErrorKind.BLOCKED_ADDRESS:
+            return self._finish(
+                _Draft(
+                    Cause.UNKNOWN, 0.0, None, None, summary=f"Not checked: {main.error.message}."
+                ),
+                main,
+                o,
+            )
+        draft = self._workers_exhausted() or self._protocol_mismatch()
+        if draft is not None:  # patterns across probes: the origin bypass adds evidence only
+            return self._finish(draft, main, o)
+        if is_up(main):
+            draft = _Draft(Cause.OK, 0.95, None, None, summary=self._ok_summary(main, o))
+            return self._finish(draft, main, o)
+        draft = self._from_public(main)
+        if o is not None:
+            draft = self._with_origin(draft, main, o)
+        return self._finish(draft, main, o)
+
+    # --- evidence -------------------------------------------------------------------------
+
+    def _common_evidence(self, main: Probe, o: Probe | None) -> None:
+        dns = self.dns
+        if dns is not None and dns.records and dns.resolver != "literal":
+            ttls = {r.ttl for r in dns.records}
+            ttl = f", TTL {next(iter(ttls))} s" if len(ttls) == 1 and None not in ttls else ""
+            ips = ", ".join(dns.ips)
+            cname = f" (CNAME {dns.cname})" if dns.cname else ""
+            self.evidence.append(
+                f"{self.url.host}{cname} resolves to {ips}{ttl} via {dns.resolver}"
+            )
+        answered_ips = {p.ip for p in self.public if p.ip}
+        if len(answered_ips) > 1:
+            bad = sorted({p.ip for p in self.public if p.ip and not is_up(p)})
+            if bad and len(bad) < len(answered_ips):
+                self.evidence.append(
+                    f"{len(bad)} of {len(answered_ips)} addresses fail ({', '.join(bad)}); the others answer"
+                )
+        runs = {p.run for p in self.public}
+        if len(runs) > 1:
+            mix = Counter(_outcome(p) for p in self.public)
+            parts = ", ".join(f"{k}×{v}" for k, v in mix.most_common())
+            self.evidence.append(f"{len(runs)} runs on the public URL: {parts}")
+        self.evidence.append(f"Public: {_describe(main)}")
+        if o is not None:
+            self.evidence.append(
+                f"Origin bypass ({self.origin.display if self.origin else o.ip},"
+                f" Host {self.url.netloc}): {_describe(o)}"
+            )
+        for p in (main, o):
+            if p is None or p.tls is None:
+                continue
+            t = p.tls
+            if t.days_left is not None and t.days_left < 0:
+                self.evidence.append(
+                    f"{p.target} certificate for {t.subject} expired {-t.days_left} day(s) ago"
+                )
+            elif t.days_left is not None and t.days_left <= 14:
+                self.evidence.append(
+                    f"{p.target} certificate for {t.subject} expires in {t.days_left} day(s)"
+                )
+            if t.verify_error and p.error is not None:
+                sans = ", ".join(t.sans[:4]) or "none"
+                self.evidence.append(
+                    f"{p.target} certificate: subject {t.subject}, SANs {sans},"
+                    f" issuer {t.issuer}: {t.verify_error}"
+                )
+
+    # --- rules ----------------------------------------------------------------------------
+
+    def _workers_exhausted(self) -> _Draft | None:
+        """Fast failures beside slow successes under repeated or concurrent load."""
+        if len({p.run for p in self.public}) < 2:
+            return None
+        ups = [p for p in self.public if is_up(p)]
+        downs = [p for p in self.public if not is_up(p)]
+        if not ups or not downs:
+            return None
+        up_ms = statistics.median(p.timings.total or 0 for p in ups)
+        down_ms = statistics.median(p.timings.total or 0 for p in downs)
+        gateway_errors = [p for p in downs if p.status is not None and p.status in (502, 503, 504)]
+        timeouts = [
+            p
+            for p in downs
+            if p.error and p.error.kind in (ErrorKind.READ_TIMEOUT, ErrorKind.CONNECT_TIMEOUT)
+        ]
+        fast_gateway = gateway_errors and down_ms < up_ms / 2
+        if not (fast_gateway or len(timeouts) == len(downs)):
+            return None
+        who = (
+            attribute(
+                gateway_errors[0].status or 502,
+                gateway_errors[0].headers,
+                gateway_errors[0].body_excerpt,
+            )
+            if gateway_errors
+            else None
+        )
+        self.evidence.append(
+            f"{len(downs)} of {len(self.public)} requests failed in {_ms(down_ms)} (median) while "
+            f"{len(ups)} succeeded in {_ms(up_ms)}: the upstream answers some requests and turns others away"
+        )
+        return _Draft(
+            Cause.WORKERS_EXHAUSTED,
+            0.75 if fast_gateway else 0.6,
+            Hop.ORIGIN,
+            who.generated_by if who else None,
+            alternatives=(Cause.TIMEOUT,),
+            summary="",
+        )
+
+    def _protocol_mismatch(self) -> _Draft | None:
+        """HTTP/2 and HTTP/1.1 disagree on the same address."""
+        for retry in self.retries:
+            first = next(
+                (
+                    p
+                    for p in (*self.public, *self.origin_probes)
+                    if p.target == retry.target and p.ip == retry.ip and p.http2_attempted
+                ),
+                None,
+            )
+            if first is None or is_up(first) == is_up(retry):
+                continue
+            working, broken = ("HTTP/1.1", "HTTP/2") if is_up(retry) else ("HTTP/2", "HTTP/1.1")
+            bad = first if is_up(retry) else retry
+            self.evidence.append(
+                f"{retry.target} {retry.ip}: the server negotiates HTTP/2; over {broken} it fails "
+                f"({_describe(bad)}), over {working} it works"
+            )
+            hop = Hop.ORIGIN if retry.target == "origin" else Hop.EDGE
+            return _Draft(Cause.PROTOCOL, 0.85, hop, None if bad.status is None else "origin")
+        return None
+
+    def _from_public(self, main: Probe) -> _Draft:
+        if main.status is None:
+            assert main.error is not None
+            cause, confidence, alternatives = _KIND_CAUSE[main.error.kind]
+            hop = Hop.EDGE if main.error.kind in _EDGE_KINDS else Hop.ORIGIN
+            return _Draft(cause, confidence, hop, None, alternatives)
+        att = attribute(main.status, main.headers, main.body_excerpt)
+        self.evidence.extend(att.evidence)
+        if (
+            main.error is not None
+        ):  # answered, but the response is unusable (huge headers, cut body)
+            cause, confidence, alternatives = _KIND_CAUSE[main.error.kind]
+            return _Draft(cause, confidence, Hop.ORIGIN, att.generated_by, alternatives, att.code)
+        if att.generated_by == "origin":
+            return self._origin_generated(main, att)
+        return self._gateway_generated(main, att)
+
+    def _origin_generated(self, main: Probe, att: Attribution) -> _Draft:
+        status = main.status or 0
+        if att.cause is not None:
+            return _Draft(att.cause, 0.6, Hop.ORIGIN, "origin", att.alternatives, att.code)
+        if status == 503:
+            return _Draft(
+                Cause.WORKERS_EXHAUSTED, 0.45, Hop.ORIGIN, "origin", (Cause.UNKNOWN,), att.code
+            )
+        if status == 504:
+            return _Draft(Cause.TIMEOUT, 0.55, Hop.ORIGIN, "origin", (), att.code)
+        if status == 502:
+            return _Draft(
+                Cause.UNKNOWN,
+                0.35,
+                Hop.ORIGIN,
+                "origin",
+                (),
+                att.code,
+                summary="The origin itself answered 502: a layer inside it"
+                " (its own proxy or app server) is failing.",
+            )
+        return _Draft(
+            Cause.UNKNOWN,
+            0.3,
+            Hop.ORIGIN,
+            "origin",
+            (),
+            att.code,
+            summary=f"The origin answered {status}: an application error, not a gateway error.",
+        )
+
+    def _gateway_generated(self, main: Probe, att: Attribution) -> _Draft:
+        if att.cause is not None:
+            return _Draft(
+                att.cause,
+                0.8 if not att.alternatives else 0.6,
+                _HOP_FOR_CAUSE.get(att.cause, Hop.ORIGIN),
+                att.generated_by,
+                att.alternatives,
+                att.code,
+            )
+        server = _server_ms(main)
+        if main.status == 504:
+            return _Draft(
+                Cause.TIMEOUT, 0.5, Hop.ORIGIN, att.generated_by, (Cause.FIREWALL,), att.code
+            )
+        alternatives = tuple(c for c in att.alternatives if c is not Cause.ORIGIN_DOWN) or (
+            Cause.PROTOCOL,
+            Cause.TLS,
+            Cause.DNS,
+            Cause.FIREWALL,
+        )
+        if server is not None and server > 900:
+            self.evidence.append(
+                f"the gateway waited {_ms(server)} before answering:"
+                " it gave up on a slow or unreachable upstream"
+            )
+            return _Draft(
+                Cause.TIMEOUT,
+                0.45,
+                Hop.ORIGIN,
+                att.generated_by,
+                (Cause.FIREWALL, *alternatives),
+                att.code,
+            )
+        self.evidence.append(
+            f"the gateway answered in {_ms(server)}: its upstream failed at once"
+            " (refused, reset, bad response), not by timing out"
+        )
+        return _Draft(Cause.ORIGIN_DOWN, 0.45, Hop.ORIGIN, att.generated_by, alternatives, att.code)
+
+    def _with_origin(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """Refine with the origin bypass: the direct word of the origin outranks inference."""
+        if o.error is not None and o.error.kind is ErrorKind.BLOCKED_ADDRESS:
+            return draft
+        if is_up(o):
+            return self._origin_healthy(draft, main, o)
+        if o.status is None and o.error is not None:
+            cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
+            if o.error.kind.value.startswith("dns_"):
+                self.evidence.append(
+                    f"the origin name {self.origin.host if self.origin else ''} does not resolve:"
+                    " the edge cannot find its upstream"
+                )
+                return _Draft(
+                    Cause.DNS, 0.85, Hop.EDGE_TO_ORIGIN, draft.generated_by, (), draft.code
+                )
+            if (
+                draft.cause is not cause
+                and draft.cause is not Cause.UNKNOWN
+                and draft.code is not None
+            ):
+                alternatives = (draft.cause, *alternatives)
+            return _Draft(
+                cause,
+                min(0.95, confidence + 0.1),
+                Hop.ORIGIN,
+                draft.generated_by,
+                alternatives,
+                draft.code,
+            )
+        # The origin answered with an error status of its own.
+        o_att = attribute(o.status or 0, o.headers, o.body_excerpt)
+        self.evidence.append(
+            f"the origin returns {o.status} too: the problem is at the origin, the edge only reports it"
+        )
+        if o.error is not None:
+            cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
+            return _Draft(cause, confidence, Hop.ORIGIN, "origin", alternatives, draft.code)
+        if o_att.generated_by != "origin":
+            inner = self._gateway_generated(o, o_att)
+            inner.hop = Hop.ORIGIN
+            return inner
+        generated = "origin" if main.status == o.status else draft.generated_by
+        inner = self._origin_generated(o, o_att)
+        inner.generated_by = generated
+        return inner
+
+    def _origin_healthy(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """The public URL fails while the origin answers us directly."""
+        if draft.code is not None or draft.cause not in _LINK_SUSPECTS:
+            draft.hop = Hop.EDGE_TO_ORIGIN
+            return draft
+        o_ms = o.timings.total or 0.0
+        p_ms = main.timings.total or 0.0
+        if draft.cause is Cause.TIMEOUT and o_ms >= p_ms * 0.5:
+            self.evidence.append(
+                f"the origin answers, but takes {_ms(o_ms)}; the edge gave up after {_ms(p_ms)}:"
+                " the origin is too slow for the edge's timeout"
+            )
+            return _Draft(
+                Cause.TIMEOUT, 0.8, Hop.ORIGIN, draft.generated_by, (Cause.WORKERS_EXHAUSTED,)
+            )
+        if o.header_bytes > LARGE_HEADERS:
+            self.evidence.append(
+                f"the origin's response headers are {o.header_bytes // 1024} KiB, more than"
+                " a proxy's default buffer (nginx proxy_buffer_size 4-8 KiB)"
+            )
+            return _Draft(
+                Cause.PROTOCOL, 0.75, Hop.EDGE_TO_ORIGIN, draft.generated_by, (Cause.FIREWALL,)
+            )
+        how = f"gives up after {_ms(p_ms)}" if draft.cause is Cause.TIMEOUT else "fails at once"
+        self.evidence.append(
+            f"the origin answers us in {_ms(o_ms)}, so the application is up, but the edge {how}:"
+            " the edge cannot reach the origin (blocked, or pointed at the wrong address)"
+        )
+        return _Draft(
+            Cause.FIREWALL,
+            0.65,
+            Hop.EDGE_TO_ORIGIN,
+            draft.generated_by,
+            (Cause.DNS, Cause.TLS, Cause.PROTOCOL),
+        )
+
+    # --- output ---------------------------------------------------------------------------
+
+    def _ok_summary(self, main: Probe, o: Probe | None) -> str:
+        text = f"{self.url.host} answers {main.status} in {_ms(main.timings.total)}"
+        if o is not None and not is_up(o):
+            text += (
+                f"; the origin bypass fails ({_outcome(o)}),"
+                " which is expected if the origin only accepts the edge"
+            )
+        return text + "."
+
+    def _finish(self, draft: _Draft, main: Probe, o: Probe | None) -> Verdict:
+        summary = draft.summary or self._summary(draft, main)
+        steps: list[str] = []
+        if (
+            draft.cause is not Cause.OK
+            and self.origin is None
+            and draft.generated_by not in (None, "origin")
+        ):
+            steps.append(
+                "Run the check again with --origin <origin IP or host:port> to ask the origin directly "
+                "(same Host and SNI), which tells the edge and the origin apart"
+            )
+        steps.extend(advice_for(draft.cause, draft.generated_by, draft.hop))
+        alternatives = tuple(dict.fromkeys(c for c in draft.alternatives if c is not draft.cause))
+        return Verdict(
+            cause=draft.cause,
+            generated_by=draft.generated_by,
+            hop=draft.hop if draft.cause is not Cause.OK else None,
+            confidence=round(max(0.0, min(1.0, draft.confidence)), 2),
+            summary=summary,
+            evidence=tuple(dict.fromkeys(self.evidence)),
+            next_steps=tuple(dict.fromkeys(steps)),
+            reproduce=reproduce(self.url, main, self.origin, o),
+            alternatives=alternatives,
+            code=draft.code,
+        )
+
+    def _summary(self, draft: _Draft, main: Probe) -> str:
+        what = _outcome(main)
+        who = {None: "", "origin": " from the origin"}.get(
+            draft.generated_by, f" generated by {draft.generated_by}"
+        )
+        code = f" (code {draft.code})" if draft.code else ""
+        where = {
+            Hop.EDGE: "at the public edge",
+            Hop.EDGE_TO_ORIGIN: "between the edge and the origin",
+            Hop.ORIGIN: "at the origin",
+            None: "",
+        }[draft.hop]
+        maybe = "probably " if draft.confidence < 0.6 else ""
+        place = f", {where}" if where else ""
+        return f"{self.url.host} returns {what}{who}{code}: {maybe}{_CAUSE_PHRASE[draft.cause]}{place}."
+
+
+def decide(
+    url: TargetURL,
+    origin: OriginTarget | None,
+    public: Sequence[Probe],
+    origin_probes: Sequence[Probe],
+    retries: Sequence[Probe],
+    *,
+    dns: DnsResult | None = None,
+) -> Verdict:
+    """The verdict for one diagnosis. Pure: the same probes always give the same verdict."""
+    return _Reasoner(url, origin, public, origin_probes, retries, dns).decide()

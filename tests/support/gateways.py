@@ -1,0 +1,519 @@
+"""The real Debian nginx, HAProxy and Caddy as child processes, proxying to a test upstream.
+
+Each gateway writes its config into a fresh temp dir, listens on 127.0.0.1 at a port picked
+here, and runs in the foreground as our child::
+
+    with stall_server() as origin, nginx(origin.url, proxy_read_timeout="1s") as gw:
+        httpx.get(gw.url)  # -> genuine nginx 504 page
+        assert "upstream timed out" in gw.error_log_text()
+
+Entering waits (≤10 s) until the port accepts connections and raises :class:`GatewayStartError`
+with the process's output if it exits or never listens; leaving terminates the process, waits
+for it and removes the temp dir. Binaries: ``/usr/sbin/nginx``, ``/usr/sbin/haproxy``,
+``/usr/bin/caddy`` (override with ``NGINX``/``HAPROXY``/``CADDY`` attributes on the classes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Self
+from urllib.parse import urlsplit
+
+HOST = "127.0.0.1"
+_READY_TIMEOUT = 10.0
+_STOP_TIMEOUT = 5.0
+_START_ATTEMPTS = 3
+
+
+class GatewayStartError(RuntimeError):
+    """The gateway process exited or never listened; the message carries its output."""
+
+
+def free_port() -> int:
+    """An OS-chosen free TCP port on 127.0.0.1 (bound, read, released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Gateway:
+    """Base: a gateway child process with a generated config in ``self.dir``."""
+
+    name = "gateway"
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix=f"check502-{self.name}-"))
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._outputs: list[IO[bytes]] = []
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT/``."""
+        return f"http://{HOST}:{self.port}/"
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.dir / "stdout.log"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.dir / "stderr.log"
+
+    def output_text(self) -> str:
+        """Everything the process wrote to stdout and stderr so far."""
+        return _read(self.stdout_path) + _read(self.stderr_path)
+
+    def log_text(self) -> str:
+        """The gateway's logs so far (subclasses say which)."""
+        return self.output_text()
+
+    def wait_for_log(
+        self, text: str, timeout: float = 2.0, *, source: Callable[[], str] | None = None
+    ) -> str:
+        """Poll :meth:`log_text` (or ``source``) until it contains ``text``; return that text.
+
+        Gateways write some lines (nginx's access log, HAProxy's session line) only after
+        the response has been sent, so a test reading them at once would race. Raises
+        TimeoutError, with the log, after ``timeout`` seconds.
+        """
+        read = source or self.log_text
+        deadline = time.monotonic() + timeout
+        while True:
+            logs = read()
+            if text in logs:
+                return logs
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{self.name} log has no {text!r} after {timeout}s:\n{logs}")
+            time.sleep(0.02)
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _write_config(self) -> None:
+        raise NotImplementedError
+
+    def _env(self) -> dict[str, str] | None:
+        return None
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Write the config, start the process, wait (≤10 s) until the port accepts."""
+        for attempt in range(_START_ATTEMPTS):
+            self.port = free_port()
+            self._write_config()
+            self._spawn()
+            if self._wait_ready():
+                return
+            output = self.output_text()
+            self._kill()
+            if "Address already in use" in output and attempt + 1 < _START_ATTEMPTS:
+                continue  # lost the race for the port we picked; pick another
+            self._remove_dir()
+            raise GatewayStartError(
+                f"{self.name} failed to start: {' '.join(self._command())}\n{output}"
+            )
+
+    def stop(self) -> None:
+        """Terminate the process (SIGKILL after 5 s), wait for it, remove the temp dir."""
+        self._kill()
+        self._remove_dir()
+
+    def _spawn(self) -> None:
+        stdout = self.stdout_path.open("wb")
+        stderr = self.stderr_path.open("wb")
+        self._outputs = [stdout, stderr]
+        self.proc = subprocess.Popen(
+            self._command(),
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=self.dir,
+            env=self._env(),
+        )
+
+    def _wait_ready(self) -> bool:
+        assert self.proc is not None
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5):
+                    return True
+            except OSError:
+                time.sleep(0.02)
+        return False
+
+    def _kill(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(_STOP_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(_STOP_TIMEOUT)
+            proc.wait()
+        for handle in self._outputs:
+            handle.close()
+        self._outputs = []
+
+    def _remove_dir(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _split_upstream(upstream: str) -> tuple[str, str, str]:
+    """``http://host:port/path`` → (scheme, host, port) for a TCP upstream."""
+    if "://" not in upstream:
+        upstream = "http://" + upstream
+    parts = urlsplit(upstream)
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"upstream needs host and port: {upstream!r}")
+    return parts.scheme, parts.hostname, str(parts.port)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------
+# nginx
+# --------------------------------------------------------------------------------------------
+
+
+class Nginx(Gateway):
+    """Debian nginx, one ``server`` on 127.0.0.1, ``location /`` proxying to ``upstream``.
+
+    ``upstream`` is ``http://127.0.0.1:P``, ``https://127.0.0.1:P``, ``http://unix:/path:`` or
+    ``http://name:P``. A trailing ``/`` path is dropped, so the client's URI is passed through.
+    ``upstream_tls`` switches an ``http://`` upstream to ``https://``; ``verify_upstream_tls``
+    turns on ``proxy_ssl_verify`` with ``trusted_ca``; ``upstream_sni`` sets ``proxy_ssl_name``
+    and ``proxy_ssl_server_name on``. With ``resolver`` (``127.0.0.1:PORT``), a non-IP host (or
+    ``variable_upstream_host``) goes through ``set $up …; proxy_pass http://$up:P`` so nginx
+    resolves it per request with that resolver (``valid=1s``, ``resolver_timeout``).
+    Runs ``nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off; master_process off;'``
+    (one process, as root, nothing written outside DIR); error log at ``info``.
+    """
+
+    name = "nginx"
+    NGINX = "/usr/sbin/nginx"
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        extra_location: str = "",
+        extra_http: str = "",
+        proxy_read_timeout: str = "1s",
+        proxy_connect_timeout: str = "1s",
+        upstream_tls: bool = False,
+        verify_upstream_tls: bool = False,
+        trusted_ca: str | None = None,
+        upstream_sni: str | None = None,
+        resolver: str | None = None,
+        resolver_timeout: str = "2s",
+        variable_upstream_host: str | None = None,
+        server_tokens: bool = True,
+    ) -> None:
+        super().__init__()
+        self.upstream = upstream
+        self.extra_location = extra_location
+        self.extra_http = extra_http
+        self.proxy_read_timeout = proxy_read_timeout
+        self.proxy_connect_timeout = proxy_connect_timeout
+        self.upstream_tls = upstream_tls
+        self.verify_upstream_tls = verify_upstream_tls
+        self.trusted_ca = trusted_ca
+        self.upstream_sni = upstream_sni
+        self.resolver = resolver
+        self.resolver_timeout = resolver_timeout
+        self.variable_upstream_host = variable_upstream_host
+        self.server_tokens = server_tokens
+
+    @property
+    def error_log_path(self) -> Path:
+        return self.dir / "error.log"
+
+    @property
+    def access_log_path(self) -> Path:
+        return self.dir / "access.log"
+
+    def error_log_text(self) -> str:
+        """The error log so far (level info and up)."""
+        return _read(self.error_log_path)
+
+    def access_log_text(self) -> str:
+        """Access log: ``status upstream_status upstream_addr request_time "request"``."""
+        return _read(self.access_log_path)
+
+    def log_text(self) -> str:
+        """Error log followed by access log."""
+        return self.error_log_text() + self.access_log_text()
+
+    def _command(self) -> list[str]:
+        return [
+            self.NGINX,
+            "-p", f"{self.dir}/",
+            "-c", str(self.dir / "nginx.conf"),
+            "-e", str(self.error_log_path),
+            "-g", "daemon off; master_process off;",
+        ]  # fmt: skip
+
+    def _proxy_lines(self) -> list[str]:
+        target = self.upstream
+        if self.upstream_tls and target.startswith("http://") and "://unix:" not in target:
+            target = "https://" + target.removeprefix("http://")
+        lines: list[str] = []
+        if "://unix:" not in target:
+            scheme, host, port = _split_upstream(target)
+            var_host = self.variable_upstream_host
+            if var_host is None and self.resolver is not None and not _is_ip(host):
+                var_host = host
+            if var_host is not None:
+                lines.append(f"set $up {var_host};")
+                host = "$up"
+            target = f"{scheme}://{host}:{port}"
+        lines.append(f"proxy_pass {target};")
+        if target.startswith("https://"):
+            if self.verify_upstream_tls:
+                lines.append("proxy_ssl_verify on;")
+            if self.trusted_ca:
+                lines.append(f"proxy_ssl_trusted_certificate {self.trusted_ca};")
+            if self.upstream_sni:
+                lines.append(f"proxy_ssl_name {self.upstream_sni};")
+                lines.append("proxy_ssl_server_name on;")
+        return lines
+
+    def _write_config(self) -> None:
+        d = self.dir
+        resolver = ""
+        if self.resolver:
+            resolver = (
+                f"resolver {self.resolver} valid=1s ipv6=off;\n"
+                f"    resolver_timeout {self.resolver_timeout};"
+            )
+        proxy = "\n            ".join(self._proxy_lines())
+        config = f"""
+user root;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 1024; }}
+http {{
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server_tokens {"on" if self.server_tokens else "off"};
+    log_format gw '$status $upstream_status $upstream_addr $request_time "$request"';
+    access_log {d}/access.log gw;
+    {resolver}
+    {self.extra_http}
+    server {{
+        listen {HOST}:{self.port};
+        server_name localhost;
+        location / {{
+            {proxy}
+            proxy_connect_timeout {self.proxy_connect_timeout};
+            proxy_read_timeout {self.proxy_read_timeout};
+            proxy_send_timeout {self.proxy_read_timeout};
+            {self.extra_location}
+        }}
+    }}
+}}
+"""
+        (d / "nginx.conf").write_text(config)
+
+
+# --------------------------------------------------------------------------------------------
+# HAProxy
+# --------------------------------------------------------------------------------------------
+
+
+class Haproxy(Gateway):
+    """Debian HAProxy in ``mode http``: one frontend on 127.0.0.1, one backend server.
+
+    ``check=True`` adds a fast health check (``inter 200ms fall 1 rise 1``) so a dead server is
+    marked DOWN within a fraction of a second. ``retries=None`` keeps HAProxy's default (3, each
+    after a turn-around of min(timeout connect, 1 s)). Logs (``option httplog``, termination
+    state included) and alerts go to stdout/stderr: :meth:`log_text`. Runs ``haproxy -f CFG -db``.
+    """
+
+    name = "haproxy"
+    HAPROXY = "/usr/sbin/haproxy"
+
+    def __init__(
+        self,
+        upstream_host: str,
+        upstream_port: int,
+        *,
+        timeout_connect: str = "1s",
+        timeout_server: str = "1s",
+        check: bool = False,
+        retries: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.upstream_host = upstream_host
+        self.upstream_port = upstream_port
+        self.timeout_connect = timeout_connect
+        self.timeout_server = timeout_server
+        self.check = check
+        self.retries = retries
+
+    def _command(self) -> list[str]:
+        return [self.HAPROXY, "-f", str(self.dir / "haproxy.cfg"), "-db"]
+
+    def _write_config(self) -> None:
+        check = " check inter 200ms fall 1 rise 1" if self.check else ""
+        retries = f"    retries {self.retries}\n" if self.retries is not None else ""
+        config = f"""global
+    log stdout format raw local0 info
+
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect {self.timeout_connect}
+    timeout client 30s
+    timeout server {self.timeout_server}
+{retries}
+frontend fe
+    bind {HOST}:{self.port}
+    default_backend be
+
+backend be
+    server app {self.upstream_host}:{self.upstream_port}{check}
+"""
+        (self.dir / "haproxy.cfg").write_text(config)
+
+
+# --------------------------------------------------------------------------------------------
+# Caddy
+# --------------------------------------------------------------------------------------------
+
+
+class Caddy(Gateway):
+    """Caddy 2 ``reverse_proxy`` for any Host on port PORT, bound to 127.0.0.1 only.
+
+    ``upstream`` is anything Caddy accepts (``127.0.0.1:P``, ``http://…``, ``https://…``,
+    ``unix//path``). ``dial_timeout`` / ``response_header_timeout`` go into
+    ``transport http {}`` (None omits them: Caddy's defaults, 3 s dial and no header timeout).
+    ``trusted_ca`` → ``tls_trusted_ca_certs``, ``tls_server_name`` → ``tls_server_name``,
+    ``versions`` (e.g. ``["1.1", "2"]``) → ``versions``. ``admin off``, ``auto_https off``;
+    HOME and XDG dirs point into the temp dir. Logs (JSON, stderr): :meth:`log_text`.
+    """
+
+    name = "caddy"
+    CADDY = "/usr/bin/caddy"
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        dial_timeout: str | None = "1s",
+        response_header_timeout: str | None = "1s",
+        trusted_ca: str | None = None,
+        tls_server_name: str | None = None,
+        versions: list[str] | None = None,
+        extra_site: str = "",
+    ) -> None:
+        super().__init__()
+        self.upstream = upstream
+        self.dial_timeout = dial_timeout
+        self.response_header_timeout = response_header_timeout
+        self.trusted_ca = trusted_ca
+        self.tls_server_name = tls_server_name
+        self.versions = versions
+        self.extra_site = extra_site
+
+    def _command(self) -> list[str]:
+        return [
+            self.CADDY,
+            "run",
+            "--config",
+            str(self.dir / "Caddyfile"),
+            "--adapter",
+            "caddyfile",
+        ]
+
+    def _env(self) -> dict[str, str]:
+        d = str(self.dir)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+        env.update(
+            HOME=d, XDG_DATA_HOME=f"{d}/data", XDG_CONFIG_HOME=f"{d}/config",
+            XDG_CACHE_HOME=f"{d}/cache",
+        )  # fmt: skip
+        return env
+
+    def _write_config(self) -> None:
+        transport = []
+        if self.dial_timeout:
+            transport.append(f"dial_timeout {self.dial_timeout}")
+        if self.response_header_timeout:
+            transport.append(f"response_header_timeout {self.response_header_timeout}")
+        if self.trusted_ca:
+            transport.append(f"tls_trusted_ca_certs {self.trusted_ca}")
+        if self.tls_server_name:
+            transport.append(f"tls_server_name {self.tls_server_name}")
+        if self.versions:
+            transport.append("versions " + " ".join(self.versions))
+        block = ""
+        if transport:
+            inner = "\n\t\t\t".join(transport)
+            block = f" {{\n\t\ttransport http {{\n\t\t\t{inner}\n\t\t}}\n\t}}"
+        extra = f"\t{self.extra_site}\n" if self.extra_site else ""
+        config = f"""{{
+\tadmin off
+\tauto_https off
+}}
+
+http://:{self.port} {{
+\tbind {HOST}
+\treverse_proxy {self.upstream}{block}
+{extra}}}
+"""
+        (self.dir / "Caddyfile").write_text(config)
+
+
+# --------------------------------------------------------------------------------------------
+# factories (the names tests use)
+# --------------------------------------------------------------------------------------------
+
+
+nginx = Nginx
+"""Real nginx proxying to ``upstream``; the factory name tests use (see :class:`Nginx`)."""
+
+haproxy = Haproxy
+"""Real HAProxy proxying to one server (see :class:`Haproxy`)."""
+
+caddy = Caddy
+"""Real Caddy ``reverse_proxy`` (see :class:`Caddy`)."""
