@@ -160,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] == "explain":
             return _explain(argv[1:])
         return _diagnose(argv)
+    except SystemExit as exc:  # argparse: --help, or a usage error it already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except checks.UsageError as exc:
         sys.stderr.write(f"check502: {exc}\n")
         return EXIT_USAGE
