@@ -32,13 +32,12 @@ from checks.model import (
     Verdict,
 )
 from checks.policy import AddressPolicy
-from checks.probe import Clients
+from checks.probe import Transport
 
 __all__ = [
     "AddressPolicy",
     "Cause",
     "Check502Error",
-    "Clients",
     "Diagnosis",
     "DnsRecord",
     "DnsResolver",
@@ -55,6 +54,7 @@ __all__ = [
     "TargetRefused",
     "Timings",
     "TlsInfo",
+    "Transport",
     "UsageError",
     "Verdict",
     "diagnose",

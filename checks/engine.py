@@ -8,18 +8,23 @@ server negotiated HTTP/2, and hands everything to :func:`checks.verdict.decide`.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from checks.dns import DnsResolver, Resolver
 from checks.errors import InvalidURL, TargetRefused
 from checks.model import Diagnosis, DnsRecord, DnsResult, ErrorKind, Probe, ProbeError, Timings
 from checks.policy import AddressPolicy
-from checks.probe import Clients, ProbeRequest, probe
+from checks.probe import ProbeRequest, Transport, probe
 from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
 from checks.verdict import decide
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 MAX_IPS = 8
 MAX_REDIRECTS = 5
@@ -57,13 +62,13 @@ class _Run:
 
     def __init__(
         self,
-        clients: Clients,
+        transport: Transport,
         resolver: Resolver,
         policy: AddressPolicy,
         timeout: float,
         follow: bool,
     ) -> None:
-        self.clients = clients
+        self.transport = transport
         self.resolver = resolver
         self.policy = policy
         self.timeout = timeout
@@ -75,22 +80,22 @@ class _Run:
         if dns.error is not None:
             return dns, [_failed("public", url, url.port, dns.error, dns=dns, run=run)]
         records = dns.records[:MAX_IPS]
-        self._refuse_all(records)
+        self.refuse_all(records)
         probes = await asyncio.gather(
             *(self._chain("public", url, r.ip, url.port, url.scheme, dns, run) for r in records)
         )
         return dns, list(probes)
 
-    async def origin(self, url: TargetURL, origin: OriginTarget, run: int) -> list[Probe]:
+    async def origin(
+        self, url: TargetURL, origin: OriginTarget, dns: DnsResult, run: int
+    ) -> list[Probe]:
         """Probe the origin directly with the public path, Host and SNI."""
-        dns = await self.resolver.resolve(origin.host)
         if dns.error is not None:
             return [_failed("origin", url, origin.port, dns.error, dns=dns, run=run)]
-        self._refuse_all(dns.records[:1])
         ip = dns.records[0].ip
         return [await self._chain("origin", url, ip, origin.port, origin.scheme, dns, run)]
 
-    def _refuse_all(self, records: Sequence[DnsRecord]) -> None:
+    def refuse_all(self, records: Sequence[DnsRecord]) -> None:
         """Raise when the policy refuses every address: nothing may be probed at all."""
         refusals = [self.policy.refusal(r.ip) for r in records]
         if refusals and all(refusals):
@@ -114,7 +119,7 @@ class _Run:
                 error = ProbeError(ErrorKind.BLOCKED_ADDRESS, refusal)
                 return _failed(target, url, port, error, dns=dns, run=run)
             request = ProbeRequest(target, url, ip, port, scheme, dns.records, dns.duration_ms, run)
-            result = await probe(self.clients, request, timeout=self.timeout)
+            result = await probe(self.transport, request, timeout=self.timeout)
             if not (self.follow and result.status in _REDIRECTS and result.location):
                 return _with_redirects(result, visited)
             if len(visited) >= MAX_REDIRECTS:
@@ -152,7 +157,40 @@ class _Run:
             probe_result.timings.dns,
             probe_result.run,
         )
-        return await probe(self.clients, request, timeout=self.timeout, http2=False)
+        return await probe(self.transport, request, timeout=self.timeout, http2=False)
+
+
+async def _together(*coros: Coroutine[Any, Any, T]) -> list[T]:
+    """Run concurrently; if one raises, cancel the others and raise its error (unwrapped)."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in coros]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [t.result() for t in tasks]
+
+
+async def _pair(first: Coroutine[Any, Any, T], second: Coroutine[Any, Any, U]) -> tuple[T, U]:
+    """Two coroutines at once, with :func:`_together`'s error handling."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            a = group.create_task(first)
+            b = group.create_task(second)
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return a.result(), b.result()
+
+
+@functools.lru_cache(maxsize=16)
+def _resolver(nameserver: str | None, timeout: float) -> DnsResolver:
+    """One resolver per setting: building one reads /etc/resolv.conf."""
+    return DnsResolver(nameserver, timeout=timeout)
+
+
+@functools.lru_cache(maxsize=16)
+def _transport(ca_bundle: str | None) -> Transport:
+    """One transport per CA bundle: loading a bundle costs milliseconds."""
+    return Transport.create(ca_bundle=ca_bundle)
 
 
 def _with_redirects(result: Probe, visited: list[str]) -> Probe:
@@ -176,7 +214,7 @@ async def diagnose(
     timeout: float = 10.0,
     follow: bool = False,
     policy: AddressPolicy | None = None,
-    clients: Clients | None = None,
+    transport: Transport | None = None,
 ) -> Diagnosis:
     """Diagnose ``url``: probe it (and ``origin``), then say what is wrong and where.
 
@@ -197,34 +235,33 @@ async def diagnose(
         if host is not None and (refusal := policy.refuse_name(host)) is not None:
             raise TargetRefused(refusal)
     if resolver is None or isinstance(resolver, str):
-        resolver = DnsResolver(resolver, timeout=min(timeout, 5.0))
-    own_clients = clients is None
-    active = clients or Clients.create(ca_bundle=ca_bundle)
+        resolver = _resolver(resolver, min(timeout, 5.0))
+    if transport is None:
+        transport = _transport(ca_bundle)
     checked_at = datetime.now(UTC)
-    try:
-        session = _Run(active, resolver, policy, timeout, follow)
-        gate = asyncio.Semaphore(concurrency)
+    session = _Run(transport, resolver, policy, timeout, follow)
+    gate = asyncio.Semaphore(concurrency)
+    origin_dns: DnsResult | None = None
+    if origin_target is not None:  # resolved once, checked before anything is sent
+        origin_dns = await resolver.resolve(origin_target.host)
+        session.refuse_all(origin_dns.records[:1])
 
-        async def one_run(run: int) -> tuple[DnsResult, list[Probe], list[Probe]]:
-            async with gate:
-                public_task = session.public(target, run)
-                if origin_target is None:
-                    dns, public = await public_task
-                    return dns, public, []
-                (dns, public), origin_probes = await asyncio.gather(
-                    public_task, session.origin(target, origin_target, run)
-                )
-                return dns, public, origin_probes
+    async def one_run(run: int) -> tuple[DnsResult, list[Probe], list[Probe]]:
+        async with gate:
+            public_task = session.public(target, run)
+            if origin_target is None:
+                dns, public = await public_task
+                return dns, public, []
+            assert origin_dns is not None
+            (dns, public), origin_probes = await _pair(
+                public_task, session.origin(target, origin_target, origin_dns, run)
+            )
+            return dns, public, origin_probes
 
-        rounds = await asyncio.gather(*(one_run(run) for run in range(runs)))
-        public_probes = [p for _, public, _ in rounds for p in public]
-        origin_probes = [p for _, _, op in rounds for p in op]
-        retries = await _protocol_retries(
-            session, target, origin_target, public_probes, origin_probes
-        )
-    finally:
-        if own_clients:
-            await active.aclose()
+    rounds = await _together(*(one_run(run) for run in range(runs)))
+    public_probes = [p for _, public, _ in rounds for p in public]
+    origin_probes = [p for _, _, op in rounds for p in op]
+    retries = await _protocol_retries(session, target, origin_target, public_probes, origin_probes)
     dns = rounds[0][0]
     ips_seen = tuple(dict.fromkeys(p.ip for p in public_probes if p.ip))
     mix = Counter(_outcome(p) for p in public_probes)

@@ -15,18 +15,20 @@
         │                         headers_too_large, body_truncated, too_many_redirects
         └── AddressRefused        blocked_address: the address policy refuses the target
 
-Foreign exceptions (httpx, httpcore, ssl, dnspython, OSError) are translated into this tree in one
+Foreign exceptions (h11, httpcore, ssl, OSError, timeouts) are translated into this tree in one
 place, :func:`map_exception`, to the most specific kind the evidence allows. A ``ProbeFailure``
 never escapes :func:`checks.diagnose`: it becomes the ``error`` of the probe that met it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import ssl
 from collections.abc import Iterator
 
-import httpx
+import h11
+import httpcore
 
 from checks.model import ErrorKind, ProbeError
 
@@ -167,7 +169,11 @@ def _protocol_failure(text: str, phase: str) -> ProbeFailure:
         return failure(ErrorKind.HEADERS_TOO_LARGE, "response headers exceed 100 KiB")
     if "without sending complete message body" in lowered or "incomplete chunked" in lowered:
         return failure(ErrorKind.BODY_TRUNCATED, f"body cut short: {text}")
-    if "disconnected without sending a response" in lowered or "connectionterminated" in lowered:
+    if (
+        "disconnected without sending a response" in lowered
+        or "server disconnected" in lowered
+        or "connectionterminated" in lowered
+    ):
         return failure(ErrorKind.PREMATURE_CLOSE, "server closed the connection without a response")
     if phase == Phase.BODY:
         return failure(ErrorKind.BODY_TRUNCATED, f"body broken: {text}")
@@ -175,7 +181,11 @@ def _protocol_failure(text: str, phase: str) -> ProbeFailure:
 
 
 def map_exception(exc: BaseException, phase: str) -> ProbeFailure:
-    """Translate a foreign exception met in ``phase`` into the most specific ``ProbeFailure``."""
+    """Translate a foreign exception met in ``phase`` into the most specific ``ProbeFailure``.
+
+    Sources: ``ssl`` and ``OSError`` from asyncio's connect and TLS, h11's protocol errors,
+    httpcore's (HTTP/2), and ``TimeoutError`` from the probe's deadline.
+    """
     if isinstance(exc, ProbeFailure):
         return exc
     chain = list(_chain(exc))
@@ -185,32 +195,29 @@ def map_exception(exc: BaseException, phase: str) -> ProbeFailure:
     for item in chain:
         if isinstance(item, ConnectionRefusedError):
             return failure(ErrorKind.CONNECT_REFUSED, "connection refused (nothing listening)")
-        if isinstance(item, ConnectionResetError | BrokenPipeError):
-            if phase in (Phase.CONNECT, Phase.TLS):
-                kind = ErrorKind.TLS_HANDSHAKE if phase == Phase.TLS else ErrorKind.CONNECT_REFUSED
-                return failure(kind, f"connection reset during {phase}")
-            if phase == Phase.BODY:
-                return failure(ErrorKind.BODY_TRUNCATED, "connection reset mid-body")
-            return failure(ErrorKind.PREMATURE_CLOSE, "connection reset before a response")
+        if isinstance(item, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+            return _closed(phase, "reset")
         if isinstance(item, OSError) and item.errno in _UNREACHABLE_ERRNOS:
             return failure(ErrorKind.CONNECT_UNREACHABLE, f"{item.strerror or 'unreachable'}")
-    if isinstance(exc, httpx.TimeoutException | TimeoutError):
-        if isinstance(exc, httpx.ConnectTimeout) and phase == Phase.CONNECT:
-            return _timeout(Phase.CONNECT)
+    if isinstance(exc, TimeoutError | httpcore.TimeoutException):
         return _timeout(phase)
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.LocalProtocolError):
+    if isinstance(exc, h11.ProtocolError | httpcore.ProtocolError):
         return _protocol_failure(str(exc), phase)
-    if isinstance(exc, httpx.ReadError | httpx.WriteError):
-        if phase == Phase.TLS:
-            return failure(ErrorKind.TLS_HANDSHAKE, "connection closed during the TLS handshake")
-        if phase == Phase.BODY:
-            return failure(ErrorKind.BODY_TRUNCATED, "connection closed mid-body")
-        return failure(ErrorKind.PREMATURE_CLOSE, "server closed the connection without a response")
-    if isinstance(exc, httpx.ConnectError):
-        if phase == Phase.TLS:
-            return failure(ErrorKind.TLS_HANDSHAKE, f"TLS handshake failed: {exc}")
-        return failure(ErrorKind.CONNECT_REFUSED, f"could not connect: {exc}")
-    for item in chain:
-        if isinstance(item, TimeoutError):
-            return _timeout(phase)
+    if isinstance(exc, httpcore.NetworkError | asyncio.IncompleteReadError | EOFError):
+        return _closed(phase, "closed")
+    if isinstance(exc, OSError):
+        if phase == Phase.CONNECT:
+            return failure(ErrorKind.CONNECT_REFUSED, f"could not connect: {exc.strerror or exc}")
+        return _closed(phase, "closed")
     return failure(ErrorKind.INVALID_RESPONSE, f"{type(exc).__name__}: {exc}")
+
+
+def _closed(phase: str, how: str) -> ProbeFailure:
+    """The peer closed or reset the connection in ``phase``."""
+    if phase == Phase.CONNECT:
+        return failure(ErrorKind.CONNECT_REFUSED, f"connection {how} while connecting")
+    if phase == Phase.TLS:
+        return failure(ErrorKind.TLS_HANDSHAKE, f"connection {how} during the TLS handshake")
+    if phase == Phase.BODY:
+        return failure(ErrorKind.BODY_TRUNCATED, f"connection {how} mid-body")
+    return failure(ErrorKind.PREMATURE_CLOSE, f"connection {how} before a response")

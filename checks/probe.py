@@ -5,6 +5,11 @@ keeping the public ``Host`` header and TLS SNI: exactly what ``curl --resolve`` 
 to the pinned IP rather than the name means a second lookup can never switch the address after
 the address policy approved it.
 
+The probe opens the connection itself with asyncio, so connect and TLS are timed exactly and
+every probe has a connection of its own (never a pooled or multiplexed one); HTTP is then spoken
+by the libraries httpx is built on: h11 for HTTP/1.1 (:mod:`checks._http1`) and httpcore's
+HTTP/2 connection (:mod:`checks._http2`) when the server picks ``h2`` by ALPN.
+
 Every probe is bounded: an overall deadline, at most ``BODY_EXCERPT`` bytes kept and
 ``BODY_DRAIN`` bytes read, and response headers larger than ``HEADER_LIMIT`` count as a failure.
 """
@@ -15,20 +20,18 @@ import asyncio
 import ssl
 import time
 import zlib
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 import certifi
-import httpx
 
 from checks import tlsinfo
-from checks.errors import Phase, ProbeFailure, failure, map_exception
+from checks._exchange import BODY_DRAIN, BODY_EXCERPT, READ_SIZE, Exchange, Outcome
+from checks._http1 import exchange_http1
+from checks._http2 import exchange_http2
+from checks.errors import Phase, failure, map_exception
 from checks.model import DnsRecord, ErrorKind, Probe, ProbeError, Timings, TlsInfo
 from checks.target import TargetURL
 
-BODY_EXCERPT = 16 * 1024
-BODY_DRAIN = 4 * 1024 * 1024
 HEADER_LIMIT = 64 * 1024
 USER_AGENT = "check502/0.1 (+https://github.com/check502/check502)"
 _TLS_KINDS = {
@@ -38,99 +41,28 @@ _TLS_KINDS = {
     ErrorKind.TLS_HANDSHAKE,
 }
 
-
-def _ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=ca_bundle or certifi.where())
+__all__ = ["BODY_DRAIN", "BODY_EXCERPT", "HEADER_LIMIT", "ProbeRequest", "Transport", "probe"]
 
 
-@dataclass(slots=True)
-class Clients:
-    """The engine's HTTP seam: one client that offers HTTP/2 and one limited to HTTP/1.1.
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """The engine's network seam: how probes verify TLS.
 
-    Each has its own SSL context (httpcore sets ALPN on the context it is given) and no
-    keep-alive, so every probe opens a fresh connection and measures a real handshake.
+    Two contexts, because ALPN is a property of the context: one offers ``h2`` and
+    ``http/1.1``, the other only ``http/1.1`` (the protocol-mismatch retry).
     """
 
-    http2: httpx.AsyncClient
-    http1: httpx.AsyncClient
+    offer_h2: ssl.SSLContext
+    http1_only: ssl.SSLContext
 
     @classmethod
-    def create(cls, *, ca_bundle: str | None = None) -> Clients:
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    def create(cls, *, ca_bundle: str | None = None) -> Transport:
+        def context(protocols: list[str]) -> ssl.SSLContext:
+            ctx = ssl.create_default_context(cafile=ca_bundle or certifi.where())
+            ctx.set_alpn_protocols(protocols)
+            return ctx
 
-        def make(http2: bool) -> httpx.AsyncClient:
-            return httpx.AsyncClient(
-                http1=True,
-                http2=http2,
-                verify=_ssl_context(ca_bundle),
-                limits=limits,
-                trust_env=False,
-                follow_redirects=False,
-            )
-
-        return cls(http2=make(True), http1=make(False))
-
-    async def aclose(self) -> None:
-        await self.http2.aclose()
-        await self.http1.aclose()
-
-
-class _Tracer:
-    """Collects httpcore trace events into phase timestamps, the peer and the certificate."""
-
-    def __init__(self, tls: bool) -> None:
-        self.events: dict[str, float] = {}
-        self.phase = Phase.CONNECT
-        self.uses_tls = tls
-        self.peer: tuple[str, int] | None = None
-        self.tls: TlsInfo | None = None
-        self.alpn: str | None = None
-
-    async def __call__(self, name: str, info: Mapping[str, Any]) -> None:
-        self.events.setdefault(name, time.perf_counter())
-        if name == "connection.connect_tcp.complete":
-            self.phase = Phase.TLS if self.uses_tls else Phase.RESPONSE
-            peer = info["return_value"].get_extra_info("server_addr")
-            if isinstance(peer, tuple):
-                self.peer = (str(peer[0]), int(peer[1]))
-        elif name == "connection.start_tls.complete":
-            self.phase = Phase.RESPONSE
-            ssl_object = info["return_value"].get_extra_info("ssl_object")
-            if ssl_object is not None:
-                self.alpn = ssl_object.selected_alpn_protocol()
-                self.tls = tlsinfo.from_ssl_object(ssl_object)
-        elif name.endswith("receive_response_headers.complete"):
-            self.phase = Phase.BODY
-
-    def at(self, suffix: str, start: float, offset: float) -> float | None:
-        for name, stamp in self.events.items():
-            if name.endswith(suffix):
-                return round(offset + (stamp - start) * 1000, 3)
-        return None
-
-
-def _netloc(ip: str, port: int) -> str:
-    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-
-
-def _excerpt(raw: bytes, headers: httpx.Headers) -> str:
-    encoding = headers.get("content-encoding", "").lower()
-    data = raw
-    if encoding in ("gzip", "x-gzip", "deflate"):
-        try:
-            data = zlib.decompressobj(wbits=47).decompress(raw, BODY_EXCERPT)
-        except zlib.error:
-            data = raw
-    elif encoding not in ("", "identity"):
-        return f"({encoding}-encoded body, {len(raw)} bytes, not decoded)"
-    charset = "utf-8"
-    content_type = headers.get("content-type", "")
-    if "charset=" in content_type:
-        charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip('"') or "utf-8"
-    try:
-        return data[:BODY_EXCERPT].decode(charset, errors="replace")
-    except LookupError:
-        return data[:BODY_EXCERPT].decode("utf-8", errors="replace")
+        return cls(offer_h2=context(["h2", "http/1.1"]), http1_only=context(["http/1.1"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,67 +79,123 @@ class ProbeRequest:
     run: int = 0
 
 
+@dataclass(slots=True)
+class _Connection:
+    """Timestamps and facts gathered while connecting; ``phase`` names a failure's timing."""
+
+    phase: str = Phase.CONNECT
+    connected_at: float | None = None
+    tls_at: float | None = None
+    peer: str | None = None
+    tls: TlsInfo | None = None
+    alpn: str | None = None
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+
+
+def _request_headers(url: TargetURL) -> tuple[tuple[bytes, bytes], ...]:
+    return (
+        (b"Host", url.netloc.encode("ascii")),
+        (b"User-Agent", USER_AGENT.encode("ascii")),
+        (b"Accept", b"*/*"),
+        (b"Accept-Encoding", b"identity"),
+    )
+
+
+def _header_value(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    return next((v for k, v in headers if k.lower() == name), None)
+
+
+def _excerpt(raw: bytes, headers: tuple[tuple[str, str], ...]) -> str:
+    encoding = (_header_value(headers, "content-encoding") or "").lower()
+    data = raw
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        try:
+            data = zlib.decompressobj(wbits=47).decompress(raw, BODY_EXCERPT)
+        except zlib.error:
+            data = raw
+    elif encoding not in ("", "identity"):
+        return f"({encoding}-encoded body, {len(raw)} bytes, not decoded)"
+    charset = "utf-8"
+    content_type = _header_value(headers, "content-type") or ""
+    if "charset=" in content_type:
+        charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip('"') or "utf-8"
+    try:
+        return data[:BODY_EXCERPT].decode(charset, errors="replace")
+    except LookupError:
+        return data[:BODY_EXCERPT].decode("utf-8", errors="replace")
+
+
+async def _connect(
+    request: ProbeRequest, context: ssl.SSLContext | None, conn: _Connection
+) -> None:
+    """Open the connection into ``conn`` (so the caller can always close it), timing each step."""
+    conn.reader, conn.writer = await asyncio.open_connection(
+        request.ip, request.port, limit=READ_SIZE
+    )
+    conn.connected_at = time.perf_counter()
+    peer = conn.writer.get_extra_info("peername")
+    if isinstance(peer, tuple):
+        conn.peer = str(peer[0])
+    if context is not None:
+        conn.phase = Phase.TLS
+        server_name = request.ip if request.url.is_ip else request.url.host
+        await conn.writer.start_tls(context, server_hostname=server_name)
+        conn.tls_at = time.perf_counter()
+        ssl_object = conn.writer.get_extra_info("ssl_object")
+        if ssl_object is not None:
+            conn.alpn = ssl_object.selected_alpn_protocol()
+            conn.tls = tlsinfo.from_ssl_object(ssl_object)
+    conn.phase = Phase.RESPONSE
+
+
 async def probe(
-    clients: Clients,
+    transport: Transport,
     request: ProbeRequest,
     *,
     timeout: float,
     http2: bool = True,
-    ca_bundle: str | None = None,
 ) -> Probe:
-    """Send one GET and measure it. Never raises for network trouble: failures are values."""
+    """Send one GET on a fresh connection and measure it. Failures are values, never raised."""
     url = request.url
     uses_tls = request.scheme == "https"
-    tracer = _Tracer(uses_tls)
-    client = clients.http2 if http2 and uses_tls else clients.http1
-    offset = request.dns_ms or 0.0
-    pinned_url = f"{request.scheme}://{_netloc(request.ip, request.port)}{url.path}"
-    extensions: dict[str, Any] = {"trace": tracer}
-    if not url.is_ip:
-        extensions["sni_hostname"] = url.host
-    headers = {
-        "Host": url.netloc,
-        "User-Agent": USER_AGENT,
-        "Accept": "*/*",
-        "Accept-Encoding": "identity",
-    }
-    start = time.perf_counter()
-    status: int | None = None
-    http_version: str | None = None
-    reason: str | None = None
-    response_headers: tuple[tuple[str, str], ...] = ()
-    header_bytes = 0
-    body = b""
-    location: str | None = None
+    context = (transport.offer_h2 if http2 else transport.http1_only) if uses_tls else None
+    exchange = Exchange(
+        request.scheme.encode("ascii"), url.path.encode("ascii"), _request_headers(url)
+    )
+    conn = _Connection()
+    out = Outcome()
     error: ProbeError | None = None
+    start = time.perf_counter()
     try:
         async with asyncio.timeout(timeout):
-            async with client.stream(
-                "GET",
-                pinned_url,
-                headers=headers,
-                extensions=extensions,
-                timeout=httpx.Timeout(timeout),
-            ) as response:
-                status = response.status_code
-                http_version = response.http_version
-                reason = response.reason_phrase or None
-                response_headers = tuple(
-                    (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
+            await _connect(request, context, conn)
+            reader, writer = conn.reader, conn.writer
+            assert reader is not None and writer is not None
+            if conn.alpn == "h2":
+                await exchange_http2(
+                    reader, writer, exchange, out, ip=request.ip, port=request.port
                 )
-                header_bytes = sum(len(k) + len(v) + 4 for k, v in response_headers) + 17
-                location = response.headers.get("location")
-                body, error = await _read_body(response)
-                if error is None and header_bytes > HEADER_LIMIT:
-                    error = ProbeError(
-                        ErrorKind.HEADERS_TOO_LARGE,
-                        f"response headers are {header_bytes // 1024} KiB; proxies refuse far less"
-                        " (nginx proxy_buffer_size 4-8 KiB, AWS ALB 32 KiB)",
-                    )
-    except Exception as exc:
-        error = map_exception(exc, tracer.phase).as_value()
+            else:
+                await exchange_http1(reader, writer, exchange, out)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a value (errors.map_exception)
+        phase = Phase.BODY if out.status is not None else conn.phase
+        mapped = map_exception(exc, phase)
+        if phase == Phase.BODY and mapped.kind is ErrorKind.READ_TIMEOUT:
+            mapped = failure(ErrorKind.READ_TIMEOUT, f"body stalled after {out.read} bytes")
+        error = mapped.as_value()
+    finally:
+        if conn.writer is not None:
+            conn.writer.close()
     end = time.perf_counter()
-    tls = tracer.tls
+    header_bytes = sum(len(k) + len(v) + 4 for k, v in out.headers) + 17 if out.headers else 0
+    if error is None and header_bytes > HEADER_LIMIT:
+        error = ProbeError(
+            ErrorKind.HEADERS_TOO_LARGE,
+            f"response headers are {header_bytes // 1024} KiB; proxies refuse far less"
+            " (nginx proxy_buffer_size 4-8 KiB, AWS ALB 32 KiB)",
+        )
+    tls = conn.tls
     if error is not None and error.kind in _TLS_KINDS and tls is None:
         tls = await tlsinfo.fetch_unverified(
             request.ip,
@@ -216,52 +204,36 @@ async def probe(
             timeout=min(timeout, 5.0),
             verify_error=error.message,
         )
-    if tls is not None and tracer.alpn and tls.alpn is None:
-        tls = replace(tls, alpn=tracer.alpn)
-    timings = Timings(
-        dns=request.dns_ms,
-        connect=tracer.at("connect_tcp.complete", start, offset),
-        tls=tracer.at("start_tls.complete", start, offset) if uses_tls else None,
-        ttfb=tracer.at("receive_response_headers.complete", start, offset),
-        total=round(offset + (end - start) * 1000, 3),
-    )
-    peer_ip = tracer.peer[0] if tracer.peer else request.ip
+    if tls is not None and conn.alpn and tls.alpn is None:
+        tls = replace(tls, alpn=conn.alpn)
+    offset = request.dns_ms or 0.0
+
+    def ms(stamp: float | None) -> float | None:
+        return None if stamp is None else round(offset + (stamp - start) * 1000, 3)
+
     return Probe(
         target=request.target,
         url=url.url,
         host=url.host,
-        ip=peer_ip,
+        ip=conn.peer or request.ip,
         port=request.port,
         resolved=request.resolved,
-        status=status,
-        http_version=http_version,
-        reason=reason,
-        headers=response_headers,
+        status=out.status,
+        http_version=out.http_version,
+        reason=out.reason,
+        headers=out.headers,
         header_bytes=header_bytes,
-        body_excerpt=_excerpt(body, httpx.Headers(list(response_headers))) if body else "",
-        timings=timings,
+        body_excerpt=_excerpt(bytes(out.kept), out.headers) if out.kept else "",
+        timings=Timings(
+            dns=request.dns_ms,
+            connect=ms(conn.connected_at),
+            tls=ms(conn.tls_at) if uses_tls else None,
+            ttfb=ms(out.ttfb_at),
+            total=ms(end),
+        ),
         error=error,
         tls=tls,
-        location=location,
+        location=_header_value(out.headers, "location"),
         run=request.run,
         http2_attempted=http2 and uses_tls,
     )
-
-
-async def _read_body(response: httpx.Response) -> tuple[bytes, ProbeError | None]:
-    """Keep the first ``BODY_EXCERPT`` bytes; drain up to ``BODY_DRAIN`` to notice truncation."""
-    kept = bytearray()
-    read = 0
-    try:
-        async for chunk in response.aiter_raw():
-            if len(kept) < BODY_EXCERPT:
-                kept += chunk[: BODY_EXCERPT - len(kept)]
-            read += len(chunk)
-            if read >= BODY_DRAIN:
-                break
-    except Exception as exc:
-        mapped: ProbeFailure = map_exception(exc, Phase.BODY)
-        if mapped.kind is ErrorKind.READ_TIMEOUT:
-            mapped = failure(ErrorKind.READ_TIMEOUT, f"body stalled after {read} bytes")
-        return bytes(kept), mapped.as_value()
-    return bytes(kept), None

@@ -1,0 +1,53 @@
+"""What the HTTP/1.1 and HTTP/2 exchanges share: the request to send and the outcome so far."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BODY_EXCERPT = 16 * 1024
+"""Body bytes kept for the diagnosis (error pages are small; 16 KiB holds them all)."""
+BODY_DRAIN = 4 * 1024 * 1024
+"""Body bytes read at most, to notice a truncated body without reading an endless one."""
+READ_SIZE = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One GET: the request target (path and query) and its headers, Host first."""
+
+    scheme: bytes
+    target: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What an exchange has learned so far; filled in as the response arrives."""
+
+    ttfb_at: float | None = None
+    status: int | None = None
+    http_version: str | None = None
+    reason: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    kept: bytearray = field(default_factory=bytearray)
+    read: int = 0
+
+    def head(
+        self,
+        at: float,
+        status: int,
+        version: str,
+        reason: str | None,
+        headers: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.ttfb_at = at
+        self.status = status
+        self.http_version = version
+        self.reason = reason
+        self.headers = headers
+
+    def body_chunk(self, chunk: bytes) -> None:
+        room = BODY_EXCERPT - len(self.kept)
+        if room > 0:
+            self.kept += chunk[:room]
+        self.read += len(chunk)
