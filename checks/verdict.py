@@ -560,7 +560,15 @@ class _Reasoner:
         }[draft.hop]
         maybe = "probably " if draft.confidence < 0.6 else ""
         place = f", {where}" if where else ""
-        return f"{self.url.host} returns {what}{who}{code}: {maybe}{_CAUSE_PHRASE[draft.cause]}{place}."
+        subject = self.url.host
+        ips = {p.ip for p in self.public if p.ip}
+        failing = {p.ip for p in self.public if p.ip and not is_up(p)}
+        if 0 < len(failing) < len(ips):
+            subject = f"{len(failing)} of {len(ips)} addresses of {self.url.host}"
+            return (
+                f"{subject} return {what}{who}{code}: {maybe}{_CAUSE_PHRASE[draft.cause]}{place}."
+            )
+        return f"{subject} returns {what}{who}{code}: {maybe}{_CAUSE_PHRASE[draft.cause]}{place}."
 
 
 def decide(

@@ -31,6 +31,7 @@ async def test_every_resolved_address_is_probed_and_partial_failure_shown() -> N
     assert failing.error is not None and failing.error.kind is ErrorKind.CONNECT_REFUSED
     assert any("1 of 2 addresses fail (127.0.0.2)" in e for e in d.verdict.evidence)
     assert d.verdict.cause is Cause.ORIGIN_DOWN
+    assert d.verdict.summary.startswith("1 of 2 addresses of shop.test return connect_refused")
     assert "--resolve" in d.verdict.reproduce[0] and "127.0.0.2" in d.verdict.reproduce[0]
 
 

@@ -192,7 +192,7 @@ class DnsStub:
         """The wire-format reply to query ``data``, or None to stay silent."""
         try:
             request = DNSRecord.parse(data)
-        except Exception:  # any malformed packet: a real server ignores it
+        except Exception:  # noqa: BLE001 - any malformed packet: a real server ignores it
             return None
         question = request.q
         name = _norm(str(question.qname))

@@ -179,7 +179,7 @@ class LoopServer:
         self._loop = loop
         try:
             loop.run_until_complete(self._main())
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
             self._error = exc
         finally:
             self._ready.set()
