@@ -28,7 +28,7 @@ MAX_STEPS = 6
 """The most steps :func:`next_steps` returns; a short list gets read, a long one skimmed."""
 
 _MAX_GATEWAY_STEPS = 3
-_MAX_HOP_STEPS = 2
+_MAX_HOP_STEPS = 3
 
 _RESTART_UPSTREAM = (
     "Restart the upstream, not the proxy: `systemctl restart php-fpm`, `pm2 restart <app>` "
@@ -599,10 +599,18 @@ _BY_HOP: Mapping[tuple[Hop, Cause], tuple[str, ...]] = {
     (Hop.EDGE, Cause.DNS): (
         "The public name itself fails: check delegation and records with `dig +trace HOST` and "
         "`dig NS HOST`.",
+        "Ask the authoritative servers directly (`dig @<ns> HOST A` and `AAAA`) to tell a missing "
+        "record from a broken resolver.",
+        "Check recent DNS changes: the record exists, points at the current edge, and its TTL has "
+        "expired everywhere.",
     ),
     (Hop.EDGE, Cause.TLS): (
         "The edge's own certificate fails: `openssl s_client -connect HOST:443 -servername HOST` "
         "and renew it where the edge terminates TLS.",
+        "After renewing, reload the server that holds the certificate (`nginx -s reload`, the "
+        "load balancer listener, the CDN's custom certificate) and check the full chain is served.",
+        "Check the certificate covers every public name in its SANs (apex and www) and is not "
+        "close to expiry: `curl -vI https://HOST/ 2>&1 | grep -iE 'subject|expire'`.",
     ),
     (Hop.EDGE, Cause.ORIGIN_DOWN): (
         "The public address refuses connections: check the edge or load balancer listener and "
@@ -619,6 +627,9 @@ _BY_HOP: Mapping[tuple[Hop, Cause], tuple[str, ...]] = {
 }
 
 
+_EDGE_OWN = frozenset({Cause.DNS, Cause.TLS})
+
+
 def next_steps(
     cause: Cause, generated_by: str | None = None, hop: Hop | None = None
 ) -> tuple[str, ...]:
@@ -632,7 +643,10 @@ def next_steps(
         return ()
     gateway = _BY_GATEWAY.get((generated_by, cause), ()) if generated_by else ()
     by_hop = _BY_HOP.get((hop, cause), ()) if hop is not None else ()
-    combined = gateway[:_MAX_GATEWAY_STEPS] + by_hop[:_MAX_HOP_STEPS] + _BY_CAUSE.get(cause, ())
+    # A failing public name or certificate is the edge's own: the cause's general steps are
+    # about a proxy's upstream and would send the reader the wrong way.
+    general = () if hop is Hop.EDGE and cause in _EDGE_OWN else _BY_CAUSE.get(cause, ())
+    combined = gateway[:_MAX_GATEWAY_STEPS] + by_hop[:_MAX_HOP_STEPS] + general
     return _unique(combined)[:MAX_STEPS]
 
 

@@ -50,7 +50,9 @@ def _failed(
         headers=(),
         header_bytes=0,
         body_excerpt="",
-        timings=Timings(dns=dns.duration_ms if dns else None),
+        timings=Timings(
+            dns=dns.duration_ms if dns else None, total=dns.duration_ms if dns else None
+        ),
         error=error,
         tls=None,
         run=run,

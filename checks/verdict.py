@@ -9,6 +9,7 @@ Where evidence cannot separate causes, the verdict says so: lower confidence and
 
 from __future__ import annotations
 
+import re
 import shlex
 import statistics
 from collections import Counter
@@ -21,6 +22,9 @@ from checks.model import Cause, DnsResult, ErrorKind, Hop, Probe, Verdict
 from checks.target import OriginTarget, TargetURL
 
 LARGE_HEADERS = 8 * 1024
+_HOST = re.compile(r"\bHOST\b")
+_PORT = re.compile(r"\bPORT\b")
+_ORIGIN_IP = re.compile(r"\bORIGIN_IP\b")
 _CURL_FORMAT = (
     "'%{http_code} %{http_version} dns=%{time_namelookup} connect=%{time_connect}"
     " tls=%{time_appconnect} ttfb=%{time_starttransfer} total=%{time_total} ip=%{remote_ip}\\n'"
@@ -531,7 +535,9 @@ class _Reasoner:
                 "Run the check again with --origin <origin IP or host:port> to ask the origin directly "
                 "(same Host and SNI), which tells the edge and the origin apart"
             )
-        steps.extend(advice_for(draft.cause, draft.generated_by, draft.hop))
+        steps.extend(
+            self._fill(step, o) for step in advice_for(draft.cause, draft.generated_by, draft.hop)
+        )
         alternatives = tuple(dict.fromkeys(c for c in draft.alternatives if c is not draft.cause))
         return Verdict(
             cause=draft.cause,
@@ -545,6 +551,14 @@ class _Reasoner:
             alternatives=alternatives,
             code=draft.code,
         )
+
+    def _fill(self, step: str, o: Probe | None) -> str:
+        """Put this check's host, port and origin address into an advice template."""
+        step = _HOST.sub(self.url.host, step)
+        if self.origin is not None:
+            step = _PORT.sub(str(self.origin.port), step)
+            step = _ORIGIN_IP.sub(o.ip if o is not None and o.ip else self.origin.host, step)
+        return step
 
     def _summary(self, draft: _Draft, main: Probe) -> str:
         what = _outcome(main)
