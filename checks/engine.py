@@ -159,7 +159,8 @@ class _Run:
             probe_result.timings.dns,
             probe_result.run,
         )
-        return await probe(self.transport, request, timeout=self.timeout, http2=False)
+        result = await probe(self.transport, request, timeout=self.timeout, http2=False)
+        return replace(result, protocol_retry=True)
 
 
 async def _together(*coros: Coroutine[Any, Any, T]) -> list[T]:

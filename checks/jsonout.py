@@ -39,6 +39,7 @@ def probe_to_dict(p: Probe) -> dict[str, Any]:
         "reason": p.reason,
         "http_version": p.http_version,
         "http2_attempted": p.http2_attempted,
+        "protocol_retry": p.protocol_retry,
         "timings_ms": {
             "dns": t.dns,
             "connect": t.connect,

@@ -143,6 +143,8 @@ class Probe:
     location: str | None = None
     run: int = 0
     http2_attempted: bool = False
+    protocol_retry: bool = False
+    """True for the HTTP/1.1 repeat of a request that negotiated HTTP/2 (mismatch check)."""
     redirects: tuple[str, ...] = ()
     """URLs followed before this response, oldest first (only with ``follow``)."""
 

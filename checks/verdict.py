@@ -201,7 +201,6 @@ class _Reasoner:
         self.retries = retries
         self.dns = dns
         self.evidence: list[str] = []
-        self.steps: list[str] = []
 
     def decide(self) -> Verdict:
         main = _primary(self.public)
@@ -281,8 +280,12 @@ class _Reasoner:
         """Fast failures beside slow successes under repeated or concurrent load."""
         if len({p.run for p in self.public}) < 2:
             return None
-        ups = [p for p in self.public if is_up(p)]
-        downs = [p for p in self.public if not is_up(p)]
+        # Only addresses that both succeed and fail: an edge that always fails is a bad edge.
+        mixed = {p.ip for p in self.public if is_up(p)} & {
+            p.ip for p in self.public if not is_up(p)
+        }
+        ups = [p for p in self.public if is_up(p) and p.ip in mixed]
+        downs = [p for p in self.public if not is_up(p) and p.ip in mixed]
         if not ups or not downs:
             return None
         up_ms = statistics.median(p.timings.total or 0 for p in ups)

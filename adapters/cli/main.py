@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import logging
 import os
@@ -40,12 +41,20 @@ def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
     return parse
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("check502")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="check502",
         description="Diagnose an HTTP 502: who generated it, which hop is broken, and why.",
         epilog='Also: check502 explain "LOG LINE OR CODE" maps an error-log line to a cause.',
     )
+    parser.add_argument("--version", action="version", version=f"check502 {_version()}")
     parser.add_argument("url", help="the public URL, e.g. https://shop.example.com/")
     parser.add_argument(
         "--origin",

@@ -83,7 +83,8 @@ def _probe_lines(p: Probe, style: Style) -> list[str]:
         head = colour(f"{p.http_version or ''} {p.status} {p.reason or ''}".strip())
     else:
         head = style.red("no response")
-    lines = [f"{style.bold(p.target):<8} {where}  {head}  total {_ms(p.timings.total)}"]
+    label = f"{p.target} (HTTP/1.1 retry)" if p.protocol_retry else p.target
+    lines = [f"{style.bold(label):<8} {where}  {head}  total {_ms(p.timings.total)}"]
     if p.error is not None:
         lines.append(f"    {style.red(p.error.kind.value)}: {p.error.message}")
     lines += _phase_bar(p, style)
@@ -135,7 +136,7 @@ def render_diagnosis(d: Diagnosis, style: Style) -> str:
     lines = [f"{mark}  {style.dim(' · '.join(facts))}", f"  {v.summary}", ""]
     shown: set[tuple[str, str | None, int]] = set()
     for p in d.probes:
-        key = (p.target, p.ip, p.http2_attempted)
+        key = (p.target, p.ip, p.protocol_retry)
         if key in shown and len(d.probes) > 6:
             continue
         shown.add(key)

@@ -17,14 +17,8 @@ async def run(url: str, **kwargs: Any) -> Diagnosis:
 
 
 def public(d: Diagnosis) -> list[Probe]:
-    return [p for p in d.probes if p.target == "public" and not _is_retry(d, p)]
+    return [p for p in d.probes if p.target == "public" and not p.protocol_retry]
 
 
 def origin(d: Diagnosis) -> list[Probe]:
-    return [p for p in d.probes if p.target == "origin"]
-
-
-def _is_retry(d: Diagnosis, p: Probe) -> bool:
-    return not p.http2_attempted and any(
-        q.http2_attempted and q.ip == p.ip and q.target == p.target for q in d.probes
-    )
+    return [p for p in d.probes if p.target == "origin" and not p.protocol_retry]

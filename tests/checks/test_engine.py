@@ -167,8 +167,8 @@ async def test_http2_failing_where_http1_works_is_a_protocol_mismatch() -> None:
             f"https://shop.test:{server.port}/", resolver=dns.address, ca_bundle=server.ca_pem_path
         )
     assert "h2" in server.negotiated and "http/1.1" in server.negotiated
-    retry = [p for p in d.probes if not p.http2_attempted]
-    assert retry and retry[0].status == 200
+    retry = [p for p in d.probes if p.protocol_retry]
+    assert len(retry) == 1 and retry[0].status == 200 and retry[0].http_version == "HTTP/1.1"
     assert d.verdict.cause is Cause.PROTOCOL
     assert any("HTTP/2" in e and "HTTP/1.1" in e for e in d.verdict.evidence)
 
