@@ -673,9 +673,10 @@ RULES: tuple[Rule, ...] = (
                 r"The upstream server is timing out", imp(_TIMEOUT, _FIREWALL), "upstream timeout"
             ),
             detail(
+                # Kong (OpenResty) shows this for every 502: refused, reset, TLS, bad header.
                 r"An invalid response was received from the upstream server",
-                imp(_PROTOCOL, _ORIGIN_DOWN, _TLS),
-                "invalid upstream response",
+                imp(None, _ORIGIN_DOWN, _PROTOCOL, _TLS),
+                "generic upstream failure",
             ),
             detail(
                 r"The upstream server is currently unavailable",

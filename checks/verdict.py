@@ -22,6 +22,8 @@ from checks.model import Cause, DnsResult, ErrorKind, Hop, Probe, Verdict
 from checks.target import OriginTarget, TargetURL
 
 LARGE_HEADERS = 8 * 1024
+FAST_MS = 200.0
+"""A gateway answering within this many ms of the connection did not wait on a timeout."""
 _HOST = re.compile(r"\bHOST\b")
 _PORT = re.compile(r"\bPORT\b")
 _ORIGIN_IP = re.compile(r"\bORIGIN_IP\b")
@@ -393,6 +395,29 @@ class _Reasoner:
         )
 
     def _gateway_generated(self, main: Probe, att: Attribution) -> _Draft:
+        server = _server_ms(main)
+        if (
+            att.cause is Cause.TIMEOUT
+            and main.status == 502
+            and server is not None
+            and server < FAST_MS
+        ):
+            # A 502 read as a timeout (Apache's "Error reading from remote server") that came
+            # within milliseconds did not wait for anything: the same words cover a reset or a
+            # closed connection. A 504 or a timeout code stays a timeout even when fast (a
+            # cached error page).
+            self.evidence.append(
+                f"the gateway reported a timeout-like error after only {_ms(server)}:"
+                " its upstream closed or reset the connection rather than being slow"
+            )
+            return _Draft(
+                Cause.ORIGIN_DOWN,
+                0.45,
+                Hop.ORIGIN,
+                att.generated_by,
+                (Cause.PROTOCOL, Cause.TIMEOUT),
+                att.code,
+            )
         if att.cause is not None:
             return _Draft(
                 att.cause,
@@ -402,7 +427,6 @@ class _Reasoner:
                 att.alternatives,
                 att.code,
             )
-        server = _server_ms(main)
         if main.status == 504:
             return _Draft(
                 Cause.TIMEOUT, 0.5, Hop.ORIGIN, att.generated_by, (Cause.FIREWALL,), att.code
@@ -481,9 +505,6 @@ class _Reasoner:
 
     def _origin_healthy(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
         """The public URL fails while the origin answers us directly."""
-        if draft.code is not None or draft.cause not in _LINK_SUSPECTS:
-            draft.hop = Hop.EDGE_TO_ORIGIN
-            return draft
         o_ms = o.timings.total or 0.0
         p_ms = main.timings.total or 0.0
         if draft.cause is Cause.TIMEOUT and o_ms >= p_ms * 0.5:
@@ -492,17 +513,35 @@ class _Reasoner:
                 " the origin is too slow for the edge's timeout"
             )
             return _Draft(
-                Cause.TIMEOUT, 0.8, Hop.ORIGIN, draft.generated_by, (Cause.WORKERS_EXHAUSTED,)
+                Cause.TIMEOUT,
+                0.8,
+                Hop.ORIGIN,
+                draft.generated_by,
+                (Cause.WORKERS_EXHAUSTED,),
+                draft.code,
             )
+        if draft.code is not None and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN):
+            draft.hop = Hop.EDGE_TO_ORIGIN  # the platform's own code names the cause
+            return draft
+        if draft.cause not in _LINK_SUSPECTS:
+            draft.hop = Hop.EDGE_TO_ORIGIN
+            return draft
         if o.header_bytes > LARGE_HEADERS:
             self.evidence.append(
                 f"the origin's response headers are {o.header_bytes // 1024} KiB, more than"
                 " a proxy's default buffer (nginx proxy_buffer_size 4-8 KiB)"
             )
             return _Draft(
-                Cause.PROTOCOL, 0.75, Hop.EDGE_TO_ORIGIN, draft.generated_by, (Cause.FIREWALL,)
+                Cause.PROTOCOL,
+                0.75,
+                Hop.EDGE_TO_ORIGIN,
+                draft.generated_by,
+                (Cause.FIREWALL,),
+                draft.code,
             )
         how = f"gives up after {_ms(p_ms)}" if draft.cause is Cause.TIMEOUT else "fails at once"
+        if draft.code is not None:
+            how = f"reports the origin down (code {draft.code})"
         self.evidence.append(
             f"the origin answers us in {_ms(o_ms)}, so the application is up, but the edge {how}:"
             " the edge cannot reach the origin (blocked, or pointed at the wrong address)"
@@ -513,6 +552,7 @@ class _Reasoner:
             Hop.EDGE_TO_ORIGIN,
             draft.generated_by,
             (Cause.DNS, Cause.TLS, Cause.PROTOCOL),
+            draft.code,
         )
 
     # --- output ---------------------------------------------------------------------------

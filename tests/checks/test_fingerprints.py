@@ -497,7 +497,7 @@ RULE_FIXTURES: dict[str, Case] = {
         (*KONG_HEADERS, ("Content-Type", "application/json; charset=utf-8")),
         KONG_JSON_502,
         "kong",
-        Cause.PROTOCOL,
+        None,  # Kong shows this message for every 502: refused, reset, TLS, bad header
         None,
         (),
     ),
