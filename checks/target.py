@@ -80,6 +80,12 @@ def _ip_or_none(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
+def _require_ipv6(text: str, error: type[InvalidURL] | type[InvalidOrigin]) -> None:
+    """Brackets hold an IPv6 address and nothing else."""
+    if not isinstance(_ip_or_none(text), ipaddress.IPv6Address):
+        raise error(f"[{text}] is not an IPv6 address; only IPv6 addresses go in brackets")
+
+
 def _normalise_host(raw: str, *, error: type[InvalidURL] | type[InvalidOrigin], what: str) -> str:
     host = raw.strip("[]")
     ip = _ip_or_none(host)
@@ -97,7 +103,7 @@ def _normalise_host(raw: str, *, error: type[InvalidURL] | type[InvalidOrigin], 
 def _port(raw: str | None, default: int, *, error: type[InvalidURL] | type[InvalidOrigin]) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
         raise error(f"port {raw!r} is not a number from 1 to 65535")
     return int(raw)
 
@@ -118,12 +124,16 @@ def parse_url(text: str) -> TargetURL:
     scheme_part = text.split("://", 1)[0].lower()
     if scheme_part not in _DEFAULT_PORTS:
         raise InvalidURL(f"only http and https URLs can be checked, not {scheme_part}://")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # unbalanced brackets, look-alike characters in the host
+        raise InvalidURL(f"the URL cannot be parsed: {exc}") from None
     if parts.username is not None or parts.password is not None:
         raise InvalidURL("URLs with a user name or password are not checked")
     raw_host = parts.netloc.rsplit("@", 1)[-1]
     if raw_host.startswith("["):
         host_text, _, rest = raw_host[1:].partition("]")
+        _require_ipv6(host_text, InvalidURL)
         if rest and not rest.startswith(":"):
             raise InvalidURL(f"{raw_host!r} is not a valid host")
         port_text = rest[1:] if rest else None
@@ -167,7 +177,10 @@ def parse_origin(text: str, public: TargetURL) -> OriginTarget:
     if _ip_or_none(text) is not None:  # bare IPv6 (or IPv4) without a port
         host_text, port_text = text, None
     elif text.startswith("["):
-        host_text, _, rest = text[1:].partition("]")
+        host_text, closed, rest = text[1:].partition("]")
+        if not closed:
+            raise InvalidOrigin(f"{text!r} has no closing bracket")
+        _require_ipv6(host_text, InvalidOrigin)
         if rest and not rest.startswith(":"):
             raise InvalidOrigin(f"{text!r} is not [IPv6]:PORT")
         port_text = rest[1:] or None

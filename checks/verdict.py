@@ -27,6 +27,20 @@ FAST_MS = 200.0
 _HOST = re.compile(r"\bHOST\b")
 _PORT = re.compile(r"\bPORT\b")
 _ORIGIN_IP = re.compile(r"\bORIGIN_IP\b")
+_ORIGIN = re.compile(r"\bORIGIN\b(?!_)")
+
+
+def _placeholder(pattern: re.Pattern[str], address: str, text: str) -> str:
+    """Replace a placeholder with an address, bracketing IPv6 where a port is attached."""
+
+    def sub(match: re.Match[str]) -> str:
+        before = text[match.start() - 1 : match.start()]
+        after = text[match.end() : match.end() + 1]
+        return _quote_ip(address) if ":" in (before + after) else address
+
+    return pattern.sub(sub, text)
+
+
 _CURL_FORMAT = (
     "'%{http_code} %{http_version} dns=%{time_namelookup} connect=%{time_connect}"
     " tls=%{time_appconnect} ttfb=%{time_starttransfer} total=%{time_total} ip=%{remote_ip}\\n'"
@@ -71,6 +85,9 @@ _EDGE_KINDS = {
     ErrorKind.TLS_UNTRUSTED,
     ErrorKind.TLS_HANDSHAKE,
 }
+
+# Origin-bypass failures that only say *we* cannot reach the origin (it may accept the edge only).
+_NO_ROUTE_FOR_US = {ErrorKind.CONNECT_TIMEOUT, ErrorKind.CONNECT_UNREACHABLE}
 
 # Causes inferred from a generic gateway page, which a healthy origin bypass re-opens.
 _LINK_SUSPECTS = {Cause.TIMEOUT, Cause.ORIGIN_DOWN, Cause.UNKNOWN, Cause.WORKERS_EXHAUSTED}
@@ -155,34 +172,34 @@ def _quote_ip(ip: str) -> str:
     return f"[{ip}]" if ":" in ip else ip
 
 
+def _host_port(host: str, port: int) -> str:
+    return f"{_quote_ip(host)}:{port}"
+
+
 def reproduce(
     url: TargetURL, public: Probe | None, origin: OriginTarget | None, o: Probe | None
 ) -> tuple[str, ...]:
-    """``curl`` commands that repeat the check by hand."""
-    fmt = _CURL_FORMAT
-    lines = []
+    """``curl`` commands that repeat the check by hand (``--resolve`` / ``--connect-to`` pin the
+    address while keeping the URL's Host and SNI)."""
+    base = f"curl -sv -o /dev/null -w {_CURL_FORMAT}"
+    target = shlex.quote(url.url)
     pin = ""
     if public is not None and public.ip and not url.is_ip:
         pin = f" --resolve {shlex.quote(f'{url.host}:{url.port}:{_quote_ip(public.ip)}')}"
-    lines.append(f"curl -sv -o /dev/null -w {fmt}{pin} {shlex.quote(url.url)}")
-    if origin is not None:
-        ip = o.ip if o is not None and o.ip else origin.host
-        if origin.scheme == url.scheme and origin.port == url.port:
-            spec = f"{url.host}:{url.port}:{_quote_ip(ip)}"
-            lines.append(
-                f"curl -sv -o /dev/null -w {fmt} --resolve {shlex.quote(spec)} {shlex.quote(url.url)}"
-            )
-        elif origin.scheme == url.scheme:
-            spec = f"{url.host}:{url.port}:{_quote_ip(ip)}:{origin.port}"
-            lines.append(
-                f"curl -sv -o /dev/null -w {fmt} --connect-to {shlex.quote(spec)} {shlex.quote(url.url)}"
-            )
-        else:
-            direct = f"{origin.scheme}://{_quote_ip(ip)}:{origin.port}{url.path}"
-            lines.append(
-                f"curl -sv -o /dev/null -w {fmt} -H {shlex.quote('Host: ' + url.netloc)}"
-                f" {shlex.quote(direct)}"
-            )
+    lines = [f"{base}{pin} {target}"]
+    if origin is None:
+        return tuple(lines)
+    ip = o.ip if o is not None and o.ip else origin.host
+    if origin.scheme != url.scheme:
+        direct = f"{origin.scheme}://{_host_port(ip, origin.port)}{url.path}"
+        host = shlex.quote("Host: " + url.netloc)
+        lines.append(f"{base} -H {host} {shlex.quote(direct)}")
+    elif origin.port == url.port and not url.is_ip:
+        spec = f"{url.host}:{url.port}:{_quote_ip(ip)}"
+        lines.append(f"{base} --resolve {shlex.quote(spec)} {target}")
+    else:
+        spec = f"{_host_port(url.host, url.port)}:{_host_port(ip, origin.port)}"
+        lines.append(f"{base} --connect-to {shlex.quote(spec)} {target}")
     return tuple(lines)
 
 
@@ -460,10 +477,24 @@ class _Reasoner:
         """Refine with the origin bypass: the direct word of the origin outranks inference."""
         if o.error is not None and o.error.kind is ErrorKind.BLOCKED_ADDRESS:
             return draft
+        if is_up(o) and draft.hop is Hop.EDGE:
+            self.evidence.append(
+                "the origin answers directly, so the application is up: the public edge itself"
+                " (its name, address or certificate) is what fails"
+            )
+            return draft
         if is_up(o):
             return self._origin_healthy(draft, main, o)
         if o.status is None and o.error is not None:
             cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
+            edge_connected = draft.cause is Cause.TIMEOUT and draft.code is not None
+            if edge_connected and o.error.kind in _NO_ROUTE_FOR_US:
+                self.evidence.append(
+                    f"the origin does not accept our connection ({o.error.kind.value}), which is"
+                    f" expected when it only accepts the edge; the edge's code {draft.code}"
+                    " shows the edge did connect"
+                )
+                return draft
             if o.error.kind.value.startswith("dns_"):
                 self.evidence.append(
                     f"the origin name {self.origin.host if self.origin else ''} does not resolve:"
@@ -598,10 +629,12 @@ class _Reasoner:
     def _fill(self, step: str, o: Probe | None) -> str:
         """Put this check's host, port and origin address into an advice template."""
         step = _HOST.sub(self.url.host, step)
-        if self.origin is not None:
-            step = _PORT.sub(str(self.origin.port), step)
-            step = _ORIGIN_IP.sub(o.ip if o is not None and o.ip else self.origin.host, step)
-        return step
+        if self.origin is None:
+            return step
+        ip = o.ip if o is not None and o.ip else self.origin.host
+        step = _PORT.sub(str(self.origin.port), step)
+        step = _placeholder(_ORIGIN_IP, ip, step)
+        return _placeholder(_ORIGIN, self.origin.host, step)
 
     def _summary(self, draft: _Draft, main: Probe) -> str:
         what = _outcome(main)
@@ -617,15 +650,15 @@ class _Reasoner:
         }[draft.hop]
         maybe = "probably " if draft.confidence < 0.6 else ""
         place = f", {where}" if where else ""
-        subject = self.url.host
+        phrase = _CAUSE_PHRASE[draft.cause]
+        if draft.cause is Cause.ORIGIN_DOWN and draft.hop is Hop.EDGE:
+            phrase = "nothing accepts the connection at the public address"
+        subject, verb = self.url.host, "returns"
         ips = {p.ip for p in self.public if p.ip}
         failing = {p.ip for p in self.public if p.ip and not is_up(p)}
         if 0 < len(failing) < len(ips):
-            subject = f"{len(failing)} of {len(ips)} addresses of {self.url.host}"
-            return (
-                f"{subject} return {what}{who}{code}: {maybe}{_CAUSE_PHRASE[draft.cause]}{place}."
-            )
-        return f"{subject} returns {what}{who}{code}: {maybe}{_CAUSE_PHRASE[draft.cause]}{place}."
+            subject, verb = f"{len(failing)} of {len(ips)} addresses of {self.url.host}", "return"
+        return f"{subject} {verb} {what}{who}{code}: {maybe}{phrase}{place}."
 
 
 def decide(

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import string
-import unicodedata
 from datetime import UTC, datetime, timedelta
-from functools import cache
 
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checks import UsageError
@@ -36,35 +34,6 @@ from checks.verdict import decide
 BOUNDED = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 PUBLIC = parse_url("https://shop.example.com/cart?id=7")
-
-
-# --- inputs the parsers are known to mishandle (reported, not yet fixed) --------------------------
-
-
-@cache
-def _known_bad_characters() -> frozenset[str]:
-    """Characters that make the parsers raise ValueError instead of a UsageError.
-
-    * ``str.isdigit`` accepts superscripts and other non-decimal digits ("²") that ``int``
-      rejects, so a port like ``:²`` escapes as ValueError (``checks.target._port``).
-    * ``urllib.parse.urlsplit`` rejects a netloc whose NFKC form holds ``/?#@:`` ("／", "：").
-    """
-    digits = {c for c in map(chr, range(0x110000)) if c.isdigit() and not c.isdecimal()}
-    nfkc = {
-        c
-        for c in map(chr, range(0x80, 0x110000))
-        if set(unicodedata.normalize("NFKC", c)) & set("/?#@:")
-    }
-    return frozenset(digits | nfkc)
-
-
-def _clear_of_known_bugs(text: str, *, brackets: bool) -> bool:
-    """False for text that hits a reported parser bug; ``brackets`` allows ``[`` and ``]``."""
-    if not brackets and ("[" in text or "]" in text):
-        # urlsplit raises ValueError for "[::1", "[1.2.3.4]" or "[shop.example.com]".
-        return False
-    bad = _known_bad_characters()
-    return not any(c in bad for c in text)
 
 
 # --- parse_url -----------------------------------------------------------------------------------
@@ -116,14 +85,12 @@ _URLISH = st.builds(
 @BOUNDED
 @given(st.text(max_size=200))
 def test_parse_url_on_arbitrary_text(text: str) -> None:
-    assume(_clear_of_known_bugs(text, brackets=False))
     _check_url(text)
 
 
 @BOUNDED
 @given(_URLISH)
 def test_parse_url_on_url_like_text(text: str) -> None:
-    assume(_clear_of_known_bugs(text, brackets=True))
     _check_url(text)
 
 
@@ -156,14 +123,12 @@ _ORIGINISH = st.builds(
 @BOUNDED
 @given(st.text(max_size=200), _PUBLICS)
 def test_parse_origin_on_arbitrary_text(text: str, public: TargetURL) -> None:
-    assume(_clear_of_known_bugs(text, brackets=True))
     _check_origin(text, public)
 
 
 @BOUNDED
 @given(_ORIGINISH, _PUBLICS)
 def test_parse_origin_on_origin_like_text(text: str, public: TargetURL) -> None:
-    assume(_clear_of_known_bugs(text, brackets=True))
     _check_origin(text, public)
 
 
@@ -287,9 +252,14 @@ _URLS = st.sampled_from(
     ]
 )
 _ORIGIN_TEXTS = st.sampled_from(
-    ["203.0.113.10", "203.0.113.10:8443", "http://203.0.113.10", "[2001:db8::10]:443",
-     "origin.example.net:8443"]
-)  # fmt: skip
+    [
+        "203.0.113.10",
+        "203.0.113.10:8443",
+        "http://203.0.113.10",
+        "[2001:db8::10]:443",
+        "origin.example.net:8443",
+    ]
+)
 _DNS = st.one_of(
     st.none(),
     st.builds(
@@ -310,11 +280,12 @@ _DNS = st.one_of(
     url=_URLS,
     public=st.lists(_probes("public"), min_size=1, max_size=4),
     origin_probes=st.lists(_probes("origin"), max_size=2),
-    retries=st.lists(st.sampled_from(["public", "origin"]).flatmap(
-        lambda t: _probes(t, retry=True)), max_size=2),
+    retries=st.lists(
+        st.sampled_from(["public", "origin"]).flatmap(lambda t: _probes(t, retry=True)), max_size=2
+    ),
     origin_text=st.one_of(st.none(), _ORIGIN_TEXTS),
     dns=_DNS,
-)  # fmt: skip
+)
 def test_decide_always_returns_a_well_formed_verdict(
     url: TargetURL,
     public: list[Probe],

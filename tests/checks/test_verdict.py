@@ -16,7 +16,7 @@ import pytest
 
 from checks.model import Cause, ErrorKind, Hop, Probe, ProbeError, Timings, Verdict
 from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
-from checks.verdict import decide
+from checks.verdict import decide, reproduce
 
 URL = parse_url("https://shop.example.com/cart?id=7")
 PUBLIC_IP = "198.51.100.7"
@@ -537,3 +537,53 @@ def test_advice_without_an_origin_asks_for_one() -> None:
     v = verdict_for([nginx_502()])
     assert v.generated_by == "nginx"
     assert any("--origin" in s for s in v.next_steps)
+
+
+# --- regressions ---------------------------------------------------------------------------------
+
+
+ORIGIN_AT_IP = parse_origin(ORIGIN_IP, URL)
+
+
+@pytest.mark.parametrize(
+    "kind", [ErrorKind.DNS_NXDOMAIN, ErrorKind.TLS_EXPIRED, ErrorKind.CONNECT_REFUSED]
+)
+def test_edge_failure_beside_a_healthy_origin_stays_at_the_edge(kind: ErrorKind) -> None:
+    v = decide(URL, ORIGIN_AT_IP, [failed(kind)], [origin_probe()], [])
+    assert v.hop is Hop.EDGE
+    assert any("the public edge itself" in e for e in v.evidence)
+
+
+def test_refused_public_address_is_not_called_the_origin() -> None:
+    v = decide(URL, None, [failed(ErrorKind.CONNECT_REFUSED)], [], [])
+    assert "nothing accepts the connection at the public address" in v.summary
+    assert "origin is down" not in v.summary
+
+
+def test_a_timeout_code_survives_an_origin_that_refuses_us_only() -> None:
+    cf = (("Server", "cloudflare"), ("Content-Type", "text/html"))
+    page = "<title>shop.example.com | 524: A timeout occurred</title> cloudflare"
+    public = make_probe(status=524, headers=cf, body_excerpt=page)
+    o = failed(ErrorKind.CONNECT_TIMEOUT, target="origin", ip=ORIGIN_IP)
+    v = decide(URL, ORIGIN_AT_IP, [public], [o], [])
+    assert (v.cause, v.code) == (Cause.TIMEOUT, "524")
+    assert any("only accepts the edge" in e for e in v.evidence)
+
+
+def test_reproduce_for_an_ipv6_literal_url_uses_bracketed_connect_to() -> None:
+    url = parse_url("https://[2001:db8::1]/")
+    origin = parse_origin("[2001:db8::10]:8443", url)
+    lines = reproduce(url, make_probe(ip="2001:db8::1"), origin, None)
+    assert "--resolve" not in lines[0]
+    assert "--connect-to '[2001:db8::1]:443:[2001:db8::10]:8443'" in lines[1]
+
+
+def test_origin_placeholder_is_filled_and_ipv6_bracketed_next_to_a_port() -> None:
+    origin = parse_origin("[2001:db8::10]:443", URL)
+    tls_fail = failed(ErrorKind.TLS_EXPIRED, target="origin", ip="2001:db8::10")
+    v = decide(
+        URL, origin, [make_probe(status=502, headers=NGINX, body_excerpt=NGINX_502)], [tls_fail], []
+    )
+    text = " ".join(v.next_steps)
+    assert "ORIGIN" not in text
+    assert "[2001:db8::10]:443" in text
