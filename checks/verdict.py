@@ -607,10 +607,13 @@ class _Reasoner:
         ):
             steps.append(
                 "Run the check again with --origin <origin IP or host:port> to ask the origin directly "
-                "(same Host and SNI), which tells the edge and the origin apart"
+                "(same Host and SNI), which tells the edge and the origin apart."
             )
+        # Without the bypass an inferred hop is a guess: its advice ("the origin fails too")
+        # would state more than was seen. Edge failures were seen directly.
+        seen_hop = draft.hop if self.origin is not None or draft.hop is Hop.EDGE else None
         steps.extend(
-            self._fill(step, o) for step in advice_for(draft.cause, draft.generated_by, draft.hop)
+            self._fill(step, o) for step in advice_for(draft.cause, draft.generated_by, seen_hop)
         )
         alternatives = tuple(dict.fromkeys(c for c in draft.alternatives if c is not draft.cause))
         return Verdict(
