@@ -48,7 +48,7 @@ class _Stream(httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        raise NotImplementedError("the connection is already TLS")  # never called by HTTP/2
+        raise RuntimeError("the probe opened TLS itself; HTTP/2 never upgrades a stream")
 
     def get_extra_info(self, info: str) -> Any:
         names = {"ssl_object": "ssl_object", "server_addr": "peername", "client_addr": "sockname"}
