@@ -1,7 +1,8 @@
 """Tests for checks.fingerprints: one realistic response per rule, then the traps.
 
-Bodies are copied from shared/reference/fingerprints.md; where the reference gives the bytes
-(nginx, ALB, HAProxy, Fastly, Varnish, CloudFront, Envoy, Traefik, Kong, Apache) they are exact.
+Bodies and headers come from tests/checks/pages.py, copied from shared/reference/fingerprints.md;
+where the reference gives the bytes (nginx, ALB, HAProxy, Fastly, Varnish, CloudFront, Envoy,
+Traefik, Kong, Apache) they are exact.
 """
 
 from __future__ import annotations
@@ -13,323 +14,55 @@ import pytest
 from checks._fingerprint_rules import RELAY_MARKS, RULES, Response
 from checks.fingerprints import GATEWAYS, Attribution, _winning_rule, attribute
 from checks.model import Cause
-
-Headers = tuple[tuple[str, str], ...]
-
-CF = (("Server", "cloudflare"), ("CF-RAY", "8c1e2f3a4b5c6d7e-FRA"))
-
-# --- Bodies ----------------------------------------------------------------------------------
-
-
-def nginx_page(status_line: str, footer: str | None, *, old: bool = False, nl: str = "\r\n") -> str:
-    """nginx's special_response page (2.16), optionally with the pre-1.15.4 bgcolor body tag."""
-    body_tag = '<body bgcolor="white">' if old else "<body>"
-    head = (
-        f"<html>{nl}<head><title>{status_line}</title></head>{nl}{body_tag}{nl}"
-        f"<center><h1>{status_line}</h1></center>{nl}"
-    )
-    tail = "" if footer is None else f"<hr><center>{footer}</center>{nl}"
-    return f"{head}{tail}</body>{nl}</html>{nl}"
-
-
-NGINX_502 = nginx_page("502 Bad Gateway", "nginx/1.22.1")
-NGINX_504 = nginx_page("504 Gateway Time-out", "nginx/1.22.1")
-INGRESS_503 = nginx_page("503 Service Temporarily Unavailable", "nginx")
-ALB_502 = nginx_page("502 Bad Gateway", None)
-ALB_503 = nginx_page("503 Service Temporarily Unavailable", None)
-ALB_504 = nginx_page("504 Gateway Time-out", None)
-
-HAPROXY_502 = (
-    "<html><body><h1>502 Bad Gateway</h1>\n"
-    "The server returned an invalid or incomplete response.\n</body></html>\n"
+from tests.checks.pages import (
+    AFD_HEADERS,
+    AFD_PAGE,
+    AKAMAI_DECODED_TIMEOUT,
+    AKAMAI_ENCODED,
+    ALB_502,
+    ALB_503,
+    ALB_504,
+    ALB_HEADERS,
+    APACHE_503,
+    APIGW_HEADERS,
+    CLOUDFLARE_521_PAGE,
+    CLOUDFLARE_522_PAGE,
+    CLOUDFLARE_1016_PAGE,
+    CLOUDFLARE_1033_PAGE,
+    CLOUDFLARE_1101_PAGE,
+    CLOUDFLARE_BRANDED_502,
+    CLOUDFLARE_HEADERS,
+    CLOUDFRONT_HEADERS,
+    ENVOY_HEADERS,
+    ENVOY_REFUSED,
+    FASTLY_HEADERS,
+    FLY_HEADERS,
+    GOOGLE_502,
+    HAPROXY_502,
+    HAPROXY_503,
+    HAPROXY_504,
+    HEROKU_HEADERS,
+    HEROKU_PAGE,
+    INGRESS_503,
+    KONG_HEADERS,
+    KONG_HTML_504,
+    KONG_JSON_502,
+    KONG_PLAIN_503,
+    NETLIFY_HEADERS,
+    NGINX_502,
+    NGINX_504,
+    TRAEFIK_HEADERS,
+    VARNISH_503,
+    VERCEL_504_PAGE,
+    VERCEL_HEADERS,
+    Headers,
+    apache_headers,
+    apache_proxy_error,
+    cloudfront_page,
+    envoy_reset,
+    fastly_page,
+    nginx_page,
 )
-HAPROXY_503 = (
-    "<html><body><h1>503 Service Unavailable</h1>\n"
-    "No server is available to handle this request.\n</body></html>\n"
-)
-HAPROXY_504 = (
-    "<html><body><h1>504 Gateway Time-out</h1>\n"
-    "The server didn't respond in time.\n</body></html>\n"
-)
-
-CF_521_PAGE = """<!DOCTYPE html>
-<html lang="en-US">
-<head>
-<title>shop.example.com | 521: Web server is down</title>
-<meta charset="UTF-8" />
-<link rel="stylesheet" id="cf_styles-css" href="/cdn-cgi/styles/main.css" />
-</head>
-<body>
-<div id="cf-wrapper">
-  <div id="cf-error-details" class="p-0">
-    <header class="mx-auto pt-10 lg:pt-6 lg:px-8 w-240 lg:w-full mb-8">
-      <h1 class="inline-block sm:block sm:mb-2 font-light text-60 lg:text-4xl text-black-dark">
-        <span class="inline-block">Web server is down</span>
-        <span class="code-label">Error code 521</span>
-      </h1>
-      <div>Visit <a href="https://www.cloudflare.com/5xx-error-landing?utm_source=errorcode_521"
-        target="_blank" rel="noopener noreferrer">cloudflare.com</a> for more information.</div>
-    </header>
-    <div class="clearfix footer">
-      <span>Cloudflare Ray ID: <strong class="font-semibold">8c1e2f3a4b5c6d7e</strong></span>
-    </div>
-  </div>
-</div>
-</body>
-</html>
-"""
-
-
-def cf_old_page(title: str, code: str, what_happened: str) -> str:
-    """Cloudflare's older error template (2.1): cf-error-code span, cf.errors.css."""
-    return f"""<!DOCTYPE html>
-<html lang="en-US">
-<head>
-<title>{title}</title>
-<link rel="stylesheet" id="cf_styles-css" href="/cdn-cgi/styles/cf.errors.css" />
-</head>
-<body>
-<div id="cf-wrapper">
-  <div id="cf-error-details" class="cf-error-details-wrapper">
-    <h1><span class="cf-error-type">Error</span> <span class="cf-error-code">{code}</span></h1>
-    <h2 class="cf-subheadline">{what_happened}</h2>
-    <p>Ray ID: 8c1e2f3a4b5c6d7e &bull; Performance &amp; security by Cloudflare</p>
-  </div>
-</div>
-</body>
-</html>
-"""
-
-
-CF_522_PAGE = cf_old_page(
-    "shop.example.com | 522: Connection timed out",
-    "522",
-    "The initial connection between Cloudflare&#39;s network and the origin web server timed "
-    "out. As a result, the web page can not be displayed.",
-)
-CF_1016_PAGE = cf_old_page("Origin DNS error | shop.example.com", "1016", "Error 1016")
-CF_1033_PAGE = cf_old_page("Argo Tunnel error | shop.example.com", "1033", "Error 1033")
-CF_1101_PAGE = cf_old_page("Worker threw exception | shop.example.com", "1101", "Error 1101")
-CF_BRANDED_502 = cf_old_page(
-    "shop.example.com | 502: Bad gateway", "502", "The web server reported a bad gateway error."
-)
-
-CLOUDFRONT_502 = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" \
-"http://www.w3.org/TR/html4/loose.dtd">
-<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">
-<TITLE>ERROR: The request could not be satisfied</TITLE>
-</HEAD><BODY>
-<H1>502 ERROR</H1>
-<H2>The request could not be satisfied.</H2>
-<HR noshade size="1px">
-{reason}
-We can't connect to the server for this app or website at this time. There might be too much \
-traffic or a configuration error. Try again later, or contact the app or website owner.
-<BR clear="all">
-<HR noshade size="1px">
-<PRE>
-Generated by cloudfront (CloudFront)
-Request ID: 3kT1vQf2rXbHk7yqP0o6wGJm5cN8sLz4eU9aDiVxYtRBnWgCqEhA==
-</PRE>
-</BODY></HTML>"""
-CLOUDFRONT_HEADERS = (
-    ("Server", "CloudFront"),
-    ("X-Cache", "Error from cloudfront"),
-    ("Via", "1.1 5f4e3d2c1b0a99887766554433221100.cloudfront.net (CloudFront)"),
-    ("X-Amz-Cf-Pop", "FRA56-P5"),
-    ("X-Amz-Cf-Id", "3kT1vQf2rXbHk7yqP0o6wGJm5cN8sLz4eU9aDiVxYtRBnWgCqEhA=="),
-)
-
-
-def fastly_page(response: str) -> str:
-    """Fastly's synthetic 503 (2.8), with its own spelling "Guru Mediation"."""
-    return f"""<?xml version="1.0" encoding="utf-8"?>
-<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"
- "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">
-<html>
-  <head>
-    <title>503 {response}</title>
-  </head>
-  <body>
-    <h1>Error 503 {response}</h1>
-    <p>{response}</p>
-    <h3>Guru Mediation:</h3>
-    <p>Details: cache-fty21322-FTY 1572876932 1094470780</p>
-    <hr>
-    <p>Varnish cache server</p>
-  </body>
-</html>
-"""
-
-
-FASTLY_HEADERS = (
-    ("via", "1.1 varnish"),
-    ("x-served-by", "cache-fty21322-FTY"),
-    ("x-cache", "MISS"),
-    ("x-cache-hits", "0"),
-    ("x-timer", "S1572876917.018538,VS0,VE15007"),
-)
-
-VARNISH_503 = """<!DOCTYPE html>
-<html>
-  <head>
-    <title>503 Backend fetch failed</title>
-  </head>
-  <body>
-    <h1>Error 503 Backend fetch failed</h1>
-    <p>Backend fetch failed</p>
-    <h3>Guru Meditation:</h3>
-    <p>XID: 32770</p>
-    <hr>
-    <p>Varnish cache server</p>
-  </body>
-</html>
-"""
-
-AKAMAI_ENCODED = """<HTML><HEAD>
-<TITLE>Service Unavailable</TITLE>
-</HEAD><BODY>
-<H1>Service Unavailable</H1>
-An error occurred while processing your request.<p>
-Reference&#32;&#35;18&#46;53b06c9&#46;1785874538&#46;b92b78a6
-<P>https&#58;&#47;&#47;errors&#46;edgesuite&#46;net&#47;18&#46;53b06c9&#46;1785874538&#46;b92b78a6</P>
-</BODY></HTML>
-"""
-AKAMAI_DECODED_TIMEOUT = """<HTML><HEAD>
-<TITLE>Gateway Timeout</TITLE>
-</HEAD><BODY>
-<H1>Gateway Timeout</H1>
-Reference #1.53b06c9.1785874538.b92b78a6
-</BODY></HTML>
-"""
-
-GOOGLE_502 = """<!DOCTYPE html>
-<html lang=en>
-  <meta charset=utf-8>
-  <title>Error 502 (Server Error)!!1</title>
-  <a href=//www.google.com/><span id=logo aria-label=Google></span></a>
-  <p><b>502.</b> That’s an error.
-  <p>The server encountered a temporary error and could not complete your request.<p>Please try \
-again in 30 seconds.  <ins>That’s all we know.</ins>
-"""
-
-AFD_PAGE = """<!DOCTYPE html>
-<html>
-<head><title>Service unavailable</title></head>
-<body>
-<h2>Our services aren't available right now</h2>
-<p>Ref A: 0D0F6A2B3C4D4E5F Ref B: FRA31EDGE0812 Ref C: 2024-05-01T10:00:00Z</p>
-</body>
-</html>
-"""
-AFD_HEADERS = (
-    ("X-Azure-Ref", "0nH4yZgAAAAD1k2a9Ew7uQ5hFa2bC3dE4fG5h"),
-    ("X-Cache", "CONFIG_NOCACHE"),
-)
-
-HEROKU_PAGE = """<!DOCTYPE html>
-<html>
-  <head>
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <meta charset="utf-8">
-    <title>Application Error</title>
-  </head>
-  <body>
-    <h1>Application Error</h1>
-    <p>An error occurred in the application and your page could not be served. If you are the \
-application owner, check your logs for details. You can do this from the Heroku CLI with the \
-command <code>heroku logs --tail</code></p>
-  </body>
-</html>
-"""
-HEROKU_HEADERS = (
-    ("Server", "Heroku"),
-    ("Via", "1.1 heroku-router"),
-    (
-        "Report-To",
-        '{"group":"heroku-nel","max_age":3600,"endpoints":[{"url":"https://nel.heroku.com/reports"}]}',
-    ),
-    ("Nel", '{"report_to":"heroku-nel","max_age":3600,"success_fraction":0.005}'),
-)
-
-VERCEL_HEADERS = (
-    ("server", "Vercel"),
-    ("x-vercel-id", "hnd1::iad1::8tqxv-1700000000000-0a1b2c3d4e5f"),
-)
-VERCEL_504_PAGE = """<!DOCTYPE html><html><body>
-<main><p>504: GATEWAY_TIMEOUT</p>
-<p>Code: FUNCTION_INVOCATION_TIMEOUT</p>
-<p>ID: hnd1::iad1::8tqxv-1700000000000-0a1b2c3d4e5f</p></main>
-</body></html>
-"""
-
-NETLIFY_HEADERS = (("Server", "Netlify"), ("X-Nf-Request-Id", "01HV8Z6N2Q7W3E4R5T6Y7U8I9O"))
-FLY_HEADERS = (
-    ("server", "Fly/8a7b6c5d (2024-05-01)"),
-    ("via", "1.1 fly.io"),
-    ("fly-request-id", "01HV8Z6N2Q7W3E4R5T6Y7U8I9O-ams"),
-)
-APIGW_HEADERS = (
-    ("Content-Type", "application/json"),
-    ("x-amzn-RequestId", "7f1c2d3e-4b5a-6978-8a9b-0c1d2e3f4a5b"),
-    ("x-amz-apigw-id", "Ab1CdEfGhIjKlM="),
-)
-
-KONG_JSON_502 = """{
-  "message":"An invalid response was received from the upstream server",
-  "request_id":"6c1f1e0b2d3a4c5e7f80"
-}"""
-KONG_PLAIN_503 = "failure to get a peer from the ring-balancer\nrequest_id: 6c1f1e0b2d3a4c5e7f80\n"
-KONG_HTML_504 = """<!doctype html>
-<html>
-  <head>
-    <meta charset="utf-8">
-    <title>Error</title>
-  </head>
-  <body>
-    <h1>Error</h1>
-    <p>The upstream server is timing out.</p>
-    <p>request_id: 6c1f1e0b2d3a4c5e7f80</p>
-  </body>
-</html>
-"""
-KONG_HEADERS = (("Server", "kong/3.6.1"), ("X-Kong-Request-Id", "6c1f1e0b2d3a4c5e7f80"))
-
-APACHE_DOCTYPE = (
-    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n'
-)
-APACHE_SIGNATURE = (
-    "<hr>\n<address>Apache/2.4.62 (Debian) Server at shop.example.com Port 443</address>\n"
-)
-
-
-def apache_proxy_error(status: int, reason: str) -> str:
-    """An ``ap_proxyerror`` page (2.22): "NNN Proxy Error" with the reason in <strong>."""
-    canned = (
-        "<p>The proxy server received an invalid\r\nresponse from an upstream server.<br />\r\n"
-        if status == 502
-        else ""
-    )
-    return (
-        f"{APACHE_DOCTYPE}<html><head>\n<title>{status} Proxy Error</title>\n</head><body>\n"
-        f"<h1>Proxy Error</h1>\n{canned}The proxy server could not handle the request"
-        f"<p>Reason: <strong>{reason}</strong></p></p>\n{APACHE_SIGNATURE}</body></html>\n"
-    )
-
-
-APACHE_503 = (
-    f"{APACHE_DOCTYPE}<html><head>\n<title>503 Service Unavailable</title>\n</head><body>\n"
-    "<h1>Service Unavailable</h1>\n<p>The server is temporarily unable to service your\n"
-    "request due to maintenance downtime or capacity\nproblems. Please try again later.</p>\n"
-    f"{APACHE_SIGNATURE}</body></html>\n"
-)
-
-ENVOY_REFUSED = (
-    "upstream connect error or disconnect/reset before headers. reset reason: remote connection "
-    "failure, transport failure reason: delayed connect error: 111"
-)
-ENVOY_HEADERS = (("content-type", "text/plain"), ("server", "envoy"))
-
 
 # --- One fixture per rule --------------------------------------------------------------------
 
@@ -350,8 +83,12 @@ class Case:
 RULE_FIXTURES: dict[str, Case] = {
     "cloudflare_error_header": Case(
         522,
-        (*CF, ("cf-error-type", "52x"), ("Content-Type", "text/html; charset=UTF-8")),
-        CF_522_PAGE,
+        (
+            *CLOUDFLARE_HEADERS,
+            ("cf-error-type", "52x"),
+            ("Content-Type", "text/html; charset=UTF-8"),
+        ),
+        CLOUDFLARE_522_PAGE,
         "cloudflare",
         Cause.FIREWALL,
         "522",
@@ -373,7 +110,11 @@ RULE_FIXTURES: dict[str, Case] = {
     # Trap: Render behind Cloudflare -> the inner platform marker wins.
     "render_routing": Case(
         503,
-        (*CF, ("rndr-id", "3f1c2a9e-8b7d-4c21"), ("x-render-routing", "hibernate-wake-error")),
+        (
+            *CLOUDFLARE_HEADERS,
+            ("rndr-id", "3f1c2a9e-8b7d-4c21"),
+            ("x-render-routing", "hibernate-wake-error"),
+        ),
         "",
         "render",
         Cause.ORIGIN_DOWN,
@@ -382,13 +123,15 @@ RULE_FIXTURES: dict[str, Case] = {
     ),
     # Trap: Cloudflare's branded 502 is the origin's 502, relayed.
     "cloudflare_branded_origin_error": Case(
-        502, CF, CF_BRANDED_502, "origin", None, None, ("cloudflare",)
+        502, CLOUDFLARE_HEADERS, CLOUDFLARE_BRANDED_502, "origin", None, None, ("cloudflare",)
     ),
-    "cloudflare_error_page": Case(521, CF, CF_521_PAGE, "cloudflare", Cause.ORIGIN_DOWN, "521", ()),
+    "cloudflare_error_page": Case(
+        521, CLOUDFLARE_HEADERS, CLOUDFLARE_521_PAGE, "cloudflare", Cause.ORIGIN_DOWN, "521", ()
+    ),
     "cloudfront_error_page": Case(
         502,
         CLOUDFRONT_HEADERS,
-        CLOUDFRONT_502.format(reason="CloudFront wasn't able to connect to the origin."),
+        cloudfront_page("CloudFront wasn't able to connect to the origin."),
         "cloudfront",
         None,
         None,
@@ -503,7 +246,7 @@ RULE_FIXTURES: dict[str, Case] = {
     ),
     "apache_error_page": Case(
         502,
-        (("Server", "Apache/2.4.62 (Debian)"), ("Content-Type", "text/html; charset=iso-8859-1")),
+        apache_headers(),
         apache_proxy_error(502, "Error reading from remote server"),
         "apache",
         Cause.TIMEOUT,
@@ -528,7 +271,7 @@ RULE_FIXTURES: dict[str, Case] = {
     ),
     "traefik_no_available_server": Case(
         503,
-        (("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")),
+        (*TRAEFIK_HEADERS, ("X-Content-Type-Options", "nosniff")),
         "no available server\n",
         "traefik",
         Cause.ORIGIN_DOWN,
@@ -563,7 +306,7 @@ RULE_FIXTURES: dict[str, Case] = {
     ),
     "cloudflare_nginx_page": Case(
         502,
-        CF,
+        CLOUDFLARE_HEADERS,
         nginx_page("502 Bad Gateway", "cloudflare", nl="\n"),
         "cloudflare",
         None,
@@ -572,7 +315,7 @@ RULE_FIXTURES: dict[str, Case] = {
     ),
     "aws_alb_page_legacy": Case(
         502,
-        (("Server", "awselb/2.0"), ("Content-Type", "text/html")),
+        ALB_HEADERS,
         nginx_page("502 Bad Gateway", "awselb/2.0", old=True),
         "aws_alb",
         None,
@@ -582,7 +325,7 @@ RULE_FIXTURES: dict[str, Case] = {
     # Trap: no footer + Server: awselb/2.0 is the ALB.
     "aws_alb_page": Case(
         502,
-        (("Server", "awselb/2.0"), ("Content-Type", "text/html"), ("Content-Length", "122")),
+        (*ALB_HEADERS, ("Content-Length", "122")),
         ALB_502,
         "aws_alb",
         None,
@@ -612,9 +355,17 @@ RULE_FIXTURES: dict[str, Case] = {
         502, (*NETLIFY_HEADERS, ("Content-Length", "0")), "", "netlify", None, None, ()
     ),
     "cloudflare_status_52x": Case(
-        524, (*CF, ("Content-Length", "0")), "", "cloudflare", Cause.TIMEOUT, "524", ()
+        524,
+        (*CLOUDFLARE_HEADERS, ("Content-Length", "0")),
+        "",
+        "cloudflare",
+        Cause.TIMEOUT,
+        "524",
+        (),
     ),
-    "cloudflare_mentions": Case(500, CF, CF_1101_PAGE, "cloudflare", None, "1101", ()),
+    "cloudflare_mentions": Case(
+        500, CLOUDFLARE_HEADERS, CLOUDFLARE_1101_PAGE, "cloudflare", None, "1101", ()
+    ),
     "aws_elb_empty": Case(504, (("Content-Length", "0"),), "", "aws_elb", Cause.TIMEOUT, None, ()),
     # Trap: Via: 1.1 Caddy means the upstream sent the 502.
     "caddy_via_passthrough": Case(
@@ -684,12 +435,16 @@ def test_rules_and_marks_name_known_gateways() -> None:
 # --- Cause maps: codes, reasons and statuses within one generator ----------------------------
 
 CAUSE_CASES: dict[str, Case] = {
-    "cloudflare 520": Case(520, CF, "", "cloudflare", Cause.PROTOCOL, "520"),
-    "cloudflare 523": Case(523, CF, "", "cloudflare", Cause.FIREWALL, "523"),
-    "cloudflare 525": Case(525, CF, "", "cloudflare", Cause.TLS, "525"),
-    "cloudflare 526": Case(526, CF, "", "cloudflare", Cause.TLS, "526"),
-    "cloudflare 530 1016": Case(530, CF, CF_1016_PAGE, "cloudflare", Cause.DNS, "1016"),
-    "cloudflare 530 1033": Case(530, CF, CF_1033_PAGE, "cloudflare", Cause.ORIGIN_DOWN, "1033"),
+    "cloudflare 520": Case(520, CLOUDFLARE_HEADERS, "", "cloudflare", Cause.PROTOCOL, "520"),
+    "cloudflare 523": Case(523, CLOUDFLARE_HEADERS, "", "cloudflare", Cause.FIREWALL, "523"),
+    "cloudflare 525": Case(525, CLOUDFLARE_HEADERS, "", "cloudflare", Cause.TLS, "525"),
+    "cloudflare 526": Case(526, CLOUDFLARE_HEADERS, "", "cloudflare", Cause.TLS, "526"),
+    "cloudflare 530 1016": Case(
+        530, CLOUDFLARE_HEADERS, CLOUDFLARE_1016_PAGE, "cloudflare", Cause.DNS, "1016"
+    ),
+    "cloudflare 530 1033": Case(
+        530, CLOUDFLARE_HEADERS, CLOUDFLARE_1033_PAGE, "cloudflare", Cause.ORIGIN_DOWN, "1033"
+    ),
     "vercel throttled": Case(
         503,
         (*VERCEL_HEADERS, ("x-vercel-error", "FUNCTION_THROTTLED")),
@@ -725,16 +480,14 @@ CAUSE_CASES: dict[str, Case] = {
     "cloudfront dns": Case(
         502,
         CLOUDFRONT_HEADERS,
-        CLOUDFRONT_502.format(reason="CloudFront wasn't able to resolve the origin domain name."),
+        cloudfront_page("CloudFront wasn't able to resolve the origin domain name."),
         "cloudfront",
         Cause.DNS,
     ),
     "cloudfront 504": Case(
         504,
         CLOUDFRONT_HEADERS,
-        CLOUDFRONT_502.format(reason="CloudFront wasn't able to connect to the origin.").replace(
-            "502 ERROR", "504 ERROR"
-        ),
+        cloudfront_page("CloudFront wasn't able to connect to the origin.", status=504),
         "cloudfront",
         Cause.TIMEOUT,
     ),
@@ -781,7 +534,13 @@ CAUSE_CASES: dict[str, Case] = {
         "H12",
     ),
     "heroku behind cloudflare": Case(
-        503, (*CF, *HEROKU_HEADERS), HEROKU_PAGE, "heroku", None, None, ("cloudflare",)
+        503,
+        (*CLOUDFLARE_HEADERS, *HEROKU_HEADERS),
+        HEROKU_PAGE,
+        "heroku",
+        None,
+        None,
+        ("cloudflare",),
     ),
     "api gateway rest lambda proxy": Case(
         502,
@@ -821,8 +580,7 @@ CAUSE_CASES: dict[str, Case] = {
     "envoy connect timeout": Case(
         503,
         ENVOY_HEADERS,
-        "upstream connect error or disconnect/reset before headers. reset reason: connection "
-        "timeout",
+        envoy_reset("connection timeout"),
         "envoy",
         Cause.FIREWALL,
         "UF",
@@ -830,9 +588,11 @@ CAUSE_CASES: dict[str, Case] = {
     "envoy tls verify": Case(
         503,
         (("server", "istio-envoy"),),
-        "upstream connect error or disconnect/reset before headers. retried and the latest reset "
-        "reason: remote connection failure, transport failure reason: TLS_error:|268435581:SSL "
-        "routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end",
+        envoy_reset(
+            "remote connection failure",
+            "TLS_error:|268435581:SSL routines:OPENSSL_internal:CERTIFICATE_VERIFY_FAILED:TLS_error_end",
+            retried=True,
+        ),
         "envoy",
         Cause.TLS,
         "UF",
@@ -840,8 +600,7 @@ CAUSE_CASES: dict[str, Case] = {
     "envoy termination": Case(
         503,
         ENVOY_HEADERS,
-        "upstream connect error or disconnect/reset before headers. reset reason: connection "
-        "termination",
+        envoy_reset("connection termination"),
         "envoy",
         Cause.PROTOCOL,
         "UC",
@@ -849,7 +608,7 @@ CAUSE_CASES: dict[str, Case] = {
     "envoy overflow": Case(
         503,
         (*ENVOY_HEADERS, ("x-envoy-overloaded", "true")),
-        "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+        envoy_reset("overflow"),
         "envoy",
         Cause.WORKERS_EXHAUSTED,
         "UO",
@@ -857,7 +616,7 @@ CAUSE_CASES: dict[str, Case] = {
     "envoy protocol error": Case(
         502,
         ENVOY_HEADERS,
-        "upstream connect error or disconnect/reset before headers. reset reason: protocol error",
+        envoy_reset("protocol error"),
         "envoy",
         Cause.PROTOCOL,
         "UPE",
@@ -925,7 +684,7 @@ def test_nuxt_error_text_without_heroku_headers_is_not_heroku() -> None:
 
 
 def test_cloudflare_503_without_cloudflare_in_body_is_the_origin() -> None:
-    result = attribute(503, CF, "<h1>Down for maintenance</h1>")
+    result = attribute(503, CLOUDFLARE_HEADERS, "<h1>Down for maintenance</h1>")
     assert (result.generated_by, result.relayed_by) == ("origin", ("cloudflare",))
 
 
@@ -943,7 +702,7 @@ def test_fastly_via_varnish_is_not_self_hosted_varnish() -> None:
 
 @pytest.mark.parametrize("status", [200, 301, 404, 429])
 def test_non_5xx_is_the_origin(status: int) -> None:
-    result = attribute(status, (*CF, ("Server", "nginx")), NGINX_502)
+    result = attribute(status, (*CLOUDFLARE_HEADERS, ("Server", "nginx")), NGINX_502)
     assert (result.generated_by, result.cause, result.code) == ("origin", None, None)
     assert result.relayed_by == ("cloudflare", "nginx")
 

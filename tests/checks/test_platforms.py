@@ -1,8 +1,8 @@
 """End to end through ``diagnose``: a local server plays a CDN, PaaS or proxy edge.
 
-Each edge serves one platform's exact error response (status, headers and body copied from
-shared/reference/fingerprints.md); with ``--origin`` a second local server plays the origin,
-healthy, refused or slow. The verdict must name the cause, the generator, the hop and the
+Each edge serves one platform's exact error response (headers and body from tests/checks/pages.py,
+copied from shared/reference/fingerprints.md); with ``--origin`` a second local server plays the
+origin, healthy, refused or slow. The verdict must name the cause, the generator, the hop and the
 platform's own code, and its evidence must name the platform.
 """
 
@@ -16,9 +16,34 @@ import pytest
 
 from checks import Cause, Hop
 from tests.checks.conftest import run
+from tests.checks.pages import (
+    ALB_502,
+    ALB_503,
+    ALB_504,
+    ALB_HEADERS,
+    APACHE_2_4_57_502,
+    APACHE_2_4_57_HEADERS,
+    CLOUDFLARE_1016_TRANSLATED_PAGE,
+    CLOUDFLARE_HTML_HEADERS,
+    CLOUDFRONT_502_PAGE,
+    CLOUDFRONT_HTML_HEADERS,
+    ENVOY_SERVER_FIRST_HEADERS,
+    FASTLY_503_HEADERS,
+    HEROKU_HTML_HEADERS,
+    HEROKU_PAGE_WITH_PRE,
+    KONG_3_4_HEADERS,
+    KONG_3_4_JSON_502,
+    NGINX_HEADERS,
+    TRAEFIK_HEADERS,
+    Headers,
+    cloudflare_page,
+    envoy_reset,
+    fastly_page,
+    nginx_page,
+    vercel_error_headers,
+    vercel_text_page,
+)
 from tests.support import closed_port, ok_server
-
-Headers = tuple[tuple[str, str], ...]
 
 ORIGIN_DOWN, FIREWALL, DNS = Cause.ORIGIN_DOWN, Cause.FIREWALL, Cause.DNS
 TIMEOUT, TLS, PROTOCOL = Cause.TIMEOUT, Cause.TLS, Cause.PROTOCOL
@@ -29,204 +54,10 @@ SLOW = 1.5
 """Seconds a slow origin takes to answer: longer than the edge waited, inside run()'s 3 s."""
 
 
-# --- Responses from the reference ------------------------------------------------------------
+# --- Responses (the platforms' own are in tests/checks/pages.py) -----------------------------
 
-CF: Headers = (
-    ("Server", "cloudflare"),
-    ("CF-RAY", "8c1e2f3a4b5c6d7e-FRA"),
-    ("Content-Type", "text/html; charset=UTF-8"),
-)
-
-
-def cf_page(code: int, title: str, what: str) -> str:
-    """Cloudflare's current 5xx template (2.1): cf-wrapper, code label, Ray ID footer."""
-    return f"""<!DOCTYPE html>
-<html lang="en-US">
-<head>
-<title>shop.example.com | {code}: {title}</title>
-<link rel="stylesheet" id="cf_styles-css" href="/cdn-cgi/styles/main.css" />
-</head>
-<body>
-<div id="cf-wrapper">
-  <div id="cf-error-details" class="p-0">
-    <header class="mx-auto pt-10 lg:pt-6 lg:px-8 w-240 lg:w-full mb-8">
-      <h1 class="inline-block sm:block sm:mb-2 font-light text-60 lg:text-4xl">
-        <span class="inline-block">{title}</span>
-        <span class="code-label">Error code {code}</span>
-      </h1>
-      <div>Visit <a href="https://www.cloudflare.com/5xx-error-landing?utm_source=errorcode_{code}"
-        target="_blank" rel="noopener noreferrer">cloudflare.com</a> for more information.</div>
-    </header>
-    <div class="w-240 lg:w-full mx-auto mb-8 lg:px-8">
-      <h2 class="text-3xl font-normal leading-1.3 mb-4">What happened?</h2>
-      <p>{what}</p>
-    </div>
-    <p>Cloudflare Ray ID: <strong class="font-semibold">8c1e2f3a4b5c6d7e</strong></p>
-  </div>
-</div>
-</body>
-</html>
-"""
-
-
-CF_1016 = """<!DOCTYPE html>
-<html lang="en-US">
-<head>
-<title>Origin DNS error | shop.example.com | Cloudflare</title>
-<link rel="stylesheet" id="cf_styles-css" href="/cdn-cgi/styles/cf.errors.css" />
-</head>
-<body>
-<div id="cf-wrapper">
-  <div id="cf-error-details" class="cf-error-details-wrapper">
-    <h1 data-translate="error_heading">
-      <span class="cf-error-type" data-translate="error">Error</span>
-      <span class="cf-error-code">1016</span>
-    </h1>
-    <h2 class="cf-subheadline" data-translate="error_desc">Origin DNS error</h2>
-    <p>Ray ID: 8c1e2f3a4b5c6d7e &bull; Performance &amp; security by Cloudflare</p>
-  </div>
-</div>
-</body>
-</html>
-"""
-
-
-def nginx_page(status_line: str, footer: str | None) -> str:
-    """nginx's built-in page (2.16); the ALB sends it without the footer (2.2)."""
-    nl = "\r\n"
-    head = (
-        f"<html>{nl}<head><title>{status_line}</title></head>{nl}<body>{nl}"
-        f"<center><h1>{status_line}</h1></center>{nl}"
-    )
-    tail = "" if footer is None else f"<hr><center>{footer}</center>{nl}"
-    return f"{head}{tail}</body>{nl}</html>{nl}"
-
-
-ALB: Headers = (("Server", "awselb/2.0"), ("Content-Type", "text/html"))
-
-CLOUDFRONT: Headers = (
-    ("Server", "CloudFront"),
-    ("Content-Type", "text/html"),
-    ("X-Cache", "Error from cloudfront"),
-    ("Via", "1.1 5f3c0a1b2d4e6f708192a3b4c5d6e7f8.cloudfront.net (CloudFront)"),
-    ("X-Amz-Cf-Pop", "FRA56-P1"),
-    ("X-Amz-Cf-Id", "q1Zb8XwVvQ3n4T0m2kYcJx5u7P9aRfLdE6sG8hHiOjK=="),
-)
-CLOUDFRONT_502 = """<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN" "http://www.w3.org/TR/html4/loose.dtd">
-<HTML><HEAD><META HTTP-EQUIV="Content-Type" CONTENT="text/html; charset=iso-8859-1">
-<TITLE>ERROR: The request could not be satisfied</TITLE>
-</HEAD><BODY>
-<H1>502 ERROR</H1>
-<H2>The request could not be satisfied.</H2>
-<HR noshade size="1px">
-CloudFront wasn't able to connect to the origin.
-We can't connect to the server for this app or website at this time. There might be too much traffic or a configuration error. Try again later, or contact the app or website owner.
-<BR clear="all">
-<HR noshade size="1px">
-<PRE>
-Generated by cloudfront (CloudFront)
-Request ID: q1Zb8XwVvQ3n4T0m2kYcJx5u7P9aRfLdE6sG8hHiOjK==
-</PRE>
-<ADDRESS>
-</ADDRESS>
-</BODY></HTML>"""  # noqa: E501
-
-
-def vercel(code: str) -> Headers:
-    return (
-        ("Server", "Vercel"),
-        ("x-vercel-id", "fra1::fra1::abcde-1712345678901-0123456789ab"),
-        ("x-vercel-error", code),
-        ("Content-Type", "text/plain; charset=utf-8"),
-    )
-
-
-def vercel_body(status_line: str, code: str) -> str:
-    return (
-        f"An error occurred with your deployment\n\n{status_line}\nCode: {code}\n"
-        "ID: fra1::fra1::abcde-1712345678901-0123456789ab\n"
-    )
-
-
-ENVOY: Headers = (("server", "envoy"), ("content-type", "text/plain"))
-ENVOY_RESET = "upstream connect error or disconnect/reset before headers. reset reason: "
-
-HEROKU: Headers = (
-    ("Server", "Heroku"),
-    ("Via", "1.1 heroku-router"),
-    ("Content-Type", "text/html; charset=utf-8"),
-    ("Cache-Control", "no-cache, no-store"),
-    ("Nel", '{"report_to":"heroku-nel","max_age":3600,"success_fraction":0.005}'),
-)
-HEROKU_PAGE = """<!DOCTYPE html>
-<html>
-  <head>
-    <meta name="viewport" content="width=device-width, initial-scale=1">
-    <meta charset="utf-8">
-    <title>Application Error</title>
-  </head>
-  <body>
-    <h1>Application error</h1>
-    <p>An error occurred in the application and your page could not be served. If you are the application owner, check your logs for details. You can do this from the Heroku CLI with the command</p>
-    <pre>heroku logs --tail</pre>
-  </body>
-</html>
-"""  # noqa: E501
-
-FASTLY: Headers = (
-    ("Content-Type", "text/html; charset=utf-8"),
-    ("Retry-After", "0"),
-    ("Via", "1.1 varnish"),
-    ("X-Served-By", "cache-fty21322-FTY"),
-    ("X-Cache", "MISS"),
-    ("X-Cache-Hits", "0"),
-    ("X-Timer", "S1572876932.123456,VS0,VE15001"),
-)
-FASTLY_FIRST_BYTE = """<?xml version="1.0" encoding="utf-8"?>
-<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN"
- "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">
-<html>
-  <head>
-    <title>503 first byte timeout</title>
-  </head>
-  <body>
-    <h1>Error 503 first byte timeout</h1>
-    <p>first byte timeout</p>
-    <h3>Guru Mediation:</h3>
-    <p>Details: cache-fty21322-FTY 1572876932 1094470780</p>
-    <hr>
-    <p>Varnish cache server</p>
-  </body>
-</html>
-"""
-
-KONG: Headers = (
-    ("Server", "kong/3.4.2"),
-    ("Content-Type", "application/json; charset=utf-8"),
-    ("X-Kong-Request-Id", "5f2a7c1e9b3d4a6f8e0c2b4d"),
-)
-KONG_502 = (
-    '{\n  "message":"An invalid response was received from the upstream server",\n'
-    '  "request_id":"5f2a7c1e9b3d4a6f8e0c2b4d"\n}'
-)
-
-APACHE: Headers = (
-    ("Server", "Apache/2.4.57 (Debian)"),
-    ("Content-Type", "text/html; charset=iso-8859-1"),
-)
-APACHE_502 = (
-    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN" "http://www.w3.org/TR/html4/strict.dtd">\n'
-    "<html><head>\n<title>502 Proxy Error</title>\n</head><body>\n<h1>Proxy Error</h1>\n"
-    "<p>The proxy server received an invalid\r\nresponse from an upstream server.<br />\r\n"
-    "The proxy server could not handle the request<p>Reason: <strong>Error reading from remote "
-    "server</strong></p></p>\n<hr>\n<address>Apache/2.4.57 (Debian) Server at shop.example.com "
-    "Port 80</address>\n</body></html>\n"
-)
-
-TRAEFIK: Headers = (("Content-Type", "text/plain; charset=utf-8"),)
-
-NGINX: Headers = (("Server", "nginx/1.24.0"), ("Content-Type", "text/html"))
 APP_JSON: Headers = (("Server", "nginx/1.24.0"), ("Content-Type", "application/json"))
+"""Not a platform's page: the application's own JSON 502, relayed by nginx."""
 
 
 # --- Cases ------------------------------------------------------------------------------------
@@ -258,8 +89,10 @@ CASES = [
         "cloudflare-521",
         Edge(
             521,
-            CF,
-            cf_page(521, "Web server is down", "The web server is not returning a connection."),
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(
+                521, "Web server is down", "The web server is not returning a connection."
+            ),
         ),
         None,
         Want(ORIGIN_DOWN, "cloudflare", ORIGIN, "521", "Cloudflare"),
@@ -268,8 +101,10 @@ CASES = [
         "cloudflare-521-origin-refuses-too",
         Edge(
             521,
-            CF,
-            cf_page(521, "Web server is down", "The web server is not returning a connection."),
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(
+                521, "Web server is down", "The web server is not returning a connection."
+            ),
         ),
         "refused",
         Want(ORIGIN_DOWN, "cloudflare", ORIGIN, "521", "Cloudflare"),
@@ -278,8 +113,8 @@ CASES = [
         "cloudflare-522",
         Edge(
             522,
-            (*CF, ("cf-error-type", "52x")),
-            cf_page(
+            (*CLOUDFLARE_HTML_HEADERS, ("cf-error-type", "52x")),
+            cloudflare_page(
                 522,
                 "Connection timed out",
                 "The initial connection between Cloudflare's network and the origin web server "
@@ -291,13 +126,21 @@ CASES = [
     ),
     case(
         "cloudflare-522-origin-answers-us",
-        Edge(522, CF, cf_page(522, "Connection timed out", "The initial connection timed out.")),
+        Edge(
+            522,
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(522, "Connection timed out", "The initial connection timed out."),
+        ),
         "healthy",
         Want(FIREWALL, "cloudflare", LINK, "522", "Cloudflare"),
     ),
     case(
         "cloudflare-523",
-        Edge(523, CF, cf_page(523, "Origin is unreachable", "The origin is unreachable.")),
+        Edge(
+            523,
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(523, "Origin is unreachable", "The origin is unreachable."),
+        ),
         None,
         Want(FIREWALL, "cloudflare", LINK, "523", "Cloudflare"),
     ),
@@ -305,8 +148,8 @@ CASES = [
         "cloudflare-524",
         Edge(
             524,
-            CF,
-            cf_page(
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(
                 524,
                 "A timeout occurred",
                 "The origin web server timed out responding to this request.",
@@ -317,62 +160,78 @@ CASES = [
     ),
     case(
         "cloudflare-525",
-        Edge(525, CF, cf_page(525, "SSL handshake failed", "The SSL handshake failed.")),
+        Edge(
+            525,
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(525, "SSL handshake failed", "The SSL handshake failed."),
+        ),
         None,
         Want(TLS, "cloudflare", LINK, "525", "Cloudflare"),
     ),
     case(
         "cloudflare-526",
-        Edge(526, CF, cf_page(526, "Invalid SSL certificate", "The SSL certificate is invalid.")),
+        Edge(
+            526,
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(526, "Invalid SSL certificate", "The SSL certificate is invalid."),
+        ),
         None,
         Want(TLS, "cloudflare", LINK, "526", "Cloudflare"),
     ),
     case(
         "cloudflare-530-1016",
-        Edge(530, (*CF, ("cf-error-type", "1016")), CF_1016),
+        Edge(
+            530,
+            (*CLOUDFLARE_HTML_HEADERS, ("cf-error-type", "1016")),
+            CLOUDFLARE_1016_TRANSLATED_PAGE,
+        ),
         None,
         Want(DNS, "cloudflare", LINK, "1016", "Cloudflare"),
     ),
     case(
         "cloudflare-branded-502-is-the-origins",
-        Edge(502, CF, cf_page(502, "Bad gateway", "The web server reported a bad gateway error.")),
+        Edge(
+            502,
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(502, "Bad gateway", "The web server reported a bad gateway error."),
+        ),
         None,
         Want(UNKNOWN, "origin", ORIGIN, None, "Cloudflare relayed"),
     ),
     # AWS (2.2, 2.4).
     case(
         "aws-alb-502",
-        Edge(502, ALB, nginx_page("502 Bad Gateway", None)),
+        Edge(502, ALB_HEADERS, ALB_502),
         None,
         Want(ORIGIN_DOWN, "aws_alb", ORIGIN, None, "awselb"),
     ),
     case(
         "aws-alb-502-origin-answers-us",
-        Edge(502, ALB, nginx_page("502 Bad Gateway", None)),
+        Edge(502, ALB_HEADERS, ALB_502),
         "healthy",
         Want(FIREWALL, "aws_alb", LINK, None, "awselb"),
     ),
     case(
         "aws-alb-503",
-        Edge(503, ALB, nginx_page("503 Service Temporarily Unavailable", None)),
+        Edge(503, ALB_HEADERS, ALB_503),
         None,
         Want(ORIGIN_DOWN, "aws_alb", ORIGIN, None, "awselb"),
     ),
     case(
         "aws-alb-504",
-        Edge(504, ALB, nginx_page("504 Gateway Time-out", None)),
+        Edge(504, ALB_HEADERS, ALB_504),
         None,
         Want(TIMEOUT, "aws_alb", ORIGIN, None, "awselb"),
     ),
     case(
         "aws-alb-504-origin-slow",
-        Edge(504, ALB, nginx_page("504 Gateway Time-out", None)),
+        Edge(504, ALB_HEADERS, ALB_504),
         "slow",
         Want(TIMEOUT, "aws_alb", ORIGIN, None, "awselb"),
     ),
     case(
         "cloudfront-502",
-        Edge(502, CLOUDFRONT, CLOUDFRONT_502),
+        Edge(502, CLOUDFRONT_HTML_HEADERS, CLOUDFRONT_502_PAGE),
         None,
         Want(ORIGIN_DOWN, "cloudfront", ORIGIN, None, "CloudFront"),
     ),
@@ -381,8 +240,8 @@ CASES = [
         "vercel-function-timeout",
         Edge(
             504,
-            vercel("FUNCTION_INVOCATION_TIMEOUT"),
-            vercel_body("504: GATEWAY_TIMEOUT", "FUNCTION_INVOCATION_TIMEOUT"),
+            vercel_error_headers("FUNCTION_INVOCATION_TIMEOUT"),
+            vercel_text_page("504: GATEWAY_TIMEOUT", "FUNCTION_INVOCATION_TIMEOUT"),
         ),
         None,
         Want(TIMEOUT, "vercel", ORIGIN, "FUNCTION_INVOCATION_TIMEOUT", "Vercel"),
@@ -391,8 +250,8 @@ CASES = [
         "vercel-no-response-from-function",
         Edge(
             502,
-            vercel("NO_RESPONSE_FROM_FUNCTION"),
-            vercel_body("502: BAD_GATEWAY", "NO_RESPONSE_FROM_FUNCTION"),
+            vercel_error_headers("NO_RESPONSE_FROM_FUNCTION"),
+            vercel_text_page("502: BAD_GATEWAY", "NO_RESPONSE_FROM_FUNCTION"),
         ),
         None,
         Want(ORIGIN_DOWN, "vercel", ORIGIN, "NO_RESPONSE_FROM_FUNCTION", "Vercel"),
@@ -402,66 +261,73 @@ CASES = [
         "envoy-connection-refused",
         Edge(
             503,
-            ENVOY,
-            ENVOY_RESET
-            + "connection failure, transport failure reason: delayed connect error: 111",
+            ENVOY_SERVER_FIRST_HEADERS,
+            envoy_reset("connection failure", "delayed connect error: 111"),
         ),
         None,
         Want(ORIGIN_DOWN, "envoy", ORIGIN, "UF", "Envoy"),
     ),
     case(
         "envoy-overflow",
-        Edge(503, (*ENVOY, ("x-envoy-overloaded", "true")), ENVOY_RESET + "overflow"),
+        Edge(
+            503,
+            (*ENVOY_SERVER_FIRST_HEADERS, ("x-envoy-overloaded", "true")),
+            envoy_reset("overflow"),
+        ),
         None,
         Want(POOL, "envoy", ORIGIN, "UO", "Envoy"),
     ),
     case(
         "envoy-protocol-error",
-        Edge(502, ENVOY, ENVOY_RESET + "protocol error"),
+        Edge(502, ENVOY_SERVER_FIRST_HEADERS, envoy_reset("protocol error")),
         None,
         Want(PROTOCOL, "envoy", ORIGIN, "UPE", "Envoy"),
     ),
     case(
         "envoy-no-healthy-upstream",
-        Edge(503, ENVOY, "no healthy upstream"),
+        Edge(503, ENVOY_SERVER_FIRST_HEADERS, "no healthy upstream"),
         None,
         Want(ORIGIN_DOWN, "envoy", ORIGIN, "UH", "Envoy"),
     ),
     # PaaS routers and CDNs.
     case(
         "heroku-application-error",
-        Edge(503, HEROKU, HEROKU_PAGE),
+        Edge(503, HEROKU_HTML_HEADERS, HEROKU_PAGE_WITH_PRE),
         None,
         Want(ORIGIN_DOWN, "heroku", ORIGIN, None, "Heroku"),
     ),
     case(
         "fastly-first-byte-timeout",
-        Edge(503, FASTLY, FASTLY_FIRST_BYTE),
+        Edge(503, FASTLY_503_HEADERS, fastly_page("first byte timeout")),
         None,
         Want(TIMEOUT, "fastly", ORIGIN, "first byte timeout", "Fastly"),
     ),
     # Proxies.
     case(
         "kong-502-origin-refuses",
-        Edge(502, KONG, KONG_502),
+        Edge(502, KONG_3_4_HEADERS, KONG_3_4_JSON_502),
         "refused",
         Want(ORIGIN_DOWN, "kong", ORIGIN, None, "Kong"),
     ),
     case(
         "apache-502-error-reading-from-remote-server",
-        Edge(502, APACHE, APACHE_502, delay=1.0),  # mod_proxy waited for the status line
+        Edge(
+            502, APACHE_2_4_57_HEADERS, APACHE_2_4_57_502, delay=1.0
+        ),  # mod_proxy waited for the status line
         None,
         Want(TIMEOUT, "apache", ORIGIN, None, "Apache"),
     ),
     case(
         "kong-502-alone-is-generic",
-        Edge(502, KONG, KONG_502),
+        Edge(502, KONG_3_4_HEADERS, KONG_3_4_JSON_502),
         None,
         Want(ORIGIN_DOWN, "kong", ORIGIN, None, "Kong"),
     ),
     case(
         "apache-502-error-reading-fast-is-not-a-timeout",
-        Edge(502, APACHE, APACHE_502),  # answered at once: the upstream reset, it was not slow
+        Edge(
+            502, APACHE_2_4_57_HEADERS, APACHE_2_4_57_502
+        ),  # answered at once: the upstream reset, it was not slow
         None,
         Want(ORIGIN_DOWN, "apache", ORIGIN, None, "Apache"),
     ),
@@ -469,8 +335,10 @@ CASES = [
         "cloudflare-521-but-origin-answers-us",
         Edge(
             521,
-            CF,
-            cf_page(521, "Web server is down", "The web server is not returning a connection."),
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(
+                521, "Web server is down", "The web server is not returning a connection."
+            ),
         ),
         "healthy",
         Want(FIREWALL, "cloudflare", LINK, "521", "Cloudflare"),
@@ -479,8 +347,10 @@ CASES = [
         "cloudflare-524-origin-slower-than-the-edge-waited",
         Edge(
             524,
-            CF,
-            cf_page(524, "A timeout occurred", "The origin web server timed out responding."),
+            CLOUDFLARE_HTML_HEADERS,
+            cloudflare_page(
+                524, "A timeout occurred", "The origin web server timed out responding."
+            ),
             delay=1.0,
         ),
         "slow",
@@ -488,7 +358,7 @@ CASES = [
     ),
     case(
         "traefik-bad-gateway",
-        Edge(502, TRAEFIK, "Bad Gateway"),
+        Edge(502, TRAEFIK_HEADERS, "Bad Gateway"),
         None,
         Want(ORIGIN_DOWN, "traefik", ORIGIN, None, "Traefik"),
     ),
@@ -502,7 +372,7 @@ CASES = [
     # The origin bypass agrees: the origin fails the same way, so the problem is the origin's.
     case(
         "nginx-502-origin-502-too",
-        Edge(502, NGINX, nginx_page("502 Bad Gateway", "nginx/1.24.0")),
+        Edge(502, NGINX_HEADERS, nginx_page("502 Bad Gateway", "nginx/1.24.0")),
         "error502",
         Want(UNKNOWN, "origin", ORIGIN, None, "nginx"),
     ),
