@@ -33,7 +33,7 @@ from checks.model import DnsRecord, ErrorKind, Probe, ProbeError, Timings, TlsIn
 from checks.target import TargetURL
 
 HEADER_LIMIT = 64 * 1024
-USER_AGENT = "check502/0.1 (+https://github.com/check502/check502)"
+USER_AGENT = "check502/0.1"
 _TLS_KINDS = {
     ErrorKind.TLS_EXPIRED,
     ErrorKind.TLS_HOSTNAME_MISMATCH,
