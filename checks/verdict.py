@@ -268,6 +268,12 @@ class _Reasoner:
             mix = Counter(_outcome(p) for p in self.public)
             parts = ", ".join(f"{k}×{v}" for k, v in mix.most_common())
             self.evidence.append(f"{len(runs)} runs on the public URL: {parts}")
+            per_run = {run: {p.ip for p in self.public if p.run == run and p.ip} for run in runs}
+            if len({frozenset(ips) for ips in per_run.values()}) > 1:
+                seen = ", ".join(dict.fromkeys(p.ip for p in self.public if p.ip))
+                self.evidence.append(
+                    f"the name resolved to different addresses across runs (edge drift): {seen}"
+                )
         self.evidence.append(f"Public: {_describe(main)}")
         if o is not None:
             self.evidence.append(

@@ -587,3 +587,17 @@ def test_origin_placeholder_is_filled_and_ipv6_bracketed_next_to_a_port() -> Non
     text = " ".join(v.next_steps)
     assert "ORIGIN" not in text
     assert "[2001:db8::10]:443" in text
+
+
+def test_addresses_changing_between_runs_are_reported_as_edge_drift() -> None:
+    runs = [
+        make_probe(run=0, ip=PUBLIC_IP),
+        make_probe(run=1, ip=OTHER_PUBLIC_IP),
+        make_probe(run=2, ip=PUBLIC_IP),
+    ]
+    v = decide(URL, None, runs, [], [])
+    assert any("edge drift" in e and PUBLIC_IP in e and OTHER_PUBLIC_IP in e for e in v.evidence), (
+        v.evidence
+    )
+    steady = decide(URL, None, [make_probe(run=0), make_probe(run=1)], [], [])
+    assert not any("edge drift" in e for e in steady.evidence)
