@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from checks.dns import DnsResolver, Resolver
-from checks.errors import InvalidURL, TargetRefused
+from checks.errors import InvalidURL, TargetRefused, UsageError
 from checks.model import Diagnosis, DnsRecord, DnsResult, ErrorKind, Probe, ProbeError, Timings
 from checks.policy import AddressPolicy
 from checks.probe import ProbeRequest, Transport, probe
@@ -60,7 +60,7 @@ def _failed(
 
 
 class _Run:
-    """Everything one ``diagnose`` call shares: clients, resolver, policy, limits."""
+    """Everything one ``diagnose`` call shares: transport, resolver, policy, limits."""
 
     def __init__(
         self,
@@ -132,7 +132,7 @@ class _Run:
             visited.append(url.url)
             try:
                 url = url.resolve(result.location)
-            except ValueError as exc:
+            except UsageError as exc:  # the server's Location, not the user's input
                 error = ProbeError(ErrorKind.INVALID_RESPONSE, f"bad redirect Location: {exc}")
                 return _with_redirects(_failed(target, url, port, error, dns=dns, run=run), visited)
             name_refusal = self.policy.refuse_name(url.host)  # checked again on every hop

@@ -110,6 +110,17 @@ async def test_redirect_to_a_metadata_name_is_refused() -> None:
     assert p.error is not None and p.error.kind is ErrorKind.BLOCKED_ADDRESS
 
 
+@pytest.mark.parametrize(
+    "location", ["ftp://files.example.com/", "http://exa mple.com/", "https://[v1.x]/"]
+)
+async def test_a_hostile_redirect_location_is_a_probe_error_not_a_crash(location: str) -> None:
+    with redirect_server(location) as first:
+        d = await run(first.url, follow=True)
+    (p,) = public(d)
+    assert p.error is not None and p.error.kind is ErrorKind.INVALID_RESPONSE
+    assert "bad redirect Location" in p.error.message
+
+
 async def test_redirect_loops_stop_after_five() -> None:
     with redirect_server("/again") as loop:
         d = await run(loop.url, follow=True)
