@@ -8,12 +8,12 @@ server negotiated HTTP/2, and hands everything to :func:`checks.verdict.decide`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections import Counter
-from collections.abc import Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 from checks.dns import DnsResolver, Resolver
 from checks.errors import InvalidURL, TargetRefused, UsageError
@@ -22,9 +22,6 @@ from checks.policy import AddressPolicy
 from checks.probe import ProbeRequest, Transport, probe
 from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
 from checks.verdict import decide
-
-T = TypeVar("T")
-U = TypeVar("U")
 
 MAX_IPS = 8
 MAX_REDIRECTS = 5
@@ -163,25 +160,15 @@ class _Run:
         return replace(result, protocol_retry=True)
 
 
-async def _together(*coros: Coroutine[Any, Any, T]) -> list[T]:
-    """Run concurrently; if one raises, cancel the others and raise its error (unwrapped)."""
+@contextlib.asynccontextmanager
+async def _all_or_nothing() -> AsyncIterator[asyncio.TaskGroup]:
+    """A task group that cancels the other tasks when one raises, and re-raises that error
+    itself (unwrapped from the exception group), so callers see our own error tree."""
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(c) for c in coros]
+            yield group
     except BaseExceptionGroup as failed:
         raise failed.exceptions[0] from None
-    return [t.result() for t in tasks]
-
-
-async def _pair(first: Coroutine[Any, Any, T], second: Coroutine[Any, Any, U]) -> tuple[T, U]:
-    """Two coroutines at once, with :func:`_together`'s error handling."""
-    try:
-        async with asyncio.TaskGroup() as group:
-            a = group.create_task(first)
-            b = group.create_task(second)
-    except BaseExceptionGroup as failed:
-        raise failed.exceptions[0] from None
-    return a.result(), b.result()
 
 
 @functools.lru_cache(maxsize=16)
@@ -256,12 +243,17 @@ async def diagnose(
                 dns, public = await public_task
                 return dns, public, []
             assert origin_dns is not None
-            (dns, public), origin_probes = await _pair(
-                public_task, session.origin(target, origin_target, origin_dns, run)
-            )
-            return dns, public, origin_probes
+            async with _all_or_nothing() as group:
+                public_run = group.create_task(public_task)
+                origin_run = group.create_task(
+                    session.origin(target, origin_target, origin_dns, run)
+                )
+            dns, public = public_run.result()
+            return dns, public, origin_run.result()
 
-    rounds = await _together(*(one_run(run) for run in range(runs)))
+    async with _all_or_nothing() as group:
+        tasks = [group.create_task(one_run(run)) for run in range(runs)]
+    rounds = [task.result() for task in tasks]
     public_probes = [p for _, public, _ in rounds for p in public]
     origin_probes = [p for _, _, op in rounds for p in op]
     retries = await _protocol_retries(session, target, origin_target, public_probes, origin_probes)

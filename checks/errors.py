@@ -11,9 +11,8 @@
         ├── DNSFailure            dns_nxdomain, dns_servfail, dns_timeout, dns_no_records
         ├── ConnectFailure        connect_refused, connect_timeout, connect_unreachable
         ├── TLSFailure            tls_expired, tls_hostname_mismatch, tls_untrusted, tls_handshake
-        ├── ResponseFailure       read_timeout, premature_close, invalid_response,
-        │                         headers_too_large, body_truncated, too_many_redirects
-        └── AddressRefused        blocked_address: the address policy refuses the target
+        └── ResponseFailure       read_timeout, premature_close, invalid_response,
+                                  headers_too_large, body_truncated, too_many_redirects
 
 Foreign exceptions (h11, httpcore, ssl, OSError, timeouts) are translated into this tree in one
 place, :func:`map_exception`, to the most specific kind the evidence allows. A ``ProbeFailure``
@@ -81,11 +80,6 @@ class ResponseFailure(ProbeFailure):
     pass
 
 
-class AddressRefused(ProbeFailure):
-    def __init__(self, message: str) -> None:
-        super().__init__(ErrorKind.BLOCKED_ADDRESS, message)
-
-
 _FAMILY: dict[ErrorKind, type[ProbeFailure]] = {
     ErrorKind.DNS_NXDOMAIN: DNSFailure,
     ErrorKind.DNS_SERVFAIL: DNSFailure,
@@ -103,8 +97,6 @@ _FAMILY: dict[ErrorKind, type[ProbeFailure]] = {
 
 def failure(kind: ErrorKind, message: str) -> ProbeFailure:
     """Build the most specific ``ProbeFailure`` subclass for ``kind``."""
-    if kind is ErrorKind.BLOCKED_ADDRESS:
-        return AddressRefused(message)
     return _FAMILY.get(kind, ResponseFailure)(kind, message)
 
 
