@@ -17,7 +17,7 @@ from checks.errors import (
     UsageError,
 )
 from checks.explain import Explanation, explain
-from checks.jsonout import diagnosis_to_dict
+from checks.jsonout import diagnosis_from_dict, diagnosis_to_dict
 from checks.model import (
     Cause,
     Diagnosis,
@@ -58,6 +58,7 @@ __all__ = [
     "UsageError",
     "Verdict",
     "diagnose",
+    "diagnosis_from_dict",
     "diagnosis_to_dict",
     "explain",
 ]

@@ -116,7 +116,8 @@ class _Run:
             refusal = self.policy.refusal(ip)
             if refusal is not None:
                 error = ProbeError(ErrorKind.BLOCKED_ADDRESS, refusal)
-                return _failed(target, url, port, error, dns=dns, run=run)
+                failed = _failed(target, url, port, error, dns=dns, run=run)
+                return _with_redirects(failed, visited)
             request = ProbeRequest(target, url, ip, port, scheme, dns.records, dns.duration_ms, run)
             result = await probe(self.transport, request, timeout=self.timeout)
             if not (self.follow and result.status in _REDIRECTS and result.location):

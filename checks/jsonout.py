@@ -5,9 +5,22 @@ Names here are a contract: keep them, add freely.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from checks.model import Diagnosis, Probe, TlsInfo
+from checks.model import (
+    Cause,
+    Diagnosis,
+    DnsRecord,
+    DnsResult,
+    ErrorKind,
+    Hop,
+    Probe,
+    ProbeError,
+    Timings,
+    TlsInfo,
+    Verdict,
+)
 
 
 def _tls(tls: TlsInfo | None) -> dict[str, Any] | None:
@@ -31,6 +44,7 @@ def probe_to_dict(p: Probe) -> dict[str, Any]:
     return {
         "target": p.target,
         "url": p.url,
+        "host": p.host,
         "ip": p.ip,
         "port": p.port,
         "run": p.run,
@@ -96,3 +110,99 @@ def diagnosis_to_dict(d: Diagnosis) -> dict[str, Any]:
         "status_mix": dict(d.status_mix),
         "probes": [probe_to_dict(p) for p in d.probes],
     }
+
+
+def _tls_from(data: dict[str, Any] | None) -> TlsInfo | None:
+    if data is None:
+        return None
+    not_after = data.get("not_after")
+    return TlsInfo(
+        subject=data.get("subject"),
+        sans=tuple(data.get("sans") or ()),
+        issuer=data.get("issuer"),
+        not_after=datetime.fromisoformat(not_after) if not_after else None,
+        days_left=data.get("days_left"),
+        verified=bool(data.get("verified")),
+        version=data.get("version"),
+        alpn=data.get("alpn"),
+        verify_error=data.get("verify_error"),
+    )
+
+
+def _error_from(data: dict[str, Any] | None) -> ProbeError | None:
+    return None if data is None else ProbeError(ErrorKind(data["kind"]), data["message"])
+
+
+def _records_from(rows: list[dict[str, Any]]) -> tuple[DnsRecord, ...]:
+    return tuple(DnsRecord(r["ip"], r["family"], r["ttl"]) for r in rows)
+
+
+def probe_from_dict(data: dict[str, Any]) -> Probe:
+    """The inverse of :func:`probe_to_dict`."""
+    t = data["timings_ms"]
+    return Probe(
+        target=data["target"],
+        url=data["url"],
+        host=data.get("host") or "",
+        ip=data["ip"],
+        port=data["port"],
+        resolved=_records_from(data["resolved"]),
+        status=data["status"],
+        http_version=data["http_version"],
+        reason=data["reason"],
+        headers=tuple((k, v) for k, v in data["headers"]),
+        header_bytes=data["header_bytes"],
+        body_excerpt=data["body_excerpt"],
+        timings=Timings(t["dns"], t["connect"], t["tls"], t["ttfb"], t["total"]),
+        error=_error_from(data["error"]),
+        tls=_tls_from(data["tls"]),
+        location=data["location"],
+        run=data["run"],
+        http2_attempted=data["http2_attempted"],
+        protocol_retry=data["protocol_retry"],
+        redirects=tuple(data["redirects"]),
+    )
+
+
+def diagnosis_from_dict(data: dict[str, Any]) -> Diagnosis:
+    """The inverse of :func:`diagnosis_to_dict`: storage and alert outboxes keep diagnoses as JSON.
+
+    Raises ``KeyError``, ``TypeError`` or ``ValueError`` for a document of another shape.
+    """
+    v = data["verdict"]
+    dns = data["dns"]
+    mix = data["status_mix"]
+    if not isinstance(mix, dict):
+        raise TypeError(f"status_mix must be an object, not {type(mix).__name__}")
+    return Diagnosis(
+        url=data["url"],
+        checked_at=datetime.fromisoformat(data["checked_at"]),
+        verdict=Verdict(
+            cause=Cause(v["cause"]),
+            generated_by=v["generated_by"],
+            hop=Hop(v["hop"]) if v["hop"] else None,
+            confidence=v["confidence"],
+            summary=v["summary"],
+            evidence=tuple(v["evidence"]),
+            next_steps=tuple(v["next_steps"]),
+            reproduce=tuple(v["reproduce"]),
+            alternatives=tuple(Cause(c) for c in v["alternatives"]),
+            code=v["code"],
+        ),
+        probes=tuple(probe_from_dict(p) for p in data["probes"]),
+        dns=None
+        if dns is None
+        else DnsResult(
+            name=dns["name"],
+            resolver=dns["resolver"],
+            records=_records_from(dns["records"]),
+            duration_ms=dns["duration_ms"],
+            error=_error_from(dns["error"]),
+            cname=dns["cname"],
+        ),
+        origin=data["origin"],
+        runs=data["runs"],
+        concurrency=data["concurrency"],
+        ips_seen=tuple(data["ips_seen"]),
+        status_mix=tuple((k, n) for k, n in mix.items()),
+    )

@@ -612,8 +612,9 @@ class _Reasoner:
             and draft.generated_by not in (None, "origin")
         ):
             steps.append(
-                "Run the check again with --origin <origin IP or host:port> to ask the origin directly "
-                "(same Host and SNI), which tells the edge and the origin apart."
+                "Run the check again with the origin bypass (`origin=<IP or host:port>` in chat,"
+                " `--origin` on the command line) to ask the origin directly (same Host and SNI),"
+                " which tells the edge and the origin apart."
             )
         # Without the bypass an inferred hop is a guess: its advice ("the origin fails too")
         # would state more than was seen. Edge failures were seen directly.

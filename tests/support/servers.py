@@ -407,7 +407,8 @@ def _self_signed_pem(hostname: str) -> tuple[bytes, bytes]:
 class TlsServer(OkServer):
     """HTTPS origin on 127.0.0.1 answering 200 ``ok``, with a certificate chosen by ``kind``.
 
-    * ``valid``: leaf for ``shop.test`` issued by ``self.ca`` (a trustme CA).
+    * ``valid``: leaf for ``shop.test`` issued by ``self.ca`` (a trustme CA); with
+      ``valid_days``, its notAfter is that many days from now.
     * ``expired``: same CA and name, but notAfter is yesterday.
     * ``wrong_name``: valid leaf from the CA, but for ``other.test``.
     * ``self_signed``: self-signed leaf for ``shop.test``; the CA did not issue it.
@@ -430,8 +431,10 @@ class TlsServer(OkServer):
         status: int = 200,
         body: bytes = b"ok",
         delay: float = 0.0,
+        valid_days: float | None = None,
     ) -> None:
         self.kind = kind
+        self.valid_days = valid_days
         self.ca = ca or trustme.CA()
         self.server_names: list[str | None] = []
         self.negotiated: list[str | None] = []
@@ -454,7 +457,13 @@ class TlsServer(OkServer):
             Path(self.key_pem_path).write_bytes(key_pem)
             return
         now = dt.datetime.now(dt.UTC)
-        if kind == "valid":
+        if kind == "valid" and self.valid_days is not None:  # a certificate close to expiry
+            leaf = self.ca.issue_cert(
+                TLS_HOSTNAME,
+                not_before=now - dt.timedelta(days=30),
+                not_after=now + dt.timedelta(days=self.valid_days),
+            )
+        elif kind == "valid":
             leaf = self.ca.issue_cert(TLS_HOSTNAME)
         elif kind == "expired":
             leaf = self.ca.issue_cert(

@@ -1,0 +1,77 @@
+"""A whole bot in-process, driven like a chat: push a command, pop what the channel shows.
+
+In the spirit of errbot's test backend. Tests and the console share it::
+
+    async with ConsoleHarness(settings) as chat:
+        reply = await chat.push("/check502 watch https://shop.example.com every=30s")
+        alert = await chat.pop(timeout=30)      # the next alert the channel shows
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Self
+
+from adapters.cli.render import Style
+from adapters.console.render import render_reply
+from adapters.console.surface import ConsoleSurface, Posted
+from bot.core import Bot
+from bot.model import Channel, Context, Reply
+from bot.settings import Settings
+from checks import Resolver, Transport
+
+CONSOLE = Channel("console", "local", "terminal")
+
+
+class ConsoleHarness:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        user: str = "you",
+        resolver: Resolver | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.user = user
+        self.bot = Bot(settings, resolver=resolver, transport=transport)
+        self.posted: list[Posted] = []
+        self._queue: asyncio.Queue[Posted] = asyncio.Queue()
+        self.surface = ConsoleSurface(self._show)
+        self.bot.attach(self.surface)
+        self.last_reply: Reply | None = None
+
+    def _show(self, posted: Posted) -> None:
+        self.posted.append(posted)
+        self._queue.put_nowait(posted)
+
+    async def __aenter__(self) -> Self:
+        await self.bot.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.bot.stop()
+        self.bot.close()
+
+    async def push(self, text: str, *, user: str | None = None, channel: Channel = CONSOLE) -> str:
+        """Run a command as ``user`` in ``channel``; return the reply as the terminal shows it."""
+        reply = await self.bot.handle(Context(channel, user or self.user), text)
+        self.last_reply = reply
+        return render_reply(reply, Style(False))
+
+    async def pop(self, timeout: float = 10.0) -> Posted:
+        """The next message the surface showed; raises ``TimeoutError`` after ``timeout``."""
+        return await asyncio.wait_for(self._queue.get(), timeout)
+
+    def pending(self) -> list[Posted]:
+        """Everything shown and not popped yet, without waiting."""
+        items = []
+        while not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items

@@ -1,0 +1,180 @@
+"""Render the core's replies and alerts for a terminal. No logic: values in, text out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from adapters.cli.render import Style, render_diagnosis, render_explanation
+from bot.commands import format_duration
+from bot.model import (
+    Alert,
+    AlertKind,
+    Delivery,
+    DiagnosisReply,
+    ErrorReply,
+    ExplainReply,
+    HistoryReply,
+    ListReply,
+    Monitor,
+    Reply,
+    TextReply,
+    WatchReply,
+)
+from checks import Cause
+
+_MAX_GROUP_LINES = 20
+
+
+def _when(value: datetime | None) -> str:
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def _indent(text: str, prefix: str = "  ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.rstrip("\n").split("\n"))
+
+
+def _state(m: Monitor, style: Style) -> str:
+    if m.state == "down":
+        return style.red("DOWN")
+    if m.state == "up":
+        return style.green("up")
+    return style.dim("new")
+
+
+def render_monitor_line(m: Monitor, style: Style) -> str:
+    extra = []
+    if m.last_outcome:
+        extra.append(f"last {m.last_outcome}")
+    if m.muted_until is not None:
+        extra.append(f"muted until {_when(m.muted_until)}")
+    if m.origin:
+        extra.append(f"origin {m.origin}")
+    tail = f"  {style.dim(' · '.join(extra))}" if extra else ""
+    return f"#{m.id:<4} {_state(m, style):<6} every {format_duration(m.every):<6} {m.url}{tail}"
+
+
+def render_reply(reply: Reply, style: Style) -> str:
+    match reply:
+        case DiagnosisReply(diagnosis=d, monitor_id=mid):
+            head = f"Re-check of #{mid}\n" if mid is not None else ""
+            return head + render_diagnosis(d, style)
+        case WatchReply(monitor=m, diagnosis=d):
+            head = (
+                f"Watching #{m.id} {m.url} every {format_duration(m.every)}"
+                f" (alert after {m.confirm} failed checks in a row; expect {m.expect})."
+            )
+            v = d.verdict
+            first = "healthy" if v.cause is Cause.OK else f"{v.cause.value}: {v.summary}"
+            return f"{style.bold(head)}\n  First check: {first}\n"
+        case ListReply(monitors=monitors):
+            if not monitors:
+                return "No monitors in this channel. Add one: /check502 watch <url>\n"
+            return "\n".join(render_monitor_line(m, style) for m in monitors) + "\n"
+        case HistoryReply():
+            return _history(reply, style)
+        case ExplainReply(explanation=e):
+            return render_explanation(e, style)
+        case TextReply(text=text):
+            return text.rstrip("\n") + "\n"
+        case ErrorReply(text=text):
+            return style.red(f"✗ {text}") + "\n"
+    raise AssertionError(f"unrendered reply {reply!r}")  # pragma: no cover
+
+
+def _history(h: HistoryReply, style: Style) -> str:
+    m = h.monitor
+    lines = [
+        style.bold(f"#{m.id} {m.url}"),
+        f"  uptime 24 h {_pct(h.uptime_24h)} ({h.checks_24h} checks) · 7 d {_pct(h.uptime_7d)}"
+        f" · latency p50 {_ms(h.p50_ms)} p95 {_ms(h.p95_ms)}",
+        "",
+        style.bold("Last checks"),
+    ]
+    for c in h.checks:
+        mark = style.green("✓") if c.ok else style.red("✗")
+        cause = "" if c.ok else f"  {c.cause.value}"
+        lines.append(
+            f"  {mark} {_when(c.at)}  {c.outcome:<16} {_ms(c.total_ms):>8}  {c.ip or '-'}{cause}"
+        )
+    if not h.checks:
+        lines.append("  (none yet)")
+    if h.incidents:
+        lines += ["", style.bold("Incidents")]
+        for i in h.incidents:
+            end = f"closed {_when(i.closed_at)}" if i.closed_at else style.red("open")
+            ack = f" · acked by {i.acked_by}" if i.acked_by else ""
+            lines.append(f"  {_when(i.opened_at)}  {i.cause.value:<18} {end}{ack}")
+    return "\n".join(lines) + "\n"
+
+
+def render_alert(alert: Alert, style: Style) -> str:
+    monitor = f"#{alert.monitor_id} {alert.url}" if alert.monitor_id is not None else ""
+    match alert.kind:
+        case AlertKind.DOWN:
+            d = alert.diagnosis
+            cause = d.verdict.cause.value if d else "unknown"
+            expected = f" (expected {alert.expected})" if alert.expected else ""
+            head = style.red(f"🔴 DOWN {monitor}: {cause}{expected}")
+            body = _indent(render_diagnosis(d, style)) if d else ""
+            actions = style.dim(
+                f"  ack: /check502 ack {alert.monitor_id} · mute: /check502 mute"
+                f" {alert.monitor_id} 1h · history: /check502 history {alert.monitor_id}"
+            )
+            return f"{head}\n{body}\n{actions}\n"
+        case AlertKind.GROUPED:
+            items = alert.grouped
+            lines = [style.red(f"🔴 {len(items)} monitors of this channel are DOWN")]
+            for a in items[:_MAX_GROUP_LINES]:
+                v = a.diagnosis.verdict if a.diagnosis else None
+                why = f"{v.cause.value}: {v.summary}" if v else "down"
+                lines.append(f"  • #{a.monitor_id} {a.url}: {why}")
+            if len(items) > _MAX_GROUP_LINES:
+                lines.append(f"  … and {len(items) - _MAX_GROUP_LINES} more (/check502 list)")
+            return "\n".join(lines) + "\n"
+        case AlertKind.CAUSE_CHANGED:
+            now = alert.diagnosis.verdict if alert.diagnosis else None
+            before = alert.previous_cause.value if alert.previous_cause else "?"
+            after = f"{now.cause.value}: {now.summary}" if now else "?"
+            return style.yellow(f"🟠 {monitor} still down, cause changed {before} → {after}") + "\n"
+        case AlertKind.REMINDER:
+            down = format_duration(int(alert.downtime_s or 0))
+            why = alert.diagnosis.verdict.summary if alert.diagnosis else ""
+            return style.yellow(f"⏰ {monitor} still down after {down}. {why}") + "\n"
+        case AlertKind.RECOVERED:
+            down = format_duration(max(1, int(alert.downtime_s or 0)))
+            return style.green(f"✅ RECOVERED {monitor} after {down} down") + "\n"
+        case AlertKind.CERT_EXPIRING:
+            return (
+                style.yellow(f"📜 {monitor}: its TLS certificate expires in {alert.days_left} days")
+                + "\n"
+            )
+        case AlertKind.DEGRADED:
+            return (
+                style.yellow(
+                    f"⚠️  Monitoring degraded: {alert.detail}. Alerts are held back until the bot's"
+                    " own network works again."
+                )
+                + "\n"
+            )
+        case AlertKind.RESTORED:
+            return style.green("✅ Monitoring restored: the bot's own network works again.") + "\n"
+    raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
+
+
+def render_delivery(delivery: Delivery, message_id: str, style: Style) -> str:
+    text = render_alert(delivery.alert, style)
+    prefix = f"[{message_id}] "
+    if delivery.thread is not None:
+        prefix = f"[{message_id} ↳ thread of {delivery.thread.message_id}] "
+    tail = ""
+    if delivery.resolves is not None:
+        tail = style.dim(f"  (alert {delivery.resolves.message_id} marked resolved)") + "\n"
+    return prefix + text + tail

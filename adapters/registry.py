@@ -1,0 +1,38 @@
+"""Every chat surface check502-bot can run, in one mapping.
+
+Each entry names the environment variables that switch it on and validates them at start-up.
+When none is configured the console (a chat in the terminal) runs, so a new user can try the bot
+with one command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from bot.core import Bot
+
+
+@dataclass(frozen=True, slots=True)
+class SurfaceEntry:
+    name: str
+    switch: tuple[str, ...]
+    """The variables whose presence turns the surface on; empty: the fallback."""
+    run: Callable[[Bot, Mapping[str, str]], Awaitable[None]]
+
+
+async def _console(bot: Bot, env: Mapping[str, str]) -> None:
+    from adapters.console.app import run_console  # noqa: PLC0415 - a surface loads its library only when it runs
+
+    await run_console(bot)
+
+
+SURFACES: dict[str, SurfaceEntry] = {
+    "console": SurfaceEntry("console", (), _console),
+}
+
+
+def configured(env: Mapping[str, str]) -> list[SurfaceEntry]:
+    """The surfaces the environment turns on, or the console when it turns on none."""
+    chosen = [e for e in SURFACES.values() if e.switch and any(env.get(v) for v in e.switch)]
+    return chosen or [SURFACES["console"]]

@@ -1,0 +1,382 @@
+"""The bot: one object every surface talks to.
+
+``await bot.handle(context, text)`` parses a command (the one grammar, :mod:`bot.commands`),
+executes it for the channel in ``context`` and returns a reply value for the surface to
+render. ``start()`` opens the database, rebuilds the schedule from the monitors table, and
+starts the outbox sender that delivers alerts through the attached surfaces.
+
+A monitor belongs to the channel that created it: every command that names a monitor id finds
+it only in the caller's channel, and says "no such monitor" otherwise, whether or not it exists
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shlex
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bot.commands import (
+    Ack,
+    Check,
+    Command,
+    Explain,
+    Help,
+    History,
+    ListMonitors,
+    Mute,
+    Unmute,
+    Unwatch,
+    Watch,
+    format_duration,
+    help_text,
+    parse_command,
+)
+from bot.errors import BotError, Conflict, NotFound, RateLimited
+from bot.health import Health
+from bot.model import (
+    Context,
+    DiagnosisReply,
+    ErrorReply,
+    ExplainReply,
+    HistoryReply,
+    ListReply,
+    Monitor,
+    Reply,
+    TextReply,
+    WatchReply,
+)
+from bot.monitoring import Monitoring, classify
+from bot.outbox import Sender
+from bot.ratelimit import RateLimiter
+from bot.schedule import Schedule
+from bot.settings import Settings
+from bot.storage import Store
+from bot.surface import Surface
+from checks import (
+    Cause,
+    Diagnosis,
+    DnsResolver,
+    ErrorKind,
+    Resolver,
+    Transport,
+    UsageError,
+    Verdict,
+    diagnose,
+    explain,
+)
+
+log = logging.getLogger("check502.bot")
+
+CHECK_TIMEOUT = 10.0
+"""Deadline of each probe of an on-demand check (monitors use their own ``timeout``)."""
+_PRUNE_EVERY = 6 * 3600
+
+
+class Bot:
+    """The platform-neutral core. Build it, ``attach`` surfaces, ``await start()``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store: Store | None = None,
+        resolver: Resolver | None = None,
+        transport: Transport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = store or Store.open(settings.db_path)
+        self.resolver: Resolver = resolver or DnsResolver(settings.resolver, timeout=3.0)
+        self.transport = transport or Transport.create(ca_bundle=settings.ca_bundle)
+        self.surfaces: dict[str, Surface] = {}
+        health = None
+        if settings.control_url:
+            health = Health(
+                settings.control_url,
+                resolver=self.resolver,
+                transport=self.transport,
+                cache_seconds=settings.health_cache,
+            )
+        self.monitoring = Monitoring(
+            self.store, settings, self._diagnose_monitor, health=health, clock=clock
+        )
+        self.schedule = Schedule(
+            self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
+        )
+        self.sender = Sender(self.store, self.surfaces, settings, clock=clock)
+        self._user_limit = RateLimiter(settings.rate_user)
+        self._channel_limit = RateLimiter(settings.rate_channel)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def attach(self, surface: Surface) -> None:
+        """Deliver alerts of ``surface.name`` channels through this surface."""
+        self.surfaces[surface.name] = surface
+        self.sender.wake()
+
+    async def start(self) -> None:
+        self.store.release_claims()
+        self.schedule.start(self.store.schedule_rows())
+        self.schedule.scheduler.add_job(
+            self.prune, "interval", seconds=_PRUNE_EVERY, id="prune", next_run_time=_utcnow()
+        )
+        self._tasks.append(asyncio.create_task(self.sender.run(), name="check502-outbox"))
+
+    async def stop(self) -> None:
+        self.schedule.shutdown()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    def close(self) -> None:
+        self.store.close()
+
+    async def prune(self) -> None:
+        before = self.clock() - self.settings.retention_days * 86400
+        removed = self.store.prune(before)
+        if removed:
+            log.info(
+                "pruned %s check results older than %s days", removed, self.settings.retention_days
+            )
+
+    # ------------------------------------------------------------------------------- commands
+
+    async def handle(self, context: Context, text: str) -> Reply:
+        """Parse and execute; every failure becomes a one-sentence :class:`ErrorReply`."""
+        try:
+            return await self.execute(context, parse_command(text))
+        except (UsageError, BotError) as exc:
+            return ErrorReply(str(exc))
+        except Exception:
+            log.exception("command %r from %s failed", text[:200], context.channel)
+            return ErrorReply("Something went wrong on our side; the details are in the bot's log.")
+
+    async def execute(self, context: Context, command: Command) -> Reply:
+        match command:
+            case Check():
+                return await self._check(context, command)
+            case Watch():
+                return await self._watch(context, command)
+            case ListMonitors():
+                return ListReply(self.store.monitors_in(context.channel))
+            case Unwatch(monitor_id=mid):
+                monitor = self._find(context, mid)
+                self.store.delete_monitor(monitor.id, self.clock())
+                self.schedule.remove(monitor.id)
+                return TextReply(f"Stopped watching #{monitor.id} {monitor.url}.", monitor.id)
+            case Mute(monitor_id=mid, seconds=seconds):
+                monitor = self._find(context, mid)
+                self.store.set_muted(monitor.id, self.clock() + seconds)
+                return TextReply(
+                    f"Muted #{monitor.id} for {format_duration(seconds)}: checks go on, alerts"
+                    " are held back.",
+                    monitor.id,
+                )
+            case Unmute(monitor_id=mid):
+                monitor = self._find(context, mid)
+                self.store.set_muted(monitor.id, None)
+                return TextReply(f"Unmuted #{monitor.id}: alerts are on again.", monitor.id)
+            case Ack(monitor_id=mid):
+                return self._ack(context, mid)
+            case History(monitor_id=mid):
+                return self._history(self._find(context, mid))
+            case Explain(line=line):
+                return ExplainReply(explain(line))
+            case Help(topic=topic):
+                return TextReply(help_text(topic))
+        raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    def _find(self, context: Context, monitor_id: int) -> Monitor:
+        monitor = self.store.monitor(monitor_id, context.channel)
+        if monitor is None:
+            raise NotFound(f"There is no monitor #{monitor_id} in this channel; see `list`.")
+        return monitor
+
+    def _spend(self, context: Context) -> None:
+        user_key = f"{context.channel.platform}:{context.channel.workspace}:{context.user}"
+        channel_key = (
+            f"{context.channel.platform}:{context.channel.workspace}:{context.channel.channel}"
+        )
+        wait = max(self._user_limit.wait(user_key), self._channel_limit.wait(channel_key))
+        if wait > 0:
+            raise RateLimited(
+                f"Too many checks for now; try again in {max(1, round(wait))} s.", wait
+            )
+        self._user_limit.spend(user_key)
+        self._channel_limit.spend(channel_key)
+
+    async def _check(self, context: Context, command: Check) -> Reply:
+        self._spend(context)
+        diagnosis = await diagnose(
+            command.url,
+            origin=command.origin,
+            runs=command.runs,
+            concurrency=min(command.runs, 5),
+            resolver=self.resolver,
+            transport=self.transport,
+            timeout=CHECK_TIMEOUT,
+            follow=True,
+            policy=self.settings.policy,
+        )
+        return DiagnosisReply(diagnosis)
+
+    async def recheck(self, context: Context, monitor_id: int) -> Reply:
+        """A surface's Re-check button: check the channel's monitor now, and record it."""
+        try:
+            monitor = self._find(context, monitor_id)
+            self._spend(context)
+        except BotError as exc:
+            return ErrorReply(str(exc))
+        diagnosis = await self._diagnose_monitor(monitor)
+        return DiagnosisReply(diagnosis, monitor.id)
+
+    async def _watch(self, context: Context, command: Watch) -> Reply:
+        if command.every < self.settings.min_interval:
+            raise Conflict(
+                f"The shortest interval here is {format_duration(self.settings.min_interval)}."
+            )
+        existing = self.store.monitors_in(context.channel)
+        for monitor in existing:
+            if monitor.url == command.url and monitor.origin == command.origin:
+                raise Conflict(f"This channel already watches {command.url} as #{monitor.id}.")
+        if len(existing) >= self.settings.max_monitors_per_channel:
+            raise Conflict(
+                f"This channel has {len(existing)} monitors, the most allowed; unwatch one first."
+            )
+        self._spend(context)
+        # The first check runs before the monitor exists: a refused or malformed target
+        # (private address, metadata name) is refused here and creates nothing.
+        probe = Monitor(
+            id=0,
+            channel=context.channel,
+            url=command.url,
+            every=command.every,
+            origin=command.origin,
+            confirm=command.confirm,
+            expect=command.expect,
+            timeout=command.timeout,
+            state="new",
+            fail_streak=0,
+            muted_until=None,
+            incident_id=None,
+            last_checked=None,
+            last_outcome=None,
+            created_by=context.user,
+        )
+        diagnosis = await self._diagnose_monitor(probe)
+        for p in diagnosis.probes:
+            if p.error is not None and p.error.kind is ErrorKind.BLOCKED_ADDRESS:
+                raise Conflict(f"Not watching {command.url}: {p.error.message}.")
+        monitor = self.store.add_monitor(
+            context.channel,
+            url=command.url,
+            every=command.every,
+            origin=command.origin,
+            confirm=command.confirm,
+            expect=command.expect,
+            timeout=command.timeout,
+            created_by=context.user,
+            now=self.clock(),
+        )
+        applied = self.monitoring.apply(monitor, classify(diagnosis, monitor.expect))
+        self._after(monitor.id, applied.recheck_after, applied.alerts)
+        self.schedule.add(monitor.id, monitor.every)
+        return WatchReply(self.store.monitor(monitor.id) or monitor, diagnosis)
+
+    def _ack(self, context: Context, monitor_id: int) -> Reply:
+        monitor = self._find(context, monitor_id)
+        if monitor.incident_id is None:
+            raise Conflict(f"#{monitor.id} has no open incident to acknowledge.")
+        if not self.store.ack(monitor.incident_id, context.user, self.clock()):
+            raise Conflict(f"#{monitor.id}'s incident is already acknowledged.")
+        return TextReply(
+            f"Acknowledged #{monitor.id}'s incident: no more reminders or follow-ups; the"
+            " recovery will still be posted.",
+            monitor.id,
+        )
+
+    def _history(self, monitor: Monitor) -> HistoryReply:
+        now = self.clock()
+        day, week = now - 86400, now - 7 * 86400
+        n24, up24 = self.store.uptime(monitor.id, day)
+        n7, up7 = self.store.uptime(monitor.id, week)
+        latencies = self.store.latencies(monitor.id, day)
+        return HistoryReply(
+            monitor=monitor,
+            checks=self.store.recent_checks(monitor.id),
+            uptime_24h=up24 / n24 if n24 else None,
+            uptime_7d=up7 / n7 if n7 else None,
+            p50_ms=_percentile(latencies, 0.50),
+            p95_ms=_percentile(latencies, 0.95),
+            checks_24h=n24,
+            incidents=self.store.incidents_of(monitor.id),
+        )
+
+    # -------------------------------------------------------------------------------- monitors
+
+    async def _run_check(self, monitor_id: int) -> None:
+        applied = await self.monitoring.check(monitor_id)
+        if applied is not None:
+            self._after(monitor_id, applied.recheck_after, applied.alerts)
+
+    def _after(self, monitor_id: int, recheck_after: float | None, alerts: int) -> None:
+        if recheck_after is not None:
+            self.schedule.recheck(monitor_id, recheck_after)
+        if alerts:
+            self.sender.wake()
+
+    async def _diagnose_monitor(self, monitor: Monitor) -> Diagnosis:
+        """One check of a monitor, never longer than its ``timeout`` in all."""
+        try:
+            async with asyncio.timeout(monitor.timeout):
+                return await diagnose(
+                    monitor.url,
+                    origin=monitor.origin,
+                    resolver=self.resolver,
+                    transport=self.transport,
+                    timeout=monitor.timeout * 0.9,
+                    follow=True,
+                    policy=self.settings.policy,
+                )
+        except TimeoutError:
+            return _deadline(monitor)
+
+
+def _deadline(monitor: Monitor) -> Diagnosis:
+    """The check as a diagnosis when it did not finish within the monitor's deadline."""
+    seconds = f"{monitor.timeout:g}"
+    return Diagnosis(
+        url=monitor.url,
+        checked_at=_utcnow(),
+        verdict=Verdict(
+            cause=Cause.TIMEOUT,
+            generated_by=None,
+            hop=None,
+            confidence=0.5,
+            summary=f"{monitor.url} did not finish answering within the monitor's {seconds} s.",
+            evidence=(f"The whole check (DNS, connect, TLS, response) took over {seconds} s.",),
+            next_steps=(f"Run `/check502 {monitor.url}` for a full diagnosis with phases.",),
+            reproduce=(f"curl -sv -o /dev/null --max-time {seconds} {shlex.quote(monitor.url)}",),
+        ),
+        probes=(),
+        origin=monitor.origin,
+    )
+
+
+def _percentile(sorted_values: list[float], q: float) -> float | None:
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)

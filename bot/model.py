@@ -1,0 +1,213 @@
+"""The values the bot core hands to surfaces: replies to commands, and alert deliveries.
+
+Plain frozen data, no formatting: each surface (console, Slack, Discord, Telegram) has its own
+``render`` module that turns the same value into its own format.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.commands import Expect
+from checks import Cause, Diagnosis, Explanation
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Where a conversation happens; monitors belong to exactly one channel."""
+
+    platform: str
+    """The surface's registry name: ``console``, ``slack``, ``discord``, ``telegram``."""
+    workspace: str
+    """Slack team, Discord guild, Telegram ``-`` (chats are global), console ``local``."""
+    channel: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Who typed a command, and where."""
+
+    channel: Channel
+    user: str
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    id: int
+    channel: Channel
+    url: str
+    every: int
+    origin: str | None
+    confirm: int
+    expect: Expect
+    timeout: float
+    state: str
+    """``new`` (not checked yet), ``up`` or ``down``."""
+    fail_streak: int
+    muted_until: datetime | None
+    incident_id: int | None
+    last_checked: datetime | None
+    last_outcome: str | None
+    """The last status code or error kind, e.g. ``"502"``, ``"connect_refused"``."""
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRecord:
+    """One stored check of a monitor (see ``history``)."""
+
+    at: datetime
+    ok: bool
+    outcome: str
+    total_ms: float | None
+    ip: str | None
+    cause: Cause
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRecord:
+    id: int
+    opened_at: datetime
+    closed_at: datetime | None
+    cause: Cause
+    first_failure_at: datetime
+    last_failure_at: datetime
+    acked_by: str | None
+
+
+# ----------------------------------------------------------------------------------------------
+# Replies to commands
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisReply:
+    diagnosis: Diagnosis
+    monitor_id: int | None = None
+    """The monitor whose re-check this is, when it is one."""
+
+
+@dataclass(frozen=True, slots=True)
+class WatchReply:
+    monitor: Monitor
+    diagnosis: Diagnosis
+    """The first check, run at once so the channel sees where the monitor starts."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListReply:
+    monitors: tuple[Monitor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryReply:
+    monitor: Monitor
+    checks: tuple[CheckRecord, ...]
+    """The latest checks, newest first."""
+    uptime_24h: float | None
+    uptime_7d: float | None
+    """Fractions of checks that were up; None when there were none."""
+    p50_ms: float | None
+    p95_ms: float | None
+    """Total-time percentiles over 24 h, of checks that got a response."""
+    checks_24h: int
+    incidents: tuple[IncidentRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainReply:
+    explanation: Explanation
+
+
+@dataclass(frozen=True, slots=True)
+class TextReply:
+    """Help, and confirmations (unwatched, muted, acknowledged...): one short plain text."""
+
+    text: str
+    monitor_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    """A usage error, a refusal or a failure: one short sentence, shown only to the user."""
+
+    text: str
+
+
+Reply = (
+    DiagnosisReply | WatchReply | ListReply | HistoryReply | ExplainReply | TextReply | ErrorReply
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# Alerts
+# ----------------------------------------------------------------------------------------------
+
+
+class AlertKind(enum.StrEnum):
+    DOWN = "down"
+    """An incident opened: the full diagnosis."""
+    GROUPED = "grouped"
+    """Several monitors of one channel went down within the grouping window: one message."""
+    CAUSE_CHANGED = "cause_changed"
+    """Still down, for another reason: a follow-up in the alert's thread."""
+    REMINDER = "reminder"
+    """Still down after the reminder interval: a follow-up in the alert's thread."""
+    RECOVERED = "recovered"
+    """Up again: a message with the downtime; the alert itself is marked resolved."""
+    CERT_EXPIRING = "cert_expiring"
+    DEGRADED = "degraded"
+    """The bot's own network is broken: monitors' alerts are held back."""
+    RESTORED = "restored"
+    """The bot's own network works again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: AlertKind
+    at: datetime
+    monitor_id: int | None = None
+    url: str | None = None
+    incident_id: int | None = None
+    diagnosis: Diagnosis | None = None
+    """The check that triggered it (DOWN, CAUSE_CHANGED, REMINDER, RECOVERED, CERT_EXPIRING)."""
+    previous_cause: Cause | None = None
+    down_since: datetime | None = None
+    """First failure of the incident (REMINDER, RECOVERED)."""
+    expected: str | None = None
+    """The monitor's ``expect`` codes, when a status outside them is what made it down."""
+    days_left: int | None = None
+    detail: str | None = None
+    """DEGRADED: what is broken; otherwise an extra sentence."""
+    grouped: tuple[Alert, ...] = ()
+    """GROUPED: the DOWN alerts it stands for."""
+
+    @property
+    def downtime_s(self) -> float | None:
+        if self.down_since is None:
+            return None
+        return max(0.0, (self.at - self.down_since).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A platform's own id of a message it accepted, to reply in its thread or edit it."""
+
+    message_id: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message for a surface to deliver."""
+
+    key: str
+    """Idempotency key: the same key is never meant to produce two messages."""
+    channel: Channel
+    alert: Alert
+    thread: MessageRef | None = None
+    """Post in this message's thread (follow-ups, recovery)."""
+    resolves: MessageRef | None = None
+    """RECOVERED: the alert message to mark resolved, where the platform can edit it."""

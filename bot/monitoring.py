@@ -1,0 +1,409 @@
+"""What one scheduled check of a monitor does: probe, record, flip state, queue alerts.
+
+A monitor is **down** on a status outside its ``expect`` codes (default 2xx/3xx) or a probe
+error, on any of the public URL's addresses. The first failure asks for a quick re-check
+(``Settings.recheck_delay``); ``confirm`` consecutive failures open an incident. Every state
+change is a conditional ``UPDATE`` (``... WHERE id = ? AND state != 'down'``) and the alert it
+causes is inserted into the outbox in the same transaction, so a crash between the two is
+impossible and a second writer cannot alert twice.
+
+Before an incident opens, the bot's own health is checked (:mod:`bot.health`); while the bot's
+network is broken no monitor alerts, each affected channel gets one "monitoring degraded"
+notice, and the failing monitors keep being re-checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.codec import alert_to_dict
+from bot.commands import Expect
+from bot.health import Health
+from bot.model import Alert, AlertKind, Channel, Monitor
+from bot.settings import Settings
+from bot.storage import Store
+from checks import Cause, Diagnosis, Probe
+
+log = logging.getLogger("check502.monitoring")
+
+DiagnoseMonitor = Callable[[Monitor], Awaitable[Diagnosis]]
+_DEGRADED = "degraded_since"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A check's result as the monitor sees it."""
+
+    ok: bool
+    label: str
+    """The status code or error kind that decided it (``"502"``, ``"connect_refused"``)."""
+    probe: Probe | None
+    """The public probe that decided it: the first failing one, else the first."""
+    diagnosis: Diagnosis
+    unexpected_status: bool
+    """Down because of a status outside ``expect`` rather than a probe error."""
+
+    @property
+    def cause(self) -> Cause:
+        cause = self.diagnosis.verdict.cause
+        if not self.ok and cause is Cause.OK:
+            return Cause.UNKNOWN  # e.g. a 404 where expect=200: the engine sees nothing wrong
+        return cause
+
+
+def classify(diagnosis: Diagnosis, expect: Expect) -> Outcome:
+    """Up only when every public address answered with an expected status."""
+    public = [p for p in diagnosis.probes if p.target == "public" and not p.protocol_retry]
+    failing = [p for p in public if p.status is None or not expect.matches(p.status)]
+    if not public:  # the check did not finish within its deadline
+        return Outcome(False, "deadline", None, diagnosis, False)
+    deciding = failing[0] if failing else public[0]
+    label = deciding.error.kind.value if deciding.error else str(deciding.status)
+    unexpected = bool(failing) and deciding.status is not None
+    return Outcome(not failing, label, deciding, diagnosis, unexpected)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What the caller must do after a check was recorded."""
+
+    recheck_after: float | None
+    alerts: int
+
+
+class Monitoring:
+    """Runs one check of a monitor and applies its outcome (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        diagnose_monitor: DiagnoseMonitor,
+        *,
+        health: Health | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.diagnose_monitor = diagnose_monitor
+        self.health = health
+        self.clock = clock
+        self._running: set[int] = set()
+
+    async def check(self, monitor_id: int) -> Applied | None:
+        """Check a monitor now; None when it is gone or already being checked."""
+        if monitor_id in self._running:
+            return None
+        monitor = self.store.monitor(monitor_id)
+        if monitor is None:
+            return None
+        self._running.add(monitor_id)
+        try:
+            return await self._check(monitor)
+        finally:
+            self._running.discard(monitor_id)
+
+    async def _check(self, monitor: Monitor) -> Applied:
+        might_open = monitor.state != "down" and monitor.fail_streak + 1 >= monitor.confirm
+        health = None
+        if might_open and self.health is not None:
+            # Started beside the probe, so confirming an outage costs no extra time.
+            health = asyncio.ensure_future(self.health.check())
+        diagnosis = await self.diagnose_monitor(monitor)
+        outcome = classify(diagnosis, monitor.expect)
+        problem = None
+        if health is not None:
+            if outcome.ok:
+                health.cancel()
+            else:
+                problem = await health
+        if not outcome.ok and problem is None and health is not None:
+            self.restore()
+        return self.apply(monitor, outcome, network_problem=problem)
+
+    # ----------------------------------------------------------------------------- transitions
+
+    def apply(
+        self, monitor: Monitor, outcome: Outcome, *, network_problem: str | None = None
+    ) -> Applied:
+        """Record ``outcome`` and make the state change and alerts it calls for, atomically."""
+        now = self.clock()
+        muted = monitor.muted_until is not None and monitor.muted_until.timestamp() > now
+        alerts = 0
+        recheck: float | None = None
+        with self.store.transaction():
+            self._record(monitor, outcome, now)
+            if outcome.ok:
+                alerts += self._up(monitor, outcome, now, muted)
+            elif monitor.state == "down":
+                alerts += self._still_down(monitor, outcome, now, muted)
+            else:
+                streak, first = self._failed(monitor, outcome, now)
+                if streak >= monitor.confirm and network_problem is None:
+                    alerts += self._open(monitor, outcome, now, first, muted)
+                else:
+                    recheck = self.settings.recheck_delay
+                    if network_problem is not None and streak >= monitor.confirm:
+                        alerts += self._degraded(monitor.channel, network_problem, now)
+        if outcome.ok and self.store.get_meta(_DEGRADED) is not None:
+            alerts += self.restore()
+        return Applied(recheck, alerts)
+
+    def _record(self, monitor: Monitor, outcome: Outcome, now: float) -> None:
+        p = outcome.probe
+        v = outcome.diagnosis.verdict
+        t = p.timings if p else None
+        self.store.execute(
+            "INSERT INTO results (monitor_id, at, ok, outcome, status, http_version, ip,"
+            " error_kind, cause, generated_by, hop, dns_ms, connect_ms, tls_ms, ttfb_ms,"
+            " total_ms, body_excerpt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                monitor.id,
+                now,
+                int(outcome.ok),
+                outcome.label,
+                p.status if p else None,
+                p.http_version if p else None,
+                p.ip if p else None,
+                p.error.kind.value if p and p.error else None,
+                outcome.cause.value,
+                v.generated_by,
+                v.hop.value if v.hop else None,
+                t.dns if t else None,
+                t.connect if t else None,
+                t.tls if t else None,
+                t.ttfb if t else None,
+                t.total if t else None,
+                None if outcome.ok or p is None else p.body_excerpt[:4096],
+            ),
+        )
+
+    def _up(self, monitor: Monitor, outcome: Outcome, now: float, muted: bool) -> int:
+        alerts = self._certificate(monitor, outcome, now, muted)
+        changed = self.store.execute(
+            "UPDATE monitors SET state = 'up', fail_streak = 0, first_failure_at = NULL,"
+            " incident_id = NULL, last_checked = ?, last_outcome = ? WHERE id = ? AND state ="
+            " 'down'",
+            (now, outcome.label, monitor.id),
+        ).rowcount
+        if not changed:
+            self.store.execute(
+                "UPDATE monitors SET state = 'up', fail_streak = 0, first_failure_at = NULL,"
+                " last_checked = ?, last_outcome = ? WHERE id = ?",
+                (now, outcome.label, monitor.id),
+            )
+            return alerts
+        incident = self.store.row("SELECT * FROM incidents WHERE id = ?", (monitor.incident_id,))
+        if incident is None:
+            return alerts
+        self.store.execute("UPDATE incidents SET closed_at = ? WHERE id = ?", (now, incident["id"]))
+        if incident["alerted"] and not muted:
+            alert = self._alert(
+                AlertKind.RECOVERED,
+                monitor,
+                outcome,
+                now,
+                incident_id=incident["id"],
+                down_since=datetime.fromtimestamp(incident["first_failure_at"], UTC),
+            )
+            alerts += self._enqueue(monitor.channel, alert, f"recovered:{incident['id']}", now)
+        return alerts
+
+    def _failed(self, monitor: Monitor, outcome: Outcome, now: float) -> tuple[int, float]:
+        row = self.store.execute(
+            "UPDATE monitors SET fail_streak = fail_streak + 1, first_failure_at ="
+            " COALESCE(first_failure_at, ?), last_checked = ?, last_outcome = ? WHERE id = ?"
+            " RETURNING fail_streak, first_failure_at",
+            (now, now, outcome.label, monitor.id),
+        ).fetchone()
+        return int(row[0]), float(row[1])
+
+    def _open(
+        self, monitor: Monitor, outcome: Outcome, now: float, first: float, muted: bool
+    ) -> int:
+        changed = self.store.execute(
+            "UPDATE monitors SET state = 'down' WHERE id = ? AND state != 'down'", (monitor.id,)
+        ).rowcount
+        if not changed:
+            return 0
+        incident_id = self.store.execute(
+            "INSERT INTO incidents (monitor_id, opened_at, cause, generated_by, first_failure_at,"
+            " last_failure_at, last_notified_at, alerted) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                monitor.id,
+                now,
+                outcome.cause.value,
+                outcome.diagnosis.verdict.generated_by,
+                first,
+                now,
+                now,
+                int(not muted),
+            ),
+        ).lastrowid
+        self.store.execute(
+            "UPDATE monitors SET incident_id = ? WHERE id = ?", (incident_id, monitor.id)
+        )
+        log.info("monitor %s down (%s): incident %s", monitor.id, outcome.label, incident_id)
+        if muted:
+            return 0
+        alert = self._alert(
+            AlertKind.DOWN,
+            monitor,
+            outcome,
+            now,
+            incident_id=incident_id,
+            down_since=datetime.fromtimestamp(first, UTC),
+        )
+        return self._enqueue(monitor.channel, alert, f"down:{incident_id}", now)
+
+    def _still_down(self, monitor: Monitor, outcome: Outcome, now: float, muted: bool) -> int:
+        self.store.execute(
+            "UPDATE monitors SET last_checked = ?, last_outcome = ? WHERE id = ?",
+            (now, outcome.label, monitor.id),
+        )
+        incident = self.store.row("SELECT * FROM incidents WHERE id = ?", (monitor.incident_id,))
+        if incident is None:
+            return 0
+        iid = incident["id"]
+        self.store.execute("UPDATE incidents SET last_failure_at = ? WHERE id = ?", (now, iid))
+        since = datetime.fromtimestamp(incident["first_failure_at"], UTC)
+        if muted:
+            return 0
+        if not incident["alerted"]:  # it opened while muted, and the mute is over
+            self.store.execute("UPDATE incidents SET alerted = 1 WHERE id = ?", (iid,))
+            alert = self._alert(
+                AlertKind.DOWN, monitor, outcome, now, incident_id=iid, down_since=since
+            )
+            return self._enqueue(monitor.channel, alert, f"down:{iid}", now)
+        quiet = incident["acked_at"] is not None
+        previous = Cause(incident["cause"])
+        calm = now - incident["last_notified_at"] < self.settings.followup_interval
+        if outcome.cause is not previous and not calm:
+            self.store.execute(
+                "UPDATE incidents SET cause = ?, generated_by = ?, last_notified_at = ?"
+                " WHERE id = ?",
+                (outcome.cause.value, outcome.diagnosis.verdict.generated_by, now, iid),
+            )
+            if quiet:
+                return 0
+            alert = self._alert(
+                AlertKind.CAUSE_CHANGED,
+                monitor,
+                outcome,
+                now,
+                incident_id=iid,
+                down_since=since,
+                previous_cause=previous,
+            )
+            return self._enqueue(monitor.channel, alert, f"cause:{iid}:{now:.6f}", now)
+        interval = self.settings.reminder_interval
+        if quiet or interval is None or now - incident["last_notified_at"] < interval:
+            return 0
+        self.store.execute("UPDATE incidents SET last_notified_at = ? WHERE id = ?", (now, iid))
+        alert = self._alert(
+            AlertKind.REMINDER, monitor, outcome, now, incident_id=iid, down_since=since
+        )
+        return self._enqueue(monitor.channel, alert, f"reminder:{iid}:{now:.6f}", now)
+
+    def _certificate(self, monitor: Monitor, outcome: Outcome, now: float, muted: bool) -> int:
+        """Warn once per threshold (14, 7, 1 days) before a certificate expires."""
+        tls = [
+            p.tls
+            for p in outcome.diagnosis.probes
+            if p.target == "public" and p.tls is not None and p.tls.days_left is not None
+        ]
+        if not tls:
+            return 0
+        soonest = min(tls, key=lambda t: t.days_left or 0)
+        days = soonest.days_left
+        assert days is not None
+        not_after = soonest.not_after.isoformat() if soonest.not_after else ""
+        row = self.store.row(
+            "SELECT cert_not_after, cert_warned FROM monitors WHERE id = ?", (monitor.id,)
+        )
+        warned = None
+        if row is not None and row["cert_not_after"] == not_after:
+            warned = row["cert_warned"]
+        crossed = [t for t in self.settings.cert_warn_days if days <= t]
+        threshold = min(crossed) if crossed else None
+        fire = threshold is not None and (warned is None or threshold < warned)
+        self.store.execute(
+            "UPDATE monitors SET cert_not_after = ?, cert_warned = ? WHERE id = ?",
+            (not_after, threshold if fire else warned, monitor.id),
+        )
+        if not fire or muted:
+            return 0
+        alert = self._alert(AlertKind.CERT_EXPIRING, monitor, outcome, now, days_left=days)
+        return self._enqueue(
+            monitor.channel, alert, f"cert:{monitor.id}:{not_after}:{threshold}", now
+        )
+
+    # -------------------------------------------------------------------- the bot's own health
+
+    def _degraded(self, channel: Channel, problem: str, now: float) -> int:
+        episode = self.store.get_meta(_DEGRADED)
+        if episode is None:
+            episode = f"{now:.6f}"
+            self.store.set_meta(_DEGRADED, episode)
+            log.warning("monitoring degraded: %s", problem)
+        alert = Alert(AlertKind.DEGRADED, datetime.fromtimestamp(now, UTC), detail=problem)
+        return self._enqueue(channel, alert, f"degraded:{episode}:{_channel_key(channel)}", now)
+
+    def restore(self) -> int:
+        """The bot's network works again: tell each channel that was told it was degraded."""
+        episode = self.store.get_meta(_DEGRADED)
+        if episode is None:
+            return 0
+        now = self.clock()
+        alerts = 0
+        with self.store.transaction():
+            self.store.set_meta(_DEGRADED, None)
+            told = self.store.rows(
+                "SELECT DISTINCT platform, workspace, channel FROM outbox WHERE key LIKE ?",
+                (f"degraded:{episode}:%",),
+            )
+            for row in told:
+                channel = Channel(row["platform"], row["workspace"], row["channel"])
+                alert = Alert(AlertKind.RESTORED, datetime.fromtimestamp(now, UTC))
+                key = f"restored:{episode}:{_channel_key(channel)}"
+                alerts += self._enqueue(channel, alert, key, now)
+        log.warning("monitoring restored")
+        return alerts
+
+    # ---------------------------------------------------------------------------------- helpers
+
+    def _alert(
+        self, kind: AlertKind, monitor: Monitor, outcome: Outcome, now: float, **extra: Any
+    ) -> Alert:
+        return Alert(
+            kind=kind,
+            at=datetime.fromtimestamp(now, UTC),
+            monitor_id=monitor.id,
+            url=monitor.url,
+            diagnosis=outcome.diagnosis,
+            expected=str(monitor.expect)
+            if outcome.unexpected_status and _custom(monitor)
+            else None,
+            **extra,
+        )
+
+    def _enqueue(self, channel: Channel, alert: Alert, key: str, now: float) -> int:
+        inserted = self.store.enqueue(
+            channel, alert, key=key, now=now, payload=alert_to_dict(alert)
+        )
+        return int(inserted)
+
+
+def _custom(monitor: Monitor) -> bool:
+    """The monitor names its own ``expect`` codes (worth saying in an alert)."""
+    return monitor.expect != Expect.default()
+
+
+def _channel_key(channel: Channel) -> str:
+    return f"{channel.platform}:{channel.workspace}:{channel.channel}"

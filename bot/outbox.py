@@ -1,0 +1,249 @@
+"""Delivering the alert outbox through each channel's surface, once, whatever fails.
+
+Rows are claimed with a lease before delivery and marked sent with the platform's message id
+after it, so a crash, a restart or a chat outage loses nothing: an unsent row is simply due
+again. Each delivery carries the row's idempotency key. Failures are retried with exponential
+backoff, or after the platform's own Retry-After when it gave one.
+
+Ordering and grouping, per channel:
+
+* An incident's follow-ups (cause changed, reminder, recovery) wait for its DOWN alert, and go
+  into that alert's thread.
+* A DOWN alert waits ``coalesce`` seconds for others of the same channel. DOWN alerts due
+  within ``group_window`` of the channel's last one are held until the window ends. Whatever
+  is pending then goes as one message: a single DOWN, or one GROUPED alert listing all.
+  A group is recorded (``group_id``) before it is sent, so a retry resends the same group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.codec import alert_from_dict
+from bot.errors import DeliveryError
+from bot.model import Alert, AlertKind, Channel, Delivery, MessageRef
+from bot.settings import Settings
+from bot.storage import Store
+from bot.surface import Surface
+
+log = logging.getLogger("check502.outbox")
+
+LEASE = 120.0
+"""A claim older than this is void: the process that made it died mid-delivery."""
+_UNAVAILABLE_WAIT = 30.0
+_ALERTING = (AlertKind.DOWN.value, AlertKind.GROUPED.value)
+_PENDING_SQL = "sent_at IS NULL AND failed_at IS NULL AND claimed_until IS NULL"
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry ``attempt`` (1, 2, ...): 2, 4, 8 ... capped at 5 minutes, ±10 %."""
+    base = min(300.0, 2.0**attempt)
+    return base * random.uniform(0.9, 1.1)
+
+
+class Sender:
+    """Deliver due outbox rows; ``run()`` until cancelled, or ``deliver_due()`` once."""
+
+    def __init__(
+        self,
+        store: Store,
+        surfaces: Mapping[str, Surface],
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.surfaces = surfaces
+        self.settings = settings
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._warned: set[str] = set()
+
+    def wake(self) -> None:
+        """New rows were queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.deliver_due()
+            except Exception:  # the loop must survive anything; the rows stay pending
+                log.exception("outbox pass failed")
+            due = self.store.next_due()
+            wait = 1.0 if due is None else min(1.0, max(0.05, due - self.clock()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def deliver_due(self) -> int:
+        """One pass: deliver what is due, channel by channel (channels side by side)."""
+        rows = self.store.pending(self.clock())
+        by_channel: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_channel[(row["platform"], row["workspace"], row["channel"])].append(row)
+        results = await asyncio.gather(
+            *(self._channel(Channel(*key), rows) for key, rows in by_channel.items())
+        )
+        return sum(results)
+
+    async def _channel(self, channel: Channel, rows: list[dict[str, Any]]) -> int:
+        surface = self.surfaces.get(channel.platform)
+        now = self.clock()
+        if surface is None:
+            if channel.platform not in self._warned:
+                self._warned.add(channel.platform)
+                log.warning("no %s surface is running; its alerts wait", channel.platform)
+            self._hold([r["id"] for r in rows], now + _UNAVAILABLE_WAIT)
+            return 0
+        sent = 0
+        downs = [r for r in rows if r["kind"] == AlertKind.DOWN.value]
+        for group in self._groups(channel, downs, now):
+            sent += await self._send(surface, channel, group)
+        for row in rows:
+            if row["kind"] == AlertKind.DOWN.value:
+                continue
+            if row["incident_id"] is not None and self._alert_pending(row):
+                continue  # its DOWN alert is not out yet; follow-ups go after it
+            sent += await self._send(surface, channel, [row])
+        return sent
+
+    def _groups(
+        self, channel: Channel, downs: list[dict[str, Any]], now: float
+    ) -> list[list[dict[str, Any]]]:
+        """DOWN rows ready to go now, as the messages they make."""
+        groups: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for row in downs:
+            if row["group_id"] is not None:
+                groups[row["group_id"]].append(row)  # a group formed before: resend it whole
+        # Every ungrouped DOWN of the channel, also those held back and not due yet: a group
+        # takes all of them, so none is left to go alone later.
+        fresh = self.store.rows(
+            f"SELECT * FROM outbox WHERE {_PENDING_SQL} AND kind = 'down' AND group_id IS NULL"
+            " AND platform = ? AND workspace = ? AND channel = ? ORDER BY id",
+            (channel.platform, channel.workspace, channel.channel),
+        )
+        if fresh:
+            hold_until = max(
+                min(r["created_at"] for r in fresh) + self.settings.coalesce,
+                self._last_alert(channel) + self.settings.group_window,
+            )
+            if hold_until > now:
+                self._hold([r["id"] for r in fresh], hold_until)
+            else:
+                group_id = min(r["id"] for r in fresh)
+                self.store.execute(
+                    f"UPDATE outbox SET group_id = ? WHERE id IN ({','.join('?' * len(fresh))})",
+                    (group_id, *(r["id"] for r in fresh)),
+                )
+                groups[group_id] = fresh
+        return [groups[g] for g in sorted(groups)]
+
+    def _last_alert(self, channel: Channel) -> float:
+        row = self.store.execute(
+            "SELECT MAX(sent_at) FROM outbox WHERE platform = ? AND workspace = ? AND channel = ?"
+            f" AND kind IN ({','.join('?' * len(_ALERTING))})",
+            (channel.platform, channel.workspace, channel.channel, *_ALERTING),
+        ).fetchone()
+        return float("-inf") if row[0] is None else float(row[0])
+
+    def _alert_pending(self, row: dict[str, Any]) -> bool:
+        found = self.store.execute(
+            "SELECT 1 FROM outbox WHERE incident_id = ? AND kind = 'down' AND id < ?"
+            " AND sent_at IS NULL AND failed_at IS NULL",
+            (row["incident_id"], row["id"]),
+        ).fetchone()
+        return found is not None
+
+    def _thread(self, incident_id: int | None) -> MessageRef | None:
+        if incident_id is None:
+            return None
+        row = self.store.row(
+            "SELECT message_id, thread_id FROM outbox WHERE incident_id = ? AND kind = 'down'"
+            " AND sent_at IS NOT NULL AND message_id IS NOT NULL ORDER BY id LIMIT 1",
+            (incident_id,),
+        )
+        return None if row is None else MessageRef(row["message_id"], row["thread_id"])
+
+    def _hold(self, ids: list[int], until: float) -> None:
+        self.store.execute(
+            f"UPDATE outbox SET not_before = ? WHERE id IN ({','.join('?' * len(ids))})",
+            (until, *ids),
+        )
+
+    def _delivery(self, channel: Channel, rows: list[dict[str, Any]]) -> Delivery:
+        alerts = [alert_from_dict(json.loads(r["payload"])) for r in rows]
+        first = rows[0]
+        key = f"check502:{first['group_id'] or first['id']}"
+        if len(alerts) > 1:
+            grouped = Alert(
+                AlertKind.GROUPED, datetime.fromtimestamp(self.clock(), UTC), grouped=tuple(alerts)
+            )
+            return Delivery(key, channel, grouped)
+        alert = alerts[0]
+        thread = None if alert.kind is AlertKind.DOWN else self._thread(first["incident_id"])
+        resolves = thread if alert.kind is AlertKind.RECOVERED else None
+        return Delivery(key, channel, alert, thread=thread, resolves=resolves)
+
+    async def _send(self, surface: Surface, channel: Channel, rows: list[dict[str, Any]]) -> int:
+        ids = [r["id"] for r in rows]
+        marks = ",".join("?" * len(ids))
+        now = self.clock()
+        claimed = self.store.execute(
+            f"UPDATE outbox SET claimed_until = ? WHERE id IN ({marks}) AND sent_at IS NULL"
+            " AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)",
+            (now + LEASE, *ids, now),
+        ).rowcount
+        if claimed != len(ids):
+            return 0  # someone else holds part of it; their delivery settles it
+        try:
+            delivery = self._delivery(channel, rows)
+        except (KeyError, TypeError, ValueError):
+            log.exception("outbox rows %s are unreadable; dropped", ids)
+            self._settle(ids, failed="unreadable payload")
+            return 0
+        try:
+            ref = await surface.deliver(delivery)
+        except DeliveryError as exc:
+            self._retry(rows, exc)
+            return 0
+        except Exception as exc:  # a surface bug must not lose the alert either
+            log.exception("the %s surface failed to deliver %s", surface.name, delivery.key)
+            self._retry(rows, DeliveryError(f"{type(exc).__name__}: {exc}"))
+            return 0
+        self.store.execute(
+            f"UPDATE outbox SET sent_at = ?, claimed_until = NULL, message_id = ?, thread_id = ?"
+            f" WHERE id IN ({marks})",
+            (self.clock(), ref.message_id, ref.thread_id, *ids),
+        )
+        return len(ids)
+
+    def _retry(self, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
+        ids = [r["id"] for r in rows]
+        attempts = max(r["attempts"] for r in rows) + 1
+        if exc.permanent or attempts >= self.settings.delivery_attempts:
+            log.error("giving up on outbox %s after %s attempts: %s", ids, attempts, exc)
+            self._settle(ids, failed=str(exc))
+            return
+        wait = max(exc.retry_after or 0.0, backoff(attempts) if exc.retry_after is None else 0.0)
+        log.warning("delivery of outbox %s failed (%s); retry in %.1f s", ids, exc, wait)
+        self.store.execute(
+            "UPDATE outbox SET attempts = ?, claimed_until = NULL, not_before = ?, last_error = ?"
+            f" WHERE id IN ({','.join('?' * len(ids))})",
+            (attempts, self.clock() + wait, str(exc)[:500], *ids),
+        )
+
+    def _settle(self, ids: list[int], *, failed: str) -> None:
+        self.store.execute(
+            "UPDATE outbox SET failed_at = ?, claimed_until = NULL, last_error = ?"
+            f" WHERE id IN ({','.join('?' * len(ids))})",
+            (self.clock(), failed[:500], *ids),
+        )

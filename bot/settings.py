@@ -1,0 +1,142 @@
+"""Every setting of the bot, read from the environment in one place.
+
+Each variable is listed in the README's settings table. ``Settings.from_env`` validates all of
+them at start-up and names the variable that is wrong, rather than failing later.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.errors import SettingsError
+from checks import AddressPolicy, UsageError
+from checks.dns import parse_nameserver
+from checks.target import parse_url
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
+
+
+def _seconds(name: str, text: str, *, minimum: float = 0.0) -> float:
+    match = _DURATION.match(text)
+    if match is None:
+        raise SettingsError(f"{name}={text!r} is not a duration (e.g. 5s, 10m, 1h)")
+    value = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum:g} s")
+    return value
+
+
+def _int(name: str, text: str, *, minimum: int = 0) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a whole number") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_path: str = "check502.db"
+    policy: AddressPolicy = field(default_factory=AddressPolicy)
+    resolver: str | None = None
+    ca_bundle: str | None = None
+    retention_days: int = 30
+    max_concurrent_checks: int = 100
+    min_interval: int = 30
+    """The shortest ``every`` the core accepts (the command grammar itself allows 30 s)."""
+    recheck_delay: float = 5.0
+    reminder_interval: float | None = 3600.0
+    group_window: float = 60.0
+    """Alerts of one channel opened within this window of the last one are sent as one."""
+    coalesce: float = 1.0
+    """How long a new alert waits for others of the same channel before it is sent."""
+    followup_interval: float = 60.0
+    """The least time between two messages in an incident's thread: a cause that flips back
+    and forth between checks is reported once it has held past this, not on every check."""
+    control_url: str | None = "https://example.com/"
+    """Checked before alerting: when it cannot be reached, the bot's own network is broken."""
+    health_cache: float = 10.0
+    cert_warn_days: tuple[int, ...] = (14, 7, 1)
+    rate_user: int = 10
+    """Checks a user may run per minute."""
+    rate_channel: int = 30
+    """Checks a channel may run per minute."""
+    max_monitors_per_channel: int = 100
+    delivery_attempts: int = 20
+    """Deliveries that keep failing are given up after this many attempts (and logged)."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read ``CHECK502_*``; raise :class:`SettingsError` naming the first bad variable."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value is not None and value.strip() != "" else None
+
+        values: dict[str, object] = {}
+        if (v := get("CHECK502_DB")) is not None:
+            values["db_path"] = v
+        try:
+            values["policy"] = AddressPolicy.from_setting(get("CHECK502_ALLOW_NETWORKS"))
+        except ValueError as exc:
+            raise SettingsError(f"CHECK502_ALLOW_NETWORKS: {exc}") from None
+        if (v := get("CHECK502_RESOLVER")) is not None:
+            try:
+                parse_nameserver(v.strip())
+            except UsageError:
+                raise SettingsError(
+                    f"CHECK502_RESOLVER={v!r} is not a DNS server address (IP or IP:PORT)"
+                ) from None
+            values["resolver"] = v.strip()
+        if (v := get("CHECK502_CA_BUNDLE")) is not None:
+            values["ca_bundle"] = v
+        ints = {
+            "CHECK502_RETENTION_DAYS": ("retention_days", 1),
+            "CHECK502_MAX_CONCURRENT_CHECKS": ("max_concurrent_checks", 1),
+            "CHECK502_MIN_INTERVAL": ("min_interval", 1),
+            "CHECK502_RATE_USER": ("rate_user", 1),
+            "CHECK502_RATE_CHANNEL": ("rate_channel", 1),
+            "CHECK502_MAX_MONITORS_PER_CHANNEL": ("max_monitors_per_channel", 1),
+        }
+        for var, (attr, minimum) in ints.items():
+            if (v := get(var)) is not None:
+                values[attr] = _int(var, v, minimum=minimum)
+        durations = {
+            "CHECK502_RECHECK_DELAY": ("recheck_delay", 0.0),
+            "CHECK502_GROUP_WINDOW": ("group_window", 0.0),
+            "CHECK502_COALESCE": ("coalesce", 0.0),
+            "CHECK502_FOLLOWUP_INTERVAL": ("followup_interval", 0.0),
+        }
+        for var, (attr, floor) in durations.items():
+            if (v := get(var)) is not None:
+                values[attr] = _seconds(var, v, minimum=floor)
+        if (v := get("CHECK502_REMINDER_INTERVAL")) is not None:
+            off = v.strip().lower() in {"off", "0", "none"}
+            values["reminder_interval"] = (
+                None if off else _seconds("CHECK502_REMINDER_INTERVAL", v, minimum=60)
+            )
+        if (v := get("CHECK502_CONTROL_URL")) is not None:
+            if v.strip().lower() == "off":
+                values["control_url"] = None
+            else:
+                try:
+                    parse_url(v.strip())
+                except UsageError:
+                    raise SettingsError(
+                        f"CHECK502_CONTROL_URL={v!r} is not an http(s) URL (or off)"
+                    ) from None
+                values["control_url"] = v.strip()
+        if (v := get("CHECK502_CERT_WARN_DAYS")) is not None:
+            try:
+                days = tuple(sorted({int(d) for d in v.split(",") if d.strip()}, reverse=True))
+            except ValueError:
+                raise SettingsError(
+                    f"CHECK502_CERT_WARN_DAYS={v!r} is not a list of days"
+                ) from None
+            values["cert_warn_days"] = days
+        return cls(**values)  # type: ignore[arg-type]

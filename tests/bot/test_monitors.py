@@ -1,0 +1,505 @@
+"""Monitors end to end: real servers on loopback, 1-second intervals, the whole core.
+
+Each test drives the bot through the console harness (push a command, pop what the channel
+shows), flips a real local server between healthy and failing, and asserts on the messages the
+channel saw and on the rows the database holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from adapters.console import ConsoleHarness
+from adapters.console.harness import CONSOLE
+from adapters.console.surface import Posted
+from bot.commands import Expect, Watch
+from bot.errors import DeliveryError
+from bot.model import AlertKind, Channel, Context, Delivery, MessageRef, WatchReply
+from bot.settings import Settings
+from checks import Cause
+from tests.bot.conftest import fast_settings
+from tests.support import DnsStub, LoopServer, OkServer, build_response, ok_server
+from tests.support.servers import TlsServer
+
+BAD = build_response(502, b"<html><body>upstream failed</body></html>")
+GOOD = build_response(200, b"ok")
+
+
+async def watch(
+    chat: ConsoleHarness,
+    url: str,
+    *,
+    channel: Channel = CONSOLE,
+    every: int = 1,
+    confirm: int = 2,
+    **options: object,
+) -> int:
+    """Add a 1-second monitor (below the grammar's 30 s floor, as tests may) and return its id."""
+    command = Watch(url, every=every, confirm=confirm, **options)  # type: ignore[arg-type]
+    reply = await chat.bot.execute(Context(channel, "tester"), command)
+    assert isinstance(reply, WatchReply), reply
+    return reply.monitor.id
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait (bounded) until ``predicate()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+def kinds(posted: list[Posted]) -> list[AlertKind]:
+    return [p.delivery.alert.kind for p in posted]
+
+
+def count(chat: ConsoleHarness, sql: str, *params: object) -> int:
+    return int(chat.bot.store.execute(sql, params).fetchone()[0])
+
+
+async def test_outage_alerts_once_with_the_full_diagnosis(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server() as site:
+        async with ConsoleHarness(settings) as chat:
+            mid = await watch(chat, site.url)
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= 2)
+            assert chat.pending() == []
+
+            site.response = BAD
+            flipped = time.monotonic()
+            posted = await chat.pop(timeout=10)
+            elapsed = time.monotonic() - flipped
+
+            alert = posted.delivery.alert
+            assert alert.kind is AlertKind.DOWN
+            assert alert.monitor_id == mid
+            # Within the confirm window: the next check (≤ 1 s), a re-check 0.3 s after it, the
+            # 0.2 s coalescing wait, and two local checks of a few ms each; 1 s of slack.
+            assert elapsed < 1 + 0.3 + 0.2 + 1.0
+            text = posted.text
+            for shown in ("DOWN", f"#{mid}", "502", "127.0.0.1", "total", "Reproduce", "curl"):
+                assert shown in text
+            assert alert.diagnosis is not None
+            assert alert.diagnosis.probes[0].status == 502
+
+            # Confirmed: the incident opened on the second consecutive failure, not the first.
+            failures = chat.bot.store.rows("SELECT at FROM results WHERE ok = 0 ORDER BY at")
+            opened = chat.bot.store.row("SELECT opened_at FROM incidents")
+            assert opened is not None
+            assert len([f for f in failures if f["at"] <= opened["opened_at"]]) == 2
+
+            # Still failing for several more checks: no second alert.
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM results WHERE ok = 0") >= 6)
+            await asyncio.sleep(0.3)
+            assert AlertKind.DOWN not in kinds(chat.pending())
+            assert count(chat, "SELECT COUNT(*) FROM incidents") == 1
+
+
+class FlappingServer(LoopServer):
+    """Alternates 502 and 200 on successive requests: never two failures in a row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.served = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.read_request(reader, writer)
+        self.served += 1
+        writer.write(BAD if self.served % 2 else GOOD)
+        await writer.drain()
+
+
+async def test_a_flapping_target_does_not_alert(tmp_path: Path, control: OkServer) -> None:
+    with FlappingServer() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            await watch(chat, site.url)
+            await until(lambda: site.served >= 8)
+            await asyncio.sleep(0.3)
+            assert chat.pending() == []
+            assert count(chat, "SELECT COUNT(*) FROM results WHERE ok = 0") >= 3
+            assert count(chat, "SELECT COUNT(*) FROM incidents") == 0
+
+
+async def test_confirm_counts_consecutive_failures(tmp_path: Path, control: OkServer) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            await watch(chat, site.url, confirm=4)
+            site.response = BAD
+            posted = await chat.pop(timeout=10)
+            assert posted.delivery.alert.kind is AlertKind.DOWN
+            opened = chat.bot.store.row("SELECT opened_at FROM incidents")
+            assert opened is not None
+            before = count(
+                chat, "SELECT COUNT(*) FROM results WHERE ok = 0 AND at <= ?", opened["opened_at"]
+            )
+            assert before == 4
+
+
+async def test_cause_change_follows_up_in_the_alert_thread(
+    tmp_path: Path, control: OkServer
+) -> None:
+    site = ok_server()
+    site.start()
+    try:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            await watch(chat, site.url)
+            site.response = BAD
+            down = await chat.pop(timeout=10)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            first_cause = down.delivery.alert.diagnosis.verdict.cause  # type: ignore[union-attr]
+
+            site.stop()  # now nothing listens: connection refused, the origin is down
+            follow = await chat.pop(timeout=10)
+            alert = follow.delivery.alert
+            assert alert.kind is AlertKind.CAUSE_CHANGED
+            assert alert.previous_cause is first_cause
+            assert alert.diagnosis is not None
+            assert alert.diagnosis.verdict.cause is Cause.ORIGIN_DOWN
+            assert follow.delivery.thread == MessageRef(down.message_id)
+            assert "origin_down" in follow.text and f"thread of {down.message_id}" in follow.text
+    finally:
+        site.stop()
+
+
+async def test_recovery_posts_downtime_in_the_thread(tmp_path: Path, control: OkServer) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch(chat, site.url)
+            site.response = BAD
+            down = await chat.pop(timeout=10)
+            await asyncio.sleep(1.0)
+            site.response = GOOD
+            up = await chat.pop(timeout=10)
+            alert = up.delivery.alert
+            assert alert.kind is AlertKind.RECOVERED
+            assert alert.monitor_id == mid
+            assert up.delivery.thread == MessageRef(down.message_id)
+            assert up.delivery.resolves == MessageRef(down.message_id)
+            assert alert.downtime_s is not None and alert.downtime_s >= 1.0
+            assert "RECOVERED" in up.text and "down" in up.text
+            incident = chat.bot.store.row("SELECT * FROM incidents")
+            assert incident is not None and incident["closed_at"] is not None
+            monitor = chat.bot.store.monitor(mid)
+            assert monitor is not None and monitor.state == "up" and monitor.incident_id is None
+
+
+async def test_mute_holds_alerts_but_checks_go_on(tmp_path: Path, control: OkServer) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch(chat, site.url)
+            assert "Muted" in await chat.push(f"mute {mid} 1h")
+            site.response = BAD
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM results WHERE ok = 0") >= 4)
+            await asyncio.sleep(0.5)
+            assert chat.pending() == []
+            incident = chat.bot.store.row("SELECT * FROM incidents")
+            assert incident is not None and incident["alerted"] == 0  # opened, silently
+
+            assert "Unmuted" in await chat.push(f"unmute {mid}")
+            late = await chat.pop(timeout=10)  # still down once the mute is lifted: now it alerts
+            assert late.delivery.alert.kind is AlertKind.DOWN
+
+
+async def test_reminders_until_acknowledged_then_recovery(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url, reminder_interval=1.0)
+    with ok_server() as site:
+        async with ConsoleHarness(settings) as chat:
+            mid = await watch(chat, site.url)
+            site.response = BAD
+            down = await chat.pop(timeout=10)
+            reminder = await chat.pop(timeout=10)
+            assert reminder.delivery.alert.kind is AlertKind.REMINDER
+            assert reminder.delivery.thread == MessageRef(down.message_id)
+
+            assert "Acknowledged" in await chat.push(f"ack {mid}")
+            assert "already acknowledged" in await chat.push(f"ack {mid}")
+            await asyncio.sleep(0.5)
+            chat.pending()  # a reminder already on its way when ack landed
+            await asyncio.sleep(2.5)
+            assert chat.pending() == []
+
+            site.response = GOOD
+            up = await chat.pop(timeout=10)
+            assert up.delivery.alert.kind is AlertKind.RECOVERED
+
+
+async def test_monitors_failing_together_make_one_grouped_alert(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url, coalesce=2.0, group_window=30.0)
+    with ok_server() as site:
+        async with ConsoleHarness(settings) as chat:
+            ids = [await watch(chat, f"{site.url}{path}") for path in ("a", "b", "c")]
+            other = Channel("console", "local", "elsewhere")
+            elsewhere = await watch(chat, f"{site.url}d", channel=other)
+            site.response = BAD
+            first = await chat.pop(timeout=10)
+            second = await chat.pop(timeout=10)
+            by_channel = {p.delivery.channel: p for p in (first, second)}
+            grouped = by_channel[CONSOLE]
+            assert grouped.delivery.alert.kind is AlertKind.GROUPED
+            assert sorted(a.monitor_id for a in grouped.delivery.alert.grouped) == ids
+            assert "3 monitors" in grouped.text
+            single = by_channel[other]
+            assert single.delivery.alert.kind is AlertKind.DOWN
+            assert single.delivery.alert.monitor_id == elsewhere
+            await asyncio.sleep(1.0)
+            assert chat.pending() == []
+
+
+class Unreachable(LoopServer):
+    """A control target that can be switched off: it then closes without answering."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = True
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.read_request(reader, writer)
+        if not self.broken:
+            writer.write(GOOD)
+            await writer.drain()
+
+
+async def test_broken_bot_network_sends_one_degraded_notice(tmp_path: Path) -> None:
+    with ok_server() as site, Unreachable() as control:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            await watch(chat, f"{site.url}a")
+            await watch(chat, f"{site.url}b")
+            site.response = BAD
+            notice = await chat.pop(timeout=10)
+            assert notice.delivery.alert.kind is AlertKind.DEGRADED
+            assert "control target" in notice.text
+            # The monitors keep being checked; no alert for them, no second notice.
+            before = count(chat, "SELECT COUNT(*) FROM results")
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= before + 6)
+            await asyncio.sleep(0.3)
+            assert chat.pending() == []
+            assert count(chat, "SELECT COUNT(*) FROM incidents") == 0
+
+            control.broken = False  # the bot's own network is back: the real outage alerts
+            seen: list[Posted] = []
+
+            def settled() -> bool:
+                seen.extend(chat.pending())
+                down = [a for p in seen for a in (p.delivery.alert.grouped or [p.delivery.alert])]
+                return (
+                    AlertKind.RESTORED in kinds(seen)
+                    and len([a for a in down if a.kind is AlertKind.DOWN]) == 2
+                )
+
+            await until(settled, 15)
+            assert kinds(seen).count(AlertKind.RESTORED) == 1
+            assert AlertKind.DEGRADED not in kinds(seen)
+
+
+class FlakySurface:
+    """The console, behind a chat API that is down for the first ``failures`` deliveries."""
+
+    def __init__(self, inner: object, failures: int, *, accepted: bool = False) -> None:
+        self.inner = inner
+        self.name = "console"
+        self.failures = failures
+        self.accepted = accepted
+        self.attempts: list[tuple[float, str]] = []
+
+    async def deliver(self, delivery: Delivery) -> MessageRef:
+        self.attempts.append((time.monotonic(), delivery.key))
+        if len(self.attempts) <= self.failures:
+            if self.accepted:  # the platform took it, but its answer never came back
+                await self.inner.deliver(delivery)  # type: ignore[attr-defined]
+                raise DeliveryError("connection reset reading the response")
+            raise DeliveryError("chat API unavailable (503)")
+        return await self.inner.deliver(delivery)  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_restart_mid_incident_neither_loses_nor_repeats(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server() as site:
+        first = ConsoleHarness(settings)
+        async with first:
+            first.bot.attach(FlakySurface(first.surface, failures=1_000))
+            mid = await watch(first, site.url)
+            site.response = BAD
+            await until(
+                lambda: count(first, "SELECT COUNT(*) FROM outbox WHERE attempts >= 1") == 1
+            )
+        assert first.posted == []  # the chat was down the whole time
+
+        second = ConsoleHarness(settings)  # same database: a restart
+        async with second:
+            assert second.bot.schedule.jobs >= 1  # rebuilt from the monitors table
+            down = await second.pop(timeout=10)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            assert down.delivery.alert.monitor_id == mid
+            await until(lambda: count(second, "SELECT COUNT(*) FROM results WHERE ok = 0") >= 6)
+            await asyncio.sleep(0.3)
+            assert second.pending() == []
+            assert count(second, "SELECT COUNT(*) FROM incidents") == 1
+            site.response = GOOD
+            up = await second.pop(timeout=10)
+            assert up.delivery.alert.kind is AlertKind.RECOVERED
+            assert up.delivery.thread == MessageRef(down.message_id)
+
+
+async def test_a_lost_answer_is_not_a_second_message(tmp_path: Path, control: OkServer) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            flaky = FlakySurface(chat.surface, failures=1, accepted=True)
+            chat.bot.attach(flaky)
+            await watch(chat, site.url)
+            site.response = BAD
+            down = await chat.pop(timeout=15)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            await until(lambda: len(flaky.attempts) >= 2, 10)
+            keys = {key for _, key in flaky.attempts}
+            assert len(keys) == 1  # the retry carried the same idempotency key
+            await asyncio.sleep(0.5)
+            assert chat.pending() == []
+            row = chat.bot.store.row("SELECT * FROM outbox WHERE kind = 'down'")
+            assert row is not None and row["sent_at"] is not None
+            assert row["message_id"] == down.message_id
+
+
+class ChatApi(LoopServer):
+    """A chat platform's HTTP API on loopback: 429 with Retry-After first, then accepted."""
+
+    def __init__(self, limited: int = 1, retry_after: int = 1) -> None:
+        super().__init__()
+        self.limited = limited
+        self.retry_after = retry_after
+        self.calls: list[tuple[float, bytes]] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await self.read_request(reader, writer)
+        self.calls.append((time.monotonic(), head))
+        if len(self.calls) <= self.limited:
+            headers = [("Retry-After", str(self.retry_after))]
+            writer.write(build_response(429, b'{"ok":false}', headers))
+        else:
+            body = f'{{"ok":true,"id":"m{len(self.calls)}"}}'.encode()
+            writer.write(build_response(200, body, [("Content-Type", "application/json")]))
+        await writer.drain()
+
+
+class HttpSurface:
+    """A minimal surface over a chat HTTP API, mapping a 429 the way real surfaces do."""
+
+    name = "console"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def deliver(self, delivery: Delivery) -> MessageRef:
+        import httpx
+
+        async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
+            response = await client.post(
+                self.url,
+                json={"kind": delivery.alert.kind.value},
+                headers={"Idempotency-Key": delivery.key},
+            )
+        if response.status_code == 429:
+            raise DeliveryError("rate limited", retry_after=float(response.headers["Retry-After"]))
+        response.raise_for_status()
+        return MessageRef(response.json()["id"])
+
+
+async def test_a_429_is_retried_after_retry_after_once(tmp_path: Path, control: OkServer) -> None:
+    with ok_server() as site, ChatApi(limited=1, retry_after=1) as api:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            chat.bot.attach(HttpSurface(api.url))
+            await watch(chat, site.url)
+            site.response = BAD
+            await until(
+                lambda: count(chat, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL") == 1,
+                15,
+            )
+            assert len(api.calls) == 2
+            (t1, head1), (t2, head2) = api.calls
+            assert t2 - t1 >= 1.0  # Retry-After honoured
+            key1 = [h for h in head1.split(b"\r\n") if h.lower().startswith(b"idempotency-key")]
+            key2 = [h for h in head2.split(b"\r\n") if h.lower().startswith(b"idempotency-key")]
+            assert key1 == key2 and key1
+            row = chat.bot.store.row("SELECT * FROM outbox")
+            assert row is not None and row["message_id"] == "m2" and row["attempts"] == 1
+            await asyncio.sleep(1.0)
+            assert len(api.calls) == 2  # delivered once
+
+
+async def test_certificate_expiry_warns_once_per_threshold(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with TlsServer(valid_days=5.5) as site, DnsStub({"shop.test": ["127.0.0.1"]}) as dns:
+        settings = fast_settings(
+            tmp_path, control.url, resolver=dns.address, ca_bundle=site.ca_pem_path
+        )
+        async with ConsoleHarness(settings) as chat:
+            mid = await watch(chat, f"https://shop.test:{site.port}/")
+            warning = await chat.pop(timeout=10)
+            assert warning.delivery.alert.kind is AlertKind.CERT_EXPIRING
+            assert warning.delivery.alert.days_left == 5
+            assert "expires in 5 days" in warning.text
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= 4)
+            assert chat.pending() == []  # 14 and 7 are both crossed: one warning, at 7
+            row = chat.bot.store.row("SELECT cert_warned FROM monitors WHERE id = ?", (mid,))
+            assert row == {"cert_warned": 7}
+
+
+async def test_expect_codes_decide_up_and_down(tmp_path: Path, control: OkServer) -> None:
+    with ok_server(status=204, body=b"") as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            await watch(chat, site.url, expect=Expect.parse("200"))
+            down = await chat.pop(timeout=10)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            assert down.delivery.alert.expected == "200"
+            assert "expected 200" in down.text
+
+
+@pytest.mark.parametrize("failures", [0, 2])
+async def test_schedule_is_rebuilt_from_the_table(
+    tmp_path: Path, control: OkServer, failures: int
+) -> None:
+    settings: Settings = fast_settings(tmp_path, control.url)
+    with ok_server() as site:
+        async with ConsoleHarness(settings) as chat:
+            ids = [await watch(chat, f"{site.url}{n}") for n in range(3)]
+            await chat.push(f"unwatch {ids[failures]}")
+        async with ConsoleHarness(settings) as chat:
+            jobs = {job.id for job in chat.bot.schedule.scheduler.get_jobs()}
+            expected = {f"m{i}" for i in ids if i != ids[failures]}
+            assert expected <= jobs and f"m{ids[failures]}" not in jobs
+            before = count(chat, "SELECT COUNT(*) FROM results")
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= before + 4)
+
+
+async def test_cause_follow_ups_wait_out_the_calm_window(tmp_path: Path, control: OkServer) -> None:
+    settings = fast_settings(tmp_path, control.url, followup_interval=2.5)
+    site = ok_server()
+    site.start()
+    try:
+        async with ConsoleHarness(settings) as chat:
+            await watch(chat, site.url)
+            site.response = BAD
+            down = await chat.pop(timeout=10)
+            opened = time.monotonic()
+            site.stop()  # the cause changes at once...
+            follow = await chat.pop(timeout=10)
+            # ...but the thread hears of it only once the window since the alert has passed.
+            assert follow.delivery.alert.kind is AlertKind.CAUSE_CHANGED
+            assert time.monotonic() - opened >= 2.0
+            assert follow.delivery.thread == MessageRef(down.message_id)
+    finally:
+        site.stop()
