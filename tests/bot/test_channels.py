@@ -29,6 +29,7 @@ from bot.model import (
 )
 from bot.settings import Settings
 from checks import AddressPolicy, Cause
+from tests.bot.conftest import fast_settings
 from tests.support import OkServer, build_response, ok_server
 
 A = Channel("console", "w1", "a")
@@ -42,16 +43,8 @@ RARELY = "every=24h"  # the scheduler stays out of the way: the tests run the ch
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "db_path": str(tmp_path / "bot.db"),
-        "policy": AddressPolicy.allowing("127.0.0.1"),
-        "control_url": None,
-        "min_interval": 1,
-        "coalesce": 0.0,
-        "group_window": 0.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    loopback = {"policy": AddressPolicy.allowing("127.0.0.1"), "coalesce": 0.0}
+    return fast_settings(tmp_path, None, **{**loopback, **overrides})
 
 
 def _reply(chat: ConsoleHarness) -> Reply | None:

@@ -19,6 +19,7 @@ from bot.commands import USAGE
 from bot.model import AlertKind, ErrorReply, ListReply, TextReply, WatchReply
 from bot.settings import Settings
 from checks import AddressPolicy
+from tests.bot.conftest import fast_settings
 from tests.support import OkServer, build_response, ok_server
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -148,16 +149,8 @@ def test_a_bad_setting_exits_2_with_one_line_naming_it(
 
 
 def _settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "db_path": str(tmp_path / "bot.db"),
-        "policy": AddressPolicy.allowing("127.0.0.1"),
-        "control_url": None,
-        "min_interval": 1,
-        "coalesce": 0.0,
-        "group_window": 0.0,
-    }
-    values.update(overrides)
-    return Settings(**values)
+    loopback = {"policy": AddressPolicy.allowing("127.0.0.1"), "coalesce": 0.0}
+    return fast_settings(tmp_path, None, **{**loopback, **overrides})
 
 
 async def test_replies_render_as_plain_lines(tmp_path: Path, server: OkServer) -> None:
