@@ -503,3 +503,22 @@ async def test_cause_follow_ups_wait_out_the_calm_window(tmp_path: Path, control
             assert follow.delivery.thread == MessageRef(down.message_id)
     finally:
         site.stop()
+
+
+async def test_outages_soon_after_an_alert_are_grouped_at_the_window_end(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url, group_window=4.0)
+    with ok_server() as first_site, ok_server() as later_site:
+        async with ConsoleHarness(settings) as chat:
+            await watch(chat, first_site.url)
+            later = [await watch(chat, f"{later_site.url}{path}") for path in ("x", "y")]
+            first_site.response = BAD
+            alone = await chat.pop(timeout=10)
+            sent = time.monotonic()
+            assert alone.delivery.alert.kind is AlertKind.DOWN
+            later_site.response = BAD  # two more outages inside the window of the first alert
+            grouped = await chat.pop(timeout=10)
+            assert time.monotonic() - sent >= 3.5  # held to the end of the window
+            assert grouped.delivery.alert.kind is AlertKind.GROUPED
+            assert sorted(a.monitor_id for a in grouped.delivery.alert.grouped) == later
