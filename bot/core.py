@@ -75,6 +75,9 @@ log = logging.getLogger("check502.bot")
 CHECK_TIMEOUT = 10.0
 """Deadline of each probe of an on-demand check (monitors use their own ``timeout``)."""
 _PRUNE_EVERY = 6 * 3600
+_PRUNE_BATCH = 2000
+"""Results deleted per step: one step blocks the event loop for some tens of ms."""
+_PRUNE_PAUSE = 0.05
 
 
 class Bot:
@@ -141,7 +144,14 @@ class Bot:
 
     async def prune(self) -> None:
         before = self.clock() - self.settings.retention_days * 86400
-        removed = self.store.prune(before)
+        removed = 0
+        # Six hours of results of 10,000 monitors are millions of rows: one DELETE would block
+        # every check for tens of seconds (bench/scheduler measured 30 s for 3.6M). Delete in
+        # steps, letting due checks run in between.
+        while (batch := self.store.prune_results(before, _PRUNE_BATCH)) == _PRUNE_BATCH:
+            removed += batch
+            await asyncio.sleep(_PRUNE_PAUSE)
+        removed += batch + self.store.prune(before)
         if removed:
             log.info(
                 "pruned %s check results older than %s days", removed, self.settings.retention_days

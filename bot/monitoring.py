@@ -95,6 +95,8 @@ class Monitoring:
         self.health = health
         self.clock = clock
         self._running: set[int] = set()
+        self._episode = store.get_meta(_DEGRADED)
+        """The current "monitoring degraded" episode (kept in ``meta``; read once, here)."""
 
     async def check(self, monitor_id: int) -> Applied | None:
         """Check a monitor now; None when it is gone or already being checked."""
@@ -151,7 +153,7 @@ class Monitoring:
                     recheck = self.settings.recheck_delay
                     if network_problem is not None and streak >= monitor.confirm:
                         alerts += self._degraded(monitor.channel, network_problem, now)
-        if outcome.ok and self.store.get_meta(_DEGRADED) is not None:
+        if outcome.ok and self._episode is not None:
             alerts += self.restore()
         return Applied(recheck, alerts)
 
@@ -347,9 +349,9 @@ class Monitoring:
     # -------------------------------------------------------------------- the bot's own health
 
     def _degraded(self, channel: Channel, problem: str, now: float) -> int:
-        episode = self.store.get_meta(_DEGRADED)
+        episode = self._episode
         if episode is None:
-            episode = f"{now:.6f}"
+            episode = self._episode = f"{now:.6f}"
             self.store.set_meta(_DEGRADED, episode)
             log.warning("monitoring degraded: %s", problem)
         alert = Alert(AlertKind.DEGRADED, datetime.fromtimestamp(now, UTC), detail=problem)
@@ -357,13 +359,14 @@ class Monitoring:
 
     def restore(self) -> int:
         """The bot's network works again: tell each channel that was told it was degraded."""
-        episode = self.store.get_meta(_DEGRADED)
+        episode = self._episode
         if episode is None:
             return 0
         now = self.clock()
         alerts = 0
         with self.store.transaction():
             self.store.set_meta(_DEGRADED, None)
+            self._episode = None
             told = self.store.rows(
                 "SELECT DISTINCT platform, workspace, channel FROM outbox WHERE key LIKE ?",
                 (f"degraded:{episode}:%",),

@@ -5,8 +5,10 @@ change (watch, unwatch) updates both. Each monitor gets a fixed phase within its
 derived from its id (multiplicative hashing by the golden ratio), so monitors spread evenly
 over the interval instead of all firing at :00, and keep their phase across restarts.
 
-Checks run under one concurrency bound. Scheduling lag (how late a check starts against its
-planned time, waiting for the bound included) is measured for ``bench/scheduler``.
+Checks run under one concurrency bound; when more runs wait for it than ten times the bound,
+further runs are dropped (and counted) rather than queued without limit, so an overloaded bot
+stays responsive and stops quickly. Scheduling lag (how late a check starts against its planned
+time, waiting for the bound included) is measured for ``bench/scheduler``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Metrics:
     checks: int = 0
     skipped: int = 0
     """Runs APScheduler skipped because the previous run of the monitor had not finished."""
+    shed: int = 0
+    """Runs dropped because ``backlog`` runs were already waiting for the concurrency bound."""
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
 
 
@@ -60,10 +64,15 @@ class Schedule:
         run: Callable[[int], Awaitable[object]],
         *,
         concurrency: int,
+        backlog: int | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._run = run
         self._gate = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._backlog = 10 * concurrency if backlog is None else backlog
+        self._waiting = 0
+        self._shed_logged = float("-inf")
         self._clock = clock
         self._anchors: dict[int, tuple[float, int]] = {}
         self.metrics = Metrics()
@@ -117,16 +126,46 @@ class Schedule:
 
     async def _scheduled(self, monitor_id: int) -> None:
         anchor = self._anchors.get(monitor_id)
-        async with self._gate:
-            now = self._clock()
-            if anchor is not None and now >= anchor[0]:
-                self._measure((now - anchor[0]) % anchor[1])
-            await self._guarded(monitor_id)
+        now = self._clock()
+        planned = now
+        if anchor is not None and now >= anchor[0]:
+            # The run this call was fired for: APScheduler starts the task as soon as it is
+            # due, so only the wait for the gate below can be long, and it counts as lag.
+            planned = now - (now - anchor[0]) % anchor[1]
+        await self._gated(monitor_id, planned)
 
     async def _once(self, monitor_id: int, due: float) -> None:
-        async with self._gate:
-            self._measure(max(0.0, self._clock() - due))
+        await self._gated(monitor_id, min(due, self._clock()))
+
+    async def _gated(self, monitor_id: int, planned: float) -> None:
+        if self._gate.locked() and self._waiting >= self._backlog:
+            self._shed()
+            return
+        self._waiting += 1
+        try:
+            await self._gate.acquire()
+        except asyncio.CancelledError:
+            return  # shutting down: a run that never started ends quietly
+        finally:
+            self._waiting -= 1
+        try:
+            self._measure(max(0.0, self._clock() - planned))
             await self._guarded(monitor_id)
+        finally:
+            self._gate.release()
+
+    def _shed(self) -> None:
+        """More is due than this machine can check: drop this run rather than queue it."""
+        self.metrics.shed += 1
+        now = time.monotonic()
+        if now - self._shed_logged >= 60:
+            self._shed_logged = now
+            log.warning(
+                "checks fall behind: %s runs wait for %s check slots; %s runs dropped so far",
+                self._waiting,
+                self._concurrency,
+                self.metrics.shed,
+            )
 
     def _measure(self, lag: float) -> None:
         self.metrics.checks += 1

@@ -293,6 +293,17 @@ class Store:
             )
         ]
 
+    def prune_results(self, before: float, limit: int) -> int:
+        """Drop up to ``limit`` of the oldest check results older than ``before``.
+
+        One short transaction: the caller, on the event loop, prunes a backlog in steps.
+        """
+        return self.execute(
+            "DELETE FROM results WHERE id IN"
+            " (SELECT id FROM results WHERE at < ? ORDER BY at LIMIT ?)",
+            (before, limit),
+        ).rowcount
+
     def prune(self, before: float) -> int:
         """Drop check results, closed incidents and settled outbox rows older than ``before``."""
         with self.transaction():

@@ -7,6 +7,7 @@ servers on 127.0.0.1 (loopback opted in by the policy), and asserts on the reply
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -290,3 +291,19 @@ async def test_an_internal_error_is_one_sentence_and_no_traceback(
         assert "\n" not in chat.last_reply.text
     # The details went to the log, not to the chat.
     assert any(r.name == "check502.bot" and r.exc_info for r in caplog.records)
+
+
+async def test_retention_prunes_a_large_backlog_in_steps(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, retention_days=1)
+    async with ConsoleHarness(settings) as chat:
+        store = chat.bot.store
+        old = time.time() - 3 * 86400
+        rows = [(1, old + i, 1, "200", "ok") for i in range(5_000)]
+        rows += [(1, time.time(), 1, "200", "ok")] * 3
+        with store.transaction():
+            store.db.conn.executemany(
+                "INSERT INTO results (monitor_id, at, ok, outcome, cause) VALUES (?,?,?,?,?)",
+                rows,
+            )
+        await chat.bot.prune()
+        assert store.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 3

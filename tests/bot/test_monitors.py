@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from bot.errors import DeliveryError
 from bot.model import AlertKind, Channel, Context, Delivery, MessageRef, WatchReply
 from bot.settings import Settings
 from checks import Cause
-from tests.bot.conftest import fast_settings
+from tests.bot.conftest import fast_settings, until
 from tests.support import DnsStub, LoopServer, OkServer, build_response, ok_server
 from tests.support.servers import TlsServer
 
@@ -44,15 +43,6 @@ async def watch(
     reply = await chat.bot.execute(Context(channel, "tester"), command)
     assert isinstance(reply, WatchReply), reply
     return reply.monitor.id
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait (bounded) until ``predicate()`` holds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 def kinds(posted: list[Posted]) -> list[AlertKind]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.schedule import first_run, phase
+from tests.bot.conftest import until
 
 
 def test_monitors_spread_evenly_over_their_interval() -> None:
@@ -40,3 +42,28 @@ def test_the_first_run_is_the_next_time_on_the_phase(
     assert now - 1e-6 <= start < now + every + 1e-6
     offset = (start - phase(monitor_id, every)) % every
     assert min(offset, every - offset) < 1e-3
+
+
+async def test_an_overloaded_schedule_sheds_runs_instead_of_queueing_them() -> None:
+    from bot.schedule import Schedule
+
+    started: list[int] = []
+    release = asyncio.Event()
+
+    async def run(monitor_id: int) -> None:
+        started.append(monitor_id)
+        await release.wait()
+
+    schedule = Schedule(run, concurrency=1, backlog=2)
+    schedule.start([])
+    try:
+        for monitor_id in range(1, 6):
+            schedule.recheck(monitor_id, 0.0)
+        await until(lambda: schedule.metrics.shed >= 2, 5)
+        await asyncio.sleep(0.1)
+        assert started == [started[0]]  # one slot: one run at a time
+        assert schedule.metrics.shed == 2  # two wait, the two beyond the backlog are dropped
+        release.set()
+        await until(lambda: len(started) == 3, 5)
+    finally:
+        schedule.shutdown()
