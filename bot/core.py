@@ -264,37 +264,12 @@ class Bot:
         self._spend(context)
         # The first check runs before the monitor exists: a refused or malformed target
         # (private address, metadata name) is refused here and creates nothing.
-        probe = Monitor(
-            id=0,
-            channel=context.channel,
-            url=command.url,
-            every=command.every,
-            origin=command.origin,
-            confirm=command.confirm,
-            expect=command.expect,
-            timeout=command.timeout,
-            state="new",
-            fail_streak=0,
-            muted_until=None,
-            incident_id=None,
-            last_checked=None,
-            last_outcome=None,
-            created_by=context.user,
-        )
-        diagnosis = await self._diagnose_monitor(probe)
+        diagnosis = await self._diagnose(command.url, command.origin, command.timeout)
         for p in diagnosis.probes:
             if p.error is not None and p.error.kind is ErrorKind.BLOCKED_ADDRESS:
                 raise Conflict(f"Not watching {command.url}: {p.error.message}.")
         monitor = self.store.add_monitor(
-            context.channel,
-            url=command.url,
-            every=command.every,
-            origin=command.origin,
-            confirm=command.confirm,
-            expect=command.expect,
-            timeout=command.timeout,
-            created_by=context.user,
-            now=self.clock(),
+            context.channel, command, created_by=context.user, now=self.clock()
         )
         applied = self.monitoring.apply(monitor, classify(diagnosis, monitor.expect))
         self._after(monitor.id, applied.recheck_after, applied.alerts)
@@ -344,40 +319,43 @@ class Bot:
             self.sender.wake()
 
     async def _diagnose_monitor(self, monitor: Monitor) -> Diagnosis:
-        """One check of a monitor, never longer than its ``timeout`` in all."""
+        return await self._diagnose(monitor.url, monitor.origin, monitor.timeout)
+
+    async def _diagnose(self, url: str, origin: str | None, timeout: float) -> Diagnosis:
+        """One check of a monitored URL, never longer than ``timeout`` in all."""
         try:
-            async with asyncio.timeout(monitor.timeout):
+            async with asyncio.timeout(timeout):
                 return await diagnose(
-                    monitor.url,
-                    origin=monitor.origin,
+                    url,
+                    origin=origin,
                     resolver=self.resolver,
                     transport=self.transport,
-                    timeout=monitor.timeout * 0.9,
+                    timeout=timeout * 0.9,
                     follow=True,
                     policy=self.settings.policy,
                 )
         except TimeoutError:
-            return _deadline(monitor)
+            return _deadline(url, origin, timeout)
 
 
-def _deadline(monitor: Monitor) -> Diagnosis:
+def _deadline(url: str, origin: str | None, timeout: float) -> Diagnosis:
     """The check as a diagnosis when it did not finish within the monitor's deadline."""
-    seconds = f"{monitor.timeout:g}"
+    seconds = f"{timeout:g}"
     return Diagnosis(
-        url=monitor.url,
+        url=url,
         checked_at=_utcnow(),
         verdict=Verdict(
             cause=Cause.TIMEOUT,
             generated_by=None,
             hop=None,
             confidence=0.5,
-            summary=f"{monitor.url} did not finish answering within the monitor's {seconds} s.",
+            summary=f"{url} did not finish answering within the monitor's {seconds} s.",
             evidence=(f"The whole check (DNS, connect, TLS, response) took over {seconds} s.",),
-            next_steps=(f"Run `/check502 {monitor.url}` for a full diagnosis with phases.",),
-            reproduce=(f"curl -sv -o /dev/null --max-time {seconds} {shlex.quote(monitor.url)}",),
+            next_steps=(f"Run `/check502 {url}` for a full diagnosis with phases.",),
+            reproduce=(f"curl -sv -o /dev/null --max-time {seconds} {shlex.quote(url)}",),
         ),
         probes=(),
-        origin=monitor.origin,
+        origin=origin,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from bot.commands import Expect
+from bot.commands import Expect, Watch
 from bot.model import Alert, Channel, CheckRecord, IncidentRecord, Monitor
 from checks import Cause
 
@@ -160,17 +160,7 @@ class Store:
     # ------------------------------------------------------------------------------- monitors
 
     def add_monitor(
-        self,
-        channel: Channel,
-        *,
-        url: str,
-        every: int,
-        origin: str | None,
-        confirm: int,
-        expect: Expect,
-        timeout: float,
-        created_by: str,
-        now: float,
+        self, channel: Channel, watch: Watch, *, created_by: str, now: float
     ) -> Monitor:
         cursor = self.execute(
             "INSERT INTO monitors (platform, workspace, channel, url, origin, every, confirm,"
@@ -179,12 +169,12 @@ class Store:
                 channel.platform,
                 channel.workspace,
                 channel.channel,
-                url,
-                origin,
-                every,
-                confirm,
-                str(expect),
-                timeout,
+                watch.url,
+                watch.origin,
+                watch.every,
+                watch.confirm,
+                str(watch.expect),
+                watch.timeout,
                 created_by,
                 now,
             ),

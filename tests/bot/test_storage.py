@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import Expect
+from bot.commands import Expect, Watch
 from bot.model import Alert, AlertKind, Channel, Monitor
 from bot.storage import SCHEMA_VERSION, Store
 
@@ -28,17 +28,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def _monitor(store: Store, url: str = "https://shop.example.com/") -> Monitor:
-    return store.add_monitor(
-        CHANNEL,
-        url=url,
-        every=60,
-        origin=None,
-        confirm=2,
-        expect=Expect.default(),
-        timeout=4.0,
-        created_by="ann",
-        now=NOW - 40 * DAY,
-    )
+    watch = Watch(url, every=60, confirm=2, expect=Expect.default(), timeout=4.0)
+    return store.add_monitor(CHANNEL, watch, created_by="ann", now=NOW - 40 * DAY)
 
 
 def _result(store: Store, monitor_id: int, at: float, ok: bool = True) -> None:
