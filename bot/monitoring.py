@@ -188,18 +188,16 @@ class Monitoring:
 
     def _up(self, monitor: Monitor, outcome: Outcome, now: float, muted: bool) -> int:
         alerts = self._certificate(monitor, outcome, now, muted)
+        # One statement per healthy check: only a monitor read as down takes the conditional
+        # flip (which still decides, by its row count, who sends the recovery).
         changed = self.store.execute(
             "UPDATE monitors SET state = 'up', fail_streak = 0, first_failure_at = NULL,"
-            " incident_id = NULL, last_checked = ?, last_outcome = ? WHERE id = ? AND state ="
-            " 'down'",
+            " incident_id = NULL,"
+            " last_checked = ?, last_outcome = ? WHERE id = ?"
+            + (" AND state = 'down'" if monitor.state == "down" else ""),
             (now, outcome.label, monitor.id),
         ).rowcount
-        if not changed:
-            self.store.execute(
-                "UPDATE monitors SET state = 'up', fail_streak = 0, first_failure_at = NULL,"
-                " last_checked = ?, last_outcome = ? WHERE id = ?",
-                (now, outcome.label, monitor.id),
-            )
+        if monitor.state != "down" or not changed:
             return alerts
         incident = self.store.row("SELECT * FROM incidents WHERE id = ?", (monitor.incident_id,))
         if incident is None:
@@ -335,10 +333,12 @@ class Monitoring:
         crossed = [t for t in self.settings.cert_warn_days if days <= t]
         threshold = min(crossed) if crossed else None
         fire = threshold is not None and (warned is None or threshold < warned)
-        self.store.execute(
-            "UPDATE monitors SET cert_not_after = ?, cert_warned = ? WHERE id = ?",
-            (not_after, threshold if fire else warned, monitor.id),
-        )
+        stored = (not_after, threshold if fire else warned)
+        if row is None or (row["cert_not_after"], row["cert_warned"]) != stored:
+            self.store.execute(
+                "UPDATE monitors SET cert_not_after = ?, cert_warned = ? WHERE id = ?",
+                (*stored, monitor.id),
+            )
         if not fire or muted:
             return 0
         alert = self._alert(AlertKind.CERT_EXPIRING, monitor, outcome, now, days_left=days)
