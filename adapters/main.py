@@ -8,8 +8,10 @@ bot at start-up with one line naming the variable; exit codes: 0 stopped, 2 bad 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sqlite3
 import sys
 from collections.abc import Mapping
@@ -30,7 +32,19 @@ async def _run(settings: Settings, env: Mapping[str, str]) -> None:
             f"CHECK502_DB={settings.db_path}: cannot open the database ({exc})"
         ) from None
     surfaces = configured(env)
-    await asyncio.gather(*(entry.run(bot, env) for entry in surfaces))
+    # SIGTERM (a platform stopping the dyno or container) stops as Ctrl-C does: cleanly.
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        await asyncio.gather(*(entry.run(bot, env) for entry in surfaces))
+    except asyncio.CancelledError:
+        log.warning("check502-bot: stopping")
+    finally:
+        await bot.stop()
+        bot.close()
 
 
 def main() -> int:

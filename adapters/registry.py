@@ -27,8 +27,17 @@ async def _console(bot: Bot, env: Mapping[str, str]) -> None:
     await run_console(bot)
 
 
+async def _slack(bot: Bot, env: Mapping[str, str]) -> None:
+    from adapters.slack.app import run_slack  # noqa: PLC0415 - a surface loads its library only when it runs
+
+    await run_slack(bot, env)
+
+
+SLACK_SWITCH = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID")
+
 SURFACES: dict[str, SurfaceEntry] = {
     "console": SurfaceEntry("console", (), _console),
+    "slack": SurfaceEntry("slack", SLACK_SWITCH, _slack),
 }
 
 

@@ -116,6 +116,7 @@ class Bot:
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
         self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
 
     def attach(self, surface: Surface) -> None:
         """Deliver alerts of ``surface.name`` channels through this surface."""
@@ -123,6 +124,10 @@ class Bot:
         self.sender.wake()
 
     async def start(self) -> None:
+        """Start monitoring and delivering; once, however many surfaces call it."""
+        if self._started:
+            return
+        self._started = True
         self.store.release_claims()
         self.schedule.start(self.store.schedule_rows())
         self.schedule.scheduler.add_job(
@@ -131,6 +136,9 @@ class Bot:
         self._tasks.append(asyncio.create_task(self.sender.run(), name="check502-outbox"))
 
     async def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
         self.schedule.shutdown()
         for task in self._tasks:
             task.cancel()

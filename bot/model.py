@@ -211,3 +211,6 @@ class Delivery:
     """Post in this message's thread (follow-ups, recovery)."""
     resolves: MessageRef | None = None
     """RECOVERED: the alert message to mark resolved, where the platform can edit it."""
+    original: Alert | None = None
+    """RECOVERED: the DOWN alert that message shows, so a surface can re-render it as resolved;
+    None when the message was a GROUPED alert standing for several incidents."""

@@ -163,15 +163,29 @@ class Sender:
         ).fetchone()
         return found is not None
 
-    def _thread(self, incident_id: int | None) -> MessageRef | None:
+    def _thread(self, incident_id: int | None) -> tuple[MessageRef | None, Alert | None]:
+        """The message of the incident's DOWN alert, and that alert when it was sent alone
+        (a GROUPED message stands for several incidents: it is not re-rendered for one)."""
         if incident_id is None:
-            return None
+            return None, None
         row = self.store.row(
-            "SELECT message_id, thread_id FROM outbox WHERE incident_id = ? AND kind = 'down'"
-            " AND sent_at IS NOT NULL AND message_id IS NOT NULL ORDER BY id LIMIT 1",
+            "SELECT message_id, thread_id, payload, group_id FROM outbox WHERE incident_id = ?"
+            " AND kind = 'down' AND sent_at IS NOT NULL AND message_id IS NOT NULL"
+            " ORDER BY id LIMIT 1",
             (incident_id,),
         )
-        return None if row is None else MessageRef(row["message_id"], row["thread_id"])
+        if row is None:
+            return None, None
+        ref = MessageRef(row["message_id"], row["thread_id"])
+        together = self.store.execute(
+            "SELECT COUNT(*) FROM outbox WHERE group_id = ?", (row["group_id"],)
+        ).fetchone()[0]
+        if row["group_id"] is not None and together > 1:
+            return ref, None
+        try:
+            return ref, alert_from_dict(json.loads(row["payload"]))
+        except (KeyError, TypeError, ValueError):
+            return ref, None
 
     def _hold(self, ids: list[int], until: float) -> None:
         self.store.execute(
@@ -189,9 +203,12 @@ class Sender:
             )
             return Delivery(key, channel, grouped)
         alert = alerts[0]
-        thread = None if alert.kind is AlertKind.DOWN else self._thread(first["incident_id"])
-        resolves = thread if alert.kind is AlertKind.RECOVERED else None
-        return Delivery(key, channel, alert, thread=thread, resolves=resolves)
+        thread, original = (None, None)
+        if alert.kind is not AlertKind.DOWN:
+            thread, original = self._thread(first["incident_id"])
+        if alert.kind is not AlertKind.RECOVERED:
+            return Delivery(key, channel, alert, thread=thread)
+        return Delivery(key, channel, alert, thread=thread, resolves=thread, original=original)
 
     async def _send(self, surface: Surface, channel: Channel, rows: list[dict[str, Any]]) -> int:
         ids = [r["id"] for r in rows]

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterable
 
+from adapters.present import phases
 from checks import Cause, Diagnosis, Explanation, Probe
 
 
@@ -46,20 +47,18 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}ms"
 
 
+_HTTPSTAT_NAMES = {
+    "DNS": "DNS Lookup",
+    "connect": "TCP Connection",
+    "TLS": "TLS Handshake",
+    "first byte": "Server Processing",
+    "transfer": "Content Transfer",
+}
+
+
 def _phases(p: Probe) -> list[tuple[str, float | None]]:
-    """Per-phase durations from the cumulative timings."""
-    t = p.timings
-    marks = [("DNS Lookup", t.dns), ("TCP Connection", t.connect), ("TLS Handshake", t.tls)]
-    marks += [("Server Processing", t.ttfb), ("Content Transfer", t.total)]
-    out: list[tuple[str, float | None]] = []
-    previous = 0.0
-    for name, cumulative in marks:
-        if cumulative is None:
-            out.append((name, None))
-            continue
-        out.append((name, max(0.0, cumulative - previous)))
-        previous = cumulative
-    return out
+    """Per-phase durations under httpstat's names."""
+    return [(_HTTPSTAT_NAMES[name], value) for name, value in phases(p)]
 
 
 def _phase_bar(p: Probe, style: Style) -> list[str]:

@@ -173,6 +173,9 @@ async def test_recovery_posts_downtime_in_the_thread(tmp_path: Path, control: Ok
             assert alert.monitor_id == mid
             assert up.delivery.thread == MessageRef(down.message_id)
             assert up.delivery.resolves == MessageRef(down.message_id)
+            original = up.delivery.original  # the DOWN alert, for surfaces that edit it
+            assert original is not None and original.kind is AlertKind.DOWN
+            assert original.diagnosis is not None and original.diagnosis.probes[0].status == 502
             assert alert.downtime_s is not None and alert.downtime_s >= 1.0
             assert "RECOVERED" in up.text and "down" in up.text
             incident = chat.bot.store.row("SELECT * FROM incidents")
@@ -245,6 +248,16 @@ async def test_monitors_failing_together_make_one_grouped_alert(
             assert single.delivery.alert.monitor_id == elsewhere
             await asyncio.sleep(1.0)
             assert chat.pending() == []
+            site.response = GOOD
+            ups = [await chat.pop(timeout=10) for _ in range(4)]
+            assert {p.delivery.alert.kind for p in ups} == {AlertKind.RECOVERED}
+            for up in ups:
+                if up.delivery.channel == other:  # its DOWN went alone: surfaces re-render it
+                    assert up.delivery.original is not None
+                    assert up.delivery.original.monitor_id == elsewhere
+                else:  # the GROUPED message stands for three incidents: left as it is
+                    assert up.delivery.thread == MessageRef(grouped.message_id)
+                    assert up.delivery.original is None
 
 
 class Unreachable(LoopServer):

@@ -1,0 +1,139 @@
+"""What every surface shows of a diagnosis, in the same words: the format-free half of rendering.
+
+Each surface's ``render`` module lays these out in its own format (ANSI text, Block Kit, embeds,
+Telegram HTML). Nothing here decides anything about the diagnosis; it only picks and names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from checks import Cause, Diagnosis, Probe
+
+CAUSE_TITLE: dict[Cause, str] = {
+    Cause.OK: "Healthy",
+    Cause.ORIGIN_DOWN: "Origin down",
+    Cause.WORKERS_EXHAUSTED: "Workers exhausted",
+    Cause.FIREWALL: "Firewall blocking the proxy",
+    Cause.DNS: "DNS failure",
+    Cause.TIMEOUT: "Upstream timeout",
+    Cause.TLS: "TLS failure",
+    Cause.PROTOCOL: "Protocol mismatch",
+    Cause.UNKNOWN: "Cause unknown",
+}
+
+PHASES = ("DNS", "connect", "TLS", "first byte", "transfer")
+"""Per-phase names, in order, as :func:`phases` returns them."""
+
+
+def phases(p: Probe) -> list[tuple[str, float | None]]:
+    """Per-phase durations (ms) from the probe's cumulative timings; None where it did not happen."""
+    t = p.timings
+    marks = zip(PHASES, (t.dns, t.connect, t.tls, t.ttfb, t.total), strict=True)
+    out: list[tuple[str, float | None]] = []
+    previous = 0.0
+    for name, cumulative in marks:
+        if cumulative is None:
+            out.append((name, None))
+            continue
+        out.append((name, max(0.0, cumulative - previous)))
+        previous = cumulative
+    return out
+
+
+def ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} ms"
+
+
+def status_line(p: Probe) -> str:
+    """``HTTP/1.1 502 Bad Gateway``, or the error kind when nothing answered."""
+    if p.status is not None:
+        return f"{p.http_version or ''} {p.status} {p.reason or ''}".strip()
+    return p.error.kind.value if p.error is not None else "no response"
+
+
+def address(p: Probe) -> str:
+    return f"{p.ip}:{p.port}" if p.ip else f"{p.host}:{p.port}"
+
+
+GATEWAY_HEADERS = (
+    "server",
+    "via",
+    "cf-ray",
+    "x-cache",
+    "x-served-by",
+    "x-vercel-id",
+    "x-vercel-error",
+    "x-amz-cf-id",
+    "x-amz-cf-pop",
+    "retry-after",
+    "location",
+)
+"""The response headers that say who answered; the rest are left to ``--json``."""
+
+
+def gateway_headers(p: Probe) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in p.headers if k.lower() in GATEWAY_HEADERS]
+
+
+@dataclass(frozen=True, slots=True)
+class Sides:
+    """The probes a chat message compares: the public URL, and the origin bypass if tried."""
+
+    public: Probe | None
+    origin: Probe | None
+
+
+def sides(d: Diagnosis) -> Sides:
+    """The first public probe that answered (else the first), and likewise for the origin."""
+
+    def pick(target: str) -> Probe | None:
+        found = [p for p in d.probes if p.target == target and not p.protocol_retry]
+        if not found:
+            return None
+        answered = [p for p in found if p.status is not None and p.status >= 500]
+        return (answered or found)[0]
+
+    return Sides(pick("public"), pick("origin"))
+
+
+def resolved_ips(d: Diagnosis) -> tuple[str, ...]:
+    if d.dns is not None and d.dns.ips:
+        return d.dns.ips
+    return d.ips_seen
+
+
+def status_mix(d: Diagnosis) -> str | None:
+    """``502 ×7 · 200 ×3`` over several runs; None for a single run."""
+    if d.runs <= 1 or not d.status_mix:
+        return None
+    return " · ".join(f"{outcome} ×{count}" for outcome, count in d.status_mix)
+
+
+def fit(items: Iterable[str], budget: int, *, more: str = "… and {n} more") -> list[str]:
+    """As many of ``items`` as fit in ``budget`` characters (one more for each line break), the
+    first one that does not fit cut short, then "… and N more": long evidence is shortened,
+    never refused by a platform's limit."""
+    rows = list(items)
+    out: list[str] = []
+    used = 0
+    reserve = len(more) + 8
+    for i, row in enumerate(rows):
+        last = i == len(rows) - 1
+        if used + len(row) + 1 + (0 if last else reserve) <= budget:
+            out.append(row)
+            used += len(row) + 1
+            continue
+        room = budget - used - 1 - reserve
+        if room > 40:
+            out.append(cut(row, room))
+        if len(rows) > len(out):
+            out.append(more.format(n=len(rows) - len(out)))
+        break
+    return out
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, ending in "…" when it was longer."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"

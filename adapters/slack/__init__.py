@@ -1,0 +1,1 @@
+"""Slack: the /check502 slash command, its buttons, and alerts in threads (slack-bolt, async)."""

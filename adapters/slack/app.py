@@ -1,0 +1,346 @@
+"""The Slack surface: the Bolt app (``/check502``, its buttons), its server, its alert surface.
+
+Slash commands are acknowledged inside Slack's 3 seconds by a listener that only parses:
+a usage error is the (ephemeral) acknowledgement itself; a command that probes is acknowledged
+in the channel with "Checking <url>…", which the result then replaces through ``respond()``.
+The work runs in Bolt's lazy listeners, after the acknowledgement. Buttons carry a monitor id
+and run the same commands the user could type (``mute 3 1h``, ``ack 3``), so there is one
+grammar and one set of rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_sdk.errors import SlackClientError
+from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
+from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.config import SCOPES, Mode, SlackConfig
+from adapters.slack.render import (
+    ACK,
+    ALERT_ACTIONS,
+    MUTE,
+    MUTE_SECONDS,
+    RECHECK,
+    RERUN,
+    Message,
+    annotated,
+    esc,
+    reply_message,
+)
+from adapters.slack.surface import ClientFor, SlackSurface, web_client
+from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
+from bot.core import Bot
+from bot.errors import BotError
+from bot.model import Channel, Context, ErrorReply, Reply
+from checks import UsageError
+
+log = logging.getLogger("check502.slack")
+
+EVENTS_PATH = "/slack/events"
+_RESPOND_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError, SlackClientError)
+
+
+def _context(team: str | None, channel: str | None, user: str | None) -> Context:
+    return Context(Channel("slack", team or "-", channel or "-"), user or "-")
+
+
+def _parse(text: str) -> Command | str:
+    """The command, or the sentence saying why it is not one."""
+    try:
+        return parse_command(text)
+    except (UsageError, BotError) as exc:
+        return str(exc)
+
+
+def _probes(command: Command | str) -> bool:
+    return isinstance(command, Check | Watch)
+
+
+class SlackApp:
+    """The Bolt app wired to the bot core, and the alert surface that posts with its tokens."""
+
+    def __init__(self, bot: Bot, config: SlackConfig) -> None:
+        self.bot = bot
+        self.config = config
+        self.client = web_client(
+            config.api_url, None if config.mode is Mode.OAUTH else config.bot_token
+        )
+        self.installations: SQLite3InstallationStore | None = None
+        if config.mode is Mode.OAUTH:
+            assert config.client_id is not None and config.client_secret is not None
+            self.installations = SQLite3InstallationStore(
+                database=config.install_db, client_id=config.client_id
+            )
+            oauth = AsyncOAuthSettings(
+                client_id=config.client_id,
+                client_secret=config.client_secret,
+                scopes=list(SCOPES),
+                installation_store=self.installations,
+                state_store=SQLite3OAuthStateStore(
+                    database=config.install_db, expiration_seconds=600
+                ),
+                authorization_url=config.authorization_url,
+                redirect_uri=config.redirect_uri,
+            )
+            self.app = AsyncApp(
+                name="check502",
+                client=self.client,
+                signing_secret=config.signing_secret,
+                oauth_settings=oauth,
+            )
+        else:
+            self.app = AsyncApp(
+                name="check502",
+                client=self.client,
+                signing_secret=config.signing_secret,
+                request_verification_enabled=config.mode is Mode.HTTP,
+            )
+        self.surface = SlackSurface(self._client_for)
+        self._register()
+
+    async def _client_for(self, team: str) -> AsyncWebClient | None:
+        if self.installations is None:
+            return self.client
+        installed = await self.installations.async_find_bot(enterprise_id=None, team_id=team)
+        if installed is None or not installed.bot_token:
+            return None
+        return web_client(self.config.api_url, installed.bot_token)
+
+    def client_for(self) -> ClientFor:
+        return self._client_for
+
+    # ------------------------------------------------------------------------------ listeners
+
+    def _register(self) -> None:
+        app = self.app
+        app.command(self.config.command)(ack=self._ack_command, lazy=[self._run_command])
+        for action_id, work in (
+            (RECHECK, self._recheck),
+            (RERUN, self._rerun),
+            (MUTE, self._mute),
+            (ACK, self._acknowledge),
+        ):
+            app.action(action_id)(ack=self._ack_action, lazy=[work])
+        app.error(self._error)
+
+    async def _ack_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        parsed = _parse(command.get("text") or "")
+        if isinstance(parsed, str):
+            await ack(text=f"✗ {esc(parsed)}")
+        elif isinstance(parsed, Help):
+            reply = await self.bot.execute(_context(None, None, None), parsed)
+            await ack(**reply_message(reply).payload())
+        elif isinstance(parsed, Check | Watch):
+            await ack(response_type="in_channel", text=f"Checking {esc(parsed.url)}…")
+        else:
+            await ack()
+
+    async def _run_command(
+        self, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        text = command.get("text") or ""
+        parsed = _parse(text)
+        if isinstance(parsed, str | Help):
+            return  # the acknowledgement was the answer
+        context = _context(
+            command.get("team_id"), command.get("channel_id"), command.get("user_id")
+        )
+        reply = await self.bot.handle(context, text)
+        rerun = text if isinstance(parsed, Check) else None
+        await self._answer(respond, client, context, reply, rerun=rerun, replace=_probes(parsed))
+
+    async def _answer(
+        self,
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: Context,
+        reply: Reply,
+        *,
+        rerun: str | None = None,
+        replace: bool,
+    ) -> None:
+        """Show ``reply``: in the channel, replacing the acknowledgement, or privately if an error."""
+        msg = reply_message(reply, rerun=rerun)
+        if isinstance(reply, ErrorReply):
+            if replace:
+                await self._respond(respond, None, context, Message(""), delete_original=True)
+            await self._respond(respond, None, context, msg, response_type="ephemeral")
+            return
+        await self._respond(
+            respond,
+            client,
+            context,
+            msg,
+            response_type="in_channel",
+            replace_original=replace,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    async def _respond(
+        self,
+        respond: AsyncRespond,
+        client: AsyncWebClient | None,
+        context: Context,
+        msg: Message,
+        **options: Any,
+    ) -> None:
+        """``respond()``; when the response URL fails, post to the channel instead (if given)."""
+        try:
+            response = await respond(**msg.payload(), **options)
+            if response.status_code == 200:
+                return
+            problem = f"HTTP {response.status_code} {response.body[:200]!r}"
+        except _RESPOND_FAILURES as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        log.warning("Slack response_url failed (%s)", problem)
+        if client is None:
+            return
+        try:
+            await client.chat_postMessage(channel=context.channel.channel, **msg.payload())
+        except _RESPOND_FAILURES as exc:
+            log.warning("Slack chat.postMessage failed too (%s); the reply is lost", exc)
+
+    async def _ack_action(self, ack: AsyncAck) -> None:
+        await ack()
+
+    def _clicked(self, body: dict[str, Any]) -> tuple[Context, int | None]:
+        context = _context(
+            (body.get("team") or {}).get("id"),
+            (body.get("channel") or {}).get("id"),
+            (body.get("user") or {}).get("id"),
+        )
+        actions = body.get("actions") or [{}]
+        try:
+            return context, int(actions[0].get("value", ""))
+        except ValueError:
+            return context, None
+
+    async def _recheck(
+        self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        context, monitor_id = self._clicked(body)
+        if monitor_id is None:
+            return
+        reply = await self.bot.recheck(context, monitor_id)
+        message = body.get("message") or {}
+        on_alert = any(b.get("block_id") == ALERT_ACTIONS for b in message.get("blocks", ()) if b)
+        if on_alert and not isinstance(reply, ErrorReply):
+            # An alert stays as the incident's record: the re-check goes into its thread.
+            msg = reply_message(reply)
+            try:
+                await client.chat_postMessage(
+                    channel=context.channel.channel,
+                    thread_ts=message.get("thread_ts") or message.get("ts"),
+                    unfurl_links=False,
+                    **msg.payload(),
+                )
+                return
+            except _RESPOND_FAILURES as exc:
+                log.warning("could not post the re-check in the alert's thread (%s)", exc)
+        await self._answer(respond, client, context, reply, replace=True)
+
+    async def _rerun(
+        self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        context, _ = self._clicked(body)
+        text = str((body.get("actions") or [{}])[0].get("value", ""))
+        if not isinstance(_parse(text), Check):
+            return  # only a check is ever put on this button
+        reply = await self.bot.handle(context, text)
+        await self._answer(respond, client, context, reply, rerun=text, replace=True)
+
+    async def _mute(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await self._in_place(
+            body, respond, f"mute {{id}} {format_duration(MUTE_SECONDS)}", "🔕 Muted for 1 h", MUTE
+        )
+
+    async def _acknowledge(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await self._in_place(body, respond, "ack {id}", "✋ Acknowledged", ACK)
+
+    async def _in_place(
+        self, body: dict[str, Any], respond: AsyncRespond, command: str, note: str, button: str
+    ) -> None:
+        """Run a button's command; show it on the message itself, or privately if refused."""
+        context, monitor_id = self._clicked(body)
+        if monitor_id is None:
+            return
+        reply = await self.bot.handle(context, command.format(id=monitor_id))
+        message = body.get("message") or {}
+        if isinstance(reply, ErrorReply) or not message.get("blocks"):
+            await self._respond(
+                respond, None, context, reply_message(reply), response_type="ephemeral"
+            )
+            return
+        blocks = annotated(message["blocks"], f"{note} by <@{esc(context.user)}>", drop=[button])
+        text = str(message.get("text") or "check502")
+        await self._respond(respond, None, context, Message(text, blocks), replace_original=True)
+
+    async def _error(self, error: Exception, body: dict[str, Any]) -> None:
+        kind = body.get("type") or body.get("command") or "request"
+        log.error("Slack %s failed: %s", kind, error, exc_info=error)
+
+
+# ---------------------------------------------------------------------------------- serving
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def serve_http(slack: SlackApp, host: str, port: int) -> web.AppRunner:
+    """Serve ``/slack/events`` (and the OAuth pages, ``/healthz``) on ``host:port``."""
+    web_app = slack.app.web_app(path=EVENTS_PATH, port=port)
+    web_app.router.add_get("/healthz", _healthz)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def run_slack(bot: Bot, env: Mapping[str, str]) -> None:
+    """The Slack surface until cancelled: HTTP or Socket Mode, alerts through chat.postMessage."""
+    config = SlackConfig.from_env(env, db_path=bot.settings.db_path)
+    slack = SlackApp(bot, config)
+    bot.attach(slack.surface)
+    await bot.start()
+    runner: web.AppRunner | None = None
+    handler = None
+    try:
+        if config.mode is Mode.SOCKET:
+            from slack_bolt.adapter.socket_mode.async_handler import (  # noqa: PLC0415 - Socket Mode only
+                AsyncSocketModeHandler,
+            )
+
+            handler = AsyncSocketModeHandler(slack.app, config.app_token)
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.warning("Slack: connected in Socket Mode")
+        else:
+            runner = await serve_http(slack, config.host, config.port)
+            log.warning(
+                "Slack: listening on %s:%s%s (%s)",
+                config.host,
+                config.port,
+                EVENTS_PATH,
+                config.mode,
+            )
+        await asyncio.Event().wait()
+    finally:
+        if handler is not None:
+            with contextlib.suppress(Exception):
+                await handler.close_async()  # type: ignore[no-untyped-call]
+        if runner is not None:
+            await runner.cleanup()
