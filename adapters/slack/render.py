@@ -186,10 +186,12 @@ def _size(block: dict[str, Any]) -> int:
 
 
 def message(text: str, blocks: Sequence[dict[str, Any] | None]) -> Message:
-    """A message from blocks (None entries skipped), bounded and checked with slack-sdk's models.
+    """A message from raw ``text`` and blocks (None entries skipped), bounded and checked with
+    slack-sdk's models.
 
     A block the models refuse would be refused by Slack: the message then goes as text alone.
     """
+    text = _cut(esc(text), TEXT_LIMIT)  # the fallback is mrkdwn too: remote text escaped
     kept = _bounded([b for b in blocks if b is not None])
     try:
         for b in kept:
@@ -199,8 +201,8 @@ def message(text: str, blocks: Sequence[dict[str, Any] | None]) -> Message:
             parsed.validate_json()
     except SlackObjectFormationError:
         log.exception("a Slack message failed Block Kit validation; sent as text only")
-        return Message(_cut(text, TEXT_LIMIT))
-    return Message(_cut(text, TEXT_LIMIT), kept)
+        return Message(text)
+    return Message(text, kept)
 
 
 # -------------------------------------------------------------------------------- diagnosis

@@ -1,0 +1,327 @@
+"""The Slack surface's three ways to run, each through the real library code end to end.
+
+* Socket Mode: slack-bolt's own ``AsyncSocketModeHandler`` over a real WebSocket to the fake.
+* OAuth: Bolt's install page and redirect, slack-sdk's SQLite installation store, and alerts
+  posted with the token of the workspace they are for.
+* ``check502-bot`` itself, as a process, configured for Slack by its environment.
+
+Everything binds 127.0.0.1; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import re
+import os
+import signal
+import sys
+import time
+import urllib.parse
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from adapters.slack.app import EVENTS_PATH, SlackApp, serve_http
+from adapters.slack.config import Mode, SlackConfig
+from bot.core import Bot
+from bot.errors import DeliveryError
+from bot.model import Alert, AlertKind, Channel, Delivery
+from tests.bot.conftest import fast_settings
+from tests.support import OkServer, free_port, ok_server
+from tests.support.slack_fake import SECRET, FakeSlack, command_form, signed
+from tests.support.slack_render_check import assert_valid_blocks, block_text
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@contextlib.asynccontextmanager
+async def running_bot(tmp_path: Path, control: OkServer) -> AsyncIterator[Bot]:
+    bot = Bot(fast_settings(tmp_path, control.url))
+    try:
+        yield bot
+    finally:
+        await bot.stop()
+        bot.close()
+
+
+# ------------------------------------------------------------------------------ Socket Mode
+
+
+async def test_socket_mode_command_over_a_real_websocket(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with FakeSlack() as fake, running_bot(tmp_path, control) as bot:
+            config = SlackConfig(
+                mode=Mode.SOCKET, api_url=fake.api_url, bot_token="xoxb-test", app_token="xapp-test"
+            )
+            slack = SlackApp(bot, config)
+            bot.attach(slack.surface)
+            await bot.start()
+            handler = AsyncSocketModeHandler(slack.app, "xapp-test")
+            try:
+                await asyncio.wait_for(handler.connect_async(), 10)
+                (opened,) = await fake.wait("apps.connections.open")
+                assert opened.headers.get("Authorization") == "Bearer xapp-test"
+                await asyncio.wait_for(fake.connected.wait(), 10)
+
+                response_url = fake.response_url("socket-1")
+                form = command_form(site.url, response_url)
+                envelope = {
+                    "envelope_id": "e-0001",
+                    "type": "slash_commands",
+                    "accepts_response_payload": True,
+                    "payload": form,
+                }
+                started = time.monotonic()
+                await fake.push(envelope)
+                ack = await fake.wait_ack("e-0001")
+                assert time.monotonic() - started < 3.0
+                assert ack["payload"]["response_type"] == "in_channel"
+                assert ack["payload"]["text"] == f"Checking {site.url}…"
+
+                (result,) = await fake.wait(response_url.removeprefix(fake.url))
+                assert result.body["response_type"] == "in_channel"
+                assert result.body["replace_original"] is True
+                assert_valid_blocks(result.body["blocks"])
+                assert "200 OK" in block_text(result.body["blocks"])
+                # No signature anywhere: Socket Mode requests are not signed, and were not refused.
+                assert all("X-Slack-Signature" not in c.headers for c in fake.calls)
+            finally:
+                await handler.close_async()
+
+
+# ------------------------------------------------------------------------------------ OAuth
+
+
+# slack-sdk 3.48 builds its client_id/secret auth with aiohttp.BasicAuth, which aiohttp 3.14
+# deprecates; the warning is slack-sdk's, not ours (pyproject turns warnings into errors).
+@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
+async def test_oauth_install_then_commands_and_alerts_use_the_installed_token(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with FakeSlack() as fake, running_bot(tmp_path, control) as bot:
+            config = SlackConfig(
+                mode=Mode.OAUTH,
+                api_url=fake.api_url,
+                client_id="111.222",
+                client_secret="s",
+                signing_secret=SECRET,
+                install_db=str(tmp_path / "inst.db"),
+            )
+            slack = SlackApp(bot, config)
+            bot.attach(slack.surface)
+            await bot.start()
+            runner = await serve_http(slack, "127.0.0.1", 0)
+            host, port = runner.addresses[0][:2]
+            base = f"http://{host}:{port}"
+            try:
+                async with httpx.AsyncClient(timeout=10) as http:
+                    await _install(http, base, fake)
+                    assert slack.installations is not None
+                    bot_row = await slack.installations.async_find_bot(
+                        enterprise_id=None, team_id="T0002"
+                    )
+                    assert bot_row is not None
+                    assert bot_row.bot_token == "xoxb-installed-T0002"
+
+                    # A command from the new workspace: authorised with its token, answered.
+                    response_url = fake.response_url("oauth-1")
+                    body, headers = signed(command_form(site.url, response_url, team="T0002"))
+                    r = await http.post(f"{base}{EVENTS_PATH}", content=body, headers=headers)
+                    assert r.status_code == 200
+                    assert r.json()["text"] == f"Checking {site.url}…"
+                    (result,) = await fake.wait(response_url.removeprefix(fake.url))
+                    assert "200 OK" in block_text(result.body["blocks"])
+                    assert any(c.token == "xoxb-installed-T0002" for c in fake.of("auth.test"))
+
+                # An alert for that workspace goes out with that workspace's bot token.
+                alert = Alert(AlertKind.DEGRADED, datetime.now(UTC), detail="DNS is down")
+                ref = await slack.surface.deliver(
+                    Delivery("oauth-alert-1", Channel("slack", "T0002", "C0002"), alert)
+                )
+                (post,) = await fake.wait("chat.postMessage")
+                assert post.headers["Authorization"] == "Bearer xoxb-installed-T0002"
+                assert post.body["channel"] == "C0002"
+                assert "Monitoring degraded" in post.body["text"]
+                assert ref.message_id.startswith("1700000000.")
+
+                # A workspace that never installed the app cannot be posted to, ever.
+                restored = Alert(AlertKind.RESTORED, datetime.now(UTC))
+                with pytest.raises(DeliveryError) as raised:
+                    await slack.surface.deliver(
+                        Delivery("oauth-alert-2", Channel("slack", "T0999", "C0009"), restored)
+                    )
+                assert raised.value.permanent is True
+                assert "T0999" in str(raised.value)
+                assert len(fake.of("chat.postMessage")) == 1
+            finally:
+                await runner.cleanup()
+
+
+async def _install(http: httpx.AsyncClient, base: str, fake: FakeSlack) -> None:
+    """What a browser does: the install page, Slack's authorize page, back to the redirect."""
+    page = await http.get(f"{base}/slack/install")
+    assert page.status_code == 200
+    cookie = page.headers["set-cookie"].split(";")[0]
+    name, _, state = cookie.partition("=")
+    assert name == "slack-app-oauth-state" and state
+    match = re.search(r'<a href="([^"]+)"', page.text)
+    assert match is not None, page.text
+    authorize = urllib.parse.urlsplit(html.unescape(match.group(1)))
+    # Slack's authorize page on the API's own host (the fake here), never slack.com.
+    assert f"{authorize.scheme}://{authorize.netloc}" == fake.url
+    assert authorize.path == "/oauth/v2/authorize"
+    query = urllib.parse.parse_qs(authorize.query)
+    assert query["state"] == [state]
+    assert query["client_id"] == ["111.222"]
+    assert query["scope"] == ["commands,chat:write,chat:write.public"]
+
+    # Slack sends the browser back with a code; the state must match the browser's cookie.
+    forged = await http.get(
+        f"{base}/slack/oauth_redirect", params={"code": "abc", "state": state}
+    )
+    assert forged.status_code == 400  # no cookie: not the browser that started
+    assert fake.of("oauth.v2.access") == []
+    done = await http.get(
+        f"{base}/slack/oauth_redirect",
+        params={"code": "abc", "state": state},
+        headers={"Cookie": cookie},
+    )
+    assert done.status_code == 200, done.text
+    (access,) = fake.of("oauth.v2.access")
+    assert access.body["code"] == "abc"
+    assert access.headers["Authorization"].startswith("Basic ")  # client id and secret
+    # The state is used up: the same redirect a second time installs nothing.
+    again = await http.get(
+        f"{base}/slack/oauth_redirect",
+        params={"code": "abc", "state": state},
+        headers={"Cookie": cookie},
+    )
+    assert again.status_code == 401
+    assert len(fake.of("oauth.v2.access")) == 1
+
+
+# ------------------------------------------------------------------------ check502-bot itself
+
+BOT_SCRIPT = Path(sys.executable).with_name("check502-bot")
+
+
+def _bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHECK502_"))}
+    env.update(
+        {
+            "CHECK502_LISTEN": "127.0.0.1",
+            "CHECK502_DB": str(tmp_path / "bot.db"),
+            "CHECK502_CONTROL_URL": "off",
+            "CHECK502_ALLOW_NETWORKS": "127.0.0.0/8",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+async def _spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
+    command = [str(BOT_SCRIPT)] if BOT_SCRIPT.exists() else [sys.executable, "-m", "adapters.main"]
+    return await asyncio.create_subprocess_exec(
+        *command,
+        cwd=REPO,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _healthy(http: httpx.AsyncClient, url: str, proc: asyncio.subprocess.Process) -> None:
+    deadline = time.monotonic() + 8.0
+    while True:
+        if proc.returncode is not None:
+            _, err = await proc.communicate()
+            raise AssertionError(f"check502-bot exited {proc.returncode}: {err.decode()}")
+        with contextlib.suppress(httpx.TransportError):
+            r = await http.get(url)
+            if r.status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} never answered")
+        await asyncio.sleep(0.1)
+
+
+async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(tmp_path: Path) -> None:
+    token = "xoxb-1111-2222-entrypoint-token"
+    async with FakeSlack() as fake:
+        port = free_port()
+        env = _bot_env(
+            tmp_path,
+            SLACK_BOT_TOKEN=token,
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=fake.api_url,
+            PORT=str(port),
+        )
+        proc = await _spawn(env)
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                base = f"http://127.0.0.1:{port}"
+                await _healthy(http, f"{base}/healthz", proc)
+                body, headers = signed(command_form("help", fake.response_url("bin-1")))
+                r = await http.post(f"{base}{EVENTS_PATH}", content=body, headers=headers)
+                assert r.status_code == 200, r.text
+                ack = r.json()
+                assert ack.get("response_type", "ephemeral") == "ephemeral"
+                assert_valid_blocks(ack["blocks"])
+                assert "watch" in block_text(ack["blocks"])
+                # The bot token was checked against the configured API, not slack.com.
+                (auth,) = await fake.wait("auth.test")
+                assert auth.token == token
+                unsigned = await http.post(
+                    f"{base}{EVENTS_PATH}", content=body, headers={**headers, "X-Slack-Signature": "v0=0"}
+                )
+                assert unsigned.status_code == 401
+
+            proc.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(proc.communicate(), 5.0)
+            assert proc.returncode == 0, err.decode()
+            assert token not in out.decode() + err.decode()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-3333-4444-no-secret-token"}, "SLACK_SIGNING_SECRET"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxp-5555-6666-user-token", "SLACK_SIGNING_SECRET": SECRET},
+            "SLACK_BOT_TOKEN",
+        ),
+    ],
+    ids=["no-signing-secret", "user-token"],
+)
+async def test_check502_bot_refuses_bad_slack_settings_in_one_line(
+    tmp_path: Path, settings: dict[str, str], named: str
+) -> None:
+    proc = await _spawn(_bot_env(tmp_path, PORT=str(free_port()), **settings))
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 8.0)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 2
+    lines = err.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("check502-bot: ")
+    assert named in lines[0]
+    for value in settings.values():
+        assert value not in out.decode() + err.decode()
