@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterable
 
-from adapters.present import phases
+from adapters.present import gateway_headers, phases
 from checks import Cause, Diagnosis, Explanation, Probe
 
 
@@ -94,21 +94,8 @@ def _probe_lines(p: Probe, style: Style) -> list[str]:
         lines.append(
             f"    TLS {t.version or ''} {t.alpn or ''}: {t.subject} by {t.issuer}{days}, {state}"
         )
-    interesting = (
-        "server",
-        "via",
-        "cf-ray",
-        "x-cache",
-        "x-served-by",
-        "x-vercel-id",
-        "x-vercel-error",
-        "x-amz-cf-id",
-        "retry-after",
-        "location",
-    )
-    for key, value in p.headers:
-        if key.lower() in interesting:
-            lines.append(style.dim(f"    {key}: {value}"))
+    for key, value in gateway_headers(p):
+        lines.append(style.dim(f"    {key}: {value}"))
     return lines
 
 

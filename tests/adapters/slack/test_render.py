@@ -18,8 +18,8 @@ from adapters.slack.render import (
     BLOCK_LIMIT,
     MESSAGE_BUDGET,
     MUTE,
-    annotated,
     alert_message,
+    annotated,
     esc,
     reply_message,
     resolved_message,
@@ -38,8 +38,9 @@ from bot.model import (
     Monitor,
     TextReply,
 )
-from checks import Cause, Diagnosis, Hop, Probe, ProbeError, Timings, Verdict
+from checks import Cause, Diagnosis, Hop, Probe, ProbeError, Verdict
 from checks.model import ErrorKind
+from tests.checks.test_verdict import make_probe
 from tests.support.slack_render_check import assert_valid_blocks, block_text
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -50,25 +51,10 @@ HOSTILE = st.text(
 
 
 def probe(target: str = "public", **overrides: Any) -> Probe:
-    fields: dict[str, Any] = {
-        "target": target,
-        "url": "https://shop.example.com/",
-        "host": "shop.example.com",
-        "ip": "198.51.100.7",
-        "port": 443,
-        "resolved": (),
-        "status": 502,
-        "http_version": "HTTP/1.1",
-        "reason": "Bad Gateway",
-        "headers": (("Server", "nginx/1.22.1"),),
-        "header_bytes": 180,
-        "body_excerpt": "<html>502</html>",
-        "timings": Timings(dns=1.0, connect=10.0, tls=30.0, ttfb=80.0, total=100.0),
-        "error": None,
-        "tls": None,
-    }
-    fields.update(overrides)
-    return Probe(**fields)
+    """nginx's 502 from 198.51.100.7 in 100 ms, with ``overrides`` applied."""
+    fields: dict[str, Any] = {"status": 502, "reason": "Bad Gateway"}
+    fields["headers"] = (("Server", "nginx/1.22.1"),)
+    return make_probe(**{**fields, "target": target, **overrides})
 
 
 def diagnosis(
@@ -92,7 +78,12 @@ def diagnosis(
             next_steps=evidence,
             reproduce=("curl -sv https://shop.example.com/",),
         ),
-        probes=probes if probes is not None else (probe(), probe("origin", status=None, error=ProbeError(ErrorKind.CONNECT_REFUSED, "refused"))),
+        probes=probes
+        if probes is not None
+        else (
+            probe(),
+            probe("origin", status=None, error=ProbeError(ErrorKind.CONNECT_REFUSED, "refused")),
+        ),
     )
 
 
