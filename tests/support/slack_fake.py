@@ -13,6 +13,7 @@ bodies Slack posts for a slash command and a button click.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -119,7 +120,7 @@ class FakeSlack:
 
     def of(self, api: str) -> list[Call]:
         """Calls of one Web API method (``chat.postMessage``) or path (``/resp/1``)."""
-        return [c for c in self.calls if c.api == api or c.path == api]
+        return [c for c in self.calls if api in (c.api, c.path)]
 
     async def wait(self, api: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
         """Wait (bounded) until ``api`` was called ``count`` times; return those calls."""
@@ -130,10 +131,8 @@ class FakeSlack:
                 seen = sorted({c.api for c in self.calls})
                 raise AssertionError(f"{api} called {len(self.of(api))} times, not {count}: {seen}")
             self._changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
-            except TimeoutError:
-                pass
         return self.of(api)[:count]
 
     # ---------------------------------------------------------------------------- handlers

@@ -69,7 +69,9 @@ class SlackRig:
 
 
 @asynccontextmanager
-async def slack_rig(tmp_path: Path, control_url: str | None, **settings: Any) -> AsyncIterator[SlackRig]:
+async def slack_rig(
+    tmp_path: Path, control_url: str | None, **settings: Any
+) -> AsyncIterator[SlackRig]:
     async with FakeSlack() as fake:
         config = SlackConfig(
             mode=Mode.HTTP, api_url=fake.api_url, bot_token="xoxb-test", signing_secret=SECRET

@@ -64,7 +64,11 @@ async def test_an_outage_posts_follows_up_in_the_thread_and_resolves_the_alert(
             assert f"DOWN #{mid}" in text and "502" in text and "127.0.0.1" in text
             assert "<!channel>" not in text and "&lt;!channel&gt;" in text  # no one is pinged
             assert "<!channel>" not in down.body["text"]
-            assert buttons(down.body["blocks"]) == {RECHECK: str(mid), MUTE: str(mid), ACK: str(mid)}
+            assert buttons(down.body["blocks"]) == {
+                RECHECK: str(mid),
+                MUTE: str(mid),
+                ACK: str(mid),
+            }
             alert_ts = await sent_ts(rig)
             assert alert_ts.startswith("1700000000.")
 
@@ -111,10 +115,12 @@ async def test_persistent_429s_go_back_to_the_outbox_with_retry_after(
             calls = await rig.fake.wait("chat.postMessage", 4, timeout=15)
             assert calls[3].at - calls[2].at >= 0.9
             await until(
-                lambda: rig.bot.store.row(
-                    "SELECT 1 FROM outbox WHERE kind = 'down' AND sent_at IS NOT NULL"
+                lambda: (
+                    rig.bot.store.row(
+                        "SELECT 1 FROM outbox WHERE kind = 'down' AND sent_at IS NOT NULL"
+                    )
+                    is not None
                 )
-                is not None
             )
             row = rig.bot.store.row("SELECT attempts, last_error FROM outbox WHERE kind = 'down'")
             assert row is not None and row["attempts"] == 1 and "rate limited" in row["last_error"]
@@ -130,8 +136,10 @@ async def test_a_channel_the_bot_cannot_post_to_is_given_up_at_once(
             site.response = BAD
             await rig.fake.wait("chat.postMessage")
             await until(
-                lambda: rig.bot.store.row("SELECT 1 FROM outbox WHERE failed_at IS NOT NULL")
-                is not None
+                lambda: (
+                    rig.bot.store.row("SELECT 1 FROM outbox WHERE failed_at IS NOT NULL")
+                    is not None
+                )
             )
             row = rig.bot.store.row("SELECT attempts, last_error FROM outbox WHERE kind = 'down'")
             assert row is not None and "channel_not_found" in row["last_error"]
@@ -148,8 +156,9 @@ async def test_slack_down_loses_no_alert(tmp_path: Path, control: OkServer) -> N
             calls = await rig.fake.wait("chat.postMessage", 3, timeout=20)
             assert calls[2].body["blocks"] == calls[0].body["blocks"]  # the same alert again
             await until(
-                lambda: rig.bot.store.row("SELECT 1 FROM outbox WHERE sent_at IS NOT NULL")
-                is not None
+                lambda: (
+                    rig.bot.store.row("SELECT 1 FROM outbox WHERE sent_at IS NOT NULL") is not None
+                )
             )
 
 

@@ -104,17 +104,32 @@ async def test_watch_then_mute_button_updates_the_message_in_place(
             blocks = reply.body["blocks"]
             assert_valid_blocks(blocks)
             assert f"Watching #{monitor.id}" in block_text(blocks)
-            values = {e["action_id"]: e["value"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
+            values = {
+                e["action_id"]: e["value"]
+                for b in blocks
+                if b["type"] == "actions"
+                for e in b["elements"]
+            }
             assert values == {RECHECK: str(monitor.id), MUTE: str(monitor.id)}
 
-            message = {"type": "message", "ts": "1700000000.000009", "text": reply.body["text"], "blocks": blocks}
+            message = {
+                "type": "message",
+                "ts": "1700000000.000009",
+                "text": reply.body["text"],
+                "blocks": blocks,
+            }
             r, click_url = await rig.click(MUTE, values[MUTE], message)
             assert r.status_code == 200
             (update,) = await rig.fake.wait(click_url.removeprefix(rig.fake.url))
             assert update.body["replace_original"] is True
             assert_valid_blocks(update.body["blocks"])
             assert "Muted for 1 h by <@U0001>" in block_text(update.body["blocks"])
-            left = [e["action_id"] for b in update.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
+            left = [
+                e["action_id"]
+                for b in update.body["blocks"]
+                if b["type"] == "actions"
+                for e in b["elements"]
+            ]
             assert left == [RECHECK]
             muted = rig.bot.store.monitor(monitor.id)
             assert muted is not None and muted.muted_until is not None
@@ -157,7 +172,12 @@ async def test_run_again_button_repeats_the_check(tmp_path: Path, control: OkSer
         async with slack_rig(tmp_path, control.url) as rig:
             _, response_url, _ = await rig.command(site.url)
             (first,) = await rig.fake.wait(response_url.removeprefix(rig.fake.url))
-            (value,) = [e["value"] for b in first.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
+            (value,) = [
+                e["value"]
+                for b in first.body["blocks"]
+                if b["type"] == "actions"
+                for e in b["elements"]
+            ]
             assert site.url in value
             before = len(site.requests)
             _, click_url = await rig.click(RERUN, value)
