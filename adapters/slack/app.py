@@ -3,7 +3,9 @@
 Slash commands are acknowledged inside Slack's 3 seconds by a listener that only parses:
 a usage error is the (ephemeral) acknowledgement itself; a command that probes is acknowledged
 in the channel with "Checking <url>…", which the result then replaces through ``respond()``.
-The work runs in Bolt's lazy listeners, after the acknowledgement. Buttons carry a monitor id
+The work runs in Bolt's lazy listeners, after the acknowledgement (``process_before_response``:
+the acknowledgement leaves first), and a result replacing it waits :data:`ACK_HEAD_START` after
+it. Buttons carry a monitor id
 and run the same commands the user could type (``mute 3 1h``, ``ack 3``), so there is one
 grammar and one set of rules.
 """
@@ -13,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +54,11 @@ from checks import UsageError
 log = logging.getLogger("check502.slack")
 
 EVENTS_PATH = "/slack/events"
+ACK_HEAD_START = 0.5
+"""Seconds between acknowledging "Checking <url>…" and replacing it: a loopback check finishes
+in milliseconds, and a replacement that reaches Slack before the message it replaces would
+leave "Checking…" in the channel for good (bench/slack_ack saw the result arrive first)."""
+_ACKED_KEPT = 10_000
 _RESPOND_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError, SlackClientError)
 
 
@@ -100,6 +109,7 @@ class SlackApp:
                 client=self.client,
                 signing_secret=config.signing_secret,
                 oauth_settings=oauth,
+                process_before_response=True,
             )
         else:
             self.app = AsyncApp(
@@ -107,8 +117,11 @@ class SlackApp:
                 client=self.client,
                 signing_secret=config.signing_secret,
                 request_verification_enabled=config.mode is Mode.HTTP,
+                process_before_response=True,
             )
         self.surface = SlackSurface(self._client_for)
+        self._acked: OrderedDict[str, float] = OrderedDict()
+        """When each probing command was acknowledged, by its response_url."""
         self._register()
 
     async def _client_for(self, team: str) -> AsyncWebClient | None:
@@ -145,6 +158,9 @@ class SlackApp:
             await ack(**reply_message(reply).payload())
         elif isinstance(parsed, Check | Watch):
             await ack(response_type="in_channel", text=f"Checking {esc(parsed.url)}…")
+            self._acked[str(command.get("response_url"))] = time.monotonic()
+            while len(self._acked) > _ACKED_KEPT:
+                self._acked.popitem(last=False)
         else:
             await ack()
 
@@ -160,6 +176,9 @@ class SlackApp:
         )
         reply = await self.bot.handle(context, text)
         rerun = text if isinstance(parsed, Check) else None
+        acked = self._acked.pop(str(command.get("response_url")), None)
+        if acked is not None:
+            await asyncio.sleep(max(0.0, acked + ACK_HEAD_START - time.monotonic()))
         await self._answer(respond, client, context, reply, rerun=rerun, replace=_probes(parsed))
 
     async def _answer(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,15 @@ async def test_check_acks_at_once_then_replaces_it_with_the_diagnosis(
     with closed_port() as dead, nginx(dead.url) as gw:
         async with slack_rig(tmp_path, control.url) as rig:
             r, response_url, took = await rig.command(f"{gw.url}cart origin={dead.url}")
+            acked = time.monotonic()
             assert r.status_code == 200
             assert took < 3.0
             ack = r.json()
             assert ack["response_type"] == "in_channel"
             assert ack["text"] == f"Checking {gw.url}cart…"
             (call,) = await rig.fake.wait(response_url.removeprefix(rig.fake.url))
+            # The result replaces the ack: it must not reach Slack before the ack has.
+            assert call.at > acked
             result = call.body
             assert result["response_type"] == "in_channel"
             assert result["replace_original"] is True
@@ -72,9 +76,11 @@ async def test_a_refused_target_is_told_privately_and_the_ack_removed(
 ) -> None:
     async with slack_rig(tmp_path, control.url) as rig:
         r, response_url, _ = await rig.command("http://10.0.0.1/")  # private: refused
+        acked = time.monotonic()
         assert r.json()["response_type"] == "in_channel"
         path = response_url.removeprefix(rig.fake.url)
         delete, private = await rig.fake.wait(path, 2)
+        assert delete.at > acked  # a refusal is instant: deleting the ack waits for it
         assert delete.body.get("delete_original") is True
         assert private.body["response_type"] == "ephemeral"
         assert "private" in private.body["text"].lower() or "refus" in private.body["text"].lower()
