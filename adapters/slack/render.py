@@ -135,7 +135,7 @@ def button(label: str, action_id: str, value: str, style: str | None = None) -> 
         "type": "button",
         "text": {"type": "plain_text", "text": label},
         "action_id": action_id,
-        "value": value[:2000],
+        "value": value,
     }
     if style:
         b["style"] = style
@@ -223,7 +223,8 @@ def _probe_field(title: str, p: Probe) -> str:
     took = f" in {ms(p.timings.total)}" if p.timings.total is not None else ""
     lines.append(f"`{esc(status_line(p))}`{took}")
     if p.error is not None:
-        lines.append(f"{esc(p.error.kind.value)}: {esc(cut(p.error.message, 300))}")
+        kind = "" if p.status is None else f"{esc(p.error.kind.value)}: "  # else shown above
+        lines.append(f"{kind}{esc(cut(p.error.message, 300))}")
     for key, value in gateway_headers(p)[:6]:
         lines.append(f"{esc(key.lower())}: `{esc(cut(value, 120))}`")
     if p.tls is not None:
@@ -317,7 +318,7 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
         case DiagnosisReply(diagnosis=d, monitor_id=mid):
             title = f"Re-check of #{mid} · {headline(d)}" if mid is not None else None
             buttons = monitor_buttons(mid) if mid is not None else None
-            if buttons is None and rerun is not None:
+            if buttons is None and rerun is not None and len(rerun) <= 2000:  # a value's limit
                 buttons = actions(button("Run again", RERUN, rerun))
             return message(_fallback(d), [*diagnosis_blocks(d, title=title), buttons])
         case WatchReply(monitor=m, diagnosis=d):
