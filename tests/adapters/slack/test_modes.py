@@ -253,7 +253,10 @@ async def _healthy(http: httpx.AsyncClient, url: str, proc: asyncio.subprocess.P
         await asyncio.sleep(0.1)
 
 
-async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_level", ["WARNING", "DEBUG"])
+async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(
+    tmp_path: Path, log_level: str
+) -> None:
     token = "xoxb-1111-2222-entrypoint-token"
     async with FakeSlack() as fake:
         port = free_port()
@@ -263,6 +266,7 @@ async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(tmp_path
             SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=fake.api_url,
             PORT=str(port),
+            CHECK502_LOG_LEVEL=log_level,
         )
         proc = await _spawn(env)
         try:
@@ -289,7 +293,11 @@ async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(tmp_path
             proc.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(proc.communicate(), 5.0)
             assert proc.returncode == 0, err.decode()
-            assert token not in out.decode() + err.decode()
+            output = out.decode() + err.decode()
+            if log_level == "DEBUG":  # the libraries logged their requests...
+                assert "auth.test" in output
+            assert token not in output  # ...but never the secrets
+            assert SECRET not in output
         finally:
             if proc.returncode is None:
                 proc.kill()
