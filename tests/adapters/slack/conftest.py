@@ -16,9 +16,13 @@ from aiohttp import web
 from adapters.slack.app import EVENTS_PATH, SlackApp, serve_http
 from adapters.slack.config import Mode, SlackConfig
 from bot.core import Bot
+from bot.model import Channel, Monitor
 from tests.bot.conftest import control, fast_settings  # noqa: F401 - the control fixture
 from tests.support.slack_fake import (
+    CHANNEL,
     SECRET,
+    TEAM,
+    Call,
     FakeSlack,
     action_form,
     action_payload,
@@ -57,6 +61,17 @@ class SlackRig:
         started = time.monotonic()
         r = await self.http.post(self.url, content=body, headers=headers)
         return r, response_url, time.monotonic() - started
+
+    async def answers(self, response_url: str, count: int = 1) -> list[Call]:
+        """The first ``count`` posts to ``response_url`` (waited for, bounded)."""
+        return await self.fake.wait(response_url.removeprefix(self.fake.url), count)
+
+    async def typed_watch(self, url: str) -> tuple[Call, Monitor]:
+        """``/check502 watch url`` typed in the channel: its reply, and the monitor made."""
+        _, response_url, _ = await self.command(f"watch {url}")
+        (reply,) = await self.answers(response_url)
+        (monitor,) = self.bot.store.monitors_in(Channel("slack", TEAM, CHANNEL))
+        return reply, monitor
 
     async def click(
         self, action_id: str, value: str, message: dict[str, Any] | None = None, **kw: Any

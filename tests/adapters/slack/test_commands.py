@@ -36,7 +36,7 @@ async def test_check_acks_at_once_then_replaces_it_with_the_diagnosis(
             ack = r.json()
             assert ack["response_type"] == "in_channel"
             assert ack["text"] == f"Checking {gw.url}cart…"
-            (call,) = await rig.fake.wait(response_url.removeprefix(rig.fake.url))
+            (call,) = await rig.answers(response_url)
             # The result replaces the ack: it must not reach Slack before the ack has.
             assert call.at > acked
             result = call.body
@@ -105,7 +105,7 @@ async def test_watch_then_mute_button_updates_the_message_in_place(
         async with slack_rig(tmp_path, control.url) as rig:
             r, response_url, _ = await rig.command(f"watch {site.url} every=30s")
             assert r.json()["text"].startswith("Checking")
-            (reply,) = await rig.fake.wait(response_url.removeprefix(rig.fake.url))
+            (reply,) = await rig.answers(response_url)
             (monitor,) = rig.bot.store.monitors_in(_channel())
             blocks = reply.body["blocks"]
             assert_valid_blocks(blocks)
@@ -126,7 +126,7 @@ async def test_watch_then_mute_button_updates_the_message_in_place(
             }
             r, click_url = await rig.click(MUTE, values[MUTE], message)
             assert r.status_code == 200
-            (update,) = await rig.fake.wait(click_url.removeprefix(rig.fake.url))
+            (update,) = await rig.answers(click_url)
             assert update.body["replace_original"] is True
             assert_valid_blocks(update.body["blocks"])
             assert "Muted for 1 h by <@U0001>" in block_text(update.body["blocks"])
@@ -146,12 +146,10 @@ async def test_recheck_button_replaces_the_result_with_a_fresh_check(
 ) -> None:
     with ok_server() as site:
         async with slack_rig(tmp_path, control.url) as rig:
-            _, response_url, _ = await rig.command(f"watch {site.url}")
-            await rig.fake.wait(response_url.removeprefix(rig.fake.url))
-            (monitor,) = rig.bot.store.monitors_in(_channel())
+            _, monitor = await rig.typed_watch(site.url)
             r, click_url = await rig.click(RECHECK, str(monitor.id))
             assert r.status_code == 200
-            (update,) = await rig.fake.wait(click_url.removeprefix(rig.fake.url))
+            (update,) = await rig.answers(click_url)
             assert update.body["replace_original"] is True
             assert f"Re-check of #{monitor.id}" in block_text(update.body["blocks"])
             assert "200 OK" in block_text(update.body["blocks"])
@@ -162,11 +160,9 @@ async def test_a_button_for_another_channels_monitor_is_refused_privately(
 ) -> None:
     with ok_server() as site:
         async with slack_rig(tmp_path, control.url) as rig:
-            _, response_url, _ = await rig.command(f"watch {site.url}")
-            await rig.fake.wait(response_url.removeprefix(rig.fake.url))
-            (monitor,) = rig.bot.store.monitors_in(_channel())
+            _, monitor = await rig.typed_watch(site.url)
             _, click_url = await rig.click(MUTE, str(monitor.id), channel="C0999")
-            (answer,) = await rig.fake.wait(click_url.removeprefix(rig.fake.url))
+            (answer,) = await rig.answers(click_url)
             assert answer.body["response_type"] == "ephemeral"
             assert f"no monitor #{monitor.id}" in answer.body["text"]
             still = rig.bot.store.monitor(monitor.id)
@@ -177,7 +173,7 @@ async def test_run_again_button_repeats_the_check(tmp_path: Path, control: OkSer
     with ok_server() as site:
         async with slack_rig(tmp_path, control.url) as rig:
             _, response_url, _ = await rig.command(site.url)
-            (first,) = await rig.fake.wait(response_url.removeprefix(rig.fake.url))
+            (first,) = await rig.answers(response_url)
             (value,) = [
                 e["value"]
                 for b in first.body["blocks"]
@@ -187,7 +183,7 @@ async def test_run_again_button_repeats_the_check(tmp_path: Path, control: OkSer
             assert site.url in value
             before = len(site.requests)
             _, click_url = await rig.click(RERUN, value)
-            (again,) = await rig.fake.wait(click_url.removeprefix(rig.fake.url))
+            (again,) = await rig.answers(click_url)
             assert again.body["replace_original"] is True
             assert "200 OK" in block_text(again.body["blocks"])
             assert len(site.requests) > before
