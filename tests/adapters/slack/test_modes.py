@@ -332,3 +332,38 @@ async def test_check502_bot_refuses_bad_slack_settings_in_one_line(
     assert named in lines[0]
     for value in settings.values():
         assert value not in out.decode() + err.decode()
+
+
+async def test_check502_bot_in_socket_mode_needs_no_port_and_answers_over_the_websocket(
+    tmp_path: Path,
+) -> None:
+    app_token, token = "xapp-1-A1-socket-token", "xoxb-7777-8888-socket-token"
+    async with FakeSlack() as fake:
+        env = _bot_env(
+            tmp_path, SLACK_APP_TOKEN=app_token, SLACK_BOT_TOKEN=token, SLACK_API_URL=fake.api_url
+        )
+        proc = await _spawn(env)
+        try:
+            (opened,) = await fake.wait("apps.connections.open")
+            assert opened.token == app_token
+            response_url = fake.response_url("socket-bin")
+            envelope = {
+                "envelope_id": "e-bin",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": command_form("list", response_url),
+            }
+            await fake.push(envelope)
+            await fake.wait_ack("e-bin")
+            (listing,) = await fake.wait(response_url.removeprefix(fake.url))
+            assert listing.body["response_type"] == "in_channel"
+            assert "No monitors in this channel" in listing.body["text"]
+            proc.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(proc.communicate(), 5.0)
+            assert proc.returncode == 0, err.decode()
+            assert app_token not in out.decode() + err.decode()
+            assert token not in out.decode() + err.decode()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
