@@ -72,6 +72,8 @@ from checks import (
 
 log = logging.getLogger("check502.bot")
 
+OUR_FAULT = "Something went wrong on our side; the details are in the bot's log."
+"""What a user is told of an unexpected failure (the traceback goes to the log)."""
 CHECK_TIMEOUT = 10.0
 """Deadline of each probe of an on-demand check (monitors use their own ``timeout``)."""
 _PRUNE_EVERY = 6 * 3600
@@ -175,7 +177,7 @@ class Bot:
             return ErrorReply(str(exc))
         except Exception:
             log.exception("command %r from %s failed", text[:200], context.channel)
-            return ErrorReply("Something went wrong on our side; the details are in the bot's log.")
+            return ErrorReply(OUR_FAULT)
 
     async def execute(self, context: Context, command: Command) -> Reply:
         match command:

@@ -46,7 +46,7 @@ from adapters.slack.render import (
 )
 from adapters.slack.surface import ClientFor, SlackSurface, web_client
 from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
-from bot.core import Bot
+from bot.core import OUR_FAULT, Bot
 from bot.errors import BotError
 from bot.model import Channel, Context, ErrorReply, Reply
 from checks import UsageError
@@ -192,7 +192,12 @@ class SlackApp:
         replace: bool,
     ) -> None:
         """Show ``reply``: in the channel, replacing the acknowledgement, or privately if an error."""
-        msg = reply_message(reply, rerun=rerun)
+        try:
+            msg = reply_message(reply, rerun=rerun)
+        except Exception:  # a rendering bug must not leave "Checking…" forever
+            log.exception("could not render a %s for Slack", type(reply).__name__)
+            reply = ErrorReply(OUR_FAULT)
+            msg = reply_message(reply)
         if isinstance(reply, ErrorReply):
             if replace:
                 await self._respond(respond, None, context, Message(""), delete_original=True)
