@@ -33,11 +33,18 @@ async def _slack(bot: Bot, env: Mapping[str, str]) -> None:
     await run_slack(bot, env)
 
 
+async def _discord(bot: Bot, env: Mapping[str, str]) -> None:
+    from adapters.discord.app import run_discord  # noqa: PLC0415 - a surface loads its library only when it runs
+
+    await run_discord(bot, env)
+
+
 SLACK_SWITCH = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID")
 
 SURFACES: dict[str, SurfaceEntry] = {
     "console": SurfaceEntry("console", (), _console),
     "slack": SurfaceEntry("slack", SLACK_SWITCH, _slack),
+    "discord": SurfaceEntry("discord", ("DISCORD_TOKEN",), _discord),
 }
 
 

@@ -1,0 +1,400 @@
+"""The Discord surface: the ``/check502`` command group, its buttons, the client, the runner.
+
+Each subcommand's typed options are turned into the text a user would type in any other chat
+(``watch https://… every=1m``) and go through the core's one grammar. A command that probes is
+deferred at once ("check502 is thinking…") and the deferred response is edited with the result;
+a usage error, a refusal and ``help`` are ephemeral. Buttons are one :class:`ActionButton`
+``DynamicItem`` whose ``custom_id`` carries the action and the monitor id, so buttons of
+messages sent before a restart still work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from adapters.discord.config import DiscordConfig, Sync
+from adapters.discord.render import (
+    MUTE_SECONDS,
+    Message,
+    annotated,
+    md,
+    reply_message,
+)
+from adapters.discord.surface import NO_MENTIONS, DiscordSurface, kwargs
+from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
+from bot.core import OUR_FAULT, Bot
+from bot.errors import BotError, SettingsError
+from bot.model import Channel, Context, ErrorReply, Reply
+from checks import UsageError
+
+log = logging.getLogger("check502.discord")
+
+_ACTIONS = ("recheck", "mute", "ack")
+
+
+def context_of(interaction: discord.Interaction[Any]) -> Context:
+    guild = str(interaction.guild_id) if interaction.guild_id else "dm"
+    channel = str(interaction.channel_id or "-")
+    return Context(Channel("discord", guild, channel), str(interaction.user.id))
+
+
+def _parse(text: str) -> Command | str:
+    try:
+        return parse_command(text)
+    except (UsageError, BotError) as exc:
+        return str(exc)
+
+
+def _words(*parts: str | None, **options: object) -> str:
+    """The command text for typed options: ``watch <url> every=1m``; unset options left out."""
+    words = [p for p in parts if p]
+    words += [f"{k}={v}" for k, v in options.items() if v is not None]
+    return " ".join(words)
+
+
+# ---------------------------------------------------------------------------------- buttons
+
+
+class ActionButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"check502:(?P<action>recheck|mute|ack):(?P<id>\d{1,18})(?P<alert>:a)?",
+):
+    """Re-check, Mute 1 h or Acknowledge for one monitor; ``:a`` marks an alert's button."""
+
+    def __init__(self, action: str, monitor_id: int, *, alert: bool = False) -> None:
+        label, style = {
+            "recheck": ("Re-check", discord.ButtonStyle.primary),
+            "mute": ("Mute 1 h", discord.ButtonStyle.secondary),
+            "ack": ("Acknowledge", discord.ButtonStyle.success),
+        }[action]
+        custom_id = f"check502:{action}:{monitor_id}" + (":a" if alert else "")
+        super().__init__(discord.ui.Button(label=label, style=style, custom_id=custom_id))
+        self.action = action
+        self.monitor_id = monitor_id
+        self.alert = alert
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> ActionButton:
+        return cls(match["action"], int(match["id"]), alert=bool(match["alert"]))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client = interaction.client
+        if not isinstance(client, Check502Client):  # pragma: no cover - only ours registers it
+            return
+        await client.on_button(interaction, self)
+
+
+def view_for(msg: Message) -> discord.ui.View | None:
+    """The persistent buttons of a message (no timeout: they work as long as the bot runs)."""
+    b = msg.buttons
+    if b is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(ActionButton("recheck", b.monitor_id, alert=b.alert))
+    if b.mute:
+        view.add_item(ActionButton("mute", b.monitor_id, alert=b.alert))
+    if b.alert and b.ack:
+        view.add_item(ActionButton("ack", b.monitor_id, alert=b.alert))
+    return view
+
+
+def _without(view_of: discord.Message | None, action: str) -> discord.ui.View | None:
+    """The message's own buttons, minus the one just used (Mute after muting...)."""
+    if view_of is None:
+        return None
+    view = discord.ui.View(timeout=None)
+    for row in view_of.components:
+        for child in getattr(row, "children", ()):
+            custom_id = getattr(child, "custom_id", None) or ""
+            m = re.fullmatch(ActionButton.__discord_ui_compiled_template__, custom_id)
+            if m is None or m["action"] == action:
+                continue
+            view.add_item(ActionButton(m["action"], int(m["id"]), alert=bool(m["alert"])))
+    return view
+
+
+# ------------------------------------------------------------------------------------ client
+
+
+class Check502Client(discord.Client):
+    """discord.py's client with our command tree, buttons and alert surface."""
+
+    def __init__(self, core: Bot, config: DiscordConfig) -> None:
+        super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
+        self.core = core
+        self.config = config
+        self.tree = app_commands.CommandTree(self)
+        self.tree.add_command(build_commands(self))
+        self.tree.on_error = self._command_error  # type: ignore[method-assign]
+        self.surface = DiscordSurface(self, view_for)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ActionButton)
+        await self.sync_commands()
+        if self.application_id is not None:
+            log.warning(
+                "Discord: invite check502 with %s", self.config.invite_url(self.application_id)
+            )
+
+    # ------------------------------------------------------------------------ command sync
+
+    def commands_payload(self) -> list[dict[str, Any]]:
+        return [c.to_dict(self.tree) for c in self.tree.get_commands()]
+
+    async def sync_commands(self) -> bool:
+        """Sync when the commands changed since the last sync to this scope; True if synced."""
+        if self.config.sync is Sync.OFF:
+            return False
+        guild = discord.Object(self.config.guild_id) if self.config.guild_id else None
+        scope = f"discord.synced.{self.application_id}.{self.config.guild_id or 'global'}"
+        digest = hashlib.sha256(
+            json.dumps(self.commands_payload(), sort_keys=True).encode()
+        ).hexdigest()
+        if self.config.sync is Sync.AUTO and self.core.store.get_meta(scope) == digest:
+            return False
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        synced = await self.tree.sync(guild=guild)
+        self.core.store.set_meta(scope, digest)
+        where = f"server {self.config.guild_id}" if guild else "all servers (global)"
+        log.warning("Discord: synced %d command(s) to %s", len(synced), where)
+        return True
+
+    # --------------------------------------------------------------------------- commands
+
+    async def run_command(self, interaction: discord.Interaction[Any], text: str) -> None:
+        parsed = _parse(text)
+        if isinstance(parsed, str):
+            await interaction.response.send_message(
+                f"✗ {md(parsed)}"[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        context = context_of(interaction)
+        if isinstance(parsed, Help):
+            reply = await self.core.execute(context, parsed)
+            await interaction.response.send_message(
+                **kwargs(reply_message(reply), view_for), ephemeral=True
+            )
+            return
+        if isinstance(parsed, Check | Watch):
+            await interaction.response.defer(thinking=True)
+            reply = await self.core.handle(context, text)
+            await self._deferred(interaction, reply)
+            return
+        reply = await self.core.handle(context, text)
+        await interaction.response.send_message(
+            **kwargs(self._render(reply), view_for), ephemeral=isinstance(reply, ErrorReply)
+        )
+
+    def _render(self, reply: Reply) -> Message:
+        try:
+            return reply_message(reply)
+        except Exception:  # a rendering bug must not leave "thinking…" forever
+            log.exception("could not render a %s for Discord", type(reply).__name__)
+            return reply_message(ErrorReply(OUR_FAULT))
+
+    async def _deferred(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
+        """Edit the deferred response with ``reply``; an error replaces it with a private note."""
+        msg = self._render(reply)
+        if isinstance(reply, ErrorReply) or msg.embed is None:
+            await interaction.delete_original_response()
+            await interaction.followup.send(
+                msg.content or OUR_FAULT, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        view = view_for(msg)
+        await interaction.edit_original_response(
+            embed=msg.embed, view=view, allowed_mentions=NO_MENTIONS
+        )
+
+    async def _command_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        log.error("Discord command failed", exc_info=error)
+        text = f"✗ {OUR_FAULT}"
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the user about the failure", exc_info=True)
+
+    # ---------------------------------------------------------------------------- buttons
+
+    async def _recheck(
+        self, interaction: discord.Interaction[Any], context: Context, button: ActionButton
+    ) -> None:
+        """On a result: edit it in place. On an alert: post the fresh check in its thread, so
+        the alert stays the incident's record."""
+        await interaction.response.defer()
+        reply = await self.core.recheck(context, button.monitor_id)
+        msg = self._render(reply)
+        if isinstance(reply, ErrorReply) or msg.embed is None:
+            await interaction.followup.send(
+                msg.content or OUR_FAULT, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        message = interaction.message
+        if not button.alert or message is None:
+            await interaction.edit_original_response(embed=msg.embed, view=view_for(msg))
+            return
+        try:
+            await self.surface.post_in_thread(
+                message.channel.id, message.id, msg, name=f"#{button.monitor_id} incident"
+            )
+        except BotError:
+            log.warning("could not post the re-check in the alert's thread", exc_info=True)
+            await interaction.followup.send(**kwargs(msg, view_for))
+
+    async def on_button(self, interaction: discord.Interaction[Any], button: ActionButton) -> None:
+        context = context_of(interaction)
+        if button.action == "recheck":
+            await self._recheck(interaction, context, button)
+            return
+        command = (
+            f"mute {button.monitor_id} {format_duration(MUTE_SECONDS)}"
+            if button.action == "mute"
+            else f"ack {button.monitor_id}"
+        )
+        reply = await self.core.handle(context, command)
+        message = interaction.message
+        if isinstance(reply, ErrorReply) or message is None or not message.embeds:
+            await interaction.response.send_message(
+                **kwargs(self._render(reply), view_for), ephemeral=True
+            )
+            return
+        who = interaction.user.display_name
+        note = ("🔕 Muted for 1 h" if button.action == "mute" else "✋ Acknowledged") + f" by {who}"
+        await interaction.response.edit_message(
+            embed=annotated(message.embeds[0], note), view=_without(message, button.action)
+        )
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+def build_commands(client: Check502Client) -> app_commands.Group:
+    """``/check502 check|watch|list|unwatch|mute|unmute|ack|history|explain|help``."""
+    group = app_commands.Group(
+        name="check502", description="Diagnose 502 Bad Gateway errors, and watch URLs"
+    )
+
+    @group.command(name="check", description="Diagnose a URL now: who made the 502, which hop, why")
+    @app_commands.describe(
+        url="The URL to check, e.g. https://shop.example.com/cart",
+        origin="The origin's IP or host[:port]: the same request straight to it, bypassing the CDN",
+        runs="Repeat the check (1–10) to catch an intermittent failure",
+    )
+    async def check(
+        interaction: discord.Interaction[Any],
+        url: str,
+        origin: str | None = None,
+        runs: app_commands.Range[int, 1, 10] | None = None,
+    ) -> None:
+        await client.run_command(interaction, _words("check", url, origin=origin, runs=runs))
+
+    @group.command(name="watch", description="Check a URL on a schedule and alert this channel")
+    @app_commands.describe(
+        url="The URL to watch",
+        every="How often, e.g. 30s, 5m, 1h (30s to 24h; default 30s)",
+        origin="The origin's IP or host[:port], also checked directly",
+        confirm="Failed checks in a row before alerting (1–10; default 2)",
+        expect="Status codes that count as up, e.g. 200 or 200-399 (default 200-399)",
+        timeout="Limit per check, e.g. 4s (1s to 30s)",
+    )
+    async def watch(
+        interaction: discord.Interaction[Any],
+        url: str,
+        every: str | None = None,
+        origin: str | None = None,
+        confirm: app_commands.Range[int, 1, 10] | None = None,
+        expect: str | None = None,
+        timeout: str | None = None,
+    ) -> None:
+        text = _words(
+            "watch",
+            url,
+            every=every,
+            origin=origin,
+            confirm=confirm,
+            expect=expect,
+            timeout=timeout,
+        )
+        await client.run_command(interaction, text)
+
+    @group.command(name="list", description="The monitors of this channel")
+    async def list_(interaction: discord.Interaction[Any]) -> None:
+        await client.run_command(interaction, "list")
+
+    def by_id(name: str, description: str) -> None:
+        @group.command(name=name, description=description)
+        @app_commands.describe(id="The monitor's number, as in /check502 list")
+        async def command(
+            interaction: discord.Interaction[Any], id: app_commands.Range[int, 1]
+        ) -> None:
+            await client.run_command(interaction, f"{name} {id}")
+
+    by_id("unwatch", "Stop watching a monitor")
+    by_id("unmute", "Turn a monitor's alerts back on")
+    by_id("ack", "Acknowledge a monitor's incident: no more reminders")
+    by_id("history", "A monitor's last checks, uptime and incidents")
+
+    @group.command(name="mute", description="Hold back a monitor's alerts for a while")
+    @app_commands.describe(
+        id="The monitor's number", duration="How long, e.g. 30m, 2h (default 1h)"
+    )
+    async def mute(
+        interaction: discord.Interaction[Any],
+        id: app_commands.Range[int, 1],
+        duration: str | None = None,
+    ) -> None:
+        await client.run_command(interaction, _words("mute", str(id), duration))
+
+    @group.command(name="explain", description="What an error-log line or platform code means")
+    @app_commands.describe(line="A log line (nginx, HAProxy, Envoy…) or a code such as 521")
+    async def explain(interaction: discord.Interaction[Any], line: str) -> None:
+        await client.run_command(interaction, f"explain {line}")
+
+    @group.command(name="help", description="How to use check502")
+    @app_commands.describe(topic="A command to explain, e.g. watch")
+    async def help_(interaction: discord.Interaction[Any], topic: str | None = None) -> None:
+        await client.run_command(interaction, _words("help", topic))
+
+    return group
+
+
+# ------------------------------------------------------------------------------------ runner
+
+
+async def run_discord(bot: Bot, env: Mapping[str, str]) -> None:
+    """The Discord surface until cancelled: the gateway for commands, REST for alerts."""
+    config = DiscordConfig.from_env(env)
+    discord.http.Route.BASE = config.api_url
+    client = Check502Client(bot, config)
+    bot.attach(client.surface)
+    await bot.start()
+    try:
+        await client.start(config.token, reconnect=True)
+    except discord.LoginFailure:
+        raise SettingsError(
+            "DISCORD_TOKEN was refused by Discord (not a valid bot token)"
+        ) from None
+    finally:
+        if not client.is_closed():
+            await asyncio.shield(client.close())
