@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import discord
+import yarl
 from discord import app_commands
+from discord.gateway import DiscordWebSocket
 
 from adapters.discord.config import DiscordConfig, Sync
 from adapters.discord.render import (
@@ -42,8 +44,12 @@ _ACTIONS = ("recheck", "mute", "ack")
 
 
 def context_of(interaction: discord.Interaction[Any]) -> Context:
+    """Who and where; in a thread (an alert's, where follow-ups and re-checks go), the channel
+    the thread is in, whose monitors its buttons and commands are about."""
     guild = str(interaction.guild_id) if interaction.guild_id else "dm"
-    channel = str(interaction.channel_id or "-")
+    where = interaction.channel
+    parent = where.parent_id if isinstance(where, discord.Thread) else None
+    channel = str(parent or interaction.channel_id or "-")
     return Context(Channel("discord", guild, channel), str(interaction.user.id))
 
 
@@ -135,6 +141,10 @@ class Check502Client(discord.Client):
     """discord.py's client with our command tree, buttons and alert surface."""
 
     def __init__(self, core: Bot, config: DiscordConfig) -> None:
+        # No voice here: discord.py's start-up warnings that voice libraries are missing would
+        # be two lines of noise on every start (and around a bad setting's one line).
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(intents=discord.Intents.default(), allowed_mentions=NO_MENTIONS)
         self.core = core
         self.config = config
@@ -169,7 +179,15 @@ class Check502Client(discord.Client):
             return False
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        synced = await self.tree.sync(guild=guild)
+        try:
+            synced = await self.tree.sync(guild=guild)
+        except discord.Forbidden:
+            if guild is None:
+                raise
+            raise SettingsError(
+                f"DISCORD_GUILD_ID={self.config.guild_id}: Discord refused the commands there"
+                " (is the bot in that server, invited with the applications.commands scope?)"
+            ) from None
         self.core.store.set_meta(scope, digest)
         where = f"server {self.config.guild_id}" if guild else "all servers (global)"
         log.warning("Discord: synced %d command(s) to %s", len(synced), where)
@@ -386,15 +404,22 @@ async def run_discord(bot: Bot, env: Mapping[str, str]) -> None:
     """The Discord surface until cancelled: the gateway for commands, REST for alerts."""
     config = DiscordConfig.from_env(env)
     discord.http.Route.BASE = config.api_url
+    if config.gateway_url is not None:
+        # discord.py connects to this constant (it does not ask GET /gateway/bot).
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
     client = Check502Client(bot, config)
-    bot.attach(client.surface)
-    await bot.start()
     try:
-        await client.start(config.token, reconnect=True)
-    except discord.LoginFailure:
-        raise SettingsError(
-            "DISCORD_TOKEN was refused by Discord (not a valid bot token)"
-        ) from None
+        # Client.start is login then connect; split, so that the outbox starts only once the
+        # token is accepted: queued alerts are not tried (and given up) with a refused token.
+        try:
+            await client.login(config.token)
+        except discord.LoginFailure:
+            raise SettingsError(
+                "DISCORD_TOKEN was refused by Discord (not a valid bot token)"
+            ) from None
+        bot.attach(client.surface)
+        await bot.start()
+        await client.connect(reconnect=True)
     finally:
         if not client.is_closed():
             await asyncio.shield(client.close())

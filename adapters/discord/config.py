@@ -41,6 +41,8 @@ class DiscordConfig:
     api_url: str = DEFAULT_API_URL
     """discord.py's REST base (``Route.BASE``): a proxy, or a fake in tests."""
     sync: Sync = Sync.AUTO
+    gateway_url: str | None = None
+    """The gateway's WebSocket URL, when not Discord's own (a proxy, a compatible server)."""
 
     @property
     def permissions(self) -> int:
@@ -80,4 +82,11 @@ class DiscordConfig:
             raise SettingsError(
                 f"CHECK502_DISCORD_SYNC={sync_text!r} is not auto, always or off"
             ) from None
-        return cls(token=token, guild_id=guild, api_url=api_url.rstrip("/"), sync=sync)
+        gateway = get("DISCORD_GATEWAY_URL")
+        if gateway is not None:
+            parts = urlsplit(gateway)
+            if parts.scheme not in {"ws", "wss"} or not parts.netloc:
+                raise SettingsError(f"DISCORD_GATEWAY_URL={gateway!r} is not a ws(s):// URL")
+        return cls(
+            token=token, guild_id=guild, api_url=api_url.rstrip("/"), sync=sync, gateway_url=gateway
+        )

@@ -133,10 +133,8 @@ def bounded(embed: discord.Embed) -> discord.Embed:
         i = max(range(len(fields)), key=lambda n: len(fields[n].value or ""))
         value = fields[i].value or ""
         keep = max(1, len(value) - over - 1)
-        if value.endswith("\n```"):  # a code block keeps its closing fence
-            shorter = cut(value[:-4], max(5, keep - 4)) + "\n```"
-        else:
-            shorter = cut(value, keep)
+        fenced = value.endswith("\n```")  # a code block keeps its closing fence
+        shorter = cut(value[:-4], max(5, keep - 4)) + "\n```" if fenced else cut(value, keep)
         embed.set_field_at(
             i, name=fields[i].name or "-", value=shorter, inline=bool(fields[i].inline)
         )

@@ -133,11 +133,12 @@ class DiscordSurface:
             return await self._reply(channel_id, alert_id, msg, nonce), None
         except _FAILURES as exc:
             raise delivery_error(exc, "send to thread") from None
-        alert = discord.PartialMessage(
-            channel=self.client.get_partial_messageable(channel_id), id=alert_id
-        )
         try:
-            await alert.create_thread(name=name[:100], auto_archive_duration=1440)
+            # Straight to the route: PartialMessage.create_thread raises ValueError ("no guild
+            # info") on a message of a PartialMessageable, which every alert here is.
+            await self.client.http.start_thread_with_message(
+                channel_id, alert_id, name=name[:100], auto_archive_duration=1440
+            )
         except discord.HTTPException as exc:
             if exc.code != _THREAD_EXISTS:
                 # DMs, forum or voice channels, no Create Public Threads: reply instead.

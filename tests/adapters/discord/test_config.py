@@ -26,8 +26,10 @@ def test_guild_api_and_sync_are_read() -> None:
             "DISCORD_GUILD_ID": "123456789012345678",
             "DISCORD_API_URL": "http://127.0.0.1:9000/api/v10/",
             "CHECK502_DISCORD_SYNC": "ALWAYS",
+            "DISCORD_GATEWAY_URL": "ws://127.0.0.1:9000/ws",
         }
     )
+    assert config.gateway_url == "ws://127.0.0.1:9000/ws"
     assert config.guild_id == 123456789012345678
     assert config.api_url == "http://127.0.0.1:9000/api/v10"
     assert config.sync is Sync.ALWAYS
@@ -42,6 +44,7 @@ def test_guild_api_and_sync_are_read() -> None:
         ({"DISCORD_TOKEN": TOKEN, "DISCORD_GUILD_ID": "my-server"}, "DISCORD_GUILD_ID"),
         ({"DISCORD_TOKEN": TOKEN, "DISCORD_API_URL": "discord.com"}, "DISCORD_API_URL"),
         ({"DISCORD_TOKEN": TOKEN, "CHECK502_DISCORD_SYNC": "sometimes"}, "CHECK502_DISCORD_SYNC"),
+        ({"DISCORD_TOKEN": TOKEN, "DISCORD_GATEWAY_URL": "https://x/"}, "DISCORD_GATEWAY_URL"),
     ],
 )
 def test_bad_settings_name_the_variable_not_the_token(env: dict[str, str], named: str) -> None:

@@ -1,0 +1,679 @@
+"""A local Discord for tests: the REST API and a minimal gateway, on 127.0.0.1.
+
+Every REST request is recorded (:class:`Call`). Replies can be scripted per route (a 429 with
+``Via`` and ``retry_after``, a 403 Missing Access, a thread refused), else each route answers as
+Discord does, with the fields discord.py reads. The fake keeps the little state that matters:
+the messages it accepted (a message's thread has the message's id, and ``POST
+/channels/{id}/messages`` to a message id answers 404 Unknown Channel until the thread is
+started), the commands synced per scope, each interaction's original response.
+
+The gateway (``/ws``) says HELLO, answers heartbeats and, after IDENTIFY, sends READY;
+:meth:`FakeDiscord.dispatch` then pushes events such as INTERACTION_CREATE.
+
+Also the client side of Discord: :func:`command_interaction` and :func:`component_interaction`
+build the INTERACTION_CREATE payloads Discord sends for a slash command and a button click.
+
+    async with FakeDiscord() as discord_api:
+        discord.http.Route.BASE = discord_api.api_url
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Self
+
+from aiohttp import WSMsgType, web
+
+APP_ID = 1100000000000000001
+"""The application's id; also the bot user's (as for every application made since 2020)."""
+GUILD = 1200000000000000002
+CHANNEL = 1300000000000000003
+USER = 1400000000000000004
+COMMAND_ID = 1500000000000000005
+TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.Gf4keX.fake-discord-bot-token-for-tests"
+API_PREFIX = "/api/v10"
+EPHEMERAL = 1 << 6
+LOADING = 1 << 7
+
+_OPTION_TYPES: tuple[tuple[type, int], ...] = ((bool, 5), (int, 4), (float, 10), (str, 3))
+_ROUTES: tuple[tuple[str, str, str], ...] = (
+    ("GET", r"/users/@me", "me"),
+    ("GET", r"/oauth2/applications/@me", "application"),
+    ("GET", r"/gateway(/bot)?", "gateway"),
+    ("PUT", r"/applications/(?P<app>\d+)(/guilds/(?P<guild>\d+))?/commands", "sync"),
+    ("POST", r"/interactions/(?P<id>\d+)/(?P<token>[^/]+)/callback", "callback"),
+    ("GET|PATCH|DELETE", r"/webhooks/\d+/(?P<token>[^/]+)/messages/(?P<mid>@original|\d+)", "hook"),
+    ("POST", r"/webhooks/\d+/(?P<token>[^/]+)", "followup"),
+    ("POST", r"/channels/(?P<ch>\d+)/messages", "send"),
+    ("PATCH", r"/channels/(?P<ch>\d+)/messages/(?P<mid>\d+)", "edit"),
+    ("POST", r"/channels/(?P<ch>\d+)/messages/(?P<mid>\d+)/threads", "thread"),
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    """Without the API prefix: ``/channels/13…/messages``."""
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+    """The JSON body (or a multipart request's ``payload_json``); None when there was none."""
+    at: float
+    """time.monotonic() when it arrived."""
+
+    @property
+    def route(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass
+class Scripted:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def ratelimited(retry_after: float = 0.3) -> Scripted:
+    """A 429 as Discord sends it: discord.py waits ``retry_after`` and retries (it needs the
+    ``Via`` header, else it takes the 429 for a Cloudflare ban)."""
+    return Scripted(
+        429,
+        {"message": "You are being rate limited.", "retry_after": retry_after, "global": False},
+        {
+            "Via": "1.1 google",
+            "Retry-After": str(max(1, round(retry_after))),
+            "X-RateLimit-Scope": "user",
+        },
+    )
+
+
+def error(status: int, code: int, message: str) -> Scripted:
+    """A Discord JSON error: ``error(403, 50001, "Missing Access")``."""
+    return Scripted(status, {"code": code, "message": message})
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    # discord.py compares Content-Type exactly: no charset (http.py json_or_text).
+    return web.Response(
+        status=status,
+        body=json.dumps(body).encode(),
+        headers={**(headers or {}), "Content-Type": "application/json"},
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _matches(pattern: str, call: Call) -> bool:
+    """``"POST /channels/*/messages"``: the method and the path, ``*`` any one segment (or
+    any method)."""
+    method, _, path = pattern.partition(" ")
+    if method not in ("*", call.method):
+        return False
+    want, got = path.split("/"), call.path.split("/")
+    return len(want) == len(got) and all(w in ("*", g) for w, g in zip(want, got, strict=True))
+
+
+def bot_user() -> dict[str, Any]:
+    return {
+        "id": str(APP_ID),
+        "username": "check502",
+        "global_name": None,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": True,
+        "flags": 0,
+        "public_flags": 0,
+    }
+
+
+class FakeDiscord:
+    def __init__(self, *, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.script: dict[str, list[Scripted]] = {}
+        """Replies to give, in order, before the normal one, per route pattern:
+        ``{"POST /channels/*/messages": [ratelimited()]}``."""
+        self.messages: dict[int, dict[str, Any]] = {}
+        """Every message the fake accepted, as Discord would return it, by id."""
+        self.threads: set[int] = set()
+        self.commands: dict[str, list[dict[str, Any]]] = {}
+        """The last sync per scope: ``"global"`` or the guild id."""
+        self.originals: dict[str, int | None] = {}
+        """Interaction token -> its original response's message id (None: deleted)."""
+        self.interactions: dict[str, dict[str, Any]] = {}
+        """Interaction token -> the INTERACTION_CREATE payload (see :meth:`expect`)."""
+        self.identified: list[dict[str, Any]] = []
+        """The IDENTIFY payloads received on the gateway."""
+        self.ready = asyncio.Event()
+        self._ids = itertools.count(1600000000000000000)
+        self._seq = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._changed = asyncio.Event()
+
+    # --------------------------------------------------------------------------- lifecycle
+
+    async def __aenter__(self) -> Self:
+        app = web.Application()
+        app.router.add_get("/ws", self._gateway_ws)
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self._port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """discord.py's ``Route.BASE`` (``DISCORD_API_URL``)."""
+        return f"{self.url}{API_PREFIX}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self._port}/ws"
+
+    def snowflake(self) -> int:
+        return next(self._ids)
+
+    # ----------------------------------------------------------------------------- queries
+
+    def of(self, pattern: str) -> list[Call]:
+        """The calls of one route: ``"POST /channels/*/messages"`` (``*``: any one segment)."""
+        return [c for c in self.calls if _matches(pattern, c)]
+
+    async def wait(self, pattern: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Wait (bounded) until ``pattern`` was called ``count`` times; return those calls."""
+        deadline = time.monotonic() + timeout
+        while len(self.of(pattern)) < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                seen = [c.route for c in self.calls]
+                raise AssertionError(
+                    f"{pattern} called {len(self.of(pattern))} times, not {count}: {seen}"
+                )
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
+        return self.of(pattern)[:count]
+
+    def expect(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Remember an interaction Discord is about to send, to answer its callbacks."""
+        self.interactions[payload["token"]] = payload
+        return payload
+
+    # ---------------------------------------------------------------------------- handlers
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        body = await self._body(request)
+        path = request.path.removeprefix(API_PREFIX)
+        call = Call(
+            request.method, path, dict(request.query), dict(request.headers), body, time.monotonic()
+        )
+        self.calls.append(call)
+        self._changed.set()
+        for pattern, queued in self.script.items():
+            if queued and _matches(pattern, call):
+                s = queued.pop(0)
+                return _json(s.body, s.status, s.headers)
+        for methods, regex, name in _ROUTES:
+            match = re.fullmatch(regex, path)
+            if match is not None and call.method in methods.split("|"):
+                if name not in {"callback", "hook", "followup"} and not self._authorized(call):
+                    return _json({"message": "401: Unauthorized", "code": 0}, 401)
+                answer: web.Response = getattr(self, f"_{name}")(call, **match.groupdict())
+                return answer
+        return _json({"message": "404: Not Found", "code": 0}, 404)
+
+    @staticmethod
+    async def _body(request: web.Request) -> Any:
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            payload = form.get("payload_json")
+            return json.loads(str(payload)) if payload is not None else None
+        raw = await request.read()
+        return json.loads(raw) if raw else None
+
+    def _authorized(self, call: Call) -> bool:
+        return call.headers.get("Authorization") == f"Bot {self.token}"
+
+    def _me(self, call: Call) -> web.Response:
+        return _json(bot_user())
+
+    def _application(self, call: Call) -> web.Response:
+        return _json(
+            {
+                "id": str(APP_ID),
+                "name": "check502",
+                "icon": None,
+                "description": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": {"id": "1", "username": "owner", "discriminator": "0", "avatar": None},
+                "verify_key": "0" * 64,
+                "team": None,
+                "flags": 0,
+                "bot": bot_user(),
+            }
+        )
+
+    def _gateway(self, call: Call) -> web.Response:
+        return _json(
+            {
+                "url": self.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 0,
+                    "max_concurrency": 1,
+                },
+            }
+        )
+
+    def _sync(self, call: Call, app: str, guild: str | None) -> web.Response:
+        scope = guild or "global"
+        synced = []
+        for command in call.body or []:
+            out = {
+                **command,
+                "id": str(self.snowflake()),
+                "application_id": app,
+                "version": str(self.snowflake()),
+            }
+            if guild is not None:
+                out["guild_id"] = guild
+            synced.append(out)
+        self.commands[scope] = synced
+        return _json(synced)
+
+    def _new_message(
+        self, channel_id: int, body: dict[str, Any], *, flags: int = 0
+    ) -> dict[str, Any]:
+        mid = self.snowflake()
+        message: dict[str, Any] = {
+            "id": str(mid),
+            "channel_id": str(channel_id),
+            "type": 19 if body.get("message_reference") else 0,
+            "author": bot_user(),
+            "content": "",
+            "timestamp": _now(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "components": [],
+            "pinned": False,
+            "flags": flags | int(body.get("flags") or 0),
+        }
+        if body.get("nonce") is not None:
+            message["nonce"] = body["nonce"]
+        if (ref := body.get("message_reference")) is not None:
+            message["message_reference"] = {
+                "type": 0,
+                "message_id": str(ref["message_id"]),
+                "channel_id": str(ref.get("channel_id", channel_id)),
+            }
+        self._update(message, body)
+        self.messages[mid] = message
+        return message
+
+    @staticmethod
+    def _update(message: dict[str, Any], body: dict[str, Any]) -> None:
+        if "content" in body:
+            message["content"] = body["content"] or ""
+        if "embeds" in body:
+            message["embeds"] = [{"type": "rich", **e} for e in body["embeds"] or []]
+        if "components" in body:
+            message["components"] = body["components"] or []
+        if "flags" in body and body["flags"] is not None:
+            message["flags"] = int(body["flags"])
+
+    def _send(self, call: Call, ch: str) -> web.Response:
+        channel_id = int(ch)
+        if channel_id in self.messages and channel_id not in self.threads:
+            # A message's thread has the message's id: none was started yet.
+            return _json({"message": "Unknown Channel", "code": 10003}, 404)
+        return _json(self._new_message(channel_id, call.body or {}))
+
+    def _edit(self, call: Call, ch: str, mid: str) -> web.Response:
+        message = self.messages.get(int(mid))
+        if message is None or message["channel_id"] != ch:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        self._update(message, call.body or {})
+        message["edited_timestamp"] = _now()
+        return _json(message)
+
+    def _thread(self, call: Call, ch: str, mid: str) -> web.Response:
+        message = self.messages.get(int(mid))
+        if message is None or message["channel_id"] != ch:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if int(mid) in self.threads:
+            return _json(
+                {"message": "A thread has already been created for this message", "code": 160004},
+                400,
+            )
+        self.threads.add(int(mid))
+        body = call.body or {}
+        return _json(
+            {
+                "id": mid,
+                "guild_id": str(GUILD),
+                "parent_id": ch,
+                "owner_id": str(APP_ID),
+                "name": body.get("name", ""),
+                "type": 11,
+                "last_message_id": None,
+                "message_count": 0,
+                "member_count": 1,
+                "rate_limit_per_user": 0,
+                "flags": 0,
+                "thread_metadata": {
+                    "archived": False,
+                    "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                    "archive_timestamp": _now(),
+                    "locked": False,
+                },
+                "total_message_sent": 0,
+            }
+        )
+
+    # ------------------------------------------------------------------------ interactions
+
+    def _clicked(self, token: str) -> dict[str, Any] | None:
+        """The message a component interaction was on, as the fake keeps it now."""
+        payload = self.interactions.get(token, {})
+        message = payload.get("message")
+        if message is None:
+            return None
+        kept: dict[str, Any] = self.messages.get(int(message["id"]), message)
+        return kept
+
+    def _callback(self, call: Call, id: str, token: str) -> web.Response:
+        body = call.body or {}
+        kind = int(body.get("type", 0))
+        data = body.get("data") or {}
+        flags = int(data.get("flags") or 0)
+        channel_id = int(self.interactions.get(token, {}).get("channel_id") or CHANNEL)
+        message: dict[str, Any] | None = None
+        if kind in (4, 5):  # a new message: the interaction's original response
+            message = self._new_message(channel_id, data, flags=LOADING if kind == 5 else 0)
+            self.originals[token] = int(message["id"])
+        elif kind in (6, 7):  # on a component: the clicked message is the original
+            message = self._clicked(token)
+            if message is not None:
+                self.originals[token] = int(message["id"])
+                if kind == 7:
+                    self._update(message, data)
+                    message["edited_timestamp"] = _now()
+        answer: dict[str, Any] = {
+            "interaction": {
+                "id": id,
+                "type": 3 if kind in (6, 7) else 2,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": bool(flags & EPHEMERAL),
+            }
+        }
+        if message is not None:
+            answer["interaction"]["response_message_id"] = message["id"]
+            answer["resource"] = {"type": kind, "message": message}
+        return _json(answer)
+
+    def _hook(self, call: Call, token: str, mid: str) -> web.StreamResponse:
+        message_id = self.originals.get(token) if mid == "@original" else int(mid)
+        message = self.messages.get(message_id) if message_id is not None else None
+        if message is None:
+            return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if call.method == "DELETE":
+            del self.messages[int(message["id"])]
+            if mid == "@original":
+                self.originals[token] = None
+            return web.Response(status=204)
+        if call.method == "PATCH":
+            self._update(message, call.body or {})
+            message["flags"] = int(message["flags"]) & ~LOADING
+            message["edited_timestamp"] = _now()
+        return _json(message)
+
+    def _followup(self, call: Call, token: str) -> web.Response:
+        channel_id = int(self.interactions.get(token, {}).get("channel_id") or CHANNEL)
+        return _json(self._new_message(channel_id, call.body or {}))
+
+    # ----------------------------------------------------------------------------- gateway
+
+    async def _gateway_ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
+        async for msg in ws:
+            if msg.type is not WSMsgType.TEXT:
+                continue
+            frame = json.loads(msg.data)
+            if frame.get("op") == 1:  # heartbeat
+                await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
+            elif frame.get("op") == 2:  # identify
+                self.identified.append(frame["d"])
+                self._changed.set()
+                await self._send_dispatch(ws, "READY", self._ready_payload())
+                self.ready.set()
+        return ws
+
+    def _ready_payload(self) -> dict[str, Any]:
+        return {
+            "v": 10,
+            "user": bot_user(),
+            "guilds": [],
+            "session_id": "fake-session-0001",
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(APP_ID), "flags": 0},
+            "private_channels": [],
+            "relationships": [],
+            "user_settings": {},
+        }
+
+    async def _send_dispatch(self, ws: web.WebSocketResponse, event: str, data: Any) -> None:
+        await ws.send_json({"op": 0, "s": next(self._seq), "t": event, "d": data})
+
+    async def dispatch(self, event: str, data: dict[str, Any], timeout: float = 10.0) -> None:
+        """Send a gateway event to the identified client (``INTERACTION_CREATE``...)."""
+        await asyncio.wait_for(self.ready.wait(), timeout)
+        if event == "INTERACTION_CREATE":
+            self.expect(data)
+        await self._send_dispatch(self._sockets[-1], event, data)
+
+
+# ------------------------------------------------------------------ Discord's interactions
+
+_tokens = itertools.count(1)
+_interaction_ids = itertools.count(1700000000000000000)
+
+
+def _option(name: str, value: object) -> dict[str, Any]:
+    for kind, code in _OPTION_TYPES:
+        if isinstance(value, kind):
+            return {"name": name, "type": code, "value": value}
+    raise TypeError(f"no option type for {value!r}")
+
+
+def _user(user_id: int, name: str) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": name.title(),
+        "discriminator": "0",
+        "avatar": None,
+        "public_flags": 0,
+    }
+
+
+def _base(
+    kind: int, *, guild: int | None, channel: int, user: int, name: str, thread: int | None
+) -> dict[str, Any]:
+    """What every INTERACTION_CREATE carries: where, who, and the token to answer with."""
+    payload: dict[str, Any] = {
+        "id": str(next(_interaction_ids)),
+        "application_id": str(APP_ID),
+        "type": kind,
+        "token": f"interaction-token-{next(_tokens)}",
+        "version": 1,
+        "channel_id": str(channel),
+        "app_permissions": "2251799813685247",
+        "locale": "en-US",
+        "entitlements": [],
+        "attachment_size_limit": 10485760,
+    }
+    if guild is None:
+        payload["user"] = _user(user, name)
+        payload["channel"] = {"id": str(channel), "type": 1, "flags": 0, "last_message_id": None}
+        payload["context"] = 1
+        payload["authorizing_integration_owners"] = {"0": "0"}
+        return payload
+    payload["guild_id"] = str(guild)
+    payload["guild"] = {"id": str(guild), "locale": "en-US", "features": []}
+    payload["guild_locale"] = "en-US"
+    payload["context"] = 0
+    payload["authorizing_integration_owners"] = {"0": str(guild)}
+    payload["member"] = {
+        "user": _user(user, name),
+        "roles": [],
+        "joined_at": "2025-01-01T00:00:00+00:00",
+        "premium_since": None,
+        "deaf": False,
+        "mute": False,
+        "pending": False,
+        "flags": 0,
+        "nick": None,
+        "avatar": None,
+        "communication_disabled_until": None,
+        "permissions": "2251799813685247",
+    }
+    payload["channel"] = {
+        "id": str(channel),
+        "type": 0,
+        "guild_id": str(guild),
+        "name": "ops",
+        "position": 0,
+        "parent_id": None,
+        "topic": None,
+        "nsfw": False,
+        "rate_limit_per_user": 0,
+        "last_message_id": None,
+        "permission_overwrites": [],
+        "flags": 0,
+        "permissions": "2251799813685247",
+    }
+    if thread is not None:  # in a thread of ``channel`` (an alert's thread has its id)
+        payload["channel_id"] = str(thread)
+        payload["channel"] = {
+            "id": str(thread),
+            "type": 11,
+            "guild_id": str(guild),
+            "parent_id": str(channel),
+            "owner_id": str(APP_ID),
+            "name": "incident",
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 1,
+            "member_count": 1,
+            "total_message_sent": 1,
+            "flags": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": "2026-01-01T00:00:00+00:00",
+                "locked": False,
+            },
+            "permissions": "2251799813685247",
+        }
+    return payload
+
+
+def command_interaction(
+    subcommand: str,
+    options: Mapping[str, object] | None = None,
+    *,
+    guild: int | None = GUILD,
+    channel: int = CHANNEL,
+    user: int = USER,
+    name: str = "ana",
+    thread: int | None = None,
+    synced_to: int | None = None,
+) -> dict[str, Any]:
+    """``/check502 <subcommand> name:value…`` as Discord sends it (APPLICATION_COMMAND):
+    the group's subcommand nested as a type-1 option, its options inside; unset ones left out.
+    ``thread``: typed in that thread of ``channel``. ``synced_to``: the guild the command was
+    registered in (a guild command), else global."""
+    payload = _base(2, guild=guild, channel=channel, user=user, name=name, thread=thread)
+    data: dict[str, Any] = {
+        "id": str(COMMAND_ID),
+        "name": "check502",
+        "type": 1,
+        "options": [
+            {
+                "name": subcommand,
+                "type": 1,
+                "options": [_option(k, v) for k, v in (options or {}).items() if v is not None],
+            }
+        ],
+    }
+    if synced_to is not None:
+        data["guild_id"] = str(synced_to)
+    payload["data"] = data
+    return payload
+
+
+def component_interaction(
+    custom_id: str,
+    message: dict[str, Any],
+    *,
+    guild: int | None = GUILD,
+    channel: int = CHANNEL,
+    user: int = USER,
+    name: str = "ana",
+    thread: int | None = None,
+) -> dict[str, Any]:
+    """A click on the button ``custom_id`` of ``message`` (MESSAGE_COMPONENT), as Discord sends
+    it: the whole message clicked (its embeds and components) comes with it. ``thread``: the
+    message is in that thread of ``channel``."""
+    payload = _base(3, guild=guild, channel=channel, user=user, name=name, thread=thread)
+    payload["data"] = {"custom_id": custom_id, "component_type": 2}
+    payload["message"] = message
+    return payload
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    """The custom ids of a message's buttons, in order."""
+    return [
+        c["custom_id"]
+        for row in message.get("components") or []
+        for c in row.get("components", [])
+        if c.get("type") == 2 and "custom_id" in c
+    ]
