@@ -39,12 +39,19 @@ async def _discord(bot: Bot, env: Mapping[str, str]) -> None:
     await run_discord(bot, env)
 
 
+async def _telegram(bot: Bot, env: Mapping[str, str]) -> None:
+    from adapters.telegram.app import run_telegram  # noqa: PLC0415 - a surface loads its library only when it runs
+
+    await run_telegram(bot, env)
+
+
 SLACK_SWITCH = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID")
 
 SURFACES: dict[str, SurfaceEntry] = {
     "console": SurfaceEntry("console", (), _console),
     "slack": SurfaceEntry("slack", SLACK_SWITCH, _slack),
     "discord": SurfaceEntry("discord", ("DISCORD_TOKEN",), _discord),
+    "telegram": SurfaceEntry("telegram", ("TELEGRAM_BOT_TOKEN",), _telegram),
 }
 
 
