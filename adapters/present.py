@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from checks import Cause, Diagnosis, Probe
+from bot.model import Monitor
+from checks import Cause, Diagnosis, Hop, Probe
 
 CAUSE_TITLE: dict[Cause, str] = {
     Cause.OK: "Healthy",
@@ -21,6 +22,12 @@ CAUSE_TITLE: dict[Cause, str] = {
     Cause.TLS: "TLS failure",
     Cause.PROTOCOL: "Protocol mismatch",
     Cause.UNKNOWN: "Cause unknown",
+}
+
+HOP_TITLE: dict[Hop, str] = {
+    Hop.EDGE: "the edge (public name or edge itself)",
+    Hop.EDGE_TO_ORIGIN: "edge → origin (the origin answers directly)",
+    Hop.ORIGIN: "the origin",
 }
 
 PHASES = ("DNS", "connect", "TLS", "first byte", "transfer")
@@ -44,6 +51,32 @@ def phases(p: Probe) -> list[tuple[str, float | None]]:
 
 def ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f} ms"
+
+
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.2f}%"
+
+
+def timings_line(p: Probe) -> str:
+    """``DNS 1 ms · connect 0 ms · TLS – · first byte 3 ms · total 4 ms``."""
+    parts = [f"{name} {ms(value)}" for name, value in phases(p)[:4]]
+    parts.append(f"total {ms(p.timings.total)}")
+    return " · ".join(parts)
+
+
+def headline(d: Diagnosis) -> str:
+    """Plain text: ``🔴 Origin down · HTTP/1.1 502 Bad Gateway from nginx``."""
+    v = d.verdict
+    public = sides(d).public
+    status = status_line(public) if public else "no probe"
+    if v.cause is Cause.OK:
+        return f"✅ Healthy · {status}"
+    who = f" from {v.generated_by}" if v.generated_by and public and public.status else ""
+    return f"🔴 {CAUSE_TITLE[v.cause]} · {status}{who}"
+
+
+def state_label(m: Monitor) -> str:
+    return {"down": "🔴 DOWN", "up": "🟢 up"}.get(m.state, "⚪ new")
 
 
 def status_line(p: Probe) -> str:
