@@ -7,7 +7,7 @@ hypothesis and from remote-controlled fields such as headers and error pages.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import discord
@@ -24,7 +24,6 @@ from adapters.discord.render import (
     reply_message,
     resolved_message,
 )
-from bot.commands import Expect
 from bot.model import (
     Alert,
     AlertKind,
@@ -38,50 +37,25 @@ from bot.model import (
     Monitor,
     TextReply,
 )
-from checks import Cause, Diagnosis, Hop, Probe, ProbeError, Verdict
-from checks.model import ErrorKind
-from tests.checks.test_verdict import make_probe
+from checks import Cause, Diagnosis
+from tests.support.replies import NOW, probe
+from tests.support.replies import diagnosis as _diagnosis
+from tests.support.replies import monitor as _monitor
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOSTILE = st.text(
     alphabet=st.sampled_from(list("ab <>&@!|*_`~\n#:/é🔥")) | st.characters(codec="utf-8"),
     max_size=5000,
 )
 
 
-def probe(target: str = "public", **overrides: Any) -> Probe:
-    fields: dict[str, Any] = {"status": 502, "reason": "Bad Gateway"}
-    fields["headers"] = (("Server", "nginx/1.22.1"),)
-    return make_probe(**{**fields, "target": target, **overrides})
+def diagnosis(**overrides: Any) -> Diagnosis:
+    """With a 2,000-character reproduce line: a code block the embed has to cut and keep closed."""
+    long = ("curl -sv https://shop.example.com/" + "x" * 2000,)
+    return _diagnosis(**{"reproduce": long, **overrides})
 
 
-REFUSED = probe(
-    "origin", status=None, reason=None, error=ProbeError(ErrorKind.CONNECT_REFUSED, "refused")
-)
-
-
-def diagnosis(
-    *,
-    summary: str = "nginx could not reach the origin.",
-    evidence: tuple[str, ...] = ("nginx's own error page",),
-    url: str = "https://shop.example.com/",
-    probes: tuple[Probe, ...] = (probe(), REFUSED),
-) -> Diagnosis:
-    return Diagnosis(
-        url=url,
-        checked_at=NOW,
-        verdict=Verdict(
-            cause=Cause.ORIGIN_DOWN,
-            generated_by="nginx",
-            hop=Hop.ORIGIN,
-            confidence=0.9,
-            summary=summary,
-            evidence=evidence,
-            next_steps=evidence,
-            reproduce=("curl -sv https://shop.example.com/" + "x" * 2000,),
-        ),
-        probes=probes,
-    )
+def monitor(i: int, url: str | None = None) -> Monitor:
+    return _monitor(i, Channel("discord", "1", "2"), url)
 
 
 def within_limits(msg: Message) -> None:
@@ -157,26 +131,6 @@ def test_long_evidence_is_trimmed_with_a_count() -> None:
     within_limits(msg)
     text = text_of(msg)
     assert "line 0:" in text and "more" in text and "line 499:" not in text
-
-
-def monitor(i: int) -> Monitor:
-    return Monitor(
-        id=i,
-        channel=Channel("discord", "1", "2"),
-        url=f"https://service-{i}.example.com/" + "path/" * 20,
-        every=60,
-        origin="203.0.113.9:443",
-        confirm=2,
-        expect=Expect(((200, 399),)),
-        timeout=4.0,
-        state="down" if i % 3 == 0 else "up",
-        fail_streak=0,
-        muted_until=NOW if i % 5 == 0 else None,
-        incident_id=None,
-        last_checked=NOW,
-        last_outcome="502",
-        created_by="U1",
-    )
 
 
 def test_lists_histories_groups_and_help_fit() -> None:

@@ -9,9 +9,7 @@ sets. Everything binds 127.0.0.1; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -37,8 +35,8 @@ from tests.support.discord_fake import (
     command_interaction,
     error,
 )
+from tests.support.entrypoint import bot_env, kill, spawn
 
-REPO = Path(__file__).resolve().parents[3]
 PENDING = "SELECT * FROM outbox WHERE kind = 'down'"
 
 
@@ -144,57 +142,20 @@ async def test_a_server_the_bot_is_not_in_is_a_settings_error(
 
 # ------------------------------------------------------------------------ check502-bot itself
 
-BOT_SCRIPT = Path(sys.executable).with_name("check502-bot")
-
-
-def _bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DISCORD_", "TELEGRAM_", "CHECK502_"))
-    }
-    env.update(
-        {
-            "CHECK502_DB": str(tmp_path / "bot.db"),
-            "CHECK502_CONTROL_URL": "off",
-            "CHECK502_ALLOW_NETWORKS": "127.0.0.0/8",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-async def _spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
-    command = [str(BOT_SCRIPT)] if BOT_SCRIPT.exists() else [sys.executable, "-m", "adapters.main"]
-    return await asyncio.create_subprocess_exec(
-        *command,
-        cwd=REPO,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        proc.kill()
-        await proc.wait()
-
 
 @pytest.mark.parametrize("log_level", ["WARNING", "DEBUG"])
 async def test_check502_bot_logs_in_answers_over_the_gateway_and_stops_on_sigterm(
     tmp_path: Path, log_level: str
 ) -> None:
     async with FakeDiscord() as fake:
-        env = _bot_env(
+        env = bot_env(
             tmp_path,
             DISCORD_TOKEN=TOKEN,
             DISCORD_API_URL=fake.api_url,
             DISCORD_GATEWAY_URL=fake.gateway_url,
             CHECK502_LOG_LEVEL=log_level,
         )
-        proc = await _spawn(env)
+        proc = await spawn(env)
         try:
             (me,) = await fake.wait("GET /users/@me")
             assert me.headers["Authorization"] == f"Bot {TOKEN}"
@@ -222,18 +183,18 @@ async def test_check502_bot_logs_in_answers_over_the_gateway_and_stops_on_sigter
             assert TOKEN not in output  # ...never the token
             assert TOKEN.split(".")[-1] not in output
         finally:
-            await _stop(proc)
+            await kill(proc)
 
 
 async def test_check502_bot_refuses_a_bad_token_in_one_line(tmp_path: Path) -> None:
     async with FakeDiscord() as fake:
         bad = "MTIz.bad-token.never-printed-anywhere"
-        env = _bot_env(tmp_path, DISCORD_TOKEN=bad, DISCORD_API_URL=fake.api_url)
-        proc = await _spawn(env)
+        env = bot_env(tmp_path, DISCORD_TOKEN=bad, DISCORD_API_URL=fake.api_url)
+        proc = await spawn(env)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 8.0)
         finally:
-            await _stop(proc)
+            await kill(proc)
         assert proc.returncode == 2
         lines = err.decode().splitlines()
         assert len(lines) == 1, lines

@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import os
 import re
 import signal
-import sys
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
@@ -34,10 +32,9 @@ from bot.errors import DeliveryError
 from bot.model import Alert, AlertKind, Channel, Delivery
 from tests.bot.conftest import fast_settings
 from tests.support import OkServer, free_port, ok_server
+from tests.support.entrypoint import bot_env, spawn
 from tests.support.slack_fake import SECRET, FakeSlack, command_form, signed
 from tests.support.slack_render_check import assert_valid_blocks, block_text
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 @contextlib.asynccontextmanager
@@ -209,34 +206,6 @@ async def _install(http: httpx.AsyncClient, base: str, fake: FakeSlack) -> None:
 
 # ------------------------------------------------------------------------ check502-bot itself
 
-BOT_SCRIPT = Path(sys.executable).with_name("check502-bot")
-
-
-def _bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CHECK502_"))}
-    env.update(
-        {
-            "CHECK502_LISTEN": "127.0.0.1",
-            "CHECK502_DB": str(tmp_path / "bot.db"),
-            "CHECK502_CONTROL_URL": "off",
-            "CHECK502_ALLOW_NETWORKS": "127.0.0.0/8",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-async def _spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
-    command = [str(BOT_SCRIPT)] if BOT_SCRIPT.exists() else [sys.executable, "-m", "adapters.main"]
-    return await asyncio.create_subprocess_exec(
-        *command,
-        cwd=REPO,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
 
 async def _healthy(http: httpx.AsyncClient, url: str, proc: asyncio.subprocess.Process) -> None:
     deadline = time.monotonic() + 8.0
@@ -260,7 +229,7 @@ async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(
     token = "xoxb-1111-2222-entrypoint-token"
     async with FakeSlack() as fake:
         port = free_port()
-        env = _bot_env(
+        env = bot_env(
             tmp_path,
             SLACK_BOT_TOKEN=token,
             SLACK_SIGNING_SECRET=SECRET,
@@ -268,7 +237,7 @@ async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(
             PORT=str(port),
             CHECK502_LOG_LEVEL=log_level,
         )
-        proc = await _spawn(env)
+        proc = await spawn(env)
         try:
             async with httpx.AsyncClient(timeout=5) as http:
                 base = f"http://127.0.0.1:{port}"
@@ -318,7 +287,7 @@ async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(
 async def test_check502_bot_refuses_bad_slack_settings_in_one_line(
     tmp_path: Path, settings: dict[str, str], named: str
 ) -> None:
-    proc = await _spawn(_bot_env(tmp_path, PORT=str(free_port()), **settings))
+    proc = await spawn(bot_env(tmp_path, PORT=str(free_port()), **settings))
     try:
         out, err = await asyncio.wait_for(proc.communicate(), 8.0)
     finally:
@@ -339,10 +308,10 @@ async def test_check502_bot_in_socket_mode_needs_no_port_and_answers_over_the_we
 ) -> None:
     app_token, token = "xapp-1-A1-socket-token", "xoxb-7777-8888-socket-token"
     async with FakeSlack() as fake:
-        env = _bot_env(
+        env = bot_env(
             tmp_path, SLACK_APP_TOKEN=app_token, SLACK_BOT_TOKEN=token, SLACK_API_URL=fake.api_url
         )
-        proc = await _spawn(env)
+        proc = await spawn(env)
         try:
             (opened,) = await fake.wait("apps.connections.open")
             assert opened.token == app_token

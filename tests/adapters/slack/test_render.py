@@ -7,7 +7,7 @@ hypothesis and from remote-controlled fields such as headers and error pages.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import given, settings
@@ -24,7 +24,6 @@ from adapters.slack.render import (
     reply_message,
     resolved_message,
 )
-from bot.commands import Expect
 from bot.model import (
     Alert,
     AlertKind,
@@ -38,53 +37,19 @@ from bot.model import (
     Monitor,
     TextReply,
 )
-from checks import Cause, Diagnosis, Hop, Probe, ProbeError, Verdict
-from checks.model import ErrorKind
-from tests.checks.test_verdict import make_probe
+from checks import Cause
+from tests.support.replies import NOW, diagnosis, probe
+from tests.support.replies import monitor as _monitor
 from tests.support.slack_render_check import assert_valid_blocks, block_text
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOSTILE = st.text(
     alphabet=st.sampled_from(list("ab <>&@!|*_`~\n#:/é🔥")) | st.characters(codec="utf-8"),
     max_size=5000,
 )
 
 
-def probe(target: str = "public", **overrides: Any) -> Probe:
-    """nginx's 502 from 198.51.100.7 in 100 ms, with ``overrides`` applied."""
-    fields: dict[str, Any] = {"status": 502, "reason": "Bad Gateway"}
-    fields["headers"] = (("Server", "nginx/1.22.1"),)
-    return make_probe(**{**fields, "target": target, **overrides})
-
-
-def diagnosis(
-    *,
-    summary: str = "nginx could not reach the origin.",
-    evidence: tuple[str, ...] = ("nginx's own error page",),
-    url: str = "https://shop.example.com/",
-    probes: tuple[Probe, ...] | None = None,
-    cause: Cause = Cause.ORIGIN_DOWN,
-) -> Diagnosis:
-    return Diagnosis(
-        url=url,
-        checked_at=NOW,
-        verdict=Verdict(
-            cause=cause,
-            generated_by="nginx",
-            hop=Hop.ORIGIN,
-            confidence=0.9,
-            summary=summary,
-            evidence=evidence,
-            next_steps=evidence,
-            reproduce=("curl -sv https://shop.example.com/",),
-        ),
-        probes=probes
-        if probes is not None
-        else (
-            probe(),
-            probe("origin", status=None, error=ProbeError(ErrorKind.CONNECT_REFUSED, "refused")),
-        ),
-    )
+def monitor(i: int, url: str | None = None) -> Monitor:
+    return _monitor(i, Channel("slack", "T1", "C1"), url)
 
 
 def within_limits(message: Any) -> None:
@@ -148,26 +113,6 @@ def test_a_grouped_alert_of_two_hundred_monitors_fits() -> None:
     within_limits(message)
     text = block_text(message.blocks)
     assert "200 monitors" in text and "#0" in text and "more" in text
-
-
-def monitor(i: int) -> Monitor:
-    return Monitor(
-        id=i,
-        channel=Channel("slack", "T1", "C1"),
-        url=f"https://service-{i}.example.com/" + "path/" * 20,
-        every=60,
-        origin="203.0.113.9:443",
-        confirm=2,
-        expect=Expect(((200, 399),)),
-        timeout=4.0,
-        state="down" if i % 3 == 0 else "up",
-        fail_streak=0,
-        muted_until=NOW if i % 5 == 0 else None,
-        incident_id=None,
-        last_checked=NOW,
-        last_outcome="502",
-        created_by="U1",
-    )
 
 
 def test_a_list_of_a_hundred_monitors_and_a_long_history_fit() -> None:

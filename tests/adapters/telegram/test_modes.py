@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,9 +23,9 @@ from adapters.telegram.config import TelegramConfig
 from bot.core import Bot
 from tests.bot.conftest import fast_settings
 from tests.support import OkServer, free_port
+from tests.support.entrypoint import bot_env, spawn
 from tests.support.telegram_fake import GROUP, TOKEN, FakeTelegram
 
-REPO = Path(__file__).resolve().parents[3]
 SECRET = "webhook-secret_0123456789-abcdef"
 
 
@@ -121,48 +119,19 @@ async def test_run_telegram_polls_answers_and_stops_when_cancelled(
 
 # ------------------------------------------------------------------------ check502-bot itself
 
-BOT_SCRIPT = Path(sys.executable).with_name("check502-bot")
-
-
-def _bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    prefixes = ("SLACK_", "DISCORD_", "TELEGRAM_", "CHECK502_", "PTB_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update(
-        {
-            "CHECK502_LISTEN": "127.0.0.1",
-            "CHECK502_DB": str(tmp_path / "bot.db"),
-            "CHECK502_CONTROL_URL": "off",
-            "CHECK502_ALLOW_NETWORKS": "127.0.0.0/8",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-async def _spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
-    command = [str(BOT_SCRIPT)] if BOT_SCRIPT.exists() else [sys.executable, "-m", "adapters.main"]
-    return await asyncio.create_subprocess_exec(
-        *command,
-        cwd=REPO,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
 
 @pytest.mark.parametrize("log_level", ["WARNING", "DEBUG"])
 async def test_check502_bot_polls_telegram_and_stops_on_sigterm(
     tmp_path: Path, log_level: str
 ) -> None:
     async with FakeTelegram() as fake:
-        env = _bot_env(
+        env = bot_env(
             tmp_path,
             TELEGRAM_BOT_TOKEN=TOKEN,
             TELEGRAM_API_URL=fake.api_url,
             CHECK502_LOG_LEVEL=log_level,
         )
-        proc = await _spawn(env)
+        proc = await spawn(env)
         try:
             (me,) = await fake.wait("getMe")
             assert me.token == TOKEN
@@ -214,9 +183,9 @@ async def test_check502_bot_refuses_bad_telegram_settings_in_one_line(
     tmp_path: Path, settings: dict[str, str], named: str
 ) -> None:
     async with FakeTelegram() as fake:
-        env = _bot_env(tmp_path, TELEGRAM_API_URL=fake.api_url)
+        env = bot_env(tmp_path, TELEGRAM_API_URL=fake.api_url)
         env.update(settings)
-        proc = await _spawn(env)
+        proc = await spawn(env)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 8.0)
         finally:
@@ -237,8 +206,8 @@ async def test_check502_bot_names_the_api_url_it_cannot_reach(tmp_path: Path) ->
     from tests.support import closed_port
 
     with closed_port() as dead:
-        env = _bot_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=dead.url)
-        proc = await _spawn(env)
+        env = bot_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=dead.url)
+        proc = await spawn(env)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), 8.0)
         finally:

@@ -8,7 +8,7 @@ from hypothesis and from remote-controlled fields such as headers, error pages a
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import given, settings
@@ -36,7 +36,6 @@ from adapters.telegram.render import (
     reply_messages,
     resolved_message,
 )
-from bot.commands import Expect
 from bot.model import (
     Alert,
     AlertKind,
@@ -52,12 +51,13 @@ from bot.model import (
     TextReply,
     WatchReply,
 )
-from checks import Cause, Diagnosis, Explanation, Hop, Probe, ProbeError, Verdict
+from checks import Cause, Diagnosis, Explanation, ProbeError
 from checks.model import ErrorKind
-from tests.checks.test_verdict import make_probe
+from tests.support.replies import NOW, probe
+from tests.support.replies import diagnosis as _diagnosis
+from tests.support.replies import monitor as _monitor
 from tests.support.telegram_fake import parse_html
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 HOSTILE = st.text(
     alphabet=st.sampled_from(list("ab <>&;#`*_\n/é🔥\"'")) | st.characters(codec="utf-8"),
     max_size=5000,
@@ -65,60 +65,15 @@ HOSTILE = st.text(
 TAG = re.compile(r"</?([a-zA-Z-]+)")
 
 
-def probe(target: str = "public", **overrides: Any) -> Probe:
-    """nginx's 502 from 198.51.100.7 in 100 ms, with ``overrides`` applied."""
-    fields: dict[str, Any] = {"status": 502, "reason": "Bad Gateway"}
-    fields["headers"] = (("Server", "nginx/1.22.1"),)
-    return make_probe(**{**fields, "target": target, **overrides})
-
-
-def diagnosis(
-    *,
-    summary: str = "nginx could not reach the origin: see `error.log`.",
-    evidence: tuple[str, ...] = ("nginx's own error page",),
-    url: str = "https://shop.example.com/",
-    probes: tuple[Probe, ...] | None = None,
-) -> Diagnosis:
-    return Diagnosis(
-        url=url,
-        checked_at=NOW,
-        verdict=Verdict(
-            cause=Cause.ORIGIN_DOWN,
-            generated_by="nginx",
-            hop=Hop.ORIGIN,
-            confidence=0.9,
-            summary=summary,
-            evidence=evidence,
-            next_steps=evidence,
-            reproduce=(f"curl -sv {url}",),
-        ),
-        probes=probes
-        if probes is not None
-        else (
-            probe(),
-            probe("origin", status=None, error=ProbeError(ErrorKind.CONNECT_REFUSED, "refused")),
-        ),
+def diagnosis(**overrides: Any) -> Diagnosis:
+    """The summary quotes a file in backticks, as the core's advice does (shown as code)."""
+    return _diagnosis(
+        **{"summary": "nginx could not reach the origin: see `error.log`.", **overrides}
     )
 
 
 def monitor(i: int, url: str | None = None) -> Monitor:
-    return Monitor(
-        id=i,
-        channel=Channel("telegram", "-", "-100123"),
-        url=url or f"https://service-{i}.example.com/" + "path/" * 20,
-        every=60,
-        origin="203.0.113.9:443",
-        confirm=2,
-        expect=Expect(((200, 399),)),
-        timeout=4.0,
-        state="down" if i % 3 == 0 else "up",
-        fail_streak=0,
-        muted_until=NOW if i % 5 == 0 else None,
-        incident_id=None,
-        last_checked=NOW,
-        last_outcome="502",
-        created_by="5001",
-    )
+    return _monitor(i, Channel("telegram", "-", "-100123"), url)
 
 
 def valid(message: Message) -> str:
