@@ -20,7 +20,6 @@ build the INTERACTION_CREATE payloads Discord sends for a slash command and a bu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import re
@@ -28,9 +27,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.support.loopback import LoopbackFake
 
 APP_ID = 1100000000000000001
 """The application's id; also the bot user's (as for every application made since 2020)."""
@@ -137,10 +138,10 @@ def bot_user() -> dict[str, Any]:
     }
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackFake[Call]):
     def __init__(self, *, token: str = TOKEN) -> None:
+        super().__init__()
         self.token = token
-        self.calls: list[Call] = []
         self.script: dict[str, list[Scripted]] = {}
         """Replies to give, in order, before the normal one, per route pattern:
         ``{"POST /channels/*/messages": [ratelimited()]}``."""
@@ -158,35 +159,15 @@ class FakeDiscord:
         self.ready = asyncio.Event()
         self._ids = itertools.count(1600000000000000000)
         self._seq = itertools.count(1)
-        self._sockets: list[web.WebSocketResponse] = []
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._changed = asyncio.Event()
 
     # --------------------------------------------------------------------------- lifecycle
 
-    async def __aenter__(self) -> Self:
-        app = web.Application()
+    def describe(self, call: Call) -> str:
+        return call.route
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/ws", self._gateway_ws)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for ws in self._sockets:
-            await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def api_url(self) -> str:
@@ -195,7 +176,7 @@ class FakeDiscord:
 
     @property
     def gateway_url(self) -> str:
-        return f"ws://127.0.0.1:{self._port}/ws"
+        return f"ws://127.0.0.1:{self.port}/ws"
 
     def snowflake(self) -> int:
         return next(self._ids)
@@ -205,21 +186,6 @@ class FakeDiscord:
     def of(self, pattern: str) -> list[Call]:
         """The calls of one route: ``"POST /channels/*/messages"`` (``*``: any one segment)."""
         return [c for c in self.calls if _matches(pattern, c)]
-
-    async def wait(self, pattern: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
-        """Wait (bounded) until ``pattern`` was called ``count`` times; return those calls."""
-        deadline = time.monotonic() + timeout
-        while len(self.of(pattern)) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                seen = [c.route for c in self.calls]
-                raise AssertionError(
-                    f"{pattern} called {len(self.of(pattern))} times, not {count}: {seen}"
-                )
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
-        return self.of(pattern)[:count]
 
     def expect(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Remember an interaction Discord is about to send, to answer its callbacks."""
@@ -234,8 +200,7 @@ class FakeDiscord:
         call = Call(
             request.method, path, dict(request.query), dict(request.headers), body, time.monotonic()
         )
-        self.calls.append(call)
-        self._changed.set()
+        self.record(call)
         for pattern, queued in self.script.items():
             if queued and _matches(pattern, call):
                 s = queued.pop(0)
@@ -471,7 +436,7 @@ class FakeDiscord:
     async def _gateway_ws(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._sockets.append(ws)
+        self.sockets.append(ws)
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
@@ -481,7 +446,7 @@ class FakeDiscord:
                 await ws.send_json({"op": 11, "d": None, "s": None, "t": None})
             elif frame.get("op") == 2:  # identify
                 self.identified.append(frame["d"])
-                self._changed.set()
+                self.changed()
                 await self._send_dispatch(ws, "READY", self._ready_payload())
                 self.ready.set()
         return ws
@@ -507,7 +472,7 @@ class FakeDiscord:
         await asyncio.wait_for(self.ready.wait(), timeout)
         if event == "INTERACTION_CREATE":
             self.expect(data)
-        await self._send_dispatch(self._sockets[-1], event, data)
+        await self._send_dispatch(self.sockets[-1], event, data)
 
 
 # ------------------------------------------------------------------ Discord's interactions

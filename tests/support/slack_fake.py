@@ -13,16 +13,17 @@ bodies Slack posts for a slash command and a button click.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
+
+from tests.support.loopback import LoopbackFake
 
 SECRET = "test-signing-secret"
 TEAM = "T0001"
@@ -65,9 +66,9 @@ def error(code: str) -> Scripted:
     return Scripted(200, {"ok": False, "error": code})
 
 
-class FakeSlack:
+class FakeSlack(LoopbackFake[Call]):
     def __init__(self) -> None:
-        self.calls: list[Call] = []
+        super().__init__()
         self.script: dict[str, list[Scripted]] = {}
         """Replies to give, in order, before the normal one: ``{"chat.postMessage": [...]}``."""
         self.installation = {
@@ -77,37 +78,17 @@ class FakeSlack:
             "team": {"id": "T0002", "name": "Second"},
         }
         self._ts = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._sockets: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []
         self.connected = asyncio.Event()
-        self._changed = asyncio.Event()
 
     # --------------------------------------------------------------------------- lifecycle
 
-    async def __aenter__(self) -> Self:
-        app = web.Application()
+    def describe(self, call: Call) -> str:
+        return call.api
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/ws", self._websocket)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for ws in self._sockets:
-            await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def api_url(self) -> str:
@@ -122,19 +103,6 @@ class FakeSlack:
         """Calls of one Web API method (``chat.postMessage``) or path (``/resp/1``)."""
         return [c for c in self.calls if api in (c.api, c.path)]
 
-    async def wait(self, api: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
-        """Wait (bounded) until ``api`` was called ``count`` times; return those calls."""
-        deadline = time.monotonic() + timeout
-        while len(self.of(api)) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                seen = sorted({c.api for c in self.calls})
-                raise AssertionError(f"{api} called {len(self.of(api))} times, not {count}: {seen}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
-        return self.of(api)[:count]
-
     # ---------------------------------------------------------------------------- handlers
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -147,8 +115,7 @@ class FakeSlack:
             body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
             body.update({k: v for k, v in request.query.items() if k not in body})
         call = Call(request.method, request.path, dict(request.headers), body, time.monotonic())
-        self.calls.append(call)
-        self._changed.set()
+        self.record(call)
         queued = self.script.get(call.api) or self.script.get(call.path)
         if queued:
             s = queued.pop(0)
@@ -187,7 +154,7 @@ class FakeSlack:
                     **self.installation,
                 }
             case "apps.connections.open":
-                return {"ok": True, "url": f"ws://127.0.0.1:{self._port}/ws"}
+                return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/ws"}
         return {"ok": True}
 
     # ------------------------------------------------------------------------- Socket Mode
@@ -195,19 +162,19 @@ class FakeSlack:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._sockets.append(ws)
+        self.sockets.append(ws)
         await ws.send_json({"type": "hello", "num_connections": 1})
         self.connected.set()
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
                 self.socket_acks.append(json.loads(msg.data))
-                self._changed.set()
+                self.changed()
         return ws
 
     async def push(self, envelope: dict[str, Any]) -> None:
         """Send a Socket Mode envelope to the connected app."""
         await asyncio.wait_for(self.connected.wait(), 10)
-        await self._sockets[-1].send_json(envelope)
+        await self.sockets[-1].send_json(envelope)
 
     async def wait_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout

@@ -23,16 +23,17 @@ Replies can be scripted per method, before the normal one: a 429 with ``retry_af
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.support.loopback import LoopbackFake
 
 TOKEN = "123456789:AAHtest-token_for-the-fake-Bot-API0"
 BOT = {
@@ -273,11 +274,10 @@ class _Refused(Exception):
 
 
 @dataclass
-class FakeTelegram:
+class FakeTelegram(LoopbackFake[Call]):
     tokens: set[str] = field(default_factory=lambda: {TOKEN})
     """Tokens getMe accepts; any other gets 401 Unauthorized."""
     forums: set[int] = field(default_factory=lambda: {FORUM})
-    calls: list[Call] = field(default_factory=list)
     script: dict[str, list[Scripted]] = field(default_factory=dict)
     """Replies to give, in order, before the normal one: ``{"sendMessage": [too_many(1)]}``."""
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
@@ -285,37 +285,24 @@ class FakeTelegram:
     answered: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        super().__init__()
         self._ids = itertools.count(1)
         self._update_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-        self._changed = asyncio.Event()
         self._pushed = asyncio.Event()
         self._closing = asyncio.Event()
 
     # --------------------------------------------------------------------------- lifecycle
 
-    async def __aenter__(self) -> Self:
-        app = web.Application()
+    def describe(self, call: Call) -> str:
+        return call.method
+
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self._port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        await super().__aexit__(*exc)
 
     @property
     def api_url(self) -> str:
@@ -326,21 +313,6 @@ class FakeTelegram:
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
-
-    async def wait(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
-        """Wait (bounded) until ``method`` was called ``count`` times; return those calls."""
-        deadline = time.monotonic() + timeout
-        while len(self.of(method)) < count:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                seen = sorted({c.method for c in self.calls})
-                raise AssertionError(
-                    f"{method} called {len(self.of(method))} times, not {count}: {seen}"
-                )
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(left, 0.2))
-        return self.of(method)[:count]
 
     def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
         """A message as Telegram holds it now (text, entities, keyboard), e.g. to click on."""
@@ -433,8 +405,7 @@ class FakeTelegram:
                 params[key] = value == "true"
         token, method = request.match_info["token"], request.match_info["method"]
         call = Call(method, token, params, dict(request.headers), time.monotonic())
-        self.calls.append(call)
-        self._changed.set()
+        self.record(call)
         if token not in self.tokens:
             return _error(401, "Unauthorized")
         queued = self.script.get(method)
