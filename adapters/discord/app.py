@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -416,6 +417,11 @@ async def run_discord(bot: Bot, env: Mapping[str, str]) -> None:
         except discord.LoginFailure:
             raise SettingsError(
                 "DISCORD_TOKEN was refused by Discord (not a valid bot token)"
+            ) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise SettingsError(
+                f"DISCORD_API_URL={config.api_url}: cannot reach Discord"
+                f" ({type(exc).__name__}: {exc})"
             ) from None
         bot.attach(client.surface)
         await bot.start()

@@ -25,8 +25,9 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
@@ -47,11 +48,22 @@ from adapters.slack.render import (
 from adapters.slack.surface import ClientFor, SlackSurface, web_client
 from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
 from bot.core import OUR_FAULT, Bot
-from bot.errors import BotError
+from bot.errors import BotError, SettingsError
 from bot.model import Channel, Context, ErrorReply, Reply
 from checks import UsageError
 
 log = logging.getLogger("check502.slack")
+
+
+class _NotOurs(logging.Filter):
+    """Bolt reads ``SLACK_BOT_TOKEN`` itself and warns that our client (with the same token,
+    and the configured API URL) wins: true, and on every start, so dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_NotOurs())
 
 EVENTS_PATH = "/slack/events"
 ACK_HEAD_START = 0.5
@@ -335,10 +347,26 @@ async def serve_http(slack: SlackApp, host: str, port: int) -> web.AppRunner:
     return runner
 
 
+async def _check_token(client: AsyncWebClient, config: SlackConfig) -> None:
+    """``auth.test`` before anything starts: a refused token or an unreachable API is one line
+    at start-up, not alerts given up later (or Socket Mode retrying with tracebacks)."""
+    try:
+        await client.auth_test()
+    except SlackApiError as exc:
+        code = exc.response.get("error") or f"HTTP {exc.response.status_code}"
+        raise SettingsError(f"SLACK_BOT_TOKEN was refused by Slack ({code})") from None
+    except _RESPOND_FAILURES as exc:
+        raise SettingsError(
+            f"SLACK_API_URL={config.api_url}: cannot reach Slack ({type(exc).__name__}: {exc})"
+        ) from None
+
+
 async def run_slack(bot: Bot, env: Mapping[str, str]) -> None:
     """The Slack surface until cancelled: HTTP or Socket Mode, alerts through chat.postMessage."""
     config = SlackConfig.from_env(env, db_path=bot.settings.db_path)
     slack = SlackApp(bot, config)
+    if config.mode is not Mode.OAUTH:
+        await _check_token(slack.client, config)
     bot.attach(slack.surface)
     await bot.start()
     runner: web.AppRunner | None = None

@@ -24,7 +24,7 @@ from bot.errors import SettingsError
 from bot.model import Context, WatchReply
 from tests.adapters.discord.conftest import DISCORD_CHANNEL
 from tests.bot.conftest import fast_settings, until
-from tests.support import OkServer, ok_server
+from tests.support import OkServer, free_port, ok_server
 from tests.support.discord_fake import (
     APP_ID,
     CHANNEL,
@@ -202,3 +202,18 @@ async def test_check502_bot_refuses_a_bad_token_in_one_line(tmp_path: Path) -> N
         assert "DISCORD_TOKEN" in lines[0]
         assert bad not in out.decode() + err.decode()
         assert len(fake.of("GET /users/@me")) == 1
+
+
+async def test_check502_bot_names_the_api_url_it_cannot_reach(tmp_path: Path) -> None:
+    token = "MTIz.unreachable.never-printed"
+    dead = f"http://127.0.0.1:{free_port()}/api/v10"  # nothing listens there
+    proc = await spawn(bot_env(tmp_path, DISCORD_TOKEN=token, DISCORD_API_URL=dead))
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 15.0)
+    finally:
+        await kill(proc)
+    assert proc.returncode == 2
+    lines = err.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert "DISCORD_API_URL" in lines[0] and "cannot reach Discord" in lines[0]
+    assert token not in out.decode() + err.decode()

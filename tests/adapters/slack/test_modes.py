@@ -32,8 +32,8 @@ from bot.errors import DeliveryError
 from bot.model import Alert, AlertKind, Channel, Delivery
 from tests.bot.conftest import fast_settings
 from tests.support import OkServer, free_port, ok_server
-from tests.support.entrypoint import bot_env, spawn
-from tests.support.slack_fake import SECRET, FakeSlack, command_form, signed
+from tests.support.entrypoint import bot_env, kill, spawn
+from tests.support.slack_fake import SECRET, FakeSlack, command_form, error, signed
 from tests.support.slack_render_check import assert_valid_blocks, block_text
 
 
@@ -336,3 +336,37 @@ async def test_check502_bot_in_socket_mode_needs_no_port_and_answers_over_the_we
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
+
+
+async def test_check502_bot_checks_the_bot_token_before_it_starts(tmp_path: Path) -> None:
+    token = "xoxb-9999-refused-token"
+    async with FakeSlack() as fake:
+        fake.script["auth.test"] = [error("invalid_auth")]
+        env = bot_env(
+            tmp_path, SLACK_APP_TOKEN="xapp-1-x", SLACK_BOT_TOKEN=token, SLACK_API_URL=fake.api_url
+        )
+        proc = await spawn(env)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), 10.0)
+        finally:
+            await kill(proc)
+        assert proc.returncode == 2
+        lines = err.decode().splitlines()
+        assert lines == ["check502-bot: SLACK_BOT_TOKEN was refused by Slack (invalid_auth)"]
+        assert token not in out.decode()
+        assert fake.of("apps.connections.open") == []  # nothing started
+
+
+async def test_check502_bot_names_the_slack_api_url_it_cannot_reach(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/api/"
+    env = bot_env(
+        tmp_path, SLACK_BOT_TOKEN="xoxb-1-x", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=dead
+    )
+    proc = await spawn(env)
+    try:
+        _, err = await asyncio.wait_for(proc.communicate(), 15.0)
+    finally:
+        await kill(proc)
+    assert proc.returncode == 2
+    lines = err.decode().splitlines()
+    assert len(lines) == 1 and "SLACK_API_URL" in lines[0] and "cannot reach Slack" in lines[0]
