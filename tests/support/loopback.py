@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Generic, Self, TypeVar
 
@@ -19,7 +20,7 @@ from aiohttp import web
 CallT = TypeVar("CallT")
 
 
-class LoopbackFake(Generic[CallT]):
+class LoopbackFake(ABC, Generic[CallT]):
     def __init__(self) -> None:
         self.calls: list[CallT] = []
         self.sockets: list[web.WebSocketResponse] = []
@@ -29,12 +30,12 @@ class LoopbackFake(Generic[CallT]):
 
     # ----------------------------------------------------------------- for the subclasses
 
-    def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def routes(self, app: web.Application) -> None: ...
 
+    @abstractmethod
     def of(self, key: str) -> list[CallT]:
         """The calls ``key`` names (a method, a path, a route pattern...)."""
-        raise NotImplementedError
 
     def describe(self, call: CallT) -> str:
         """How a call is named in a failed wait's message."""
