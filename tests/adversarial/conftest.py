@@ -1,0 +1,11 @@
+"""Marks every test in this folder ``adversarial``."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/adversarial/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.adversarial)
