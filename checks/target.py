@@ -1,11 +1,19 @@
-"""Parsing what the user typed: the public URL and the ``--origin`` bypass target."""
+"""Parsing what the user typed: the public URL and the ``--origin`` bypass target.
+
+Hosts are read as the WHATWG URL Standard's host parser reads them (https://url.spec.whatwg.org/
+#host-parsing), which is what browsers do and what curl does for IPv4: a host that *ends in a
+number* is an IPv4 address in any of its spellings (``127.1``, ``0x7f000001``, ``2130706433``,
+``017700000001``, ``0``, ``127.0.0.1.``) and becomes the dotted address it is, or, when it does
+not parse as one, the URL is invalid. The address policy then judges the address, never a
+"name" that a resolver might read differently. IPv6 literals are canonicalised the same way.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from checks.errors import InvalidOrigin, InvalidURL
 
@@ -80,21 +88,142 @@ def _ip_or_none(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return None
 
 
+_RADIX_DIGITS = {
+    10: frozenset("0123456789"),
+    8: frozenset("01234567"),
+    16: frozenset("0123456789abcdefABCDEF"),
+}
+
+
+def _ipv4_number(part: str) -> int | None:
+    """The URL Standard's *IPv4 number parser*: decimal, ``0x`` hex or ``0``-prefixed octal.
+
+    None is its "failure". Digits are checked by hand: ``int()`` would also take ``1_0`` and
+    non-ASCII digits, which no browser reads as a number.
+    """
+    if not part:
+        return None
+    radix = 10
+    if part[:2] in ("0x", "0X"):
+        part, radix = part[2:], 16
+    elif len(part) >= 2 and part[0] == "0":
+        part, radix = part[1:], 8
+    if not part:
+        return 0
+    if not set(part) <= _RADIX_DIGITS[radix]:
+        return None
+    return int(part, radix)
+
+
+def ends_in_a_number(host: str) -> bool:
+    """The URL Standard's *ends in a number checker* on an ASCII host.
+
+    True when the last label (a trailing dot ignored) is all digits or a ``0x`` hex number:
+    such a host can only be an IPv4 address, never a domain name.
+    """
+    parts = host.split(".")
+    if parts[-1] == "":
+        if len(parts) == 1:
+            return False
+        parts.pop()
+    last = parts[-1]
+    if last and set(last) <= _RADIX_DIGITS[10]:
+        return True
+    return _ipv4_number(last) is not None
+
+
+def parse_ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The URL Standard's *IPv4 parser*: 1 to 4 numbers, the last one filling the rest.
+
+    ``127.1`` is 127.0.0.1, ``0x7f.1`` too, ``2130706433`` and ``017700000001`` as well; None
+    when the standard says failure (more than four parts, a part that is not a number, a part
+    above 255 before the last, or a last part too large for the bytes left).
+    """
+    parts = host.split(".")
+    if parts[-1] == "" and len(parts) > 1:
+        parts.pop()
+    if len(parts) > 4:
+        return None
+    numbers: list[int] = []
+    for part in parts:
+        number = _ipv4_number(part)
+        if number is None:
+            return None
+        numbers.append(number)
+    if any(number > 255 for number in numbers[:-1]):
+        return None
+    if numbers[-1] >= 256 ** (5 - len(numbers)):
+        return None
+    value = numbers[-1]
+    for index, number in enumerate(numbers[:-1]):
+        value += number * 256 ** (3 - index)
+    return ipaddress.IPv4Address(value)
+
+
+def serialise_ipv6(ip: ipaddress.IPv6Address) -> str:
+    """The URL Standard's IPv6 serializer: lower-case hex, the first longest run of two or more
+    zero pieces compressed, never a dotted IPv4 tail (whatever this Python's ``str`` does)."""
+    value = int(ip)
+    pieces = [(value >> (112 - 16 * index)) & 0xFFFF for index in range(8)]
+    start, length = -1, 1
+    index = 0
+    while index < 8:
+        if pieces[index] != 0:
+            index += 1
+            continue
+        end = index
+        while end < 8 and pieces[end] == 0:
+            end += 1
+        if end - index > length:
+            start, length = index, end - index
+        index = end
+    if start < 0:
+        return ":".join(f"{piece:x}" for piece in pieces)
+    head = ":".join(f"{piece:x}" for piece in pieces[:start])
+    tail = ":".join(f"{piece:x}" for piece in pieces[start + length :])
+    return f"{head}::{tail}"
+
+
+def _ipv6_host(text: str, error: type[InvalidURL] | type[InvalidOrigin]) -> str:
+    """An IPv6 literal (without brackets) in canonical form; zone identifiers are refused, as
+    the URL Standard refuses them (``fe80::1%eth0`` names an interface of *this* machine)."""
+    if "%" in text:
+        raise error(f"[{text}] has a zone identifier (%...); URLs cannot carry one")
+    ip = _ip_or_none(text)
+    if not isinstance(ip, ipaddress.IPv6Address):
+        raise error(f"[{text}] is not an IPv6 address; only IPv6 addresses go in brackets")
+    return serialise_ipv6(ip)
+
+
 def _require_ipv6(text: str, error: type[InvalidURL] | type[InvalidOrigin]) -> None:
     """Brackets hold an IPv6 address and nothing else."""
-    if not isinstance(_ip_or_none(text), ipaddress.IPv6Address):
-        raise error(f"[{text}] is not an IPv6 address; only IPv6 addresses go in brackets")
+    _ipv6_host(text, error)
 
 
 def _normalise_host(raw: str, *, error: type[InvalidURL] | type[InvalidOrigin], what: str) -> str:
+    """The URL Standard's host parser for http(s): an IPv6 literal, an IPv4 address in any of
+    its spellings, or a lower-case ASCII domain name (IDNA), trailing dot dropped."""
     host = raw.strip("[]")
-    ip = _ip_or_none(host)
-    if ip is not None:
-        return ip.compressed
+    if ":" in host:
+        return _ipv6_host(host, error)
     try:
-        ascii_host = host.encode("idna").decode("ascii").lower()
+        decoded = unquote_to_bytes(host).decode("utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{what}: {raw!r} is not a valid host name") from None
+    try:
+        ascii_host = (
+            decoded.lower() if decoded.isascii() else decoded.encode("idna").decode("ascii")
+        ).lower()
     except UnicodeError:
         raise error(f"{what}: {raw!r} is not a valid host name") from None
+    if ends_in_a_number(ascii_host):
+        ipv4 = parse_ipv4(ascii_host)
+        if ipv4 is None:
+            raise error(
+                f"{what}: {raw!r} ends in a number, so it can only be an IPv4 address,"
+                " and it is not a valid one"
+            )
+        return str(ipv4)
     if not _HOSTNAME.match(ascii_host):
         raise error(f"{what}: {raw!r} is not a valid host name")
     return ascii_host.rstrip(".")
