@@ -10,6 +10,7 @@ not parse as one, the URL is invalid. The address policy then judges the address
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -52,7 +53,13 @@ class TargetURL:
         return urlunsplit((self.scheme, self.netloc, self.path, "", ""))
 
     def resolve(self, location: str) -> TargetURL:
-        """The target a redirect ``Location`` points at, relative to this URL."""
+        """The target a redirect ``Location`` points at, relative to this URL.
+
+        Header values arrive decoded as latin-1; a Location's bytes are read as UTF-8, as
+        browsers read them, so a host is parsed the same whether typed or redirected to.
+        """
+        with contextlib.suppress(UnicodeError):
+            location = location.encode("latin-1").decode("utf-8")
         if location.startswith("//"):
             return parse_url(f"{self.scheme}:{location}")
         if "://" in location.split("?", 1)[0]:
