@@ -470,3 +470,43 @@ async def test_redirect_refuses(rig: Rig, host: str, label: str) -> None:
             assert isinstance(reply, ErrorReply), reply
             assert label in reply.text, reply.text
     assert len(rig.hosts) == served + (1 if label == INVALID else 2)  # the first hop only
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        pytest.param("127.1:{port}", id="bare-two-parts"),
+        pytest.param("2130706433:{port}", id="bare-decimal"),
+        pytest.param("0x7f000001:{port}/x", id="bare-hex"),
+        pytest.param("[::127.0.0.1]:{port}", id="bare-compatible"),
+        pytest.param("<http://127.1:{port}|127.1:{port}>", id="slack-link"),
+    ],
+)
+async def test_spellings_without_a_scheme_are_refused_too(rig: Rig, typed: str) -> None:
+    word = typed.format(port=rig.trap.port)
+    for command in (f"/check502 {word}", f"/check502 watch {word}"):
+        async with rig.nothing_leaks("literal"):
+            text = await rig.chat.push(command)
+        reply = rig.chat.last_reply
+        assert isinstance(reply, ErrorReply), text
+        assert "loopback" in reply.text, reply.text
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        pytest.param("//2130706433:{port}/", id="scheme-relative-decimal"),
+        pytest.param("//[::ffff:0:7f00:1]:{port}/", id="scheme-relative-siit"),
+        pytest.param("HTTP://0x7F.1:{port}/", id="upper-case"),
+        pytest.param("http://127.0.0.1.:{port}/?next=/admin", id="trailing-dot-query"),
+    ],
+)
+async def test_redirect_location_forms_are_refused(rig: Rig, location: str) -> None:
+    start = f"{rig.allowed}/to?u={quote(location.format(port=rig.trap.port), safe='')}"
+    async with rig.nothing_leaks("literal"):
+        text = await rig.chat.push(f"/check502 {start}")
+    reply = rig.chat.last_reply
+    assert isinstance(reply, DiagnosisReply), text
+    (probe,) = [p for p in reply.diagnosis.probes if p.target == "public"]
+    assert probe.error is not None and probe.error.kind is ErrorKind.BLOCKED_ADDRESS, probe
+    assert "loopback" in probe.error.message
