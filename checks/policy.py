@@ -4,6 +4,13 @@ URLs typed in chat are untrusted, so by default only public unicast addresses ar
 policy is applied to the address actually connected (after DNS, with the IP pinned so a second
 lookup cannot switch it) and again on every redirect, for the public URL and the origin alike.
 Operators open internal networks explicitly, e.g. ``AddressPolicy.allowing("10.0.0.0/8")``.
+
+"Public" means what the IANA IPv4 and IPv6 Special-Purpose Address Registries call globally
+reachable (the table below, one row per registry entry, most specific row deciding). An IPv6
+address that embeds or translates to an IPv4 address (IPv4-compatible, IPv4-mapped, SIIT,
+NAT64, 6to4, Teredo) is judged on each IPv4 address inside it first, so ``::7f00:1`` is
+loopback, whatever spelling or DNS answer produced it. Host spellings such as ``127.1`` or
+``0x7f000001`` are read as the addresses they are before this (:mod:`checks.target`).
 """
 
 from __future__ import annotations
