@@ -278,3 +278,14 @@ def test_redirect_locations_use_the_same_host_parser(location: str, expected: st
 def test_a_redirect_to_a_host_that_is_no_address_is_an_invalid_url() -> None:
     with pytest.raises(InvalidURL, match="ends in a number"):
         parse_url("https://x.test/").resolve("http://1.2.3.4.5/")
+
+
+@pytest.mark.parametrize(
+    "text", ["https://0x7f000001/", "https://127.1:8443/", "https://[::127.0.0.1]/"]
+)
+def test_a_number_spelling_is_an_ip_url_so_no_sni_is_sent(text: str) -> None:
+    # The probe sends SNI only for names (an IP in SNI is forbidden by RFC 6066), and the
+    # Host header is the canonical netloc: what curl and browsers send for these spellings.
+    url = parse_url(text)
+    assert url.is_ip
+    assert url.netloc in ("127.0.0.1", "127.0.0.1:8443", "[::7f00:1]")
