@@ -35,6 +35,7 @@ _SPECIAL: tuple[tuple[str, str | None, str], ...] = (
     ("100.100.100.200/32", "a cloud metadata address", "Alibaba Cloud"),
     ("192.0.0.192/32", "a cloud metadata address", "Oracle Cloud"),
     ("fd00:ec2::254/128", "a cloud metadata address", "AWS IMDS over IPv6"),
+    ("fd20:ce::254/128", "a cloud metadata address", "Google Cloud over IPv6"),
     # IPv4 Special-Purpose Address Registry.
     ("0.0.0.0/8", "a 'this network' address", "RFC 791"),
     ("0.0.0.0/32", "an unspecified address", "RFC 1122"),

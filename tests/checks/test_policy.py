@@ -84,6 +84,7 @@ SPECIAL_BLOCKS = [
     ("192.0.0.170", "IETF protocol assignment"),
     ("192.0.0.255", "IETF protocol assignment"),
     ("192.0.0.192", "metadata"),
+    ("fd20:ce::254", "metadata"),
     ("192.0.2.0", "documentation"),
     ("192.0.2.255", "documentation"),
     ("192.88.99.1", "6to4 relay"),
