@@ -1,6 +1,10 @@
 """Parsing the URL and the --origin value users type."""
 
+import ipaddress
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checks.errors import InvalidOrigin, InvalidURL
 from checks.target import ends_in_a_number, parse_origin, parse_url
@@ -289,3 +293,32 @@ def test_a_number_spelling_is_an_ip_url_so_no_sni_is_sent(text: str) -> None:
     url = parse_url(text)
     assert url.is_ip
     assert url.netloc in ("127.0.0.1", "127.0.0.1:8443", "[::7f00:1]")
+
+
+def _spell(number: int, radix: str) -> str:
+    if radix == "hex":
+        return f"0x{number:x}"
+    if radix == "octal":
+        return f"0{number:o}"
+    return str(number)
+
+
+RADIXES = st.sampled_from(["decimal", "hex", "octal"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    address=st.integers(0, 2**32 - 1),
+    parts=st.integers(1, 4),
+    radixes=st.lists(RADIXES, min_size=4, max_size=4),
+    trailing_dot=st.booleans(),
+)
+def test_every_spelling_of_every_ipv4_address_is_that_address(
+    address: int, parts: int, radixes: list[str], trailing_dot: bool
+) -> None:
+    # 1 to 4 numbers: leading bytes one each, the last number fills the rest (URL Standard).
+    octets = address.to_bytes(4, "big")
+    numbers = [*octets[: parts - 1], int.from_bytes(octets[parts - 1 :], "big")]
+    host = ".".join(_spell(n, r) for n, r in zip(numbers, radixes, strict=False))
+    host += "." if trailing_dot else ""
+    assert parse_url(f"http://{host}/").host == str(ipaddress.IPv4Address(address))
