@@ -101,6 +101,7 @@ BUSY_TIMEOUT_MS = 5000
 _RESTORE = "restore it from a backup, or move it away to start with an empty database"
 _WRITABLE = "make the file, its directory and the -wal/-shm files beside it writable"
 
+_SQLITE_ERROR = 1
 # SQLite's primary result codes (https://sqlite.org/rescode.html) -> (reason, hint, written).
 _CODES: dict[int, tuple[str, str, bool]] = {
     3: ("permission denied", _WRITABLE, True),  # SQLITE_PERM
@@ -306,7 +307,11 @@ class Store:
         """Translate SQLite's errors into :class:`StorageError` (see :func:`storage_error`)."""
         try:
             yield
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError):
+            raise  # our bug (a closed connection, bad SQL, a broken constraint), not the disk's
         except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_ERROR:
+                raise  # "no such table", a syntax error: a bug of ours, not the disk's
             raise storage_error(exc, self.path) from exc
 
     def close(self) -> None:
