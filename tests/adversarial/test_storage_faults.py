@@ -102,6 +102,38 @@ async def test_a_full_disk_keeps_nothing_half_written_and_the_outage_alerts_once
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
 
 
+async def test_at_every_amount_of_free_space_a_watch_is_all_or_nothing() -> None:
+    """Free space grows a page at a time: each watch either fails whole (one sentence, no row
+    of it anywhere) or succeeds whole; never a monitor without its first result."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    with ExitStack() as stack:
+        disk = stack.enter_context(small_disk(4))
+        site = stack.enter_context(ok_server())
+        settings = fast_settings(disk, None, rate_user=1000, rate_channel=1000)
+        async with ConsoleHarness(settings) as chat:
+            store = chat.bot.store
+            failed = 0
+            for pages in range(64):
+                filler = fill(disk, leave=pages * page)
+                await chat.push(f"watch {site.url} every=24h")
+                filler.unlink()
+                monitors = store.rows("SELECT id FROM monitors")
+                results = store.rows("SELECT monitor_id FROM results")
+                if isinstance(chat.last_reply, ErrorReply):
+                    assert chat.last_reply.text == FULL, chat.last_reply
+                    assert (monitors, results) == ([], []), (pages, monitors, results)
+                    assert chat.bot.schedule.jobs == 1  # the prune job only
+                    failed += 1
+                    continue
+                assert isinstance(chat.last_reply, WatchReply), chat.last_reply
+                assert monitors == [{"id": chat.last_reply.monitor.id}]
+                assert results == [{"monitor_id": chat.last_reply.monitor.id}]
+                break
+            else:
+                raise AssertionError("the watch never fitted")
+            assert failed >= 1, "the first attempt fitted: no fault was made"
+
+
 class _FillingSurface:
     """A chat that accepts every message, and fills the disk on the first: the platform has
     the alert, and the bot cannot write down that it sent it."""

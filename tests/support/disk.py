@@ -61,8 +61,9 @@ def remount(mount: Path, mode: str) -> None:
         pytest.fail(f"could not remount {mount} {mode}: {done.stderr.strip()}")
 
 
-def fill(mount: Path) -> Path:
-    """Write a filler file until the file system says ENOSPC; return it (delete it for room)."""
+def fill(mount: Path, leave: int = 0) -> Path:
+    """Write a filler file until the file system says ENOSPC, then give back ``leave`` bytes
+    (whole pages); return the file (delete it for all the room)."""
     filler = mount / "filler"
     written = 0
     with open(filler, "wb", buffering=0) as f:
@@ -78,5 +79,7 @@ def fill(mount: Path) -> Path:
                 written += chunk
         with contextlib.suppress(OSError):
             os.fsync(f.fileno())
+        if leave:
+            f.truncate(max(0, f.tell() - leave))
     assert written < _MAX_FILL, "the file system never filled"
     return filler
