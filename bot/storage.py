@@ -294,7 +294,8 @@ class Store:
         """``PRAGMA quick_check``: the cheap integrity check (pages, not index contents)."""
         found = self.db.execute("PRAGMA quick_check(1)").fetchone()
         if found is None or found[0] != "ok":
-            detail = "?" if found is None else str(found[0])[:200]
+            text = "?" if found is None else str(found[0])
+            detail = " ".join(text.replace("*** in database main ***", "").split())[:200]
             raise StorageError(
                 self.path,
                 f"the file is damaged (quick_check: {detail})",

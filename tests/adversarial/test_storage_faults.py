@@ -260,6 +260,17 @@ def _truncated(tmp: Path, stack: ExitStack) -> Path:
     return path
 
 
+def _damaged_page(tmp: Path, stack: ExitStack) -> Path:
+    """Garbage over one page in the middle: the file opens, and reads until that page."""
+    path = tmp / "bot.db"
+    _database(path, results=400)
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.seek(size // 2 // 4096 * 4096)
+        f.write(b"\xa5" * 4096)
+    return path
+
+
 def _newer_schema(tmp: Path, stack: ExitStack) -> Path:
     path = tmp / "bot.db"
     _database(path)
@@ -290,6 +301,7 @@ Fault = Callable[[Path, ExitStack], Path]
         (_immutable_file, ("read-only", "writable")),
         (_not_a_database, ("not a database", "restore it from a backup")),
         (_truncated, ("damaged", "restore it from a backup")),
+        (_damaged_page, ("damaged", "restore it from a backup")),
         (_newer_schema, (f"schema version {SCHEMA_VERSION + 1}", "upgrade check502")),
         (_held_by_another_program, ("locked by another program", "stop the program")),
     ],
@@ -314,14 +326,24 @@ def test_a_database_fault_at_start_up_is_one_line_naming_the_file_and_exit_2(
     assert before == after  # a refused file is left as it was
 
 
-def test_store_open_maps_each_fault_to_a_storage_error(tmp_path: Path) -> None:
-    """In-process, the same refusals are one StorageError each (no sqlite3 error escapes)."""
+def test_store_open_refuses_each_fault_before_any_surface_starts(tmp_path: Path) -> None:
+    """In-process, :meth:`Store.open` itself refuses each fault with one StorageError (a bot
+    whose first write comes after a chat platform connected would otherwise find out late)."""
+    cases: list[tuple[Fault, str]] = [
+        (_missing_directory, "does not exist"),
+        (_not_a_database, "not a database"),
+        (_newer_schema, "newer than this check502"),
+        (_immutable_file, "read-only"),  # opens and reads: only writing finds it out
+        (_truncated, "damaged"),
+        (_damaged_page, "damaged"),  # opens and writes: only a check of every page finds it
+    ]
     with ExitStack() as stack:
-        for fault in (_missing_directory, _not_a_database, _newer_schema):
+        for fault, reason in cases:
             where = tmp_path / fault.__name__
             where.mkdir()
             with pytest.raises(StorageError) as raised:
                 Store.open(fault(where, stack))
+            assert reason in raised.value.reason, (fault.__name__, raised.value.reason)
             assert "\n" not in str(raised.value)
 
 
