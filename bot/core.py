@@ -119,10 +119,10 @@ class Bot:
         self._channel_limit = RateLimiter(settings.rate_channel)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
-        self.check_faults = FaultLog(log, "a check's result was dropped: the database failed")
+        self.check_faults = FaultLog(log, "check results dropped")
         """Scheduled checks whose result could not be recorded (``count``): the monitor's state
         stays as it was, and the next check that can be recorded goes on from there."""
-        self._command_faults = FaultLog(log, "a command failed: the database failed")
+        self._command_faults = FaultLog(log, "commands refused")
 
     def attach(self, surface: Surface) -> None:
         """Deliver alerts of ``surface.name`` channels through this surface."""

@@ -74,7 +74,7 @@ class Sender:
         self._warned: set[str] = set()
         self._unmarked: dict[tuple[int, ...], tuple[float, MessageRef]] = {}
         """Rows delivered but not yet marked sent (the database failed): ids -> (at, ref)."""
-        self.faults = FaultLog(log, "an outbox pass failed: the database failed")
+        self.faults = FaultLog(log, "alert deliveries paused")
 
     def wake(self) -> None:
         """New rows were queued: look now rather than at the next poll."""

@@ -226,11 +226,13 @@ class FaultLog:
         now = time.monotonic()
         if self._run == 1 or now - self._logged >= self.every:
             self._logged = now
-            self.log.warning("%s (%s so far): %s; %s", self.what, self._run, exc.line(), "retrying")
+            self.log.warning("%s (%s in a row): %s", self.what, self._run, exc.line())
 
     def ok(self) -> None:
         if self._run:
-            self.log.warning("the database works again (%s: %s)", self.what, self._run)
+            self.log.warning(
+                "the database works again after %s failures (%s)", self._run, self.what
+            )
             self._run = 0
 
 
