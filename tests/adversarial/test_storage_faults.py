@@ -134,6 +134,38 @@ async def test_at_every_amount_of_free_space_a_watch_is_all_or_nothing() -> None
             assert failed >= 1, "the first attempt fitted: no fault was made"
 
 
+def _chattr(flag: str, files: list[str]) -> None:
+    subprocess.run(["chattr", flag, *files], check=True, timeout=10)
+
+
+async def test_a_database_made_immutable_while_running_refuses_a_command_then_recovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``chattr +i`` on the file and its WAL under a running bot (root ignores permissions, not
+    this): the write fails at the disk, the command says so in one sentence and keeps nothing;
+    once the flag is gone the same command works."""
+    caplog.set_level(logging.WARNING)
+    with ExitStack() as stack:
+        disk = stack.enter_context(small_disk(8, ext4=True))
+        site = stack.enter_context(ok_server())
+        async with ConsoleHarness(fast_settings(disk, None)) as chat:
+            files = [str(p) for p in disk.glob("bot.db*") if not p.name.endswith(".lock")]
+            assert any(f.endswith("-wal") for f in files), files
+            _chattr("+i", files)
+            try:
+                text = await chat.push(f"watch {site.url}")
+            finally:
+                _chattr("-i", files)
+            assert isinstance(chat.last_reply, ErrorReply), chat.last_reply
+            assert chat.last_reply.text.startswith("The bot's database could not be written (")
+            assert chat.last_reply.text.endswith("); nothing was changed.")
+            assert "Traceback" not in text and "\n" not in chat.last_reply.text
+            assert chat.bot.store.rows("SELECT id FROM monitors") == []
+            await chat.push(f"watch {site.url}")
+            assert isinstance(chat.last_reply, WatchReply), chat.last_reply
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
 class _FillingSurface:
     """A chat that accepts every message, and fills the disk on the first: the platform has
     the alert, and the bot cannot write down that it sent it."""

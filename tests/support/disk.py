@@ -30,14 +30,19 @@ def _run(*command: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextlib.contextmanager
-def small_disk(size_mb: int = 4) -> Iterator[Path]:
-    """A freshly mounted file system of about ``size_mb`` MB; unmounted on exit."""
+def small_disk(size_mb: int = 4, *, ext4: bool = False) -> Iterator[Path]:
+    """A freshly mounted file system of about ``size_mb`` MB; unmounted on exit.
+
+    ``ext4`` skips tmpfs (whose writes ignore ``chattr +i`` on a file already open)."""
     root = Path(tempfile.mkdtemp(prefix="check502-disk-"))
     mount = root / "mnt"
     mount.mkdir()
     image = root / "disk.img"
-    done = _run("mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0755", "tmpfs", str(mount))
-    errors = [f"tmpfs: {done.stderr.strip()}"]
+    errors: list[str] = []
+    done = subprocess.CompletedProcess[str]((), 1, "", "not tried")
+    if not ext4:
+        done = _run("mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0755", "tmpfs", str(mount))
+        errors.append(f"tmpfs: {done.stderr.strip()}")
     if done.returncode != 0:
         with open(image, "wb") as f:
             f.truncate(size_mb << 20)
