@@ -275,6 +275,19 @@ def _immutable_file(tmp: Path, stack: ExitStack) -> Path:
     return path
 
 
+def _immutable_directory(tmp: Path, stack: ExitStack) -> Path:
+    """The file and its lock file writable, the directory not: no -wal or -shm can be made."""
+    disk = stack.enter_context(small_disk(4))
+    where = disk / "data"
+    where.mkdir()
+    path = where / "bot.db"
+    _database(path)
+    (where / "bot.db.lock").touch()
+    _chattr("+i", [str(where)])
+    stack.callback(_chattr, "-i", [str(where)])
+    return path
+
+
 def _not_a_database(tmp: Path, stack: ExitStack) -> Path:
     path = tmp / "bot.db"
     _database(path)
@@ -331,6 +344,7 @@ Fault = Callable[[Path, ExitStack], Path]
         (_missing_directory, ("does not exist", "create it")),
         (_read_only_mount, ("read-only", "mount it read-write")),
         (_immutable_file, ("read-only", "writable")),
+        (_immutable_directory, ("cannot be opened", "directory exists and is writable")),
         (_not_a_database, ("not a database", "restore it from a backup")),
         (_truncated, ("damaged", "restore it from a backup")),
         (_damaged_page, ("damaged", "restore it from a backup")),
