@@ -570,7 +570,7 @@ class Store:
         return None if row[0] is None else float(row[0])
 
     def release_claims(self) -> None:
-        """Start-up: claims of a previous run of this process are void (one process per file)."""
+        """Start-up: claims of a previous run are void (one process per file: InstanceLock)."""
         self.execute(f"UPDATE outbox SET claimed_until = NULL WHERE {_PENDING}")
 
     def get_meta(self, key: str) -> str | None:
