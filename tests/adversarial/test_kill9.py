@@ -6,8 +6,9 @@ recovers. The process is killed with SIGKILL at each point of the alert's life a
 on the same database:
 
 1. the first failure is recorded, the outage not confirmed yet (``fail_streak`` 1);
-2. the state flip is committed, with its DOWN row in the outbox, not yet sent (the ``coalesce``
-   wait holds it);
+2. the state flip is committed, with its DOWN row in the outbox, not yet sent (the 3-second
+   ``coalesce`` wait holds it; point 1 has the 2-second re-check delay: wide windows, so a
+   loaded machine still kills inside them, and each point is asserted after the kill);
 3. during the send: Telegram has the request and has not accepted it (the fake holds it);
 4. Telegram accepted the DOWN message (200 on its side) and the bot has not marked it sent;
 5. the same for the RECOVERED message.
@@ -121,7 +122,7 @@ async def test_kill_9_at_each_point_of_an_alerts_life_loses_no_alert(tmp_path: P
         store = Store.open(db.path)
         store.add_monitor(
             channel_of(GROUP),
-            Watch(site.url, every=2, confirm=2),
+            Watch(site.url, every=3, confirm=2),
             created_by="5001",
             now=time.time(),
         )
@@ -131,8 +132,8 @@ async def test_kill_9_at_each_point_of_an_alerts_life_loses_no_alert(tmp_path: P
                 tmp_path,
                 TELEGRAM_BOT_TOKEN=TOKEN,
                 TELEGRAM_API_URL=fake.api_url,
-                CHECK502_RECHECK_DELAY="1s",
-                CHECK502_COALESCE="2s",
+                CHECK502_RECHECK_DELAY="2s",
+                CHECK502_COALESCE="3s",
                 CHECK502_GROUP_WINDOW="0s",
             )
             proc = await spawn(env)
