@@ -1,8 +1,10 @@
 """``check502-bot``: run the bot with the chat surfaces the environment configures.
 
 Every setting comes from the environment (the README's settings table). A bad setting stops the
-bot at start-up with one line naming the variable; exit codes: 0 stopped, 2 bad settings,
-3 an unexpected internal error.
+bot at start-up with one line naming the variable; so does a database that cannot be used (one
+line naming the file and what to do) and a second bot on the same database (naming the first
+one's PID). Exit codes: 0 stopped, 2 bad settings or an unusable database, 3 an unexpected
+internal error.
 """
 
 from __future__ import annotations
@@ -12,25 +14,31 @@ import contextlib
 import logging
 import os
 import signal
-import sqlite3
 import sys
 from collections.abc import Mapping
 
 from adapters.registry import configured
 from bot.core import Bot
-from bot.errors import SettingsError
+from bot.errors import SettingsError, StorageError
 from bot.settings import Settings
+from bot.storage import InstanceLock
 
 log = logging.getLogger("check502")
 
 
 async def _run(settings: Settings, env: Mapping[str, str]) -> None:
+    lock = InstanceLock.acquire(settings.db_path)  # held until this process ends
+    try:
+        await _serve(settings, env)
+    finally:
+        lock.release()
+
+
+async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
     try:
         bot = Bot(settings)
-    except (sqlite3.Error, OSError) as exc:
-        raise SettingsError(
-            f"CHECK502_DB={settings.db_path}: cannot open the database ({exc})"
-        ) from None
+    except OSError as exc:  # the database's own failures are StorageErrors already
+        raise SettingsError(f"cannot start: {exc}") from None
     surfaces = configured(env)
     # SIGTERM (a platform stopping the dyno or container) stops as Ctrl-C does: cleanly.
     task = asyncio.current_task()
@@ -59,6 +67,10 @@ def main() -> int:
         asyncio.run(_run(settings, os.environ))
     except SettingsError as exc:
         sys.stderr.write(f"check502-bot: {exc}\n")
+        return 2
+    except StorageError as exc:
+        log.debug("the database failed", exc_info=True)
+        sys.stderr.write(f"check502-bot: {exc.line()}\n")
         return 2
     except KeyboardInterrupt:
         return 130

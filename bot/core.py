@@ -36,7 +36,7 @@ from bot.commands import (
     help_text,
     parse_command,
 )
-from bot.errors import BotError, Conflict, NotFound, RateLimited
+from bot.errors import BotError, Conflict, NotFound, RateLimited, StorageError
 from bot.health import Health
 from bot.model import (
     Context,
@@ -55,7 +55,7 @@ from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
 from bot.settings import Settings
-from bot.storage import Store
+from bot.storage import FaultLog, Store
 from bot.surface import Surface
 from checks import (
     Cause,
@@ -119,6 +119,10 @@ class Bot:
         self._channel_limit = RateLimiter(settings.rate_channel)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
+        self.check_faults = FaultLog(log, "check results dropped")
+        """Scheduled checks whose result could not be recorded (``count``): the monitor's state
+        stays as it was, and the next check that can be recorded goes on from there."""
+        self._command_faults = FaultLog(log, "commands refused")
 
     def attach(self, surface: Surface) -> None:
         """Deliver alerts of ``surface.name`` channels through this surface."""
@@ -154,6 +158,17 @@ class Bot:
 
     async def prune(self) -> None:
         before = self.clock() - self.settings.retention_days * 86400
+        try:
+            removed = await self._prune(before)
+        except StorageError as exc:
+            self.check_faults.fault(exc)
+            return
+        if removed:
+            log.info(
+                "pruned %s check results older than %s days", removed, self.settings.retention_days
+            )
+
+    async def _prune(self, before: float) -> int:
         removed = 0
         # Six hours of results of 10,000 monitors are millions of rows: one DELETE would block
         # every check for tens of seconds (bench/scheduler measured 30 s for 3.6M). Delete in
@@ -161,23 +176,25 @@ class Bot:
         while (batch := self.store.prune_results(before, _PRUNE_BATCH)) == _PRUNE_BATCH:
             removed += batch
             await asyncio.sleep(_PRUNE_PAUSE)
-        removed += batch + self.store.prune(before)
-        if removed:
-            log.info(
-                "pruned %s check results older than %s days", removed, self.settings.retention_days
-            )
+        return removed + batch + self.store.prune(before)
 
     # ------------------------------------------------------------------------------- commands
 
     async def handle(self, context: Context, text: str) -> Reply:
         """Parse and execute; every failure becomes a one-sentence :class:`ErrorReply`."""
         try:
-            return await self.execute(context, parse_command(text))
+            reply = await self.execute(context, parse_command(text))
+        except StorageError as exc:
+            # Every write of a command is one transaction: nothing of it was kept.
+            self._command_faults.fault(exc)
+            return ErrorReply(str(exc))
         except (UsageError, BotError) as exc:
             return ErrorReply(str(exc))
         except Exception:
             log.exception("command %r from %s failed", text[:200], context.channel)
             return ErrorReply(OUR_FAULT)
+        self._command_faults.ok()
+        return reply
 
     async def execute(self, context: Context, command: Command) -> Reply:
         match command:
@@ -278,13 +295,16 @@ class Bot:
         for p in diagnosis.probes:
             if p.error is not None and p.error.kind is ErrorKind.BLOCKED_ADDRESS:
                 raise Conflict(f"Not watching {command.url}: {p.error.message}.")
-        monitor = self.store.add_monitor(
-            context.channel, command, created_by=context.user, now=self.clock()
-        )
-        applied = self.monitoring.apply(monitor, classify(diagnosis, monitor.expect))
+        # The monitor, its first result and any alert it causes: one transaction, or nothing.
+        with self.store.transaction():
+            monitor = self.store.add_monitor(
+                context.channel, command, created_by=context.user, now=self.clock()
+            )
+            applied = self.monitoring.apply(monitor, classify(diagnosis, monitor.expect))
+            monitor = self.store.monitor(monitor.id) or monitor
         self._after(monitor.id, applied.recheck_after, applied.alerts)
         self.schedule.add(monitor.id, monitor.every)
-        return WatchReply(self.store.monitor(monitor.id) or monitor, diagnosis)
+        return WatchReply(monitor, diagnosis)
 
     def _ack(self, context: Context, monitor_id: int) -> Reply:
         monitor = self._find(context, monitor_id)
@@ -318,7 +338,14 @@ class Bot:
     # -------------------------------------------------------------------------------- monitors
 
     async def _run_check(self, monitor_id: int) -> None:
-        applied = await self.monitoring.check(monitor_id)
+        try:
+            applied = await self.monitoring.check(monitor_id)
+        except StorageError as exc:
+            # Dropped whole (one transaction): the state machine did not move, and the next
+            # check that can be recorded counts from where it stood.
+            self.check_faults.fault(exc)
+            return
+        self.check_faults.ok()
         if applied is not None:
             self._after(monitor_id, applied.recheck_after, applied.alerts)
 

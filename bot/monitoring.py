@@ -366,7 +366,6 @@ class Monitoring:
         alerts = 0
         with self.store.transaction():
             self.store.set_meta(_DEGRADED, None)
-            self._episode = None
             told = self.store.rows(
                 "SELECT DISTINCT platform, workspace, channel FROM outbox WHERE key LIKE ?",
                 (f"degraded:{episode}:%",),
@@ -376,6 +375,7 @@ class Monitoring:
                 alert = Alert(AlertKind.RESTORED, datetime.fromtimestamp(now, UTC))
                 key = f"restored:{episode}:{_channel_key(channel)}"
                 alerts += self._enqueue(channel, alert, key, now)
+        self._episode = None  # only once that is committed: a failed write keeps the episode
         log.warning("monitoring restored")
         return alerts
 

@@ -13,6 +13,11 @@ Ordering and grouping, per channel:
   within ``group_window`` of the channel's last one are held until the window ends. Whatever
   is pending then goes as one message: a single DOWN, or one GROUPED alert listing all.
   A group is recorded (``group_id``) before it is sent, so a retry resends the same group.
+
+When the database fails (disk full...), a pass stops where it is and is tried again a second
+later; the rows stay pending. A delivery the platform accepted but that could not be marked
+sent is remembered in memory and marked as soon as the database takes writes again, never sent
+twice while this process lives (a crash before then repeats it once after the restart).
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.codec import alert_from_dict
-from bot.errors import DeliveryError
+from bot.errors import DeliveryError, StorageError
 from bot.model import Alert, AlertKind, Channel, Delivery, MessageRef
 from bot.settings import Settings
-from bot.storage import Store
+from bot.storage import FaultLog, Store
 from bot.surface import Surface
 
 log = logging.getLogger("check502.outbox")
@@ -67,6 +72,9 @@ class Sender:
         self.clock = clock
         self._wake = asyncio.Event()
         self._warned: set[str] = set()
+        self._unmarked: dict[tuple[int, ...], tuple[float, MessageRef]] = {}
+        """Rows delivered but not yet marked sent (the database failed): ids -> (at, ref)."""
+        self.faults = FaultLog(log, "alert deliveries paused")
 
     def wake(self) -> None:
         """New rows were queued: look now rather than at the next poll."""
@@ -75,17 +83,23 @@ class Sender:
     async def run(self) -> None:
         while True:
             self._wake.clear()
+            due = None
             try:
                 await self.deliver_due()
+                due = self.store.next_due()
+            except StorageError as exc:
+                self.faults.fault(exc)
             except Exception:  # the loop must survive anything; the rows stay pending
                 log.exception("outbox pass failed")
-            due = self.store.next_due()
+            else:
+                self.faults.ok()
             wait = 1.0 if due is None else min(1.0, max(0.05, due - self.clock()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), wait)
 
     async def deliver_due(self) -> int:
         """One pass: deliver what is due, channel by channel (channels side by side)."""
+        self._mark_delivered()
         rows = self.store.pending(self.clock())
         by_channel: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
@@ -236,12 +250,21 @@ class Sender:
             log.exception("the %s surface failed to deliver %s", surface.name, delivery.key)
             self._retry(rows, DeliveryError(f"{type(exc).__name__}: {exc}"))
             return 0
-        self.store.execute(
-            f"UPDATE outbox SET sent_at = ?, claimed_until = NULL, message_id = ?, thread_id = ?"
-            f" WHERE id IN ({marks})",
-            (self.clock(), ref.message_id, ref.thread_id, *ids),
-        )
+        self._unmarked[tuple(ids)] = (self.clock(), ref)
+        self._mark_delivered()
         return len(ids)
+
+    def _mark_delivered(self) -> None:
+        """Mark sent what the platforms accepted; raises StorageError while the disk says no
+        (the rows stay remembered, and claimed, so no pass sends them again)."""
+        while self._unmarked:
+            ids, (at, ref) = next(iter(self._unmarked.items()))
+            self.store.execute(
+                "UPDATE outbox SET sent_at = ?, claimed_until = NULL, message_id = ?,"
+                f" thread_id = ? WHERE id IN ({','.join('?' * len(ids))})",
+                (at, ref.message_id, ref.thread_id, *ids),
+            )
+            del self._unmarked[ids]
 
     def _retry(self, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
         ids = [r["id"] for r in rows]

@@ -7,12 +7,23 @@ microseconds, so they are not worth a thread hop.
 
 State changes are conditional ``UPDATE``s whose row count says whether this caller made the
 change; alerts are inserted into ``outbox`` in the same transaction (see :mod:`bot.monitoring`).
+
+Faults: every ``sqlite3.Error`` leaving this module is a :class:`bot.errors.StorageError`
+(:func:`storage_error`, the one mapping). :meth:`Store.open` refuses, with one such error, a
+missing directory, a file that is not a database or fails ``PRAGMA quick_check``, a schema newer
+than this code, and a file it cannot write (it writes ``meta.opened_at`` to find out). One
+process per file: :class:`InstanceLock` holds ``<db>.lock`` for the process's life.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import logging
+import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,6 +33,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.commands import Expect, Watch
+from bot.errors import StorageError
 from bot.model import Alert, Channel, CheckRecord, IncidentRecord, Monitor
 from checks import Cause
 
@@ -84,6 +96,148 @@ _MIGRATIONS: tuple[str, ...] = (
 
 SCHEMA_VERSION = len(_MIGRATIONS)
 _PENDING = "sent_at IS NULL AND failed_at IS NULL"
+BUSY_TIMEOUT_MS = 5000
+"""How long a statement waits for a lock another connection holds before it fails as busy."""
+CHECK_WHOLE_FILE = 64 << 20
+"""Files up to this size get a whole ``quick_check`` at start-up (about 1 s per 64 MB on a
+loaded 2-core machine, bench/db_open); larger ones only their state tables'."""
+_STATE_TABLES = ("monitors", "incidents", "outbox", "meta")
+_RESTORE = "restore it from a backup, or move it away to start with an empty database"
+_WRITABLE = "make the file, its directory and the -wal/-shm files beside it writable"
+
+_SQLITE_ERROR = 1
+# SQLite's primary result codes (https://sqlite.org/rescode.html) -> (reason, hint, written).
+_CODES: dict[int, tuple[str, str, bool]] = {
+    3: ("permission denied", _WRITABLE, True),  # SQLITE_PERM
+    5: ("locked by another program", "stop the program that holds it open", True),  # BUSY
+    6: ("locked by another program", "stop the program that holds it open", True),  # LOCKED
+    8: ("read-only", _WRITABLE, True),  # SQLITE_READONLY
+    10: ("I/O error", "check the disk and the file system it is on (dmesg)", True),  # IOERR
+    11: ("the file is damaged", _RESTORE, False),  # SQLITE_CORRUPT
+    13: ("disk full", "free space on the disk it is on", True),  # SQLITE_FULL
+    14: ("cannot be opened", "check that its directory exists and is writable", True),  # CANTOPEN
+    26: ("not a database", _RESTORE, False),  # SQLITE_NOTADB
+}
+_ERRNOS: dict[int, tuple[str, str]] = {
+    errno.ENOSPC: ("disk full", "free space on the disk it is on"),
+    errno.EDQUOT: ("disk quota exceeded", "free space or raise the quota"),
+    errno.EROFS: ("read-only file system", "mount it read-write or choose another place"),
+    errno.EACCES: ("permission denied", _WRITABLE),
+    errno.EPERM: ("not permitted (immutable?)", _WRITABLE),
+    errno.ENOENT: ("its directory does not exist", "create it"),
+    errno.EIO: ("I/O error", "check the disk and the file system it is on (dmesg)"),
+}
+
+
+def storage_error(exc: sqlite3.Error | OSError, path: str) -> StorageError:
+    """The one mapping of the database's failures to :class:`StorageError`."""
+    if isinstance(exc, OSError):
+        reason, hint = _ERRNOS.get(exc.errno or 0, (exc.strerror or type(exc).__name__, _WRITABLE))
+        return StorageError(path, reason, hint)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and (code & 0xFF) in _CODES:
+        reason, hint, written = _CODES[code & 0xFF]
+        return StorageError(path, reason, hint, written=written)
+    text = str(exc).lower()  # no code (an older Python, or a library-side error)
+    for needle, code in (
+        ("disk is full", 13),
+        ("readonly", 8),
+        ("locked", 5),
+        ("malformed", 11),
+        ("not a database", 26),
+        ("disk i/o", 10),
+        ("unable to open", 14),
+    ):
+        if needle in text:
+            reason, hint, written = _CODES[code]
+            return StorageError(path, reason, hint, written=written)
+    return StorageError(path, f"database error: {str(exc)[:200]}", "see the bot's log")
+
+
+class InstanceLock:
+    """``<db>.lock``, locked (``flock``) for as long as the process runs, holding its PID.
+
+    A second ``check502-bot`` on the same database is refused, naming the first one's PID. The
+    kernel drops the lock when the process ends, however it ends, so a ``kill -9`` leaves no
+    stale lock behind. The file itself stays (removing it would race with the next start).
+    """
+
+    def __init__(self, path: str, fd: int | None) -> None:
+        self.path = path
+        self._fd = fd
+
+    @classmethod
+    def acquire(cls, path: str | Path) -> InstanceLock:
+        """Lock ``path``'s lock file, or raise :class:`StorageError` saying who holds it."""
+        name = str(path)
+        if name == ":memory:":
+            return cls(name, None)
+        directory = Path(name).parent
+        if not directory.is_dir():
+            raise StorageError(
+                name,
+                f"its directory {directory} does not exist",
+                "create it, or point CHECK502_DB at a file in an existing directory",
+            )
+        try:
+            fd = os.open(f"{name}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise storage_error(exc, name) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise storage_error(exc, name) from exc
+            raise StorageError(
+                name,
+                f"another check502-bot (PID {holder}) is using it",
+                "stop that one first, or give this one its own CHECK502_DB",
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise storage_error(exc, name) from exc
+        return cls(name, fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+class FaultLog:
+    """Logs a run of database faults once, with no traceback (then at most once per
+    ``every`` seconds, with the count so far), and once more when the database works again.
+
+    ``count`` is every fault ever reported: what a caller dropped because of them.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str, *, every: float = 60.0) -> None:
+        self.log = logger
+        self.what = what
+        self.every = every
+        self.count = 0
+        self._run = 0
+        self._logged = float("-inf")
+
+    def fault(self, exc: StorageError) -> None:
+        self.count += 1
+        self._run += 1
+        now = time.monotonic()
+        if self._run == 1 or now - self._logged >= self.every:
+            self._logged = now
+            self.log.warning("%s (%s in a row): %s", self.what, self._run, exc.line())
+
+    def ok(self) -> None:
+        if self._run:
+            self.log.warning(
+                "the database works again after %s failures (%s)", self._run, self.what
+            )
+            self._run = 0
 
 
 def _dt(ts: float | None) -> datetime | None:
@@ -97,61 +251,127 @@ def _ts(value: datetime) -> float:
 class Store:
     """The bot's database. Open with :meth:`open`; every read returns frozen values."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: str = ":memory:") -> None:
         self.db = db
+        self.path = path
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
-        """Open (creating) the database at ``path`` (``":memory:"`` for a throwaway one)."""
-        if str(path) == ":memory:":
+        """Open (creating) the database at ``path`` (``":memory:"`` for a throwaway one).
+
+        Raises :class:`StorageError` when it cannot be used: the directory is missing, the file
+        is not a database or is damaged, its schema is newer than this code, or it cannot be
+        written (read-only, disk full, locked by another program).
+        """
+        memory = str(path) == ":memory:"
+        if memory:
             db = sqlite_utils.Database(memory=True)
         else:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite_utils.Database(path)
-        store = cls(db)
+            directory = Path(path).parent
+            if not directory.is_dir():
+                raise StorageError(
+                    str(path),
+                    f"its directory {directory} does not exist",
+                    "create it, or point CHECK502_DB at a file in an existing directory",
+                )
+            try:
+                db = sqlite_utils.Database(path)
+            except sqlite3.Error as exc:
+                raise storage_error(exc, str(path)) from exc
+        store = cls(db, str(path))
         try:
-            store.migrate()
-            if str(path) != ":memory:":
-                db.enable_wal()
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=5000")
+            with store._faults():
+                # First, so that a file another program holds is waited for, then refused.
+                db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+                store._check()
+                store.migrate()
+                if not memory:
+                    db.enable_wal()
+                db.execute("PRAGMA synchronous=NORMAL")
+                # A file that reads but cannot be written (read-only file or mount, full disk)
+                # is refused now rather than at the first command.
+                store.set_meta("opened_at", repr(time.time()))
         except BaseException:
             db.close()
             raise
         return store
+
+    def _check(self) -> None:
+        """``PRAGMA quick_check`` (every page's structure; not index contents against rows).
+
+        It reads the whole file, so on a file over :data:`CHECK_WHOLE_FILE` bytes only the
+        tables that hold the bot's state are checked, not the check history: start-up stays
+        quick however long the history, and damage in the history is found when it is read.
+        """
+        size = 0 if self.path == ":memory:" else os.path.getsize(self.path)
+        pragmas = ["quick_check(1)"]
+        if size > CHECK_WHOLE_FILE:
+            present = {
+                r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            pragmas = [f"quick_check('{t}')" for t in _STATE_TABLES if t in present]
+        for pragma in pragmas:
+            found = self.db.execute(f"PRAGMA {pragma}").fetchone()
+            if found is None or found[0] != "ok":
+                text = "?" if found is None else str(found[0])
+                detail = " ".join(text.replace("*** in database main ***", "").split())[:200]
+                raise StorageError(
+                    self.path,
+                    f"the file is damaged (quick_check: {detail})",
+                    _RESTORE,
+                    written=False,
+                )
+
+    @contextmanager
+    def _faults(self) -> Iterator[None]:
+        """Translate SQLite's errors into :class:`StorageError` (see :func:`storage_error`)."""
+        try:
+            yield
+        except (sqlite3.ProgrammingError, sqlite3.InterfaceError, sqlite3.IntegrityError):
+            raise  # our bug (a closed connection, bad SQL, a broken constraint), not the disk's
+        except sqlite3.Error as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_ERROR:
+                raise  # "no such table", a syntax error: a bug of ours, not the disk's
+            raise storage_error(exc, self.path) from exc
 
     def close(self) -> None:
         self.db.close()
 
     @property
     def version(self) -> int:
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+        with self._faults():
+            return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
         """Apply every migration newer than the file's ``user_version``, each atomically."""
         current = self.version
         if current > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"the database is schema version {current}, newer than this check502 "
-                f"({SCHEMA_VERSION}); upgrade check502"
+            raise StorageError(
+                self.path,
+                f"its schema version {current} is newer than this check502's ({SCHEMA_VERSION})",
+                "upgrade check502, or point CHECK502_DB at a file this version wrote",
+                written=False,
             )
         for version in range(current, SCHEMA_VERSION):
-            with self.db.atomic():
+            with self.transaction():
                 for statement in _MIGRATIONS[version].split(";"):
                     if statement.strip():
-                        self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {version + 1}")
+                        self.execute(statement)
+                self.execute(f"PRAGMA user_version = {version + 1}")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        with self.db.atomic() as db:
+        """One transaction (a savepoint inside another): all of the block's writes, or none."""
+        with self._faults(), self.db.atomic() as db:
             yield db
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        return self.db.execute(sql, list(params))
+        with self._faults():
+            return self.db.execute(sql, list(params))
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, list(params)))
+        with self._faults():
+            return list(self.db.query(sql, list(params)))
 
     def row(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         found = self.rows(sql, params)
@@ -350,7 +570,7 @@ class Store:
         return None if row[0] is None else float(row[0])
 
     def release_claims(self) -> None:
-        """Start-up: claims of a previous run of this process are void (one process per file)."""
+        """Start-up: claims of a previous run are void (one process per file: InstanceLock)."""
         self.execute(f"UPDATE outbox SET claimed_until = NULL WHERE {_PENDING}")
 
     def get_meta(self, key: str) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.commands import Expect, Watch
+from bot.errors import StorageError
 from bot.model import Alert, AlertKind, Channel, Monitor
 from bot.storage import SCHEMA_VERSION, Store
 
@@ -61,7 +62,7 @@ def _outbox(store: Store) -> dict[str, dict[str, object]]:
 
 
 def test_a_new_file_gets_the_current_schema_in_wal_mode(tmp_path: Path) -> None:
-    path = tmp_path / "nested" / "dir" / "bot.db"
+    path = tmp_path / "bot.db"
     store = Store.open(path)
     try:
         assert path.exists()
@@ -100,8 +101,9 @@ def test_a_file_from_a_newer_check502_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.close()
-    with pytest.raises(RuntimeError, match="upgrade"):
+    with pytest.raises(StorageError, match="newer") as raised:
         Store.open(path)
+    assert "upgrade check502" in raised.value.line()
     # Nothing was changed in the newer file.
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
