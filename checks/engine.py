@@ -307,6 +307,8 @@ async def diagnose(
     origin or resolver, a refused metadata name). Network trouble never raises: it is reported
     in the probes and the verdict.
     """
+    loop = asyncio.get_running_loop()
+    began = loop.time()  # the clock starts now: building a resolver or transport counts too
     target = parse_url(url)
     origin_target = parse_origin(origin, target) if origin else None
     if not 1 <= runs <= MAX_RUNS:
@@ -325,8 +327,6 @@ async def diagnose(
         resolver = _resolver(resolver, min(timeout, 5.0))
     if transport is None:
         transport = _transport(ca_bundle)
-    loop = asyncio.get_running_loop()
-    began = loop.time()
     budget_at = None if budget is None else began + budget
     checked_at = datetime.now(UTC)
     session = _Run(transport, resolver, policy, follow)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from checks import UsageError, diagnosis_from_dict, diagnosis_to_dict
+from checks import Diagnosis, UsageError, diagnosis_from_dict, diagnosis_to_dict
 from checks.model import ErrorKind
 from tests.checks.conftest import public, run
 from tests.support import ok_server, stall_server
@@ -93,3 +93,10 @@ async def test_runs_done_round_trips_through_json_and_old_documents_mean_all_run
     assert diagnosis_from_dict(doc) == d
     del doc["runs_done"]
     assert diagnosis_from_dict(doc).runs_done == 5
+
+
+async def test_a_diagnosis_built_without_runs_done_counts_every_run_done() -> None:
+    with ok_server() as server:
+        d = await run(server.url)
+    built = Diagnosis(url=d.url, checked_at=d.checked_at, verdict=d.verdict, probes=(), runs=4)
+    assert built.runs_done == 4
