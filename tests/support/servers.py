@@ -964,12 +964,24 @@ class GzipBombServer(OkServer):
         self.size = size
 
 
-class RedirectServer(OkServer):
-    """Answers every request with ``status`` and ``Location: location``; the location may be
-    changed while running (to point two of them at each other)."""
+class H2StallServer(TlsServer):
+    """TLS origin (valid ``shop.test`` certificate) offering ``h2``, then silent whatever the
+    protocol: an HTTP/2 try and an HTTP/1.1 retry would each wait for their whole timeout."""
 
-    def __init__(self, location: str = "/", status: int = 302) -> None:
-        super().__init__(status, b"")
+    def __init__(self, *, ca: trustme.CA | None = None) -> None:
+        super().__init__("valid", ca=ca, alpn=("h2", "http/1.1"))
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.negotiated.append(writer.get_extra_info("ssl_object").selected_alpn_protocol())
+        await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+class RedirectServer(OkServer):
+    """Answers every request, after ``delay`` seconds, with ``status`` and ``Location:
+    location``; the location may be changed while running (to point two at each other)."""
+
+    def __init__(self, location: str = "/", status: int = 302, delay: float = 0.0) -> None:
+        super().__init__(status, b"", delay=delay)
         self.status = status
         self.location = location
 
@@ -1008,9 +1020,14 @@ def gzip_bomb_server(size: int = 256 * 1024 * 1024) -> GzipBombServer:
     return GzipBombServer(size)
 
 
-def self_redirect_server() -> RedirectServer:
-    """Redirects every request to itself (``Location: /``)."""
-    return RedirectServer("/")
+def h2_stall_server(*, ca: trustme.CA | None = None) -> H2StallServer:
+    """h2 by ALPN, then silence over HTTP/2 and HTTP/1.1 (see :class:`H2StallServer`)."""
+    return H2StallServer(ca=ca)
+
+
+def self_redirect_server(delay: float = 0.0) -> RedirectServer:
+    """Redirects every request to itself (``Location: /``), after ``delay`` seconds."""
+    return RedirectServer("/", delay=delay)
 
 
 @contextlib.contextmanager
