@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from checks import Diagnosis, UsageError, diagnosis_from_dict, diagnosis_to_dict
+from checks import Diagnosis, DnsResolver, UsageError, diagnosis_from_dict, diagnosis_to_dict
 from checks.model import ErrorKind
 from tests.checks.conftest import public, run
-from tests.support import ok_server, stall_server
+from tests.support import DnsStub, ok_server, stall_server
 
 SLACK = 0.5
 """The issue's bound: a check ends within its limit + 0.5 s."""
@@ -100,3 +100,15 @@ async def test_a_diagnosis_built_without_runs_done_counts_every_run_done() -> No
         d = await run(server.url)
     built = Diagnosis(url=d.url, checked_at=d.checked_at, verdict=d.verdict, probes=(), runs=4)
     assert built.runs_done == 4
+
+
+async def test_a_resolver_slower_than_the_deadline_is_cut_at_the_deadline() -> None:
+    with DnsStub(silent={"shop.test"}) as dns:
+        slow = DnsResolver(f"{dns.host}:{dns.port}", timeout=10.0)  # its own limit is far later
+        began = time.monotonic()
+        d = await run("http://shop.test/", resolver=slow, timeout=1.0)
+        took = time.monotonic() - began
+    assert took < 1.0 + SLACK
+    [probe] = public(d)
+    assert probe.error is not None and probe.error.kind is ErrorKind.DNS_TIMEOUT
+    assert "before the deadline" in probe.error.message
