@@ -12,7 +12,8 @@ server's first accepted connection) to the moment its JSON result was printed; i
 follow within ``EXIT_ALLOWANCE`` (an interpreter freeing its modules), so nothing may keep
 running after the result either.
 
-To keep the file fast, all in-process checks run at once, then the subprocesses three at once.
+To keep the file fast, all in-process checks run at once, then the subprocesses, two at a time
+starting up and any number waiting on their servers.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from tests.support.dnsstub import DnsStub
 from tests.support.servers import (
     TLS_HOSTNAME,
     LoopServer,
+    RedirectServer,
     drip_body_server,
     drip_server,
     endless_body_server,
@@ -50,6 +52,8 @@ from tests.support.servers import (
     no_handshake_server,
     redirect_loop,
     self_redirect_server,
+    stall_server,
+    untrusted_then_silent_server,
 )
 
 SLACK = 0.5
@@ -59,8 +63,8 @@ CLI_TIMEOUT = 2.0
 MAX_RSS_BYTES = 100 * 1000 * 1000
 CLI_WAIT_LIMIT = 120.0
 """Seconds to wait for all subprocesses (start-up included) before killing them."""
-CLI_PARALLEL = 3
-"""Subprocesses at once: more only fight over two cores while they import."""
+CLI_IMPORTING = 2
+"""Subprocesses starting up at once: more only fight over two cores while they import."""
 EXIT_ALLOWANCE = 2.0
 """Seconds an interpreter may take to exit after printing (freeing modules on a loaded
 machine); a check still running after its result would need far more."""
@@ -116,6 +120,19 @@ def _redirect_loop(stack: contextlib.ExitStack, _dns: DnsStub) -> Target:
     return Target(a.url, a)
 
 
+def _slow_redirect_to(
+    factory: Callable[[], LoopServer],
+) -> Callable[[contextlib.ExitStack, DnsStub], Target]:
+    """A redirect answered after 0.8 s, to a server made by ``factory``."""
+
+    def start(stack: contextlib.ExitStack, _dns: DnsStub) -> Target:
+        then = stack.enter_context(factory())
+        first = stack.enter_context(RedirectServer(then.url, delay=0.8))
+        return Target(first.url, first)
+
+    return start
+
+
 CASES = [
     Case("no_handshake", _plain(no_handshake_server), ErrorKind.TLS_HANDSHAKE, None, Cause.TLS),
     Case(
@@ -154,12 +171,30 @@ CASES = [
         Cause.UNKNOWN,
         follow=True,
     ),
+    # Each of these spends part of the deadline first, so a later step given a fresh
+    # timeout of its own (a redirect hop, the HTTP/1.1 retry, the certificate re-fetch)
+    # would overrun it.
     Case(
-        "slow_redirect_to_itself",
-        _plain(lambda: self_redirect_server(delay=0.5)),
+        "slow_redirect_to_a_stall",
+        _slow_redirect_to(stall_server),
         ErrorKind.READ_TIMEOUT,
         None,
         Cause.TIMEOUT,
+        follow=True,
+    ),
+    Case(
+        "h2_late_garbage_http1_stall",
+        _named_tls(lambda: h2_garbage_server(delay=0.8, stall_http1=True)),
+        ErrorKind.INVALID_RESPONSE,
+        None,
+        Cause.PROTOCOL,
+    ),
+    Case(
+        "slow_redirect_to_untrusted_then_silent",
+        _slow_redirect_to(untrusted_then_silent_server),
+        ErrorKind.TLS_UNTRUSTED,
+        None,
+        Cause.TLS,
         follow=True,
     ),
 ]
@@ -218,15 +253,23 @@ class _Running:
     printed: float | None = None
 
 
-def _run_all(targets: dict[str, Target], out: Path) -> dict[str, tuple[_Running, float, int]]:
-    """Run every case's subprocess, ``CLI_PARALLEL`` at a time; for each: (its record, when it
-    exited, its own peak RSS in bytes from ``os.wait4``). Bounded by ``CLI_WAIT_LIMIT``."""
+def _run_all(
+    targets: dict[str, Target], contacts: dict[str, int], out: Path
+) -> dict[str, tuple[_Running, float, int]]:
+    """Run every case's subprocess; for each: (its record, when it exited, its own peak RSS in
+    bytes from ``os.wait4``). At most ``CLI_IMPORTING`` are starting up (importing, CPU-bound)
+    at once; any number may be waiting on their hostile server. Bounded by ``CLI_WAIT_LIMIT``.
+    """
     waiting = list(CASES)
     running: dict[str, _Running] = {}
     ended: dict[str, tuple[_Running, float, int]] = {}
     give_up = time.monotonic() + CLI_WAIT_LIMIT
+
+    def starting() -> int:
+        return sum(len(targets[n].server.accepted_at) == contacts[n] for n in running)
+
     while waiting or running:
-        while waiting and len(running) < CLI_PARALLEL:
+        while waiting and starting() < CLI_IMPORTING:
             case = waiting.pop(0)
             running[case.name] = _Running(_launch(case, targets[case.name], out), time.monotonic())
         for name, record in list(running.items()):
@@ -255,7 +298,7 @@ def outcomes() -> Iterator[dict[str, Outcome]]:
 
         in_process = dict(zip(targets, asyncio.run(all_in_process()), strict=True))
         contacts = {name: len(t.server.accepted_at) for name, t in targets.items()}
-        ended = _run_all(targets, Path(tmp))
+        ended = _run_all(targets, contacts, Path(tmp))
         result: dict[str, Outcome] = {}
         for name, target in targets.items():
             record, end, rss = ended[name]
@@ -339,6 +382,14 @@ def test_a_gzip_bomb_is_decompressed_only_as_far_as_the_excerpt(
 ) -> None:
     probe = _public(outcomes["gzip_bomb"].diagnosis.probes)
     assert probe.body_excerpt == "\x00" * BODY_EXCERPT
+
+
+def test_steps_after_a_slow_start_share_its_deadline(outcomes: dict[str, Outcome]) -> None:
+    hop = _public(outcomes["slow_redirect_to_a_stall"].diagnosis.probes)
+    assert len(hop.redirects) == 1
+    d = outcomes["h2_late_garbage_http1_stall"].diagnosis
+    [retry] = [p for p in d.probes if p.protocol_retry]
+    assert retry.error is not None and retry.error.kind is ErrorKind.READ_TIMEOUT
 
 
 def test_redirect_loops_show_the_hops_they_followed(outcomes: dict[str, Outcome]) -> None:

@@ -219,8 +219,9 @@ class LoopServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            if self._tls_context is not None:
-                await writer.start_tls(self._tls_context, ssl_handshake_timeout=_HANDSHAKE_TIMEOUT)
+            context = self.tls_context_for_connection()
+            if context is not None:
+                await writer.start_tls(context, ssl_handshake_timeout=_HANDSHAKE_TIMEOUT)
             await self.handle(reader, writer)
         except _PEER_GONE:
             pass  # the peer gave up or broke the protocol; misbehaving is our job, not theirs
@@ -231,6 +232,10 @@ class LoopServer:
             # tracked so stop() can abort it.
             if writer.transport.get_write_buffer_size() == 0:
                 self._writers.discard(writer)
+
+    def tls_context_for_connection(self) -> ssl.SSLContext | None:
+        """The TLS context for the connection being set up (the server's, unless overridden)."""
+        return self._tls_context
 
     async def read_request(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -908,8 +913,9 @@ class DripBodyServer(LoopServer):
 
 
 class H2GarbageServer(TlsServer):
-    """TLS origin (valid ``shop.test`` certificate) that picks ``h2`` by ALPN, then sends bytes
-    that are not HTTP/2 and keeps the connection open; over HTTP/1.1 it answers 200 ``ok``.
+    """TLS origin (valid ``shop.test`` certificate) that picks ``h2`` by ALPN, then, after
+    ``delay`` seconds, sends bytes that are not HTTP/2 and keeps the connection open; over
+    HTTP/1.1 it answers 200 ``ok`` (or, with ``stall_http1``, never answers).
 
     The garbage looks like the start of a 359-byte frame, so an HTTP/2 client that only parses
     whole frames waits for the rest until its deadline; the server's first frame must be
@@ -918,17 +924,63 @@ class H2GarbageServer(TlsServer):
 
     GARBAGE = b"\x00\x01garbage\r\n\r\n"
 
+    def __init__(
+        self, *, delay: float = 0.0, stall_http1: bool = False, ca: trustme.CA | None = None
+    ) -> None:
+        super().__init__("valid", ca=ca, alpn=("h2", "http/1.1"))
+        self.garbage_delay = delay
+        self.stall_http1 = stall_http1
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
+            if self.stall_http1:
+                await asyncio.Event().wait()  # forever; cancelled by stop()
+            await super().handle(reader, writer)
+            return
+        self.negotiated.append("h2")
+        await asyncio.sleep(self.garbage_delay)
+        writer.write(self.GARBAGE)
+        await writer.drain()
+        await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+class H2StallServer(TlsServer):
+    """TLS origin (valid ``shop.test`` certificate) offering ``h2``, then silent whatever the
+    protocol: an HTTP/2 try and an HTTP/1.1 retry would each wait for their whole timeout."""
+
     def __init__(self, *, ca: trustme.CA | None = None) -> None:
         super().__init__("valid", ca=ca, alpn=("h2", "http/1.1"))
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
-            await super().handle(reader, writer)
-            return
-        self.negotiated.append("h2")
-        writer.write(self.GARBAGE)
-        await writer.drain()
+        self.negotiated.append(writer.get_extra_info("ssl_object").selected_alpn_protocol())
         await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+class UntrustedThenSilentServer(LoopServer):
+    """An ``https://`` port that alternates: odd-numbered connections get a self-signed
+    certificate (a client's verification fails); even-numbered ones never get past the
+    ClientHello. A client that checks and then re-fetches the certificate without verifying
+    meets a failure, then a hang."""
+
+    scheme = "https"
+
+    def __init__(self) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="check502-untrusted-"))
+        cert_pem, key_pem = _self_signed_pem(TLS_HOSTNAME)
+        (self._dir / "cert.pem").write_bytes(cert_pem)
+        (self._dir / "key.pem").write_bytes(key_pem)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self._dir / "cert.pem", self._dir / "key.pem")
+        super().__init__(tls_context=context)
+
+    def tls_context_for_connection(self) -> ssl.SSLContext | None:
+        return None if len(self.accepted_at) % 2 == 0 else super().tls_context_for_connection()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.Event().wait()  # forever (or, TLS refused by the client, until it closes)
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def gzip_bomb(size: int = 256 * 1024 * 1024) -> bytes:
@@ -962,18 +1014,6 @@ class GzipBombServer(OkServer):
         headers = {"Content-Encoding": "gzip", "Content-Type": "text/html"}
         super().__init__(200, gzip_bomb(size), headers)
         self.size = size
-
-
-class H2StallServer(TlsServer):
-    """TLS origin (valid ``shop.test`` certificate) offering ``h2``, then silent whatever the
-    protocol: an HTTP/2 try and an HTTP/1.1 retry would each wait for their whole timeout."""
-
-    def __init__(self, *, ca: trustme.CA | None = None) -> None:
-        super().__init__("valid", ca=ca, alpn=("h2", "http/1.1"))
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.negotiated.append(writer.get_extra_info("ssl_object").selected_alpn_protocol())
-        await asyncio.Event().wait()  # forever; cancelled by stop()
 
 
 class RedirectServer(OkServer):
@@ -1010,9 +1050,16 @@ def drip_body_server(interval: float = 1.0) -> DripBodyServer:
     return DripBodyServer(interval)
 
 
-def h2_garbage_server(*, ca: trustme.CA | None = None) -> H2GarbageServer:
+def h2_garbage_server(
+    *, delay: float = 0.0, stall_http1: bool = False, ca: trustme.CA | None = None
+) -> H2GarbageServer:
     """h2 by ALPN, then garbage on an open connection (see :class:`H2GarbageServer`)."""
-    return H2GarbageServer(ca=ca)
+    return H2GarbageServer(delay=delay, stall_http1=stall_http1, ca=ca)
+
+
+def untrusted_then_silent_server() -> UntrustedThenSilentServer:
+    """Self-signed handshakes alternating with handshakes that never finish."""
+    return UntrustedThenSilentServer()
 
 
 def gzip_bomb_server(size: int = 256 * 1024 * 1024) -> GzipBombServer:
