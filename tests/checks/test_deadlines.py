@@ -10,7 +10,8 @@ import pytest
 from checks import Diagnosis, DnsResolver, UsageError, diagnosis_from_dict, diagnosis_to_dict
 from checks.model import ErrorKind
 from tests.checks.conftest import public, run
-from tests.support import DnsStub, ok_server, stall_server
+from tests.support import TLS_HOSTNAME, DnsStub, ok_server, stall_server
+from tests.support.servers import h2_garbage_server
 
 SLACK = 0.5
 """The issue's bound: a check ends within its limit + 0.5 s."""
@@ -112,3 +113,52 @@ async def test_a_resolver_slower_than_the_deadline_is_cut_at_the_deadline() -> N
     [probe] = public(d)
     assert probe.error is not None and probe.error.kind is ErrorKind.DNS_TIMEOUT
     assert "before the deadline" in probe.error.message
+
+
+def _frame_head(length: int, kind: int, flags: int, stream: int) -> bytes:
+    return length.to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big")
+
+
+@pytest.mark.parametrize(
+    ("first", "rule"),
+    [
+        (_frame_head(6, 0x1, 0, 0), "a HEADERS frame first"),
+        (_frame_head(0, 0x4, 0x1, 0), "a SETTINGS acknowledgement first"),
+        (_frame_head(7, 0x4, 0, 0), "SETTINGS of a length no setting list has"),
+        (_frame_head(6, 0x4, 0, 1), "SETTINGS on a stream"),
+    ],
+)
+async def test_an_http2_server_preface_that_is_not_settings_fails_at_once(
+    first: bytes, rule: str
+) -> None:
+    with (
+        h2_garbage_server(garbage=first) as server,
+        DnsStub({TLS_HOSTNAME: ["127.0.0.1"]}) as dns,
+    ):
+        d = await run(
+            f"https://{TLS_HOSTNAME}:{server.port}/",
+            resolver=f"{dns.host}:{dns.port}",
+            ca_bundle=server.ca_pem_path,
+            timeout=2.0,
+        )
+    first_try = next(p for p in d.probes if not p.protocol_retry)
+    assert first_try.error is not None, rule
+    assert first_try.error.kind is ErrorKind.INVALID_RESPONSE, rule
+    assert "first frame is not SETTINGS" in first_try.error.message
+    assert (first_try.timings.total or 0) < 1000, rule  # judged on arrival, not at the deadline
+
+
+async def test_a_valid_http2_settings_frame_is_not_mistaken_for_garbage() -> None:
+    settings = _frame_head(6, 0x4, 0, 0) + (3).to_bytes(2, "big") + (100).to_bytes(4, "big")
+    with (
+        h2_garbage_server(garbage=settings, stall_http1=True) as server,
+        DnsStub({TLS_HOSTNAME: ["127.0.0.1"]}) as dns,
+    ):
+        d = await run(
+            f"https://{TLS_HOSTNAME}:{server.port}/",
+            resolver=f"{dns.host}:{dns.port}",
+            ca_bundle=server.ca_pem_path,
+            timeout=1.0,
+        )
+    first_try = next(p for p in d.probes if not p.protocol_retry)
+    assert first_try.error is not None and first_try.error.kind is ErrorKind.READ_TIMEOUT

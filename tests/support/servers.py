@@ -915,7 +915,8 @@ class DripBodyServer(LoopServer):
 class H2GarbageServer(TlsServer):
     """TLS origin (valid ``shop.test`` certificate) that picks ``h2`` by ALPN, then, after
     ``delay`` seconds, sends bytes that are not HTTP/2 and keeps the connection open; over
-    HTTP/1.1 it answers 200 ``ok`` (or, with ``stall_http1``, never answers).
+    HTTP/1.1 it answers 200 ``ok`` (or, with ``stall_http1``, never answers). ``garbage`` may
+    be any bytes, such as a frame header that breaks one rule of the HTTP/2 preface.
 
     The garbage looks like the start of a 359-byte frame, so an HTTP/2 client that only parses
     whole frames waits for the rest until its deadline; the server's first frame must be
@@ -925,11 +926,17 @@ class H2GarbageServer(TlsServer):
     GARBAGE = b"\x00\x01garbage\r\n\r\n"
 
     def __init__(
-        self, *, delay: float = 0.0, stall_http1: bool = False, ca: trustme.CA | None = None
+        self,
+        *,
+        delay: float = 0.0,
+        stall_http1: bool = False,
+        garbage: bytes = GARBAGE,
+        ca: trustme.CA | None = None,
     ) -> None:
         super().__init__("valid", ca=ca, alpn=("h2", "http/1.1"))
         self.garbage_delay = delay
         self.stall_http1 = stall_http1
+        self.garbage = garbage
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
@@ -939,7 +946,7 @@ class H2GarbageServer(TlsServer):
             return
         self.negotiated.append("h2")
         await asyncio.sleep(self.garbage_delay)
-        writer.write(self.GARBAGE)
+        writer.write(self.garbage)
         await writer.drain()
         await asyncio.Event().wait()  # forever; cancelled by stop()
 
@@ -1051,10 +1058,14 @@ def drip_body_server(interval: float = 1.0) -> DripBodyServer:
 
 
 def h2_garbage_server(
-    *, delay: float = 0.0, stall_http1: bool = False, ca: trustme.CA | None = None
+    *,
+    delay: float = 0.0,
+    stall_http1: bool = False,
+    garbage: bytes = H2GarbageServer.GARBAGE,
+    ca: trustme.CA | None = None,
 ) -> H2GarbageServer:
     """h2 by ALPN, then garbage on an open connection (see :class:`H2GarbageServer`)."""
-    return H2GarbageServer(delay=delay, stall_http1=stall_http1, ca=ca)
+    return H2GarbageServer(delay=delay, stall_http1=stall_http1, garbage=garbage, ca=ca)
 
 
 def untrusted_then_silent_server() -> UntrustedThenSilentServer:
