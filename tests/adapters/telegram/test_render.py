@@ -165,10 +165,11 @@ def test_long_evidence_is_trimmed_with_a_count_not_refused() -> None:
 
 
 def test_emoji_count_double_toward_the_limit() -> None:
-    (message,) = reply_messages(ErrorReply("🔥" * 5000))
+    # 3,000 emoji: under 4,096 code points, 6,000 UTF-16 units, so it must be cut.
+    (message,) = reply_messages(ErrorReply("🔥" * 3000))
     text = valid(message)
     # Measured apart from ``length``: UTF-16 units within the limit, while the code points
-    # alone (about half) would have allowed twice as many emoji.
+    # alone (about half) would have allowed all 3,000.
     assert utf16(text) <= TEXT_LIMIT and len(text) < TEXT_LIMIT // 2 + 10
     assert text.count("🔥") > TEXT_LIMIT // 2 - 20  # trimmed near the limit, not emptied
 
