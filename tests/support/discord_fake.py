@@ -617,6 +617,7 @@ class FakeDiscord(LoopbackFake[Call]):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.append(ws)
+        self.ready.clear()  # a new session: READY is this socket's once IDENTIFY came
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
@@ -648,11 +649,15 @@ class FakeDiscord(LoopbackFake[Call]):
         await ws.send_json({"op": 0, "s": next(self._seq), "t": event, "d": data})
 
     async def dispatch(self, event: str, data: dict[str, Any], timeout: float = 10.0) -> None:
-        """Send a gateway event to the identified client (``INTERACTION_CREATE``...)."""
+        """Send a gateway event to the identified client (``INTERACTION_CREATE``...), on the
+        newest session, after its READY (as Discord does: nothing is dispatched before)."""
         await asyncio.wait_for(self.ready.wait(), timeout)
         if event == "INTERACTION_CREATE":
             self.expect(data)
-        await self._send_dispatch(self.sockets[-1], event, data)
+        ws = self.sockets[-1]
+        if ws.closed:
+            raise AssertionError(f"the gateway session is closed: {event} cannot be dispatched")
+        await self._send_dispatch(ws, event, data)
 
 
 # ------------------------------------------------------------------ Discord's interactions
