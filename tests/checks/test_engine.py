@@ -237,3 +237,25 @@ async def test_json_document_has_the_stable_names() -> None:
     }
     assert set(probe["timings_ms"]) == {"dns", "connect", "tls", "ttfb", "total"}
     assert [p["target"] for p in doc["probes"]] == ["public", "origin"]
+
+
+@pytest.mark.gateways
+async def test_http2_success_path_through_real_nginx_is_healthy() -> None:
+    """Most CDN URLs answer over TLS with h2: the success path speaks HTTP/2 end to end."""
+    from tests.support.gateways import NginxH2
+
+    with NginxH2(body="hello over h2") as site, DnsStub({"shop.test": ["127.0.0.1"]}) as dns:
+        d = await run(site.url, resolver=dns.address, ca_bundle=site.ca_pem_path)
+        log = site.wait_for_log('HTTP/1.1 200 "GET / HTTP/1.1"', 5)
+    assert d.healthy and d.verdict.cause is Cause.OK
+    # The engine's HTTP/1.1 comparison ran and agrees: no protocol mismatch is claimed.
+    (retry,) = [p for p in d.probes if p.protocol_retry]
+    assert (retry.status, retry.http_version) == (200, "HTTP/1.1")
+    assert not any("negotiates HTTP/2" in e for e in d.verdict.evidence)
+    assert any("over HTTP/2" in e for e in d.verdict.evidence)
+    (p,) = public(d)
+    assert (p.status, p.http_version, p.error) == (200, "HTTP/2", None)
+    assert p.http2_attempted
+    assert p.tls is not None and p.tls.verified and p.tls.alpn == "h2"
+    assert p.body_excerpt == "hello over h2"
+    assert log.count('"GET / HTTP/2.0"') == 1 and log.count('"GET / HTTP/1.1"') == 1

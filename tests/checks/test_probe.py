@@ -134,3 +134,27 @@ async def test_endless_body_keeps_only_the_excerpt() -> None:
     assert p.status == 200
     assert len(p.body_excerpt.encode()) <= 16 * 1024
     assert elapsed < 6.0
+
+
+async def test_dns_time_is_measured_and_counted_in_every_later_phase() -> None:
+    """A resolver that takes 0.15 s per answer: the DNS phase shows it, and the cumulative
+    connect, first-byte and total marks all start after it (curl's ``-w`` convention)."""
+    from adapters.present import phases, timings_line
+    from tests.support import DnsStub
+
+    with ok_server() as server, DnsStub({"shop.test": ["127.0.0.1"]}, delay=0.15) as dns:
+        d = await run(f"http://shop.test:{server.port}/", resolver=dns.address)
+    (p,) = public(d)
+    assert p.status == 200
+    t = p.timings
+    assert t.dns is not None and t.connect is not None and t.ttfb is not None
+    assert t.total is not None
+    assert t.dns >= 140  # at least one answer's delay (A and AAAA may overlap)
+    assert t.dns <= t.connect <= t.ttfb <= t.total
+    assert d.dns is not None and d.dns.duration_ms == t.dns
+    dns_phase = dict(phases(p))["DNS"]
+    assert dns_phase is not None and dns_phase >= 140
+    connect_phase = dict(phases(p))["connect"]
+    assert connect_phase is not None and connect_phase < 100  # loopback: the DNS time is not in it
+    line = timings_line(p)
+    assert line.startswith(f"DNS {dns_phase:.0f} ms · connect ")

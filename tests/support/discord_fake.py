@@ -7,6 +7,14 @@ the messages it accepted (a message's thread has the message's id, and ``POST
 /channels/{id}/messages`` to a message id answers 404 Unknown Channel until the thread is
 started), the commands synced per scope, each interaction's original response.
 
+It is as strict as Discord about what a message may hold (:func:`message_errors`): content
+2,000, 10 embeds, 6,000 characters across them (title, description, field names and values,
+footer text, author name), 256 per title, 4,096 per description, 25 fields, 1,024 per field
+value, 2,048 per footer, ``custom_id`` 1-100, a nonce of at most 25; beyond, 400 with Discord's
+"Invalid Form Body" (code 50035) naming the field. A message posted with ``enforce_nonce`` and a
+nonce seen in the last few minutes is not created again: the first one is returned, as Discord
+does.
+
 The gateway (``/ws``) says HELLO, answers heartbeats and, after IDENTIFY, sends READY;
 :meth:`FakeDiscord.dispatch` then pushes events such as INTERACTION_CREATE.
 
@@ -43,6 +51,24 @@ TOKEN = "MTEwMDAwMDAwMDAwMDAwMDAwMQ.Gf4keX.fake-discord-bot-token-for-tests"
 API_PREFIX = "/api/v10"
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
+
+CONTENT_LIMIT = 2000
+EMBEDS = 10
+EMBED_TOTAL = 6000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELDS = 25
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+CUSTOM_ID_LIMIT = 100
+LABEL_LIMIT = 80
+ROWS = 5
+ROW_BUTTONS = 5
+NONCE_LIMIT = 25
+NONCE_WINDOW = 300.0
+"""Discord checks a nonce's uniqueness "in the past few minutes"."""
 
 _OPTION_TYPES: tuple[tuple[type, int], ...] = ((bool, 5), (int, 4), (float, 10), (str, 3))
 _ROUTES: tuple[tuple[str, str, str], ...] = (
@@ -81,6 +107,15 @@ class Scripted:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    done: bool = False
+    """The request is carried out as usual first, then this answer replaces Discord's (an
+    answer lost on the way back: the client cannot tell the message was created)."""
+
+
+def lost() -> Scripted:
+    """The message is created, but the client gets a 502 from the edge in front of Discord
+    (discord.py retries a 502 itself, with the same body and so the same nonce)."""
+    return Scripted(502, {"message": "502: Bad Gateway", "code": 0}, done=True)
 
 
 def ratelimited(retry_after: float = 0.3) -> Scripted:
@@ -125,6 +160,119 @@ def _matches(pattern: str, call: Call) -> bool:
     return len(want) == len(got) and all(w in ("*", g) for w, g in zip(want, got, strict=True))
 
 
+# ------------------------------------------------------------------ what Discord accepts
+
+
+def _too_long(limit: int) -> dict[str, Any]:
+    return {
+        "_errors": [
+            {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}
+        ]
+    }
+
+
+def _required() -> dict[str, Any]:
+    return {"_errors": [{"code": "BASE_TYPE_REQUIRED", "message": "This field is required"}]}
+
+
+def _text_len(value: object) -> int:
+    return len(value) if isinstance(value, str) else 0
+
+
+def embed_size(embed: Mapping[str, Any]) -> int:
+    """What counts toward the 6,000 of a message: title, description, field names and
+    values, footer text, author name."""
+    size = _text_len(embed.get("title")) + _text_len(embed.get("description"))
+    for f in embed.get("fields") or []:
+        size += _text_len(f.get("name")) + _text_len(f.get("value"))
+    size += _text_len((embed.get("footer") or {}).get("text"))
+    size += _text_len((embed.get("author") or {}).get("name"))
+    return size
+
+
+def _embed_errors(embed: Mapping[str, Any]) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    for key, limit in (("title", TITLE_LIMIT), ("description", DESCRIPTION_LIMIT)):
+        if _text_len(embed.get(key)) > limit:
+            errors[key] = _too_long(limit)
+    for key, limit in (("footer", FOOTER_LIMIT), ("author", AUTHOR_LIMIT)):
+        part = embed.get(key) or {}
+        name = "text" if key == "footer" else "name"
+        if _text_len(part.get(name)) > limit:
+            errors[key] = {name: _too_long(limit)}
+    fields = embed.get("fields") or []
+    if len(fields) > FIELDS:
+        errors["fields"] = _too_long(FIELDS)
+    else:
+        for i, f in enumerate(fields):
+            found: dict[str, Any] = {}
+            for key, limit in (("name", FIELD_NAME_LIMIT), ("value", FIELD_VALUE_LIMIT)):
+                if not _text_len(f.get(key)):
+                    found[key] = _required()
+                elif _text_len(f.get(key)) > limit:
+                    found[key] = _too_long(limit)
+            if found:
+                errors.setdefault("fields", {})[str(i)] = found
+    return errors
+
+
+def _component_errors(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    if len(rows) > ROWS:
+        return _too_long(ROWS)
+    for r, row in enumerate(rows):
+        items = row.get("components") or []
+        if len(items) > ROW_BUTTONS:
+            errors[str(r)] = {"components": _too_long(ROW_BUTTONS)}
+            continue
+        for c, item in enumerate(items):
+            found: dict[str, Any] = {}
+            custom_id = item.get("custom_id")
+            if item.get("style") != 5 and not 1 <= _text_len(custom_id) <= CUSTOM_ID_LIMIT:
+                found["custom_id"] = _too_long(CUSTOM_ID_LIMIT) if custom_id else _required()
+            if _text_len(item.get("label")) > LABEL_LIMIT:
+                found["label"] = _too_long(LABEL_LIMIT)
+            if found:
+                errors.setdefault(str(r), {"components": {}})["components"][str(c)] = found
+    return errors
+
+
+def message_errors(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Discord's 400 body for a message it refuses (None: accepted)."""
+    errors: dict[str, Any] = {}
+    if _text_len(body.get("content")) > CONTENT_LIMIT:
+        errors["content"] = _too_long(CONTENT_LIMIT)
+    embeds = body.get("embeds") or []
+    if len(embeds) > EMBEDS:
+        errors["embeds"] = _too_long(EMBEDS)
+    else:
+        for i, embed in enumerate(embeds):
+            if found := _embed_errors(embed):
+                errors.setdefault("embeds", {})[str(i)] = found
+        if "embeds" not in errors and sum(embed_size(e) for e in embeds) > EMBED_TOTAL:
+            errors["embeds"] = {
+                "_errors": [
+                    {
+                        "code": "MAX_EMBED_SIZE_EXCEEDED",
+                        "message": f"Embed size exceeds maximum size of {EMBED_TOTAL}",
+                    }
+                ]
+            }
+    if found := _component_errors(body.get("components") or []):
+        errors["components"] = found
+    nonce = body.get("nonce")
+    if nonce is not None and _text_len(str(nonce)) > NONCE_LIMIT:
+        errors["nonce"] = _too_long(NONCE_LIMIT)
+    if not errors:
+        return None
+    return {"message": "Invalid Form Body", "code": 50035, "errors": errors}
+
+
+def _refused(body: Any) -> web.Response | None:
+    found = message_errors(body) if isinstance(body, Mapping) else None
+    return None if found is None else _json(found, 400)
+
+
 def bot_user() -> dict[str, Any]:
     return {
         "id": str(APP_ID),
@@ -157,6 +305,8 @@ class FakeDiscord(LoopbackFake[Call]):
         self.identified: list[dict[str, Any]] = []
         """The IDENTIFY payloads received on the gateway."""
         self.ready = asyncio.Event()
+        self.nonces: dict[str, tuple[float, int]] = {}
+        """``enforce_nonce`` sends: nonce -> (when, the message it created)."""
         self._ids = itertools.count(1600000000000000000)
         self._seq = itertools.count(1)
 
@@ -201,10 +351,19 @@ class FakeDiscord(LoopbackFake[Call]):
             request.method, path, dict(request.query), dict(request.headers), body, time.monotonic()
         )
         self.record(call)
+        scripted: Scripted | None = None
         for pattern, queued in self.script.items():
             if queued and _matches(pattern, call):
-                s = queued.pop(0)
-                return _json(s.body, s.status, s.headers)
+                scripted = queued.pop(0)
+                if not scripted.done:
+                    return _json(scripted.body, scripted.status, scripted.headers)
+                break
+        answer = self._route(call, path)
+        if scripted is not None:
+            return _json(scripted.body, scripted.status, scripted.headers)
+        return answer
+
+    def _route(self, call: Call, path: str) -> web.StreamResponse:
         for methods, regex, name in _ROUTES:
             match = re.fullmatch(regex, path)
             if match is not None and call.method in methods.split("|"):
@@ -326,12 +485,27 @@ class FakeDiscord(LoopbackFake[Call]):
         if channel_id in self.messages and channel_id not in self.threads:
             # A message's thread has the message's id: none was started yet.
             return _json({"message": "Unknown Channel", "code": 10003}, 404)
-        return _json(self._new_message(channel_id, call.body or {}))
+        body = call.body or {}
+        if (refused := _refused(body)) is not None:
+            return refused
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            seen = self.nonces.get(str(nonce))
+            if seen is not None and time.monotonic() - seen[0] < NONCE_WINDOW:
+                kept = self.messages.get(seen[1])
+                if kept is not None:
+                    return _json(kept)  # no second message: the first one, as Discord does
+        message = self._new_message(channel_id, body)
+        if nonce is not None and body.get("enforce_nonce"):
+            self.nonces[str(nonce)] = (time.monotonic(), int(message["id"]))
+        return _json(message)
 
     def _edit(self, call: Call, ch: str, mid: str) -> web.Response:
         message = self.messages.get(int(mid))
         if message is None or message["channel_id"] != ch:
             return _json({"message": "Unknown Message", "code": 10008}, 404)
+        if (refused := _refused(call.body or {})) is not None:
+            return refused
         self._update(message, call.body or {})
         message["edited_timestamp"] = _now()
         return _json(message)
@@ -387,6 +561,8 @@ class FakeDiscord(LoopbackFake[Call]):
         data = body.get("data") or {}
         flags = int(data.get("flags") or 0)
         channel_id = int(self.interactions.get(token, {}).get("channel_id") or CHANNEL)
+        if kind in (4, 7) and (refused := _refused(data)) is not None:
+            return refused
         message: dict[str, Any] | None = None
         if kind in (4, 5):  # a new message: the interaction's original response
             message = self._new_message(channel_id, data, flags=LOADING if kind == 5 else 0)
@@ -422,6 +598,8 @@ class FakeDiscord(LoopbackFake[Call]):
                 self.originals[token] = None
             return web.Response(status=204)
         if call.method == "PATCH":
+            if (refused := _refused(call.body or {})) is not None:
+                return refused
             self._update(message, call.body or {})
             message["flags"] = int(message["flags"]) & ~LOADING
             message["edited_timestamp"] = _now()
@@ -429,6 +607,8 @@ class FakeDiscord(LoopbackFake[Call]):
 
     def _followup(self, call: Call, token: str) -> web.Response:
         channel_id = int(self.interactions.get(token, {}).get("channel_id") or CHANNEL)
+        if (refused := _refused(call.body or {})) is not None:
+            return refused
         return _json(self._new_message(channel_id, call.body or {}))
 
     # ----------------------------------------------------------------------------- gateway
@@ -437,6 +617,7 @@ class FakeDiscord(LoopbackFake[Call]):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.append(ws)
+        self.ready.clear()  # a new session: READY is this socket's once IDENTIFY came
         await ws.send_json({"op": 10, "d": {"heartbeat_interval": 41250}, "s": None, "t": None})
         async for msg in ws:
             if msg.type is not WSMsgType.TEXT:
@@ -468,11 +649,15 @@ class FakeDiscord(LoopbackFake[Call]):
         await ws.send_json({"op": 0, "s": next(self._seq), "t": event, "d": data})
 
     async def dispatch(self, event: str, data: dict[str, Any], timeout: float = 10.0) -> None:
-        """Send a gateway event to the identified client (``INTERACTION_CREATE``...)."""
+        """Send a gateway event to the identified client (``INTERACTION_CREATE``...), on the
+        newest session, after its READY (as Discord does: nothing is dispatched before)."""
         await asyncio.wait_for(self.ready.wait(), timeout)
         if event == "INTERACTION_CREATE":
             self.expect(data)
-        await self._send_dispatch(self.sockets[-1], event, data)
+        ws = self.sockets[-1]
+        if ws.closed:
+            raise AssertionError(f"the gateway session is closed: {event} cannot be dispatched")
+        await self._send_dispatch(ws, event, data)
 
 
 # ------------------------------------------------------------------ Discord's interactions

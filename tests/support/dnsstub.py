@@ -12,6 +12,8 @@ Rules, first match wins (names are case-insensitive, trailing dot optional):
 REFUSED; ``nxdomain`` → NXDOMAIN; a zone name → NOERROR with the A/AAAA records matching the
 question (none → empty NOERROR, "NODATA"); any other name → ``unknown`` (NXDOMAIN by default,
 ``"empty"`` for NOERROR with no records).
+
+``delay`` holds every answer that many seconds (a slow resolver, so DNS time is measurable).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal, Self
 
@@ -58,7 +61,11 @@ class DnsStub:
         unknown: Literal["nxdomain", "empty"] = "nxdomain",
         ttl: int = 60,
         tcp: bool = True,
+        delay: float = 0.0,
     ) -> None:
+        if not 0 <= delay <= 5:
+            raise ValueError("delay is 0 to 5 seconds")
+        self.delay = delay
         self.ttl = ttl
         self.unknown = unknown
         self.nxdomain = {_norm(n) for n in nxdomain}
@@ -166,6 +173,8 @@ class DnsStub:
         except BlockingIOError:
             return
         reply = self.answer(data, "udp")
+        if reply is not None and self.delay:
+            time.sleep(self.delay)  # bounded (≤ 5 s); this thread serves one query at a time
         if reply is not None:
             with contextlib.suppress(OSError):
                 self._udp.sendto(reply, peer)

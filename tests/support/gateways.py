@@ -354,6 +354,80 @@ http {{
         (d / "nginx.conf").write_text(config)
 
 
+class NginxH2(Gateway):
+    """Debian nginx serving HTTPS with HTTP/2 (ALPN ``h2``) for ``shop.test``, answering 200 itself.
+
+    The certificate comes from a trustme CA (``ca_pem_path`` to trust); clients connect to
+    127.0.0.1 and send SNI ``shop.test``, as most CDN URLs are reached: TLS 1.3 and h2.
+    ``listen … ssl http2`` is the spelling of nginx 1.22 (``http2 on`` arrived in 1.25.1).
+    """
+
+    name = "nginx-h2"
+    NGINX = "/usr/sbin/nginx"
+    HOSTNAME = "shop.test"
+
+    def __init__(self, body: str = "ok") -> None:
+        import trustme
+
+        super().__init__()
+        self.body = body
+        self.ca = trustme.CA()
+        self.ca_pem_path = str(self.dir / "ca.pem")
+        self.ca.cert_pem.write_to_path(self.ca_pem_path)
+        leaf = self.ca.issue_cert(self.HOSTNAME)
+        (self.dir / "chain.pem").write_bytes(b"".join(b.bytes() for b in leaf.cert_chain_pems))
+        leaf.private_key_pem.write_to_path(str(self.dir / "key.pem"))
+
+    @property
+    def url(self) -> str:
+        """``https://shop.test:PORT/`` (resolve ``shop.test`` to 127.0.0.1)."""
+        return f"https://{self.HOSTNAME}:{self.port}/"
+
+    def log_text(self) -> str:
+        """Error log, then the access log (``protocol status "request"``)."""
+        return _read(self.dir / "error.log") + _read(self.dir / "access.log")
+
+    def _command(self) -> list[str]:
+        return [
+            self.NGINX,
+            "-p", f"{self.dir}/",
+            "-c", str(self.dir / "nginx.conf"),
+            "-e", str(self.dir / "error.log"),
+            "-g", "daemon off; master_process off;",
+        ]  # fmt: skip
+
+    def _write_config(self) -> None:
+        d = self.dir
+        config = f"""
+user root;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    client_body_temp_path {d}/client_body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    log_format h2 '$server_protocol $status "$request"';
+    access_log {d}/access.log h2;
+    server {{
+        listen {HOST}:{self.port} ssl http2;
+        server_name {self.HOSTNAME};
+        ssl_certificate {d}/chain.pem;
+        ssl_certificate_key {d}/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {{
+            default_type text/plain;
+            return 200 "{self.body}";
+        }}
+    }}
+}}
+"""
+        (d / "nginx.conf").write_text(config)
+
+
 # --------------------------------------------------------------------------------------------
 # HAProxy
 # --------------------------------------------------------------------------------------------

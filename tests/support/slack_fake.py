@@ -2,7 +2,17 @@
 
 Every request is recorded (:class:`Call`). Replies can be scripted per method (a 429 with
 Retry-After, ``channel_not_found``, a 500), else each method answers as Slack does, with just
-the fields slack-sdk and Bolt read. Also the client side of Slack: :func:`signed` builds
+the fields slack-sdk and Bolt read.
+
+It is as strict as Slack about what a message may be (:func:`message_errors`): at most 50
+blocks, each valid by slack-sdk's own Block Kit models (section text 3,000, header 150, button
+value 2,000, ``action_id`` 255, 25 elements per actions block...), ``block_id`` unique in the
+message, ``action_id`` unique in its block, ``text`` or blocks present, ``text`` at most 40,000;
+else ``invalid_blocks``, ``no_text`` or ``msg_too_long``, on ``chat.postMessage``,
+``chat.update`` and response URLs alike (a response URL answers 400 ``invalid_blocks``). It
+keeps the messages it posted, per channel: a ``thread_ts`` that names no message of that
+channel is ``thread_not_found``, and ``chat.update`` of an unknown ``ts`` is
+``message_not_found``. Also the client side of Slack: :func:`signed` builds
 requests signed the way Slack signs them, :func:`command_form` and :func:`action_form` the
 bodies Slack posts for a slash command and a button click.
 
@@ -21,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 from slack_sdk.signature import SignatureVerifier
 
 from tests.support.loopback import LoopbackFake
@@ -29,6 +41,9 @@ SECRET = "test-signing-secret"
 TEAM = "T0001"
 CHANNEL = "C0001"
 USER = "U0001"
+
+BLOCKS_LIMIT = 50
+TEXT_LIMIT = 40_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,75 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _blocks(value: Any) -> list[Any] | None:
+    """Blocks as sent: a JSON list, or (form-encoded) its text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return [value]
+    return value if isinstance(value, list) else [value]
+
+
+def block_errors(blocks: list[Any]) -> list[str]:
+    """What Slack would say is wrong with ``blocks`` (empty: nothing)."""
+    if len(blocks) > BLOCKS_LIMIT:
+        return [f"no more than {BLOCKS_LIMIT} items allowed [json-pointer:/blocks]"]
+    errors: list[str] = []
+    block_ids: set[str] = set()
+    for i, raw in enumerate(blocks):
+        where = f"[json-pointer:/blocks/{i}]"
+        if not isinstance(raw, dict):
+            errors.append(f"must be an object {where}")
+            continue
+        try:
+            parsed = Block.parse(raw)
+            if parsed is None or type(parsed) is Block:
+                raise SlackObjectFormationError(f"unknown block type {raw.get('type')!r}")
+            parsed.to_dict()  # validates the block and, recursively, every element in it
+        except (SlackObjectFormationError, KeyError, TypeError, ValueError) as exc:
+            errors.append(f"{exc} {where}")
+        block_id = raw.get("block_id")
+        if block_id is not None:
+            if block_id in block_ids:
+                errors.append(f"duplicate block_id {block_id!r} {where}")
+            block_ids.add(block_id)
+        action_ids: set[str] = set()
+        elements = raw.get("elements") if raw.get("type") == "actions" else []
+        if raw.get("type") == "section" and isinstance(raw.get("accessory"), dict):
+            elements = [raw["accessory"]]
+        for j, element in enumerate(elements or ()):
+            action_id = element.get("action_id") if isinstance(element, dict) else None
+            if action_id is None:
+                continue
+            if action_id in action_ids:
+                errors.append(f"duplicate action_id {action_id!r} {where[:-1]}/elements/{j}]")
+            action_ids.add(action_id)
+    return errors
+
+
+def message_errors(body: dict[str, Any], *, update: bool = False) -> dict[str, Any] | None:
+    """Slack's answer to a message it refuses (None: accepted)."""
+    blocks = _blocks(body.get("blocks"))
+    text = body.get("text")
+    if blocks:
+        errors = block_errors(blocks)
+        if errors:
+            return {
+                "ok": False,
+                "error": "invalid_blocks",
+                "errors": errors,
+                "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]},
+            }
+    if not update and not text and not blocks and not body.get("attachments"):
+        return {"ok": False, "error": "no_text"}
+    if isinstance(text, str) and len(text) > TEXT_LIMIT:
+        return {"ok": False, "error": "msg_too_long"}
+    return None
+
+
 def ratelimited(retry_after: int = 1) -> Scripted:
     return Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
 
@@ -78,6 +162,8 @@ class FakeSlack(LoopbackFake[Call]):
             "team": {"id": "T0002", "name": "Second"},
         }
         self._ts = itertools.count(1)
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        """The messages posted, by (channel, ts), as Slack holds them now."""
         self.socket_acks: list[dict[str, Any]] = []
         self.connected = asyncio.Event()
 
@@ -121,6 +207,8 @@ class FakeSlack(LoopbackFake[Call]):
             s = queued.pop(0)
             return web.json_response(s.body, status=s.status, headers=s.headers)
         if call.path.startswith("/resp/"):
+            if not call.body.get("delete_original") and message_errors(call.body) is not None:
+                return web.Response(status=400, text="invalid_blocks")
             return web.Response(text="ok")
         return web.json_response(self._answer(call))
 
@@ -138,11 +226,9 @@ class FakeSlack(LoopbackFake[Call]):
                     "bot_id": "B0001",
                 }
             case "chat.postMessage":
-                ts = f"1700000000.{next(self._ts):06d}"
-                channel = call.body.get("channel", CHANNEL)
-                return {"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}}
+                return self._post(call.body)
             case "chat.update":
-                return {"ok": True, "channel": call.body.get("channel"), "ts": call.body.get("ts")}
+                return self._update(call.body)
             case "oauth.v2.access":
                 return {
                     "ok": True,
@@ -156,6 +242,42 @@ class FakeSlack(LoopbackFake[Call]):
             case "apps.connections.open":
                 return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/ws"}
         return {"ok": True}
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        """A message as Slack holds it now (after any ``chat.update``)."""
+        return self.messages[(channel, ts)]
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        if (refused := message_errors(body)) is not None:
+            return refused
+        channel = str(body.get("channel", CHANNEL))
+        thread = body.get("thread_ts")
+        if thread is not None:
+            parent = self.messages.get((channel, str(thread)))
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            thread = parent.get("thread_ts") or parent["ts"]  # a reply's thread is its parent's
+        ts = f"1700000000.{next(self._ts):06d}"
+        message: dict[str, Any] = {"type": "message", "ts": ts, "text": body.get("text") or ""}
+        if (blocks := _blocks(body.get("blocks"))) is not None:
+            message["blocks"] = blocks
+        if thread is not None:
+            message["thread_ts"] = thread
+        self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _update(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(body.get("channel")), str(body.get("ts"))
+        message = self.messages.get((channel, ts))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if (refused := message_errors(body, update=True)) is not None:
+            return refused
+        if "text" in body:
+            message["text"] = body["text"] or ""
+        if (blocks := _blocks(body.get("blocks"))) is not None:
+            message["blocks"] = blocks
+        return {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}
 
     # ------------------------------------------------------------------------- Socket Mode
 

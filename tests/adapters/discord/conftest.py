@@ -1,11 +1,12 @@
-"""A whole bot behind the real discord.py client, logged in to a fake Discord on loopback.
+"""A whole bot behind the real discord.py client, connected to a fake Discord on loopback.
 
 The client is our :class:`Check502Client`, logged in with ``Client.login`` (which runs
-``setup_hook``: the buttons are registered and the commands synced against the fake). An
-interaction is fed to ``client._connection.parse_interaction_create``, the very function the
-gateway calls for INTERACTION_CREATE: everything after it (the command tree, the dynamic items,
-the interaction responses over HTTP) is discord.py's own code. That function is private:
-pyproject pins discord.py to 2.7.x (``>=2.7,<2.8``) for it.
+``setup_hook``: the buttons are registered and the commands synced against the fake) and then
+connected with ``Client.connect`` to the fake's gateway (``DISCORD_GATEWAY_URL``, as
+``run_discord`` sets it). Interactions arrive as Discord sends them: INTERACTION_CREATE events
+on that WebSocket, after READY. Everything after (the gateway parser, the command tree, the
+dynamic items, the interaction responses over HTTP) is discord.py's own code; no test touches
+a private attribute of it, so any discord.py 2.x can run them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import discord
+import yarl
+from discord.gateway import DiscordWebSocket
 
 from adapters.discord.app import Check502Client
 from adapters.discord.config import DiscordConfig, Sync
@@ -48,11 +51,32 @@ EMBED_LIMIT = 6000
 
 
 async def login(fake: FakeDiscord, bot: Bot, **config: Any) -> Check502Client:
-    """A new client on ``bot``, logged in to ``fake`` (commands synced as ``config`` says)."""
+    """A new client on ``bot``, logged in to ``fake`` (commands synced as ``config`` says) and
+    connected to its gateway (its READY received)."""
     client = Check502Client(bot, DiscordConfig(token=TOKEN, api_url=fake.api_url, **config))
     bot.attach(client.surface)
     await asyncio.wait_for(client.login(TOKEN), 10)
+    identified = len(fake.identified)
+    gateway = asyncio.create_task(client.connect(reconnect=False))
+    _gateways[client] = gateway
+    await fake.until(
+        lambda: (len(fake.identified) > identified and fake.ready.is_set()) or gateway.done(),
+        lambda: "the client never identified on the fake gateway",
+    )
+    if gateway.done():
+        gateway.result()  # connecting failed: say why
     return client
+
+
+_gateways: dict[Check502Client, asyncio.Task[None]] = {}
+
+
+async def close(client: Check502Client) -> None:
+    """Close ``client`` and wait (bounded) for its gateway session to end."""
+    await client.close()
+    gateway = _gateways.pop(client, None)
+    if gateway is not None:
+        await asyncio.wait_for(asyncio.gather(gateway, return_exceptions=True), 10)
 
 
 @dataclass
@@ -61,19 +85,17 @@ class DiscordRig:
     bot: Bot
     client: Check502Client
 
-    def send(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Discord delivers ``payload`` (INTERACTION_CREATE) to the client."""
-        self.fake.expect(payload)
-        # Private, the gateway's own entry point (discord.py pinned to 2.7.x in pyproject).
-        self.client._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+    async def send(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Discord delivers ``payload`` to the client: INTERACTION_CREATE on the gateway."""
+        await self.fake.dispatch("INTERACTION_CREATE", payload)
         return payload
 
-    def command(self, subcommand: str, **options: object) -> dict[str, Any]:
+    async def command(self, subcommand: str, **options: object) -> dict[str, Any]:
         """``/check502 <subcommand> …`` typed in the channel, as a command synced to the guild."""
-        return self.send(command_interaction(subcommand, options, synced_to=GUILD))
+        return await self.send(command_interaction(subcommand, options, synced_to=GUILD))
 
-    def click(self, custom_id: str, message: dict[str, Any], **kw: Any) -> dict[str, Any]:
-        return self.send(component_interaction(custom_id, message, **kw))
+    async def click(self, custom_id: str, message: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        return await self.send(component_interaction(custom_id, message, **kw))
 
     async def callback(self, payload: dict[str, Any]) -> Call:
         """The initial response to ``payload`` (waited for, bounded)."""
@@ -96,7 +118,7 @@ class DiscordRig:
 
     async def typed_watch(self, url: str, **options: object) -> tuple[dict[str, Any], Monitor]:
         """``/check502 watch url:…``: the message it left in the channel, and the monitor."""
-        payload = self.command("watch", url=url, **options)
+        payload = await self.command("watch", url=url, **options)
         await self.callback(payload)
         await self.edits(payload)
         (monitor,) = self.bot.store.monitors_in(DISCORD_CHANNEL)
@@ -104,7 +126,7 @@ class DiscordRig:
 
     async def restart(self, **config: Any) -> Check502Client:
         """Close the client and log a new one in on the same bot and database."""
-        await self.client.close()
+        await close(self.client)
         self.client = await login(self.fake, self.bot, **config)
         return self.client
 
@@ -118,10 +140,12 @@ async def discord_rig(
     sync: Sync = Sync.AUTO,
     **settings: Any,
 ) -> AsyncIterator[DiscordRig]:
-    previous = discord.http.Route.BASE
+    previous = discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
     async with FakeDiscord() as fake:
-        # As run_discord does: discord.py's REST base (HTTP client and webhooks alike).
+        # As run_discord does: discord.py's REST base (HTTP client and webhooks alike), and
+        # the gateway it connects to (DISCORD_GATEWAY_URL).
         discord.http.Route.BASE = fake.api_url
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
         bot = Bot(fast_settings(tmp_path, control_url, **settings))
         rig: DiscordRig | None = None
         try:
@@ -130,10 +154,10 @@ async def discord_rig(
             yield rig
         finally:
             if rig is not None:
-                await rig.client.close()
+                await close(rig.client)
             await bot.stop()
             bot.close()
-            discord.http.Route.BASE = previous
+            discord.http.Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = previous
 
 
 # -------------------------------------------------------------------------------- embeds

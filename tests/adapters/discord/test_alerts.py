@@ -205,7 +205,7 @@ async def test_acknowledge_on_an_alert_edits_it_and_recheck_answers_in_its_threa
             recheck, mute, ack = buttons(alert)
             assert ack == f"check502:ack:{mid}:a"
 
-            click = rig.click(ack, alert)
+            click = await rig.click(ack, alert)
             answer = await rig.callback(click)
             assert answer.body["type"] == UPDATE_MESSAGE
             data = answer.body["data"]
@@ -218,7 +218,7 @@ async def test_acknowledge_on_an_alert_edits_it_and_recheck_answers_in_its_threa
 
             # Re-check on the alert: a fresh check in the alert's thread; the alert stays.
             started = time.monotonic()
-            click = rig.click(recheck, rig.fake.messages[alert_id])
+            click = await rig.click(recheck, rig.fake.messages[alert_id])
             assert (await rig.callback(click)).body["type"] == DEFERRED_UPDATE
             _, posted = await rig.fake.wait(f"POST /channels/{alert_id}/messages", 2)
             assert posted.at - started < 5
@@ -241,14 +241,14 @@ async def test_buttons_and_commands_in_the_alerts_thread_act_on_the_channels_mon
             site.response = BAD
             alert_id = int((await sent(rig, "down"))["message_id"])
             recheck = buttons(rig.fake.messages[alert_id])[0]
-            await rig.callback(rig.click(recheck, rig.fake.messages[alert_id]))
+            await rig.callback(await rig.click(recheck, rig.fake.messages[alert_id]))
             _, posted = await rig.fake.wait(f"POST /channels/{alert_id}/messages", 2)
             result = next(m for m in rig.fake.messages.values() if m["channel_id"] == str(alert_id))
             assert result["embeds"] == posted.body["embeds"]
             assert buttons(result) == [f"check502:recheck:{mid}", f"check502:mute:{mid}"]
 
             # The re-check's Mute, clicked in the thread: the monitor is its parent channel's.
-            click = rig.click(f"check502:mute:{mid}", result, thread=alert_id)
+            click = await rig.click(f"check502:mute:{mid}", result, thread=alert_id)
             answer = await rig.callback(click)
             assert answer.body["type"] == UPDATE_MESSAGE, answer.body
             assert buttons(answer.body["data"]) == [f"check502:recheck:{mid}"]
@@ -256,7 +256,7 @@ async def test_buttons_and_commands_in_the_alerts_thread_act_on_the_channels_mon
             assert muted is not None and muted.muted_until is not None
 
             # A command typed in the thread, too.
-            typed = rig.send(
+            typed = await rig.send(
                 command_interaction("ack", {"id": mid}, thread=alert_id, synced_to=GUILD)
             )
             data = (await rig.callback(typed)).body["data"]

@@ -39,7 +39,7 @@ async def test_check_defers_at_once_then_edits_in_the_diagnosis(
     with closed_port() as dead, nginx(dead.url) as gw:
         async with discord_rig(tmp_path, control.url) as rig:
             started = time.monotonic()
-            payload = rig.command("check", url=f"{gw.url}cart", origin=dead.url)
+            payload = await rig.command("check", url=f"{gw.url}cart", origin=dead.url)
             deferred = await rig.callback(payload)
             assert deferred.at - started < 3.0  # Discord's deadline for the first response
             assert deferred.body["type"] == DEFERRED  # "check502 is thinking…", in the channel
@@ -72,7 +72,7 @@ async def test_a_usage_error_is_an_ephemeral_answer_and_nothing_else(
     tmp_path: Path, control: OkServer
 ) -> None:
     async with discord_rig(tmp_path, control.url) as rig:
-        payload = rig.command("watch", url="https://example.com/", every="banana")
+        payload = await rig.command("watch", url="https://example.com/", every="banana")
         answer = await rig.callback(payload)
         assert answer.body["type"] == MESSAGE  # answered, not deferred
         data = answer.body["data"]
@@ -88,7 +88,7 @@ async def test_a_refused_target_is_told_privately_and_the_thinking_message_remov
     tmp_path: Path, control: OkServer
 ) -> None:
     async with discord_rig(tmp_path, control.url) as rig:
-        payload = rig.command("check", url="http://10.0.0.1/")  # private: refused
+        payload = await rig.command("check", url="http://10.0.0.1/")  # private: refused
         deferred = await rig.callback(payload)
         assert deferred.body["type"] == DEFERRED
         token = payload["token"]
@@ -104,7 +104,7 @@ async def test_a_refused_target_is_told_privately_and_the_thinking_message_remov
 
 async def test_a_refused_watch_creates_nothing(tmp_path: Path, control: OkServer) -> None:
     async with discord_rig(tmp_path, control.url) as rig:
-        payload = rig.command("watch", url="http://10.0.0.1/", every="30s")
+        payload = await rig.command("watch", url="http://10.0.0.1/", every="30s")
         await rig.callback(payload)
         (private,) = await rig.fake.wait(f"POST /webhooks/{APP_ID}/{payload['token']}")
         assert private.body["flags"] & EPHEMERAL
@@ -115,7 +115,7 @@ async def test_a_refused_watch_creates_nothing(tmp_path: Path, control: OkServer
 async def test_help_is_ephemeral(tmp_path: Path, control: OkServer) -> None:
     async with discord_rig(tmp_path, control.url) as rig:
         started = time.monotonic()
-        payload = rig.command("help")
+        payload = await rig.command("help")
         answer = await rig.callback(payload)
         assert answer.at - started < 3.0
         assert answer.body["type"] == MESSAGE
@@ -129,7 +129,7 @@ async def test_help_is_ephemeral(tmp_path: Path, control: OkServer) -> None:
 
 async def test_help_on_one_command(tmp_path: Path, control: OkServer) -> None:
     async with discord_rig(tmp_path, control.url) as rig:
-        payload = rig.command("help", topic="watch")
+        payload = await rig.command("help", topic="watch")
         data = (await rig.callback(payload)).body["data"]
         assert data["flags"] & EPHEMERAL
         assert "every" in data["embeds"][0]["description"]
@@ -138,13 +138,13 @@ async def test_help_on_one_command(tmp_path: Path, control: OkServer) -> None:
 async def test_list_shows_the_channels_monitors(tmp_path: Path, control: OkServer) -> None:
     with ok_server() as site:
         async with discord_rig(tmp_path, control.url) as rig:
-            empty = rig.command("list")
+            empty = await rig.command("list")
             data = (await rig.callback(empty)).body["data"]
             assert data["embeds"][0]["title"] == "No monitors in this channel"
             assert not data.get("flags", 0) & EPHEMERAL  # a listing is for the channel
 
             _, monitor = await rig.typed_watch(site.url, every="30s")
-            listing = rig.command("list")
+            listing = await rig.command("list")
             data = (await rig.callback(listing)).body["data"]
             assert_within_limits(data["embeds"])
             (embed,) = data["embeds"]
@@ -158,7 +158,7 @@ async def test_watch_answers_with_buttons_carrying_the_monitor_id(
 ) -> None:
     with ok_server() as site:
         async with discord_rig(tmp_path, control.url) as rig:
-            payload = rig.command("watch", url=site.url, every="30s", confirm=3)
+            payload = await rig.command("watch", url=site.url, every="30s", confirm=3)
             assert (await rig.callback(payload)).body["type"] == DEFERRED
             (edit,) = await rig.edits(payload)
             (monitor,) = rig.bot.store.monitors_in(DISCORD_CHANNEL)
@@ -180,7 +180,7 @@ async def test_a_button_for_another_channels_monitor_is_refused_privately(
         async with discord_rig(tmp_path, control.url) as rig:
             message, monitor = await rig.typed_watch(site.url)
             other = 1300000000000000099
-            click = rig.click(f"check502:mute:{monitor.id}", message, channel=other)
+            click = await rig.click(f"check502:mute:{monitor.id}", message, channel=other)
             answer = await rig.callback(click)
             assert answer.body["type"] == MESSAGE
             assert answer.body["data"]["flags"] & EPHEMERAL
@@ -198,7 +198,7 @@ async def test_buttons_work_after_a_restart(tmp_path: Path, control: OkServer) -
 
             # A new process: a new client, logged in again, on the same database.
             await rig.restart(guild_id=GUILD)
-            click = rig.click(mute, message)
+            click = await rig.click(mute, message)
             answer = await rig.callback(click)
             assert answer.body["type"] == UPDATE_MESSAGE  # the message itself, edited
             data = answer.body["data"]
@@ -209,7 +209,7 @@ async def test_buttons_work_after_a_restart(tmp_path: Path, control: OkServer) -
             muted = rig.bot.store.monitor(monitor.id)
             assert muted is not None and muted.muted_until is not None
 
-            click = rig.click(recheck, rig.fake.messages[int(message["id"])])
+            click = await rig.click(recheck, rig.fake.messages[int(message["id"])])
             answer = await rig.callback(click)
             assert answer.body["type"] == DEFERRED_UPDATE
             (edit,) = await rig.edits(click)
@@ -278,9 +278,9 @@ async def test_a_global_command_works_without_a_guild_sync(
     tmp_path: Path, control: OkServer
 ) -> None:
     async with discord_rig(tmp_path, control.url, guild_id=None) as rig:
-        payload = rig.send(command_interaction("help"))  # a global command, in a guild
+        payload = await rig.send(command_interaction("help"))  # a global command, in a guild
         assert (await rig.callback(payload)).body["data"]["flags"] & EPHEMERAL
-        dm = rig.send(command_interaction("list", guild=None))  # and in a DM
+        dm = await rig.send(command_interaction("list", guild=None))  # and in a DM
         data = (await rig.callback(dm)).body["data"]
         assert data["embeds"][0]["title"] == "No monitors in this channel"
 
@@ -292,7 +292,7 @@ async def test_the_commands_by_monitor_id(tmp_path: Path, control: OkServer) -> 
             mid = monitor.id
 
             async def answer(subcommand: str, **options: object) -> dict[str, Any]:
-                call = await rig.callback(rig.command(subcommand, **options))
+                call = await rig.callback(await rig.command(subcommand, **options))
                 assert call.body["type"] == MESSAGE
                 data: dict[str, Any] = call.body["data"]
                 return data

@@ -56,7 +56,7 @@ from checks.model import ErrorKind
 from tests.support.replies import NOW, probe
 from tests.support.replies import diagnosis as _diagnosis
 from tests.support.replies import monitor as _monitor
-from tests.support.telegram_fake import parse_html
+from tests.support.telegram_fake import parse_html, utf16
 
 HOSTILE = st.text(
     alphabet=st.sampled_from(list("ab <>&;#`*_\n/é🔥\"'")) | st.characters(codec="utf-8"),
@@ -165,9 +165,13 @@ def test_long_evidence_is_trimmed_with_a_count_not_refused() -> None:
 
 
 def test_emoji_count_double_toward_the_limit() -> None:
-    (message,) = reply_messages(ErrorReply("🔥" * 5000))
-    assert length(message.text) <= TEXT_LIMIT < len(message.text.encode("utf-16-le"))
-    valid(message)
+    # 3,000 emoji: under 4,096 code points, 6,000 UTF-16 units, so it must be cut.
+    (message,) = reply_messages(ErrorReply("🔥" * 3000))
+    text = valid(message)
+    # Measured apart from ``length``: UTF-16 units within the limit, while the code points
+    # alone (about half) would have allowed all 3,000.
+    assert utf16(text) <= TEXT_LIMIT and len(text) < TEXT_LIMIT // 2 + 10
+    assert text.count("🔥") > TEXT_LIMIT // 2 - 20  # trimmed near the limit, not emptied
 
 
 def test_a_list_of_a_hundred_monitors_is_split_and_all_shown() -> None:
