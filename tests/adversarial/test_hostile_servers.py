@@ -4,7 +4,8 @@ Each server tries to hold a client for ever (a handshake that never finishes, HT
 one byte per second, a request never read, endless headers or body, redirect loops) or to make
 it use unbounded memory (a gzip bomb). Each is checked twice: by ``diagnose()`` in this process
 (wall time of the call), and by the ``check502`` command as a real subprocess with
-``--timeout 2``, whose peak RSS is read with ``os.wait4``.
+``--timeout 2``, whose own peak RSS is read by a small launcher
+(``tests/support/peak_rss.py``).
 
 The subprocess needs about a second just to import on an idle machine, and more when the
 machine is loaded, so its bound is measured from the moment the check reached the server (the
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,6 +63,7 @@ SLACK = 0.5
 IN_PROCESS_TIMEOUT = 1.5
 CLI_TIMEOUT = 2.0
 MAX_RSS_BYTES = 100 * 1000 * 1000
+PEAK_RSS = Path(__file__).parents[1] / "support" / "peak_rss.py"
 CLI_WAIT_LIMIT = 120.0
 """Seconds to wait for all subprocesses (start-up included) before killing them."""
 CLI_IMPORTING = 2
@@ -243,7 +246,10 @@ def _launch(case: Case, target: Target, out: Path) -> subprocess.Popen[bytes]:
         (out / f"{case.name}.out").open("wb") as stdout,
         (out / f"{case.name}.err").open("wb") as stderr,
     ):
-        return subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env)
+        launcher = [sys.executable, "-I", "-S", str(PEAK_RSS), str(out / f"{case.name}.rss")]
+        return subprocess.Popen(
+            [*launcher, *argv], stdout=stdout, stderr=stderr, env=env, start_new_session=True
+        )
 
 
 @dataclass(slots=True)
@@ -257,8 +263,8 @@ def _run_all(
     targets: dict[str, Target], contacts: dict[str, int], out: Path
 ) -> dict[str, tuple[_Running, float, int]]:
     """Run every case's subprocess; for each: (its record, when it exited, its own peak RSS in
-    bytes from ``os.wait4``). At most ``CLI_IMPORTING`` are starting up (importing, CPU-bound)
-    at once; any number may be waiting on their hostile server. Bounded by ``CLI_WAIT_LIMIT``.
+    bytes, measured by ``tests/support/peak_rss.py``). At most ``CLI_IMPORTING`` are starting
+    up (importing, CPU-bound) at once; any number may be waiting on their hostile server. Bounded by ``CLI_WAIT_LIMIT``.
     """
     waiting = list(CASES)
     running: dict[str, _Running] = {}
@@ -277,11 +283,13 @@ def _run_all(
             if record.printed is None and (out / f"{name}.out").stat().st_size:
                 record.printed = now
             if now > give_up:
-                record.proc.kill()
-            pid, status, usage = os.wait4(record.proc.pid, 0 if now > give_up else os.WNOHANG)
+                os.killpg(record.proc.pid, signal.SIGKILL)
+            pid, status = os.waitpid(record.proc.pid, 0 if now > give_up else os.WNOHANG)
             if pid:
                 record.proc.returncode = os.waitstatus_to_exitcode(status)
-                ended[name] = (record, time.monotonic(), usage.ru_maxrss * 1024)
+                rss_file = out / f"{name}.rss"
+                rss = int(rss_file.read_text()) if rss_file.exists() else 0
+                ended[name] = (record, time.monotonic(), rss)
                 del running[name]
         time.sleep(0.01)
     return ended
