@@ -167,15 +167,20 @@ async def test_recovery_posts_downtime_in_the_thread(tmp_path: Path, control: Ok
             down = await chat.pop(timeout=10)
             await asyncio.sleep(1.0)
             site.response = GOOD
-            up = await chat.pop(timeout=10)
+            resolved = await chat.pop(timeout=10)  # first the alert itself, edited in place
+            assert resolved.delivery.alert.kind is AlertKind.RESOLVED
+            assert resolved.delivery.resolves == MessageRef(down.message_id)
+            assert resolved.message_id == down.message_id
+            original = resolved.delivery.original  # the DOWN alert, for surfaces that edit it
+            assert original is not None and original.kind is AlertKind.DOWN
+            assert original.diagnosis is not None and original.diagnosis.probes[0].status == 502
+            assert f"[{down.message_id} edited]" in resolved.text and "RESOLVED" in resolved.text
+            up = await chat.pop(timeout=10)  # then the reply in its thread
             alert = up.delivery.alert
             assert alert.kind is AlertKind.RECOVERED
             assert alert.monitor_id == mid
             assert up.delivery.thread == MessageRef(down.message_id)
-            assert up.delivery.resolves == MessageRef(down.message_id)
-            original = up.delivery.original  # the DOWN alert, for surfaces that edit it
-            assert original is not None and original.kind is AlertKind.DOWN
-            assert original.diagnosis is not None and original.diagnosis.probes[0].status == 502
+            assert up.delivery.resolves is None  # the edit went on its own
             assert alert.downtime_s is not None and alert.downtime_s >= 1.0
             assert "RECOVERED" in up.text and "down" in up.text
             incident = chat.bot.store.row("SELECT * FROM incidents")
@@ -222,6 +227,7 @@ async def test_reminders_until_acknowledged_then_recovery(
             assert chat.pending() == []
 
             site.response = GOOD
+            assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.RESOLVED
             up = await chat.pop(timeout=10)
             assert up.delivery.alert.kind is AlertKind.RECOVERED
 
@@ -249,15 +255,23 @@ async def test_monitors_failing_together_make_one_grouped_alert(
             await asyncio.sleep(1.0)
             assert chat.pending() == []
             site.response = GOOD
-            ups = [await chat.pop(timeout=10) for _ in range(4)]
-            assert {p.delivery.alert.kind for p in ups} == {AlertKind.RECOVERED}
-            for up in ups:
-                if up.delivery.channel == other:  # its DOWN went alone: surfaces re-render it
-                    assert up.delivery.original is not None
-                    assert up.delivery.original.monitor_id == elsewhere
-                else:  # the GROUPED message stands for three incidents: left as it is
+            # Four recoveries, and one edit: the DOWN that went alone is re-rendered resolved;
+            # the GROUPED message stands for three incidents and is left as it is.
+            ups = [await chat.pop(timeout=10) for _ in range(5)]
+            edits = [p for p in ups if p.delivery.alert.kind is AlertKind.RESOLVED]
+            replies = [p for p in ups if p.delivery.alert.kind is AlertKind.RECOVERED]
+            assert len(edits) == 1 and len(replies) == 4
+            (edit,) = edits
+            assert edit.delivery.channel == other and edit.message_id == single.message_id
+            assert edit.delivery.original is not None
+            assert edit.delivery.original.monitor_id == elsewhere
+            for up in replies:
+                if up.delivery.channel == CONSOLE:
                     assert up.delivery.thread == MessageRef(grouped.message_id)
-                    assert up.delivery.original is None
+            await until(
+                lambda: count(chat, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == 0
+            )
+            assert chat.pending() == []
 
 
 class Unreachable(LoopServer):
@@ -352,6 +366,7 @@ async def test_restart_mid_incident_neither_loses_nor_repeats(
             assert second.pending() == []
             assert count(second, "SELECT COUNT(*) FROM incidents") == 1
             site.response = GOOD
+            assert (await second.pop(timeout=10)).delivery.alert.kind is AlertKind.RESOLVED
             up = await second.pop(timeout=10)
             assert up.delivery.alert.kind is AlertKind.RECOVERED
             assert up.delivery.thread == MessageRef(down.message_id)
