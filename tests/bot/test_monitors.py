@@ -857,3 +857,39 @@ async def test_a_stale_snapshot_cannot_close_an_incident_twice(
             assert monitoring.apply(snapshot, outcome).alerts == 0
             assert chat.bot.store.row("SELECT closed_at FROM incidents") == closed
             assert outbox_kinds(chat) == ["down", "resolved", "recovered"]
+
+
+class EditFailsOnce:
+    """The console, behind a chat API whose first edit of a message fails."""
+
+    name = "console"
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.failed = False
+
+    async def deliver(self, delivery: Delivery) -> MessageRef:
+        if delivery.alert.kind is AlertKind.RESOLVED and not self.failed:
+            self.failed = True
+            raise DeliveryError("chat API unavailable (503)")
+        return await self.inner.deliver(delivery)  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_the_recovery_reply_waits_for_the_alert_to_be_marked_resolved(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            flaky = EditFailsOnce(chat.surface)
+            chat.bot.attach(flaky)
+            mid = await watch_by_hand(chat, site.url)
+            assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.DOWN
+            site.response = GOOD
+            assert await chat.bot.monitoring.check(mid) is not None
+            chat.bot.sender.wake()
+            await until(lambda: flaky.failed)
+            first, second = await chat.pop(timeout=10), await chat.pop(timeout=10)
+            assert [first.delivery.alert.kind, second.delivery.alert.kind] == [
+                AlertKind.RESOLVED,
+                AlertKind.RECOVERED,
+            ]
