@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,11 @@ import pytest
 from adapters.console import ConsoleHarness
 from adapters.console.harness import CONSOLE
 from adapters.console.surface import Posted
+from bot.codec import alert_to_dict
 from bot.commands import Expect, Mute, Watch
 from bot.errors import DeliveryError
 from bot.model import (
+    Alert,
     AlertKind,
     Channel,
     Context,
@@ -893,3 +896,39 @@ async def test_the_recovery_reply_waits_for_the_alert_to_be_marked_resolved(
                 AlertKind.RESOLVED,
                 AlertKind.RECOVERED,
             ]
+
+
+async def test_a_recovery_queued_by_an_older_version_still_marks_its_alert_resolved(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch_by_hand(chat, site.url)
+            down = await chat.pop(timeout=10)
+            # As the older version queued a recovery: one row that also carries the edit.
+            incident = chat.bot.store.row("SELECT * FROM incidents")
+            assert incident is not None
+            close_silently(chat, mid)
+            alert = Alert(
+                AlertKind.RECOVERED,
+                datetime.now(UTC),
+                monitor_id=mid,
+                url=site.url,
+                incident_id=incident["id"],
+                down_since=datetime.fromtimestamp(incident["first_failure_at"], UTC),
+            )
+            with chat.bot.store.transaction():
+                chat.bot.store.enqueue(
+                    CONSOLE,
+                    alert,
+                    key=f"recovered:{incident['id']}",
+                    now=time.time(),
+                    payload=alert_to_dict(alert),
+                )
+            chat.bot.sender.wake()
+            up = await chat.pop(timeout=10)
+            assert up.delivery.alert.kind is AlertKind.RECOVERED
+            assert up.delivery.resolves == MessageRef(down.message_id)
+            assert up.delivery.original is not None
+            assert up.delivery.original.kind is AlertKind.DOWN
+            assert f"(alert {down.message_id} marked resolved)" in up.text
