@@ -316,3 +316,29 @@ async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
             _, recovered = await rig.fake.wait("sendMessage", 2)
             assert recovered.reply_to == sent and f"RECOVERED #{mid}" in recovered.text
             assert len(rig.fake.of("editMessageText")) == 2
+
+
+async def test_recheck_on_the_alert_after_a_fix_resolves_it(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with telegram_rig(tmp_path, control.url) as rig:
+            mid = await watch(rig, site.url)
+            site.response = BAD
+            await rig.fake.wait("sendMessage")
+            sent = await alert_id(rig)
+            rig.bot.schedule.remove(mid)  # from here on, only the button checks it
+            site.response = GOOD
+
+            query = await rig.press(f"{ALERT_RECHECK}:{mid}", rig.fake.message(GROUP, sent))
+            assert rig.answer(query).params["text"] == f"Re-checking #{mid}…"
+            (resolved,) = await rig.fake.wait("editMessageText")
+            assert resolved.params["message_id"] == sent and f"RESOLVED #{mid}" in resolved.text
+            assert resolved.buttons == {}
+            replies = (await rig.fake.wait("sendMessage", 3))[1:]
+            assert all(r.reply_to == sent for r in replies)
+            (recovered,) = [r for r in replies if f"RECOVERED #{mid}" in r.text]
+            (result,) = [r for r in replies if f"Re-check of #{mid}" in r.text]
+            assert "200" in result.text and recovered.at >= resolved.at
+            incident = rig.bot.store.row("SELECT closed_at FROM incidents")
+            assert incident is not None and incident["closed_at"] is not None
