@@ -822,15 +822,16 @@ async def test_recheck_during_a_scheduled_check_waits_and_applies_once(
             down = await chat.pop(timeout=10)
             assert down.delivery.alert.kind is AlertKind.DOWN
             site.response, site.delay = GOOD, 0.8
-            served = len(site.spans)
+            served, asked = len(site.spans), len(site.requests)
             scheduled = asyncio.create_task(chat.bot.monitoring.check(mid))
-            await until(lambda: len(site.requests) > served)  # the scheduled check is in flight
+            await until(lambda: len(site.requests) > asked)  # the scheduled check is in flight
             reply = await chat.bot.recheck(Context(CONSOLE, "tester"), mid)
             applied = await scheduled
             assert applied is not None and applied.outcome.ok
             assert isinstance(reply, DiagnosisReply) and reply.diagnosis.probes[0].status == 200
 
             # Two checks, one after the other, both recorded; the incident closed once.
+            await until(lambda: len(site.spans) >= served + 2)
             first, second = site.spans[served:]
             assert second[0] >= first[1]
             assert count(chat, "SELECT COUNT(*) FROM results WHERE ok = 1") == 2
