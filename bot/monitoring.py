@@ -415,7 +415,7 @@ class Monitoring:
 
     def mend(self, monitor_id: int | None = None) -> int:
         """Queue the resolve edit of every announced incident that closed with neither a
-        recovery nor a resolve queued (what a muted recovery did before); how many."""
+        recovery nor a resolve queued (how an older check502 ended a muted incident); how many."""
         only = "" if monitor_id is None else " AND i.monitor_id = ?"
         mended = 0
         with self.store.transaction():
