@@ -135,6 +135,7 @@ class Bot:
             return
         self._started = True
         self.store.release_claims()
+        self.monitoring.mend()  # alerts an older check502 left reading DOWN after a muted close
         self.schedule.start(self.store.schedule_rows())
         self.schedule.scheduler.add_job(
             self.prune, "interval", seconds=_PRUNE_EVERY, id="prune", next_run_time=_utcnow()
@@ -211,7 +212,8 @@ class Bot:
                 return TextReply(f"Stopped watching #{monitor.id} {monitor.url}.", monitor.id)
             case Mute(monitor_id=mid, seconds=seconds):
                 monitor = self._find(context, mid)
-                self.store.set_muted(monitor.id, self.clock() + seconds)
+                if self.monitoring.set_muted(monitor, self.clock() + seconds):
+                    self.sender.wake()
                 return TextReply(
                     f"Muted #{monitor.id} for {format_duration(seconds)}: checks go on, alerts"
                     " are held back.",
@@ -219,7 +221,8 @@ class Bot:
                 )
             case Unmute(monitor_id=mid):
                 monitor = self._find(context, mid)
-                self.store.set_muted(monitor.id, None)
+                if self.monitoring.set_muted(monitor, None):
+                    self.sender.wake()  # a held recovery, or a mended alert, goes now
                 return TextReply(f"Unmuted #{monitor.id}: alerts are on again.", monitor.id)
             case Ack(monitor_id=mid):
                 return self._ack(context, mid)
@@ -266,14 +269,21 @@ class Bot:
         return DiagnosisReply(diagnosis)
 
     async def recheck(self, context: Context, monitor_id: int) -> Reply:
-        """A surface's Re-check button: check the channel's monitor now, and record it."""
+        """A surface's Re-check button: check the channel's monitor now, recorded as a scheduled
+        check is (result, state, alerts), so pressing it after a fix closes the incident."""
         try:
             monitor = self._find(context, monitor_id)
             self._spend(context)
+            applied = await self.monitoring.recheck(monitor.id)
+            if applied is None:  # unwatched while it waited
+                raise NotFound(f"There is no monitor #{monitor_id} in this channel; see `list`.")
         except BotError as exc:
             return ErrorReply(str(exc))
-        diagnosis = await self._diagnose_monitor(monitor)
-        return DiagnosisReply(diagnosis, monitor.id)
+        except Exception:
+            log.exception("re-check of monitor %s from %s failed", monitor_id, context.channel)
+            return ErrorReply(OUR_FAULT)
+        self._after(monitor.id, applied.recheck_after, applied.alerts)
+        return DiagnosisReply(applied.outcome.diagnosis, monitor.id)
 
     async def _watch(self, context: Context, command: Watch) -> Reply:
         if command.every < self.settings.min_interval:

@@ -156,7 +156,12 @@ class AlertKind(enum.StrEnum):
     REMINDER = "reminder"
     """Still down after the reminder interval: a follow-up in the alert's thread."""
     RECOVERED = "recovered"
-    """Up again: a message with the downtime; the alert itself is marked resolved."""
+    """Up again: a reply in the alert's thread with the downtime. Held back while the monitor
+    is muted, and posted when the mute ends; never posted for an incident never announced."""
+    RESOLVED = "resolved"
+    """An announced incident closed: its alert message is edited to show it resolved, buttons
+    removed. Nothing is posted; it goes at once, muted or not (a mute holds back noise, not
+    the truth)."""
     CERT_EXPIRING = "cert_expiring"
     DEGRADED = "degraded"
     """The bot's own network is broken: monitors' alerts are held back."""
@@ -210,7 +215,13 @@ class Delivery:
     thread: MessageRef | None = None
     """Post in this message's thread (follow-ups, recovery)."""
     resolves: MessageRef | None = None
-    """RECOVERED: the alert message to mark resolved, where the platform can edit it."""
+    """RESOLVED (and a RECOVERED queued before RESOLVED existed): the alert message to mark
+    resolved, where the platform can edit it."""
     original: Alert | None = None
-    """RECOVERED: the DOWN alert that message shows, so a surface can re-render it as resolved;
-    None when the message was a GROUPED alert standing for several incidents."""
+    """With ``resolves``: the DOWN alert that message shows, so a surface can re-render it as
+    resolved; None when the message was a GROUPED alert standing for several incidents."""
+
+    @property
+    def edit_only(self) -> bool:
+        """A RESOLVED delivery: edit ``resolves``, post nothing, return ``resolves``."""
+        return self.alert.kind is AlertKind.RESOLVED

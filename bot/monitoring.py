@@ -10,6 +10,29 @@ impossible and a second writer cannot alert twice.
 Before an incident opens, the bot's own health is checked (:mod:`bot.health`); while the bot's
 network is broken no monitor alerts, each affected channel gets one "monitoring degraded"
 notice, and the failing monitors keep being re-checked.
+
+**Mute holds back noise, never the truth.** While a monitor is muted its checks go on and are
+recorded, and:
+
+* an incident that opens is not announced (no DOWN); if it is still down when the mute ends,
+  its DOWN goes then (the first failing check after the mute);
+* follow-ups (cause changed, reminders) and certificate warnings are not sent;
+* an incident that was announced (its DOWN queued) and closes gets its alert message edited to
+  RESOLVED at once, buttons removed (a ``resolved:<incident>`` outbox row), and its RECOVERED
+  reply is queued due when the mute ends (``recovered:<incident>``, ``not_before`` = the mute's
+  end): ``mute`` again moves it to the new end, ``unmute`` makes it due at once;
+* an incident that was never announced gets neither, ever: nothing in chat to recover from.
+
+An older check502 closed an announced incident silently when it was muted, leaving its alert
+reading DOWN with its buttons. :meth:`Monitoring.mend` finds such incidents (closed, announced,
+neither a recovery nor a resolve queued) and queues the resolve edit alone: at start-up, for
+all monitors, and on ``unmute``, for that one. Its recovery happened long ago; a reply now
+would be stale news, so none is posted.
+
+A user's Re-check (:meth:`Monitoring.recheck`) is a check like a scheduled one, recorded the
+same way; it waits for a check of the monitor already in flight, so two checks of one monitor
+never apply at once in this process, and the conditional ``UPDATE``s keep even a stale
+snapshot from applying a change twice.
 """
 
 from __future__ import annotations
@@ -34,6 +57,7 @@ log = logging.getLogger("check502.monitoring")
 
 DiagnoseMonitor = Callable[[Monitor], Awaitable[Diagnosis]]
 _DEGRADED = "degraded_since"
+_OUTBOX_PENDING = "sent_at IS NULL AND failed_at IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +99,8 @@ class Applied:
 
     recheck_after: float | None
     alerts: int
+    outcome: Outcome
+    """The check's result, as recorded."""
 
 
 class Monitoring:
@@ -94,22 +120,37 @@ class Monitoring:
         self.diagnose_monitor = diagnose_monitor
         self.health = health
         self.clock = clock
-        self._running: set[int] = set()
+        self._running: dict[int, asyncio.Event] = {}
+        """Monitors being checked now, each with an event set when that check is over."""
         self._episode = store.get_meta(_DEGRADED)
         """The current "monitoring degraded" episode (kept in ``meta``; read once, here)."""
 
     async def check(self, monitor_id: int) -> Applied | None:
-        """Check a monitor now; None when it is gone or already being checked."""
+        """A scheduled check of a monitor; None when it is gone or already being checked."""
         if monitor_id in self._running:
             return None
-        monitor = self.store.monitor(monitor_id)
+        return await self._checked(monitor_id)
+
+    async def recheck(self, monitor_id: int) -> Applied | None:
+        """A check a user asked for, recorded like a scheduled one; None when the monitor is gone.
+
+        It waits for a check of the monitor already in flight (bounded by that check's own
+        deadline), then runs its own: its result is always newer than the request.
+        """
+        while (running := self._running.get(monitor_id)) is not None:
+            await running.wait()
+        return await self._checked(monitor_id)
+
+    async def _checked(self, monitor_id: int) -> Applied | None:
+        monitor = self.store.monitor(monitor_id)  # read after any other check of it ended
         if monitor is None:
             return None
-        self._running.add(monitor_id)
+        done = self._running[monitor_id] = asyncio.Event()
         try:
             return await self._check(monitor)
         finally:
-            self._running.discard(monitor_id)
+            del self._running[monitor_id]
+            done.set()
 
     async def _check(self, monitor: Monitor) -> Applied:
         might_open = monitor.state != "down" and monitor.fail_streak + 1 >= monitor.confirm
@@ -155,7 +196,7 @@ class Monitoring:
                         alerts += self._degraded(monitor.channel, network_problem, now)
         if outcome.ok and self._episode is not None:
             alerts += self.restore()
-        return Applied(recheck, alerts)
+        return Applied(recheck, alerts, outcome)
 
     def _record(self, monitor: Monitor, outcome: Outcome, now: float) -> None:
         p = outcome.probe
@@ -202,18 +243,24 @@ class Monitoring:
         incident = self.store.row("SELECT * FROM incidents WHERE id = ?", (monitor.incident_id,))
         if incident is None:
             return alerts
-        self.store.execute("UPDATE incidents SET closed_at = ? WHERE id = ?", (now, incident["id"]))
-        if incident["alerted"] and not muted:
-            alert = self._alert(
-                AlertKind.RECOVERED,
-                monitor,
-                outcome,
-                now,
-                incident_id=incident["id"],
-                down_since=datetime.fromtimestamp(incident["first_failure_at"], UTC),
-            )
-            alerts += self._enqueue(monitor.channel, alert, f"recovered:{incident['id']}", now)
-        return alerts
+        iid = incident["id"]
+        self.store.execute("UPDATE incidents SET closed_at = ? WHERE id = ?", (now, iid))
+        if not incident["alerted"]:
+            return alerts  # opened while muted and never announced: nothing to end in chat
+        since = datetime.fromtimestamp(incident["first_failure_at"], UTC)
+        channel = monitor.channel
+        # The alert message is marked resolved at once, muted or not: the truth is not noise.
+        resolved = self._alert(
+            AlertKind.RESOLVED, monitor, outcome, now, incident_id=iid, down_since=since
+        )
+        alerts += self._enqueue(channel, resolved, f"resolved:{iid}", now)
+        # The reply waits for the end of the mute, read now: a check may outlast an unmute.
+        row = self.store.row("SELECT muted_until FROM monitors WHERE id = ?", (monitor.id,))
+        held = row["muted_until"] if row is not None else None
+        recovered = self._alert(
+            AlertKind.RECOVERED, monitor, outcome, now, incident_id=iid, down_since=since
+        )
+        return alerts + self._enqueue(channel, recovered, f"recovered:{iid}", now, not_before=held)
 
     def _failed(self, monitor: Monitor, outcome: Outcome, now: float) -> tuple[int, float]:
         row = self.store.execute(
@@ -346,6 +393,56 @@ class Monitoring:
             monitor.channel, alert, f"cert:{monitor.id}:{not_after}:{threshold}", now
         )
 
+    # ------------------------------------------------------------------------------------ mute
+
+    def set_muted(self, monitor: Monitor, until: float | None) -> int:
+        """Mute ``monitor`` until ``until`` (None: unmute); the outbox rows this made due.
+
+        A recovery reply held for the monitor becomes due when this mute ends (at once on
+        unmute); unmuting also mends incidents an older check502 closed silently.
+        """
+        now = self.clock()
+        with self.store.transaction():
+            self.store.set_muted(monitor.id, until)
+            # Rows a delivery was tried for keep their backoff or Retry-After.
+            retimed = self.store.execute(
+                "UPDATE outbox SET not_before = ? WHERE monitor_id = ? AND kind = ?"
+                f" AND {_OUTBOX_PENDING} AND attempts = 0 AND claimed_until IS NULL",
+                (max(now, until or now), monitor.id, AlertKind.RECOVERED.value),
+            ).rowcount
+            mended = self.mend(monitor.id) if until is None else 0
+        return retimed + mended
+
+    def mend(self, monitor_id: int | None = None) -> int:
+        """Queue the resolve edit of every announced incident that closed with neither a
+        recovery nor a resolve queued (how an older check502 ended a muted incident); how many."""
+        only = "" if monitor_id is None else " AND i.monitor_id = ?"
+        mended = 0
+        with self.store.transaction():
+            stale = self.store.rows(
+                "SELECT i.id, i.monitor_id, i.closed_at, i.first_failure_at, m.url, m.platform,"
+                " m.workspace, m.channel FROM incidents i JOIN monitors m ON m.id = i.monitor_id"
+                " WHERE i.closed_at IS NOT NULL AND i.alerted = 1" + only + " AND EXISTS (SELECT 1"
+                " FROM outbox o WHERE o.incident_id = i.id AND o.kind = 'down' AND o.failed_at IS"
+                " NULL) AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.incident_id = i.id AND"
+                " o.kind IN ('recovered', 'resolved'))",
+                () if monitor_id is None else (monitor_id,),
+            )
+            for row in stale:
+                alert = Alert(
+                    AlertKind.RESOLVED,
+                    datetime.fromtimestamp(row["closed_at"], UTC),
+                    monitor_id=row["monitor_id"],
+                    url=row["url"],
+                    incident_id=row["id"],
+                    down_since=datetime.fromtimestamp(row["first_failure_at"], UTC),
+                )
+                channel = Channel(row["platform"], row["workspace"], row["channel"])
+                mended += self._enqueue(channel, alert, f"resolved:{row['id']}", self.clock())
+        if mended:
+            log.info("%s closed incidents' alerts still read DOWN: marking them resolved", mended)
+        return mended
+
     # -------------------------------------------------------------------- the bot's own health
 
     def _degraded(self, channel: Channel, problem: str, now: float) -> int:
@@ -396,10 +493,20 @@ class Monitoring:
             **extra,
         )
 
-    def _enqueue(self, channel: Channel, alert: Alert, key: str, now: float) -> int:
+    def _enqueue(
+        self,
+        channel: Channel,
+        alert: Alert,
+        key: str,
+        now: float,
+        *,
+        not_before: float | None = None,
+    ) -> int:
         inserted = self.store.enqueue(
             channel, alert, key=key, now=now, payload=alert_to_dict(alert)
         )
+        if inserted and not_before is not None and not_before > now:
+            self.store.execute("UPDATE outbox SET not_before = ? WHERE key = ?", (not_before, key))
         return int(inserted)
 
 

@@ -8,7 +8,10 @@ backoff, or after the platform's own Retry-After when it gave one.
 Ordering and grouping, per channel:
 
 * An incident's follow-ups (cause changed, reminder, recovery) wait for its DOWN alert, and go
-  into that alert's thread.
+  into that alert's thread. Its RESOLVED row (an edit of the alert message, nothing posted)
+  waits for the DOWN alert too, and its recovery reply waits for that edit; a RESOLVED row
+  with no message to edit (the alert was never posted, or went in a GROUPED message standing
+  for several incidents) is settled without calling the surface.
 * A DOWN alert waits ``coalesce`` seconds for others of the same channel. DOWN alerts due
   within ``group_window`` of the channel's last one are held until the window ends. Whatever
   is pending then goes as one message: a single DOWN, or one GROUPED alert listing all.
@@ -170,10 +173,12 @@ class Sender:
         return float("-inf") if row[0] is None else float(row[0])
 
     def _alert_pending(self, row: dict[str, Any]) -> bool:
+        """The incident's DOWN alert is not out yet (or, for its recovery, the resolve edit)."""
+        before = ("down", "resolved") if row["kind"] == AlertKind.RECOVERED.value else ("down",)
         found = self.store.execute(
-            "SELECT 1 FROM outbox WHERE incident_id = ? AND kind = 'down' AND id < ?"
-            " AND sent_at IS NULL AND failed_at IS NULL",
-            (row["incident_id"], row["id"]),
+            f"SELECT 1 FROM outbox WHERE incident_id = ? AND kind IN ({','.join('?' * len(before))})"
+            " AND id < ? AND sent_at IS NULL AND failed_at IS NULL",
+            (row["incident_id"], *before, row["id"]),
         ).fetchone()
         return found is not None
 
@@ -220,9 +225,20 @@ class Sender:
         thread, original = (None, None)
         if alert.kind is not AlertKind.DOWN:
             thread, original = self._thread(first["incident_id"])
-        if alert.kind is not AlertKind.RECOVERED:
-            return Delivery(key, channel, alert, thread=thread)
-        return Delivery(key, channel, alert, thread=thread, resolves=thread, original=original)
+        if alert.kind is AlertKind.RESOLVED or (
+            alert.kind is AlertKind.RECOVERED and not self._has_resolve(first["incident_id"])
+        ):
+            return Delivery(key, channel, alert, thread=thread, resolves=thread, original=original)
+        return Delivery(key, channel, alert, thread=thread)
+
+    def _has_resolve(self, incident_id: int | None) -> bool:
+        """The incident has its own RESOLVED row; a recovery queued by an older check502 has
+        none, and carries the edit itself."""
+        found = self.store.execute(
+            "SELECT 1 FROM outbox WHERE incident_id = ? AND kind = ?",
+            (incident_id, AlertKind.RESOLVED.value),
+        ).fetchone()
+        return found is not None
 
     async def _send(self, surface: Surface, channel: Channel, rows: list[dict[str, Any]]) -> int:
         ids = [r["id"] for r in rows]
@@ -240,6 +256,13 @@ class Sender:
         except (KeyError, TypeError, ValueError):
             log.exception("outbox rows %s are unreadable; dropped", ids)
             self._settle(ids, failed="unreadable payload")
+            return 0
+        if delivery.edit_only and (delivery.resolves is None or delivery.original is None):
+            # Nothing this incident alone can be shown on: settled, the surface not called.
+            self.store.execute(
+                f"UPDATE outbox SET sent_at = ?, claimed_until = NULL WHERE id IN ({marks})",
+                (self.clock(), *ids),
+            )
             return 0
         try:
             ref = await surface.deliver(delivery)

@@ -151,6 +151,9 @@ def render_alert(alert: Alert, style: Style) -> str:
         case AlertKind.RECOVERED:
             down = format_duration(max(1, int(alert.downtime_s or 0)))
             return style.green(f"✅ RECOVERED {monitor} after {down} down") + "\n"
+        case AlertKind.RESOLVED:
+            down = format_duration(max(1, int(alert.downtime_s or 0)))
+            return style.green(f"✅ RESOLVED {monitor} after {down} down (actions removed)") + "\n"
         case AlertKind.CERT_EXPIRING:
             return (
                 style.yellow(f"📜 {monitor}: its TLS certificate expires in {alert.days_left} days")
@@ -171,6 +174,8 @@ def render_alert(alert: Alert, style: Style) -> str:
 
 def render_delivery(delivery: Delivery, message_id: str, style: Style) -> str:
     text = render_alert(delivery.alert, style)
+    if delivery.edit_only:  # the alert message, edited in place
+        return f"[{message_id} edited] " + text
     prefix = f"[{message_id}] "
     if delivery.thread is not None:
         prefix = f"[{message_id} ↳ thread of {delivery.thread.message_id}] "

@@ -38,6 +38,11 @@ class ConsoleSurface:
     async def deliver(self, delivery: Delivery) -> MessageRef:
         if (ref := self._seen.get(delivery.key)) is not None:
             return ref
+        if delivery.edit_only and delivery.resolves is not None:  # shown in place: no new id
+            ref = self._seen[delivery.key] = delivery.resolves
+            text = render_delivery(delivery, ref.message_id, self.style)
+            self.sink(Posted(delivery, ref.message_id, text))
+            return ref
         message_id = f"c{next(self._ids)}"
         ref = MessageRef(message_id, delivery.thread.message_id if delivery.thread else None)
         self._seen[delivery.key] = ref

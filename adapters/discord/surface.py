@@ -84,6 +84,8 @@ class DiscordSurface:
         nonce = delivery.key[-25:]  # Discord's limit; the key's tail is the outbox row id
         if delivery.resolves is not None and delivery.original is not None:
             await self._resolve(channel_id, int(delivery.resolves.message_id), delivery)
+            if delivery.edit_only:
+                return delivery.resolves
         msg = alert_message(delivery.alert)
         if delivery.thread is None:
             sent = await self._send(channel_id, msg, nonce)

@@ -101,6 +101,8 @@ class SlackSurface:
             # Edit first: an edit is idempotent, so a retry after a failed post repeats nothing.
             edit = resolved_message(delivery.original, delivery.alert)
             await self._update(client, channel.channel, delivery.resolves.message_id, edit)
+            if delivery.edit_only:
+                return delivery.resolves
         thread = delivery.thread.message_id if delivery.thread is not None else None
         extra: dict[str, Any] = {}
         if thread is not None:

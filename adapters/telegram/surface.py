@@ -261,6 +261,8 @@ class TelegramSurface:
                     log.warning("could not mark Telegram message %s resolved: it is gone", resolves)
             except TelegramError as exc:
                 raise delivery_error(exc, "editMessageText") from None
+        if delivery.edit_only and resolves is not None:
+            return resolves  # the edit is all a RESOLVED delivery is
         thread = delivery.thread
         reply_to = int(thread.message_id) if thread and thread.message_id.isdigit() else None
         try:

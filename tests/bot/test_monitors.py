@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,21 @@ import pytest
 from adapters.console import ConsoleHarness
 from adapters.console.harness import CONSOLE
 from adapters.console.surface import Posted
-from bot.commands import Expect, Watch
+from bot.codec import alert_to_dict
+from bot.commands import Expect, Mute, Watch
 from bot.errors import DeliveryError
-from bot.model import AlertKind, Channel, Context, Delivery, MessageRef, WatchReply
+from bot.model import (
+    Alert,
+    AlertKind,
+    Channel,
+    Context,
+    Delivery,
+    DiagnosisReply,
+    MessageRef,
+    TextReply,
+    WatchReply,
+)
+from bot.monitoring import classify
 from bot.settings import Settings
 from checks import Cause
 from tests.bot.conftest import fast_settings, until
@@ -167,15 +180,20 @@ async def test_recovery_posts_downtime_in_the_thread(tmp_path: Path, control: Ok
             down = await chat.pop(timeout=10)
             await asyncio.sleep(1.0)
             site.response = GOOD
-            up = await chat.pop(timeout=10)
+            resolved = await chat.pop(timeout=10)  # first the alert itself, edited in place
+            assert resolved.delivery.alert.kind is AlertKind.RESOLVED
+            assert resolved.delivery.resolves == MessageRef(down.message_id)
+            assert resolved.message_id == down.message_id
+            original = resolved.delivery.original  # the DOWN alert, for surfaces that edit it
+            assert original is not None and original.kind is AlertKind.DOWN
+            assert original.diagnosis is not None and original.diagnosis.probes[0].status == 502
+            assert f"[{down.message_id} edited]" in resolved.text and "RESOLVED" in resolved.text
+            up = await chat.pop(timeout=10)  # then the reply in its thread
             alert = up.delivery.alert
             assert alert.kind is AlertKind.RECOVERED
             assert alert.monitor_id == mid
             assert up.delivery.thread == MessageRef(down.message_id)
-            assert up.delivery.resolves == MessageRef(down.message_id)
-            original = up.delivery.original  # the DOWN alert, for surfaces that edit it
-            assert original is not None and original.kind is AlertKind.DOWN
-            assert original.diagnosis is not None and original.diagnosis.probes[0].status == 502
+            assert up.delivery.resolves is None  # the edit went on its own
             assert alert.downtime_s is not None and alert.downtime_s >= 1.0
             assert "RECOVERED" in up.text and "down" in up.text
             incident = chat.bot.store.row("SELECT * FROM incidents")
@@ -222,6 +240,7 @@ async def test_reminders_until_acknowledged_then_recovery(
             assert chat.pending() == []
 
             site.response = GOOD
+            assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.RESOLVED
             up = await chat.pop(timeout=10)
             assert up.delivery.alert.kind is AlertKind.RECOVERED
 
@@ -249,15 +268,23 @@ async def test_monitors_failing_together_make_one_grouped_alert(
             await asyncio.sleep(1.0)
             assert chat.pending() == []
             site.response = GOOD
-            ups = [await chat.pop(timeout=10) for _ in range(4)]
-            assert {p.delivery.alert.kind for p in ups} == {AlertKind.RECOVERED}
-            for up in ups:
-                if up.delivery.channel == other:  # its DOWN went alone: surfaces re-render it
-                    assert up.delivery.original is not None
-                    assert up.delivery.original.monitor_id == elsewhere
-                else:  # the GROUPED message stands for three incidents: left as it is
+            # Four recoveries, and one edit: the DOWN that went alone is re-rendered resolved;
+            # the GROUPED message stands for three incidents and is left as it is.
+            ups = [await chat.pop(timeout=10) for _ in range(5)]
+            edits = [p for p in ups if p.delivery.alert.kind is AlertKind.RESOLVED]
+            replies = [p for p in ups if p.delivery.alert.kind is AlertKind.RECOVERED]
+            assert len(edits) == 1 and len(replies) == 4
+            (edit,) = edits
+            assert edit.delivery.channel == other and edit.message_id == single.message_id
+            assert edit.delivery.original is not None
+            assert edit.delivery.original.monitor_id == elsewhere
+            for up in replies:
+                if up.delivery.channel == CONSOLE:
                     assert up.delivery.thread == MessageRef(grouped.message_id)
-                    assert up.delivery.original is None
+            await until(
+                lambda: count(chat, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == 0
+            )
+            assert chat.pending() == []
 
 
 class Unreachable(LoopServer):
@@ -352,6 +379,7 @@ async def test_restart_mid_incident_neither_loses_nor_repeats(
             assert second.pending() == []
             assert count(second, "SELECT COUNT(*) FROM incidents") == 1
             site.response = GOOD
+            assert (await second.pop(timeout=10)).delivery.alert.kind is AlertKind.RESOLVED
             up = await second.pop(timeout=10)
             assert up.delivery.alert.kind is AlertKind.RECOVERED
             assert up.delivery.thread == MessageRef(down.message_id)
@@ -525,3 +553,384 @@ async def test_outages_soon_after_an_alert_are_grouped_at_the_window_end(
             assert time.monotonic() - sent >= 3.5  # held to the end of the window
             assert grouped.delivery.alert.kind is AlertKind.GROUPED
             assert sorted(a.monitor_id for a in grouped.delivery.alert.grouped) == later
+
+
+# ----------------------------------------------------------- mute: noise held, never the truth
+
+
+async def mute(chat: ConsoleHarness, mid: int, seconds: int) -> float:
+    """Mute for ``seconds`` (below the grammar's 1 min floor, as tests may); when it ends."""
+    reply = await chat.bot.execute(Context(CONSOLE, "tester"), Mute(mid, seconds))
+    assert isinstance(reply, TextReply) and "Muted" in reply.text, reply
+    monitor = chat.bot.store.monitor(mid)
+    assert monitor is not None and monitor.muted_until is not None
+    return monitor.muted_until.timestamp()
+
+
+async def watch_by_hand(chat: ConsoleHarness, url: str, confirm: int = 1) -> int:
+    """A monitor checked only when a test says so (its first check runs as it is added)."""
+    mid = await watch(chat, url, every=3600, confirm=confirm)
+    chat.bot.schedule.remove(mid)
+    return mid
+
+
+def outbox_kinds(chat: ConsoleHarness) -> list[str]:
+    return [r["kind"] for r in chat.bot.store.rows("SELECT kind FROM outbox ORDER BY id")]
+
+
+async def test_an_announced_incident_closing_while_muted_is_resolved_at_once(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch(chat, site.url)
+            site.response = BAD
+            down = await chat.pop(timeout=10)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            ends = await mute(chat, mid, 5)
+            site.response = GOOD
+
+            resolved = await chat.pop(timeout=10)  # the alert itself, at once, though muted
+            assert time.time() < ends
+            assert resolved.delivery.alert.kind is AlertKind.RESOLVED
+            assert resolved.delivery.resolves == MessageRef(down.message_id)
+            assert resolved.message_id == down.message_id  # edited in place, nothing posted
+            assert resolved.delivery.original is not None
+            assert resolved.delivery.original.kind is AlertKind.DOWN
+            assert "RESOLVED" in resolved.text
+            incident = chat.bot.store.row("SELECT closed_at FROM incidents")
+            assert incident is not None and incident["closed_at"] is not None
+
+            up = await chat.pop(timeout=10)  # the reply, held back until the mute ends
+            assert time.time() >= ends
+            assert up.delivery.alert.kind is AlertKind.RECOVERED
+            assert up.delivery.thread == MessageRef(down.message_id)
+            await asyncio.sleep(0.5)
+            assert chat.pending() == []
+            assert outbox_kinds(chat) == ["down", "resolved", "recovered"]
+
+
+async def test_a_held_recovery_follows_the_mute_and_goes_on_unmute(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch(chat, site.url)
+            site.response = BAD
+            down = await chat.pop(timeout=10)
+            await mute(chat, mid, 3600)
+            site.response = GOOD
+            resolved = await chat.pop(timeout=10)
+            assert resolved.delivery.alert.kind is AlertKind.RESOLVED
+            await asyncio.sleep(1.0)
+            assert chat.pending() == []  # no reply while muted
+            held = "SELECT not_before FROM outbox WHERE kind = 'recovered' AND sent_at IS NULL"
+
+            ends = await mute(chat, mid, 7200)  # muted again, longer: the reply moves with it
+            row = chat.bot.store.row(held)
+            assert row is not None and row["not_before"] == pytest.approx(ends)
+
+            unmuted = time.monotonic()
+            assert "Unmuted" in await chat.push(f"unmute {mid}")
+            up = await chat.pop(timeout=10)
+            assert time.monotonic() - unmuted < 5.0
+            assert up.delivery.alert.kind is AlertKind.RECOVERED
+            assert up.delivery.thread == MessageRef(down.message_id)
+
+
+@pytest.mark.parametrize("unmuted_as_it_heals", [False, True], ids=["closes-muted", "at-unmute"])
+async def test_an_outage_never_announced_never_recovers_in_chat(
+    tmp_path: Path, control: OkServer, unmuted_as_it_heals: bool
+) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch(chat, site.url)
+            await mute(chat, mid, 3600)
+            site.response = BAD
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM incidents") == 1)
+            if not unmuted_as_it_heals:  # it closes while still muted, then the mute is lifted
+                site.response = GOOD
+                await until(
+                    lambda: count(chat, "SELECT COUNT(*) FROM incidents WHERE closed_at") == 1
+                )
+                await chat.push(f"unmute {mid}")
+            else:  # lifted as it heals: the first check after the mute is healthy
+                site.response = GOOD
+                await chat.push(f"unmute {mid}")
+                await until(
+                    lambda: count(chat, "SELECT COUNT(*) FROM incidents WHERE closed_at") == 1
+                )
+            before = count(chat, "SELECT COUNT(*) FROM results")
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= before + 2)
+            await asyncio.sleep(0.5)
+            assert chat.pending() == []
+            assert outbox_kinds(chat) == []
+            incident = chat.bot.store.row("SELECT alerted FROM incidents")
+            assert incident == {"alerted": 0}
+
+
+async def test_an_outage_opened_while_muted_is_announced_when_the_mute_ends(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch(chat, site.url)
+            ends = await mute(chat, mid, 4)
+            site.response = BAD
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM incidents") == 1)
+            down = await chat.pop(timeout=10)
+            assert time.time() >= ends  # not before the mute ended
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            assert down.delivery.alert.monitor_id == mid
+            site.response = GOOD
+            assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.RESOLVED
+            assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.RECOVERED
+
+
+def close_silently(chat: ConsoleHarness, mid: int) -> None:
+    """What check502 before this fix did when a muted monitor's incident closed: the incident
+    closed, the monitor up, and nothing queued; its alert still reads DOWN."""
+    with chat.bot.store.transaction():
+        chat.bot.store.execute(
+            "UPDATE incidents SET closed_at = ? WHERE id ="
+            " (SELECT incident_id FROM monitors WHERE id = ?)",
+            (time.time(), mid),
+        )
+        chat.bot.store.execute(
+            "UPDATE monitors SET state = 'up', fail_streak = 0, first_failure_at = NULL,"
+            " incident_id = NULL WHERE id = ?",
+            (mid,),
+        )
+
+
+async def test_unmute_mends_an_alert_an_older_version_left_reading_down(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch_by_hand(chat, site.url)
+            down = await chat.pop(timeout=10)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            await mute(chat, mid, 3600)
+            site.response = GOOD
+            close_silently(chat, mid)
+            await asyncio.sleep(0.5)
+            assert chat.pending() == []
+
+            assert "Unmuted" in await chat.push(f"unmute {mid}")
+            mended = await chat.pop(timeout=10)
+            assert mended.delivery.alert.kind is AlertKind.RESOLVED
+            assert mended.message_id == down.message_id
+            assert mended.delivery.original is not None
+            assert mended.delivery.original.kind is AlertKind.DOWN
+            # Its recovery is old news: the edit alone, no reply now.
+            await asyncio.sleep(0.5)
+            assert chat.pending() == []
+            assert outbox_kinds(chat) == ["down", "resolved"]
+
+
+async def test_a_restart_mends_alerts_an_older_version_left_reading_down(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(settings) as chat:
+            mid = await watch_by_hand(chat, site.url)
+            down = await chat.pop(timeout=10)
+            await mute(chat, mid, 3600)
+            site.response = GOOD
+            close_silently(chat, mid)
+            chat.bot.store.set_meta("mended_silent_closes", None)  # an older version's file
+        async with ConsoleHarness(settings) as upgraded:  # the same database, the new code
+            mended = await upgraded.pop(timeout=10)
+            assert mended.delivery.alert.kind is AlertKind.RESOLVED
+            assert mended.message_id == down.message_id
+            await asyncio.sleep(0.5)
+            assert upgraded.pending() == []
+        async with ConsoleHarness(settings) as again:  # mended once, not at every start
+            await asyncio.sleep(0.5)
+            assert again.pending() == []
+            assert outbox_kinds(again) == ["down", "resolved"]
+
+
+# ------------------------------------------------------------------------------------ Re-check
+
+
+async def test_recheck_after_a_fix_closes_the_incident(tmp_path: Path, control: OkServer) -> None:
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch_by_hand(chat, site.url)
+            down = await chat.pop(timeout=10)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            site.response = GOOD
+
+            reply = await chat.bot.recheck(Context(CONSOLE, "tester"), mid)
+            assert isinstance(reply, DiagnosisReply) and reply.monitor_id == mid
+            assert reply.diagnosis.probes[0].status == 200
+            resolved = await chat.pop(timeout=10)
+            assert resolved.delivery.alert.kind is AlertKind.RESOLVED
+            assert resolved.message_id == down.message_id
+            up = await chat.pop(timeout=10)
+            assert up.delivery.alert.kind is AlertKind.RECOVERED
+            assert up.delivery.thread == MessageRef(down.message_id)
+            # Recorded like a scheduled check: its result, and the state it set.
+            assert count(chat, "SELECT COUNT(*) FROM results WHERE ok = 1") == 1
+            monitor = chat.bot.store.monitor(mid)
+            assert monitor is not None and monitor.state == "up" and monitor.incident_id is None
+            assert count(chat, "SELECT COUNT(*) FROM incidents WHERE closed_at IS NULL") == 0
+
+
+async def test_recheck_of_a_failing_target_counts_towards_an_incident(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch_by_hand(chat, site.url, confirm=2)
+            site.response = BAD
+            reply = await chat.bot.recheck(Context(CONSOLE, "tester"), mid)
+            assert isinstance(reply, DiagnosisReply)
+            assert reply.diagnosis.probes[0].status == 502
+            monitor = chat.bot.store.monitor(mid)
+            assert monitor is not None and monitor.fail_streak == 1 and monitor.state == "up"
+            # The first failure asks for the quick re-check, as a scheduled one does: it opens.
+            down = await chat.pop(timeout=10)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+
+
+class TimedServer(OkServer):
+    """An origin answering after ``delay``, noting when each request came and was answered."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(delay=delay)
+        self.spans: list[tuple[float, float]] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.read_request(reader, writer)
+        came = time.monotonic()
+        await asyncio.sleep(self.delay)
+        writer.write(self.response)
+        await writer.drain()
+        self.spans.append((came, time.monotonic()))
+
+
+async def test_recheck_during_a_scheduled_check_waits_and_applies_once(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with TimedServer(delay=0.0) as site:
+        site.response = BAD
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch_by_hand(chat, site.url)
+            down = await chat.pop(timeout=10)
+            assert down.delivery.alert.kind is AlertKind.DOWN
+            site.response, site.delay = GOOD, 0.8
+            served, asked = len(site.spans), len(site.requests)
+            scheduled = asyncio.create_task(chat.bot.monitoring.check(mid))
+            await until(lambda: len(site.requests) > asked)  # the scheduled check is in flight
+            reply = await chat.bot.recheck(Context(CONSOLE, "tester"), mid)
+            applied = await scheduled
+            assert applied is not None and applied.outcome.ok
+            assert isinstance(reply, DiagnosisReply) and reply.diagnosis.probes[0].status == 200
+
+            # Two checks, one after the other, both recorded; the incident closed once.
+            await until(lambda: len(site.spans) >= served + 2)
+            first, second = site.spans[served:]
+            assert second[0] >= first[1]
+            assert count(chat, "SELECT COUNT(*) FROM results WHERE ok = 1") == 2
+            assert [p.delivery.alert.kind for p in [await chat.pop(), await chat.pop()]] == [
+                AlertKind.RESOLVED,
+                AlertKind.RECOVERED,
+            ]
+            await asyncio.sleep(0.5)
+            assert chat.pending() == []
+            assert outbox_kinds(chat) == ["down", "resolved", "recovered"]
+
+
+async def test_a_stale_snapshot_cannot_close_an_incident_twice(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch_by_hand(chat, site.url)
+            await chat.pop(timeout=10)
+            site.response = GOOD
+            snapshot = chat.bot.store.monitor(mid)  # read as down by two writers
+            assert snapshot is not None and snapshot.state == "down"
+            monitoring = chat.bot.monitoring
+            outcome = classify(await monitoring.diagnose_monitor(snapshot), snapshot.expect)
+            assert monitoring.apply(snapshot, outcome).alerts == 2  # resolved, recovered
+            closed = chat.bot.store.row("SELECT closed_at FROM incidents")
+            assert monitoring.apply(snapshot, outcome).alerts == 0
+            assert chat.bot.store.row("SELECT closed_at FROM incidents") == closed
+            assert outbox_kinds(chat) == ["down", "resolved", "recovered"]
+
+
+class EditFailsOnce:
+    """The console, behind a chat API whose first edit of a message fails."""
+
+    name = "console"
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+        self.failed = False
+
+    async def deliver(self, delivery: Delivery) -> MessageRef:
+        if delivery.alert.kind is AlertKind.RESOLVED and not self.failed:
+            self.failed = True
+            raise DeliveryError("chat API unavailable (503)")
+        return await self.inner.deliver(delivery)  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_the_recovery_reply_waits_for_the_alert_to_be_marked_resolved(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            flaky = EditFailsOnce(chat.surface)
+            chat.bot.attach(flaky)
+            mid = await watch_by_hand(chat, site.url)
+            assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.DOWN
+            site.response = GOOD
+            assert await chat.bot.monitoring.check(mid) is not None
+            chat.bot.sender.wake()
+            await until(lambda: flaky.failed)
+            first, second = await chat.pop(timeout=10), await chat.pop(timeout=10)
+            assert [first.delivery.alert.kind, second.delivery.alert.kind] == [
+                AlertKind.RESOLVED,
+                AlertKind.RECOVERED,
+            ]
+
+
+async def test_a_recovery_queued_by_an_older_version_still_marks_its_alert_resolved(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            mid = await watch_by_hand(chat, site.url)
+            down = await chat.pop(timeout=10)
+            # As the older version queued a recovery: one row that also carries the edit.
+            incident = chat.bot.store.row("SELECT * FROM incidents")
+            assert incident is not None
+            close_silently(chat, mid)
+            alert = Alert(
+                AlertKind.RECOVERED,
+                datetime.now(UTC),
+                monitor_id=mid,
+                url=site.url,
+                incident_id=incident["id"],
+                down_since=datetime.fromtimestamp(incident["first_failure_at"], UTC),
+            )
+            with chat.bot.store.transaction():
+                chat.bot.store.enqueue(
+                    CONSOLE,
+                    alert,
+                    key=f"recovered:{incident['id']}",
+                    now=time.time(),
+                    payload=alert_to_dict(alert),
+                )
+            chat.bot.sender.wake()
+            up = await chat.pop(timeout=10)
+            assert up.delivery.alert.kind is AlertKind.RECOVERED
+            assert up.delivery.resolves == MessageRef(down.message_id)
+            assert up.delivery.original is not None
+            assert up.delivery.original.kind is AlertKind.DOWN
+            assert f"(alert {down.message_id} marked resolved)" in up.text

@@ -194,10 +194,15 @@ async def test_an_outage_and_its_recovery_post_in_the_alert_thread(
 
         server.response = build_response(200, b"ok")
         assert await chat.bot.monitoring.check(1) is not None
+        resolved = await chat.pop(timeout=10)  # the alert, edited in place
+        assert resolved.delivery.alert.kind is AlertKind.RESOLVED
+        assert resolved.text.startswith(
+            f"[{down.message_id} edited] ✅ RESOLVED #1 {server.url} after "
+        )
         recovered = await chat.pop(timeout=10)
         assert recovered.delivery.alert.kind is AlertKind.RECOVERED
         assert recovered.text.startswith(
             f"[{recovered.message_id} ↳ thread of {down.message_id}] ✅ RECOVERED #1 {server.url}"
         )
-        assert f"(alert {down.message_id} marked resolved)" in recovered.text
+        assert "marked resolved" not in recovered.text  # the edit went on its own
         assert chat.pending() == []

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.commands import Watch
+from bot.commands import Unmute, Watch
 from bot.model import Context, WatchReply
 from tests.adapters.discord.conftest import (
     DISCORD_CHANNEL,
@@ -261,3 +261,33 @@ async def test_buttons_and_commands_in_the_alerts_thread_act_on_the_channels_mon
             )
             data = (await rig.callback(typed)).body["data"]
             assert "Acknowledged" in data["embeds"][0]["description"], data
+
+
+async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with discord_rig(tmp_path, control.url) as rig:
+            mid = await watch(rig, site.url)
+            site.response = BAD
+            alert_id = int((await sent(rig, "down"))["message_id"])
+            recheck, mute, ack = buttons(rig.fake.messages[alert_id])
+            answer = await rig.callback(rig.click(mute, rig.fake.messages[alert_id]))
+            assert answer.body["type"] == UPDATE_MESSAGE
+            assert buttons(answer.body["data"]) == [recheck, ack]
+            monitor = rig.bot.store.monitor(mid)
+            assert monitor is not None and monitor.muted_until is not None
+
+            site.response = GOOD
+            (edit,) = await rig.fake.wait(f"PATCH /channels/{CHANNEL}/messages/{alert_id}")
+            assert_within_limits(edit.body["embeds"])
+            assert edit.body["embeds"][0]["title"].startswith(f"✅ RESOLVED #{mid} · was ")
+            assert edit.body["components"] == []  # nothing left to click
+            in_thread = f"POST /channels/{alert_id}/messages"
+            await asyncio.sleep(1.0)
+            assert rig.fake.of(in_thread) == []  # the reply waits for the mute
+
+            await rig.bot.execute(Context(DISCORD_CHANNEL, str(USER)), Unmute(mid))
+            _, posted = await rig.fake.wait(in_thread, 2)
+            assert posted.body["embeds"][0]["title"].startswith(f"✅ RECOVERED #{mid} after ")
+            assert len(rig.fake.of(SEND)) == 1

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from adapters.slack.render import ACK, ALERT_ACTIONS, MUTE, RECHECK
-from bot.commands import Watch
+from bot.commands import Unmute, Watch
 from bot.model import Channel, Context, WatchReply
 from tests.adapters.slack.conftest import SlackRig, slack_rig
 from tests.bot.conftest import until
@@ -193,3 +193,36 @@ async def test_acknowledge_button_on_an_alert_stops_reminders_in_place(
             assert f"Re-check of #{mid}" in block_text(recheck.body["blocks"])
             assert recheck.at - started < 5
             assert any(b.get("block_id") == ALERT_ACTIONS for b in down.body["blocks"])
+
+
+async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with slack_rig(tmp_path, control.url) as rig:
+            mid = await watch(rig, site.url)
+            site.response = BAD
+            (down,) = await rig.fake.wait("chat.postMessage")
+            alert_ts = await sent_ts(rig)
+            message = {"type": "message", "ts": alert_ts, "text": down.body["text"]}
+            message["blocks"] = down.body["blocks"]
+            _, click_url = await rig.click(MUTE, str(mid), message)
+            (muted,) = await rig.answers(click_url)
+            assert "Muted for 1 h by <@U0001>" in block_text(muted.body["blocks"])
+            monitor = rig.bot.store.monitor(mid)
+            assert monitor is not None and monitor.muted_until is not None
+
+            site.response = GOOD
+            (update,) = await rig.fake.wait("chat.update")
+            assert update.body["ts"] == alert_ts and update.body["channel"] == CHANNEL
+            assert_valid_blocks(update.body["blocks"])
+            assert f"RESOLVED #{mid}" in block_text(update.body["blocks"])
+            assert buttons(update.body["blocks"]) == {}  # no Re-check, Mute or Acknowledge
+            await asyncio.sleep(1.0)
+            assert len(rig.fake.of("chat.postMessage")) == 1  # the reply waits for the mute
+
+            await rig.bot.execute(Context(SLACK_CHANNEL, "U0001"), Unmute(mid))
+            _, recovered = await rig.fake.wait("chat.postMessage", 2)
+            assert recovered.body["thread_ts"] == alert_ts
+            assert "RECOVERED" in recovered.body["text"]
+            assert len(rig.fake.of("chat.update")) == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from adapters.telegram.render import ACK, ALERT_RECHECK, MUTE
-from bot.commands import Watch
+from bot.commands import Unmute, Watch
 from bot.model import Channel, Context, WatchReply
 from tests.adapters.telegram.conftest import TelegramRig, telegram_rig
 from tests.bot.conftest import until
@@ -284,3 +284,61 @@ async def test_acknowledge_on_an_alert_acks_in_place_and_recheck_replies(
             assert f"Re-check of #{mid}" in recheck.text and "502" in recheck.text
             assert time.monotonic() - started < 5
             assert len(rig.fake.of("editMessageText")) == 1
+
+
+async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with telegram_rig(tmp_path, control.url) as rig:
+            mid = await watch(rig, site.url)
+            site.response = BAD
+            await rig.fake.wait("sendMessage")
+            sent = await alert_id(rig)
+            query = await rig.press(f"{MUTE}:{mid}", rig.fake.message(GROUP, sent))
+            assert f"Muted #{mid}" in rig.answer(query).params["text"]
+            (muted,) = rig.fake.of("editMessageText")  # the button's note, in place
+            assert set(muted.buttons) == {f"{ALERT_RECHECK}:{mid}", f"{ACK}:{mid}"}
+
+            site.response = GOOD
+            _, resolved = await rig.fake.wait("editMessageText", 2)
+            monitor = rig.bot.store.monitor(mid)
+            assert monitor is not None and monitor.muted_until is not None  # still muted
+            assert resolved.params["message_id"] == sent
+            assert f"RESOLVED #{mid}" in resolved.text and "Recovered" in resolved.text
+            assert resolved.buttons == {}
+            shown = rig.fake.message(GROUP, sent)
+            assert "RESOLVED" in shown["text"] and "reply_markup" not in shown
+            await asyncio.sleep(1.0)
+            assert len(rig.fake.of("sendMessage")) == 1  # the reply waits for the mute
+
+            await rig.bot.execute(Context(GROUP_CHANNEL, "5001"), Unmute(mid))
+            _, recovered = await rig.fake.wait("sendMessage", 2)
+            assert recovered.reply_to == sent and f"RECOVERED #{mid}" in recovered.text
+            assert len(rig.fake.of("editMessageText")) == 2
+
+
+async def test_recheck_on_the_alert_after_a_fix_resolves_it(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with telegram_rig(tmp_path, control.url) as rig:
+            mid = await watch(rig, site.url)
+            site.response = BAD
+            await rig.fake.wait("sendMessage")
+            sent = await alert_id(rig)
+            rig.bot.schedule.remove(mid)  # from here on, only the button checks it
+            site.response = GOOD
+
+            query = await rig.press(f"{ALERT_RECHECK}:{mid}", rig.fake.message(GROUP, sent))
+            assert rig.answer(query).params["text"] == f"Re-checking #{mid}…"
+            (resolved,) = await rig.fake.wait("editMessageText")
+            assert resolved.params["message_id"] == sent and f"RESOLVED #{mid}" in resolved.text
+            assert resolved.buttons == {}
+            replies = (await rig.fake.wait("sendMessage", 3))[1:]
+            assert all(r.reply_to == sent for r in replies)
+            (recovered,) = [r for r in replies if f"RECOVERED #{mid}" in r.text]
+            (result,) = [r for r in replies if f"Re-check of #{mid}" in r.text]
+            assert "200" in result.text and recovered.at >= resolved.at
+            incident = rig.bot.store.row("SELECT closed_at FROM incidents")
+            assert incident is not None and incident["closed_at"] is not None
