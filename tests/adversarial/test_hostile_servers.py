@@ -264,7 +264,8 @@ def _run_all(
 ) -> dict[str, tuple[_Running, float, int]]:
     """Run every case's subprocess; for each: (its record, when it exited, its own peak RSS in
     bytes, measured by ``tests/support/peak_rss.py``). At most ``CLI_IMPORTING`` are starting
-    up (importing, CPU-bound) at once; any number may be waiting on their hostile server. Bounded by ``CLI_WAIT_LIMIT``.
+    up (importing, CPU-bound) at once; any number may be waiting on their hostile server.
+    Bounded by ``CLI_WAIT_LIMIT``.
     """
     waiting = list(CASES)
     running: dict[str, _Running] = {}
