@@ -33,6 +33,7 @@ from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.config import SCOPES, Mode, SlackConfig
+from adapters.slack.incoming import SlackGate
 from adapters.slack.render import (
     ACK,
     ALERT_ACTIONS,
@@ -337,11 +338,22 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
+def web_app(slack: SlackApp) -> web.Application:
+    """``/slack/events`` behind :class:`SlackGate`, Bolt's OAuth pages (if any), ``/healthz``."""
+    app = web.Application()
+    app.router.add_post(EVENTS_PATH, SlackGate(slack.app, slack.config.signing_secret).handle)
+    flow = slack.app.oauth_flow
+    if flow is not None:
+        pages = slack.app.server(path=EVENTS_PATH).handle_get_requests
+        app.router.add_get(flow.install_path, pages)
+        app.router.add_get(flow.redirect_uri_path, pages)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
 async def serve_http(slack: SlackApp, host: str, port: int) -> web.AppRunner:
     """Serve ``/slack/events`` (and the OAuth pages, ``/healthz``) on ``host:port``."""
-    web_app = slack.app.web_app(path=EVENTS_PATH, port=port)
-    web_app.router.add_get("/healthz", _healthz)
-    runner = web.AppRunner(web_app, access_log=None)
+    runner = web.AppRunner(web_app(slack), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
