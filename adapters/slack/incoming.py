@@ -23,8 +23,10 @@ import hmac
 import json
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
@@ -103,7 +105,12 @@ class SlackGate:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Refused(HTTPStatus.BAD_REQUEST, "a body that is not UTF-8") from None
-        event = _event_id(text) if request.content_type == "application/json" else None
+        if request.content_type == "application/json":
+            event = _event_id(_json_object(text))
+        else:
+            event = None
+            for payload in urllib.parse.parse_qs(text).get("payload", [])[:1]:
+                _json_object(payload)  # Bolt would fail on it with a traceback
         if signature in self.seen or (event is not None and event in self.seen):
             log.info(
                 "Slack: a request seen before was not run again (retry %s)",
@@ -116,13 +123,17 @@ class SlackGate:
         return text
 
 
-def _event_id(text: str) -> str | None:
-    """An Events API body's ``event_id`` (the same in Slack's retries), if it has one."""
+def _json_object(text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
-    except ValueError:
-        raise Refused(HTTPStatus.BAD_REQUEST, "a JSON body that does not parse") from None
+    except (ValueError, RecursionError):
+        raise Refused(HTTPStatus.BAD_REQUEST, "JSON that does not parse") from None
     if not isinstance(data, dict):
-        raise Refused(HTTPStatus.BAD_REQUEST, "a JSON body that is not an object")
+        raise Refused(HTTPStatus.BAD_REQUEST, "JSON that is not an object")
+    return data
+
+
+def _event_id(data: dict[str, Any]) -> str | None:
+    """An Events API body's ``event_id`` (the same in Slack's retries), if it has one."""
     event = data.get("event_id")
     return f"event:{event}" if isinstance(event, str) and event else None
