@@ -28,7 +28,7 @@ from adapters.telegram.app import TelegramApp
 from adapters.telegram.config import TelegramConfig
 from bot.core import Bot
 from tests.adapters.slack.conftest import SlackRig, slack_rig
-from tests.bot.conftest import control, fast_settings  # noqa: F401 - the control fixture
+from tests.bot.conftest import fast_settings
 from tests.support import OkServer, free_port
 from tests.support.slack_fake import SECRET, command_form, signed
 from tests.support.telegram_fake import GROUP, TOKEN, FakeTelegram
