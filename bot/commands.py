@@ -634,7 +634,8 @@ def _not_a_command(word: str) -> CommandError:
     except (UsageError, ValueError):
         pass
     else:
-        hint = f" (for a host named {host}, write https://{host})"
+        if host is not None and len(host) <= _SHOWN_MAX:  # a long one would drown the sentence
+            hint = f" (for a host named {host}, write https://{host})"
     sentence = f"{_shown(word)} is neither a command nor a URL{hint}. Commands: {commands}."
     return _fail("check", sentence)
 
