@@ -256,10 +256,15 @@ def _words(rng: random.Random, port: int) -> list[str]:
     ]
 
 
+FOUND = ("a" * 63, "é" * 50, "bücher" * 8)
+"""Lines that once broke a rule: a word that is a long host name got a hint naming it twice."""
+
+
 def hostile_lines(port: int, count: int = LINES, seed: int = SEED) -> Iterator[str]:
     """``count`` hostile chat lines; URLs point at names and addresses the policy refuses."""
+    yield from FOUND
     rng = random.Random(seed)
-    for _ in range(count):
+    for _ in range(count - len(FOUND)):
         prefix = rng.choice(("/check502 ", "/check502@Bot ", "/CHECK502 ", "", "/check502", " "))
         sep = rng.choice((" ", "  ", "\t", "\n", "\u00a0", "\u3000"))
         line = prefix + sep.join(_words(rng, port))
