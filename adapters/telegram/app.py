@@ -55,7 +55,7 @@ from adapters.telegram.surface import (
 )
 from adapters.telegram.webhook import TelegramWebhook
 from bot.commands import Check, Command, Watch, format_duration, parse_command
-from bot.core import OUR_FAULT, Bot
+from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
 from bot.model import Context, ErrorReply, Reply, TextReply
 from checks import UsageError
@@ -226,12 +226,23 @@ class TelegramApp:
             return
         context = self._context(message, update.effective_user)
         progress = None
+        shown: Progress | None = None
         if isinstance(parsed, Check | Watch):
             progress = await self._post(where, checking(parsed.url), reply_to=where.message_id)
             if progress is None:
                 return  # the bot cannot even post here; the check would go unseen
-        reply = await self.bot.handle(context, text)
+            if isinstance(parsed, Check):
+                shown = self._progress(where, progress, parsed.url)
+        reply = await self.bot.handle(context, text, progress=shown)
         await self._show(where, reply, progress=progress, rerun=isinstance(parsed, Check))
+
+    def _progress(self, where: _Where, message_id: int, url: str) -> Progress:
+        """Edits "⏳ Checking <url>…" into "⏳ Checking <url>… 3/10 runs" as runs finish."""
+
+        async def show(done: int, runs: int) -> None:
+            await edit(self.application.bot, where.chat_id, message_id, checking(url, done, runs))
+
+        return show
 
     async def _help(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
