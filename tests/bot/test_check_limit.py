@@ -7,6 +7,7 @@ update), the next five are cut at the limit. The whole check ends within the lim
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
@@ -14,12 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.console.harness import ConsoleHarness
+from adapters.console.harness import CONSOLE, ConsoleHarness
 from bot.errors import SettingsError
-from bot.model import DiagnosisReply
+from bot.model import Context, DiagnosisReply
 from bot.settings import Settings
 from tests.bot.conftest import fast_settings
 from tests.support import OkServer, ok_server
+from tests.support.servers import LoopServer, build_response
 
 SLOW = 2.5
 LIMIT = 4.0
@@ -88,3 +90,47 @@ def test_a_bad_limit_setting_is_one_line_naming_it(value: str) -> None:
         Settings.from_env({"CHECK502_CHECK_LIMIT": value})
     assert "CHECK502_CHECK_LIMIT" in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+class StaggeredServer(LoopServer):
+    """Answers its n-th request after ``delays[n]`` seconds (the last delay after that): runs
+    that finish one after another, so progress has something to throttle."""
+
+    def __init__(self, delays: list[float]) -> None:
+        super().__init__()
+        self.delays = delays
+        self.served = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.read_request(reader, writer)
+        delay = self.delays[min(self.served, len(self.delays) - 1)]
+        self.served += 1
+        await asyncio.sleep(delay)
+        writer.write(build_response(200, b"ok"))
+        await writer.drain()
+
+
+async def test_progress_comes_at_most_every_two_seconds_and_never_as_the_result(
+    tmp_path: Path,
+) -> None:
+    # Five at a time, runs finish at about 0.5, 1, 1.5, 2, 2.5, 3.5, 4, 4.5, 5 and 7 s: updates
+    # at about 2 s (4/10) and 4 s (7/10); the last run, 3 s later, is the result, not progress.
+    delays = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.0, 3.0, 3.0, 4.5]
+    seen: list[tuple[float, int, int]] = []
+
+    async def progress(done: int, runs: int) -> None:
+        seen.append((time.monotonic(), done, runs))
+
+    with StaggeredServer(delays) as site:
+        async with ConsoleHarness(fast_settings(tmp_path, None)) as chat:
+            started = time.monotonic()
+            reply = await chat.bot.handle(
+                Context(CONSOLE, "you"), f"{site.url} runs=10", progress=progress
+            )
+    assert isinstance(reply, DiagnosisReply)
+    assert reply.diagnosis.runs_done == 10
+    assert 2 <= len(seen) <= 3, seen
+    times = [started, *(at for at, _, _ in seen)]
+    assert all(b - a >= 1.9 for a, b in zip(times, times[1:])), seen
+    dones = [done for _, done, _ in seen]
+    assert dones == sorted(dones) and dones[-1] < 10 and all(r == 10 for _, _, r in seen)
