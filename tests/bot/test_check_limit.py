@@ -8,6 +8,7 @@ update), the next five are cut at the limit. The whole check ends within the lim
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from collections.abc import Iterator
@@ -131,6 +132,6 @@ async def test_progress_comes_at_most_every_two_seconds_and_never_as_the_result(
     assert reply.diagnosis.runs_done == 10
     assert 2 <= len(seen) <= 3, seen
     times = [started, *(at for at, _, _ in seen)]
-    assert all(b - a >= 1.9 for a, b in zip(times, times[1:])), seen
+    assert all(b - a >= 1.9 for a, b in itertools.pairwise(times)), seen
     dones = [done for _, done, _ in seen]
     assert dones == sorted(dones) and dones[-1] < 10 and all(r == 10 for _, _, r in seen)
