@@ -80,8 +80,9 @@ check shares one overall limit, ``Settings.check_limit``."""
 PROGRESS_EVERY = 2.0
 """Seconds between two progress updates of one check: a chat edit each time a run finished
 would hit the platforms' rate limits."""
-PROGRESS_WAIT = 2.0
-"""Seconds the result waits for a progress update still being sent, so it never lands after."""
+PROGRESS_WAIT = 0.5
+"""Seconds the result waits for a progress update still being sent, so that it does not land
+after the result; short, as the check's limit is a promise to the user."""
 
 Progress = Callable[[int, int], Awaitable[None]]
 """How a surface shows a check's progress (editing its "Checking…" message): called with the
