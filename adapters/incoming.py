@@ -46,6 +46,7 @@ class RecentKeys:
         self._expiry: OrderedDict[str, float] = OrderedDict()
 
     def __len__(self) -> int:
+        self._expire(self.clock())
         return len(self._expiry)
 
     def __contains__(self, key: object) -> bool:
