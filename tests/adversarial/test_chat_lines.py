@@ -23,7 +23,6 @@ import ipaddress
 import random
 import socket
 import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -289,7 +288,6 @@ def _is_sentence(text: str) -> bool:
 
 def test_the_parser_answers_every_hostile_line_with_a_command_or_one_sentence() -> None:
     kinds: dict[str, int] = {}
-    started = time.monotonic()
     for line in hostile_lines(port=9):
         try:
             command: Command = parse_command(line)
@@ -302,7 +300,6 @@ def test_the_parser_answers_every_hostile_line_with_a_command_or_one_sentence() 
     assert kinds["error"] > LINES // 2
     for name in ("Check", "Watch", "Help", "Explain"):
         assert kinds.get(name, 0) > 10, kinds
-    assert time.monotonic() - started < 30
 
 
 # ------------------------------------------------------------------------------ Bot.handle
@@ -372,7 +369,6 @@ async def test_bot_handle_answers_hostile_lines_briefly_and_reaches_nothing(
             rate_channel=10**9,
         )
         lines = list(hostile_lines(port=listener.port))
-        started = time.monotonic()
         async with ConsoleHarness(settings) as chat:
             shown: dict[str, int] = {}
             refused = 0
@@ -403,9 +399,7 @@ async def test_bot_handle_answers_hostile_lines_briefly_and_reaches_nothing(
             rows = chat.bot.store.schedule_rows()
             listing = await chat.push("list")
             assert len(listing.splitlines()) == len(rows) if rows else "No monitors" in listing
-        elapsed = time.monotonic() - started
     assert listener.accepted == 0
     assert dns.queries, "no line reached DNS: the policy was never put to the test"
     # Many lines were refused by the address policy (after DNS for names), not by the parser.
     assert refused > 500, (refused, shown)
-    assert elapsed < 60, elapsed
