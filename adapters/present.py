@@ -144,6 +144,18 @@ def status_mix(d: Diagnosis) -> str | None:
     return " · ".join(f"{outcome} ×{count}" for outcome, count in d.status_mix)
 
 
+def runs_label(d: Diagnosis) -> str:
+    """``10 runs``; ``4 of 10 runs`` when the overall limit left some out."""
+    if d.runs_done < d.runs:
+        return f"{d.runs_done} of {d.runs} runs"
+    return f"{d.runs} runs"
+
+
+def progress_line(url: str, done: int, runs: int) -> str:
+    """What a "Checking <url>…" message becomes while the runs go on (plain text)."""
+    return f"Checking {url}… {done}/{runs} runs"
+
+
 def fit(items: Iterable[str], budget: int, *, more: str = "… and {n} more") -> list[str]:
     """As many of ``items`` as fit in ``budget`` characters (one more for each line break), the
     first one that does not fit cut short, then "… and N more": long evidence is shortened,

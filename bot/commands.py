@@ -43,6 +43,7 @@ from checks.errors import UsageError
 from checks.target import parse_origin, parse_url
 
 __all__ = [
+    "CHECK_LIMIT",
     "DEFAULT_CONFIRM",
     "DEFAULT_EVERY",
     "DEFAULT_TIMEOUT",
@@ -78,6 +79,8 @@ DEFAULT_TIMEOUT = 4.0
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 30.0
 MAX_RUNS = 10
+CHECK_LIMIT = 25.0
+"""Seconds a chat check takes at most in all, by default (``CHECK502_CHECK_LIMIT``)."""
 MIN_MUTE = 60
 MAX_MUTE = 30 * 86400
 MAX_DURATION = 365 * 86400
@@ -634,7 +637,8 @@ def _not_a_command(word: str) -> CommandError:
     except (UsageError, ValueError):
         pass
     else:
-        hint = f" (for a host named {host}, write https://{host})"
+        if host is not None and len(host) <= _SHOWN_MAX:  # a long one would drown the sentence
+            hint = f" (for a host named {host}, write https://{host})"
     sentence = f"{_shown(word)} is neither a command nor a URL{hint}. Commands: {commands}."
     return _fail("check", sentence)
 
@@ -743,7 +747,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "check": (
         "Diagnose a URL now: who generated the 502, which hop is broken, and why. "
         "origin= also asks the origin server directly, bypassing the CDN or proxy; "
-        "runs= repeats the check (1 to 10) to catch an intermittent failure."
+        "runs= repeats the check (1 to 10) to catch an intermittent failure. "
+        "A check takes at most {limit} s in all."
     ),
     "watch": (
         "Check a URL every interval (30s to 24h) and post here when it fails confirm= checks "
@@ -790,15 +795,21 @@ _NOTES = (
 )
 
 
-def help_text(topic: str | None = None) -> str:
+def help_text(topic: str | None = None, *, check_limit: float = CHECK_LIMIT) -> str:
     """Plain text (surfaces add their own markup): every command, or one with an example.
+    ``check_limit`` is the overall limit of a check, in seconds, as the bot is configured.
 
     Raises :class:`CommandError` for a topic that is not a key of :data:`USAGE`.
     """
+    limit = f"{check_limit:g}"
+
+    def described(name: str) -> str:
+        return _DESCRIPTIONS[name].format(limit=limit)
+
     if topic is None:
         lines = ["check502 diagnoses HTTP 502 Bad Gateway errors. Commands:", ""]
         for name in _SUBCOMMANDS:
-            lines += [USAGE[name], f"    {_DESCRIPTIONS[name]}"]
+            lines += [USAGE[name], f"    {described(name)}"]
         return "\n".join([*lines, "", *_NOTES])
     name = _topic(topic)
-    return "\n".join([USAGE[name], _DESCRIPTIONS[name], f"Example: {_EXAMPLES[name]}"])
+    return "\n".join([USAGE[name], described(name), f"Example: {_EXAMPLES[name]}"])

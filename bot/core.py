@@ -17,7 +17,7 @@ import contextlib
 import logging
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bot.commands import (
@@ -75,7 +75,19 @@ log = logging.getLogger("check502.bot")
 OUR_FAULT = "Something went wrong on our side; the details are in the bot's log."
 """What a user is told of an unexpected failure (the traceback goes to the log)."""
 CHECK_TIMEOUT = 10.0
-"""Deadline of each probe of an on-demand check (monitors use their own ``timeout``)."""
+"""Deadline of each run of an on-demand check (monitors use their own ``timeout``); the whole
+check shares one overall limit, ``Settings.check_limit``."""
+PROGRESS_EVERY = 2.0
+"""Seconds between two progress updates of one check: a chat edit each time a run finished
+would hit the platforms' rate limits."""
+PROGRESS_WAIT = 0.5
+"""Seconds the result waits for a progress update still being sent, so that it does not land
+after the result; short, as the check's limit is a promise to the user."""
+
+Progress = Callable[[int, int], Awaitable[None]]
+"""How a surface shows a check's progress (editing its "Checking…" message): called with the
+runs done and the runs asked for, at most every :data:`PROGRESS_EVERY` seconds, only when
+more than one run was asked for, never after the result is returned."""
 _PRUNE_EVERY = 6 * 3600
 _PRUNE_BATCH = 2000
 """Results deleted per step: one step blocks the event loop for some tens of ms."""
@@ -181,10 +193,13 @@ class Bot:
 
     # ------------------------------------------------------------------------------- commands
 
-    async def handle(self, context: Context, text: str) -> Reply:
-        """Parse and execute; every failure becomes a one-sentence :class:`ErrorReply`."""
+    async def handle(
+        self, context: Context, text: str, *, progress: Progress | None = None
+    ) -> Reply:
+        """Parse and execute; every failure becomes a one-sentence :class:`ErrorReply`.
+        A check of several runs reports its progress to ``progress`` (see :data:`Progress`)."""
         try:
-            reply = await self.execute(context, parse_command(text))
+            reply = await self.execute(context, parse_command(text), progress=progress)
         except StorageError as exc:
             # Every write of a command is one transaction: nothing of it was kept.
             self._command_faults.fault(exc)
@@ -197,10 +212,12 @@ class Bot:
         self._command_faults.ok()
         return reply
 
-    async def execute(self, context: Context, command: Command) -> Reply:
+    async def execute(
+        self, context: Context, command: Command, *, progress: Progress | None = None
+    ) -> Reply:
         match command:
             case Check():
-                return await self._check(context, command)
+                return await self._check(context, command, progress)
             case Watch():
                 return await self._watch(context, command)
             case ListMonitors():
@@ -231,7 +248,7 @@ class Bot:
             case Explain(line=line):
                 return ExplainReply(explain(line))
             case Help(topic=topic):
-                return TextReply(help_text(topic))
+                return TextReply(help_text(topic, check_limit=self.settings.check_limit))
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
     def _find(self, context: Context, monitor_id: int) -> Monitor:
@@ -253,19 +270,27 @@ class Bot:
         self._user_limit.spend(user_key)
         self._channel_limit.spend(channel_key)
 
-    async def _check(self, context: Context, command: Check) -> Reply:
+    async def _check(self, context: Context, command: Check, progress: Progress | None) -> Reply:
         self._spend(context)
-        diagnosis = await diagnose(
-            command.url,
-            origin=command.origin,
-            runs=command.runs,
-            concurrency=min(command.runs, 5),
-            resolver=self.resolver,
-            transport=self.transport,
-            timeout=CHECK_TIMEOUT,
-            follow=True,
-            policy=self.settings.policy,
-        )
+        limit = self.settings.check_limit
+        shown = _Throttled(progress) if progress is not None and command.runs > 1 else None
+        try:
+            diagnosis = await diagnose(
+                command.url,
+                origin=command.origin,
+                runs=command.runs,
+                concurrency=min(command.runs, 5),
+                resolver=self.resolver,
+                transport=self.transport,
+                timeout=min(CHECK_TIMEOUT, limit),
+                follow=True,
+                policy=self.settings.policy,
+                budget=limit,
+                progress=shown,
+            )
+        finally:
+            if shown is not None:
+                await shown.finish()
         return DiagnosisReply(diagnosis)
 
     async def recheck(self, context: Context, monitor_id: int) -> Reply:
@@ -383,6 +408,39 @@ class Bot:
                 )
         except TimeoutError:
             return _deadline(url, origin, timeout)
+
+
+class _Throttled:
+    """The engine's progress calls (plain, on the event loop) turned into a surface's updates:
+    at most one every :data:`PROGRESS_EVERY` s, one at a time, none once all runs are done."""
+
+    def __init__(self, show: Progress, clock: Callable[[], float] = time.monotonic) -> None:
+        self.show = show
+        self.clock = clock
+        self.last = clock()  # the surface just showed "Checking…"
+        self.task: asyncio.Task[None] | None = None
+
+    def __call__(self, done: int, runs: int) -> None:
+        now = self.clock()
+        if done >= runs or now - self.last < PROGRESS_EVERY:
+            return
+        if self.task is not None and not self.task.done():
+            return  # the last update is still on its way: this one would overtake it
+        self.last = now
+        self.task = asyncio.create_task(self._send(done, runs))
+
+    async def _send(self, done: int, runs: int) -> None:
+        try:
+            await self.show(done, runs)
+        except Exception as exc:  # noqa: BLE001 - a surface failing to show progress is not the check failing
+            log.warning("could not show a check's progress (%s: %s)", type(exc).__name__, exc)
+
+    async def finish(self) -> None:
+        """Let an update on its way arrive (bounded) before the result is shown."""
+        if self.task is None or self.task.done():
+            return
+        await asyncio.wait({self.task}, timeout=PROGRESS_WAIT)
+        self.task.cancel()
 
 
 def _deadline(url: str, origin: str | None, timeout: float) -> Diagnosis:

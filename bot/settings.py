@@ -10,11 +10,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from bot.commands import CHECK_LIMIT
 from bot.errors import SettingsError
 from checks import AddressPolicy, UsageError
 from checks.dns import parse_nameserver
 from checks.target import parse_url
 
+MAX_CHECK_LIMIT = 600.0
+"""The longest overall limit of a chat check: a chat platform lets a reply be edited for at
+least this long (Discord's interaction token lasts 15 minutes, Slack's response URL 30)."""
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
 
@@ -69,6 +73,9 @@ class Settings:
     max_monitors_per_channel: int = 100
     delivery_attempts: int = 20
     """Deliveries that keep failing are given up after this many attempts (and logged)."""
+    check_limit: float = CHECK_LIMIT
+    """Seconds a chat check (``/check502 <url> runs=10``) takes at most, every run and retry
+    included; runs not finished by then are left out and the reply says so."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -115,6 +122,11 @@ class Settings:
         for var, (attr, floor) in durations.items():
             if (v := get(var)) is not None:
                 values[attr] = _seconds(var, v, minimum=floor)
+        if (v := get("CHECK502_CHECK_LIMIT")) is not None:
+            limit = _seconds("CHECK502_CHECK_LIMIT", v, minimum=1.0)
+            if limit > MAX_CHECK_LIMIT:
+                raise SettingsError(f"CHECK502_CHECK_LIMIT must be at most {MAX_CHECK_LIMIT:g} s")
+            values["check_limit"] = limit
         if (v := get("CHECK502_REMINDER_INTERVAL")) is not None:
             off = v.strip().lower() in {"off", "0", "none"}
             values["reminder_interval"] = (

@@ -16,6 +16,7 @@ from adapters.cli.render import Style
 from adapters.console.harness import CONSOLE
 from adapters.console.render import render_reply
 from adapters.console.surface import ConsoleSurface, Posted
+from adapters.present import progress_line
 from bot.commands import Check, Watch, parse_command
 from bot.core import Bot
 from bot.errors import BotError
@@ -28,14 +29,14 @@ _BANNER = (
 )
 
 
-def _acknowledgement(text: str) -> str | None:
-    """ "Checking <url>…" for commands that probe, as a chat surface acknowledges at once."""
+def _probed(text: str) -> str | None:
+    """The URL a command probes (a check or watch), which is acknowledged at once."""
     try:
         command = parse_command(text)
     except (UsageError, BotError):
         return None
     if isinstance(command, Check | Watch):
-        return f"Checking {command.url}…"
+        return command.url
     return None
 
 
@@ -71,9 +72,15 @@ async def run_console(bot: Bot, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
     running: set[asyncio.Task[None]] = set()
 
     async def one(text: str) -> None:
-        if (ack := _acknowledgement(text)) is not None:
-            write(style.dim(ack))
-        write(render_reply(await bot.handle(context, text), style))
+        url = _probed(text)
+        progress = None
+        if url is not None:
+            write(style.dim(f"Checking {url}…"))
+
+            async def progress(done: int, runs: int) -> None:
+                write(style.dim(progress_line(url, done, runs)))
+
+        write(render_reply(await bot.handle(context, text, progress=progress), style))
 
     try:
         lines = await _lines(stdin)

@@ -41,6 +41,7 @@ class ConsoleHarness:
         self.surface = ConsoleSurface(self._show)
         self.bot.attach(self.surface)
         self.last_reply: Reply | None = None
+        self.progress: list[tuple[int, int]] = []
 
     def _show(self, posted: Posted) -> None:
         self.posted.append(posted)
@@ -60,8 +61,13 @@ class ConsoleHarness:
         self.bot.close()
 
     async def push(self, text: str, *, user: str | None = None, channel: Channel = CONSOLE) -> str:
-        """Run a command as ``user`` in ``channel``; return the reply as the terminal shows it."""
-        reply = await self.bot.handle(Context(channel, user or self.user), text)
+        """Run a command as ``user`` in ``channel``; return the reply as the terminal shows it.
+        A check's progress updates go to :attr:`progress` as ``(runs done, runs)``."""
+
+        async def progress(done: int, runs: int) -> None:
+            self.progress.append((done, runs))
+
+        reply = await self.bot.handle(Context(channel, user or self.user), text, progress=progress)
         self.last_reply = reply
         return render_reply(reply, Style(False))
 

@@ -33,8 +33,9 @@ from adapters.discord.render import (
     reply_message,
 )
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface, kwargs
+from adapters.present import progress_line
 from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
-from bot.core import OUR_FAULT, Bot
+from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
 from bot.model import Channel, Context, ErrorReply, Reply
 from checks import UsageError
@@ -212,13 +213,23 @@ class Check502Client(discord.Client):
             return
         if isinstance(parsed, Check | Watch):
             await interaction.response.defer(thinking=True)
-            reply = await self.core.handle(context, text)
+            shown = self._progress(interaction, parsed.url) if isinstance(parsed, Check) else None
+            reply = await self.core.handle(context, text, progress=shown)
             await self._deferred(interaction, reply)
             return
         reply = await self.core.handle(context, text)
         await interaction.response.send_message(
             **kwargs(self._render(reply), view_for), ephemeral=isinstance(reply, ErrorReply)
         )
+
+    def _progress(self, interaction: discord.Interaction[Any], url: str) -> Progress:
+        """Edits the deferred response ("thinking…") into "Checking <url>… 3/10 runs"."""
+
+        async def show(done: int, runs: int) -> None:
+            text = progress_line(md(url)[:1900], done, runs)
+            await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
+
+        return show
 
     def _render(self, reply: Reply) -> Message:
         try:
@@ -238,7 +249,7 @@ class Check502Client(discord.Client):
             return
         view = view_for(msg)
         await interaction.edit_original_response(
-            embed=msg.embed, view=view, allowed_mentions=NO_MENTIONS
+            content=None, embed=msg.embed, view=view, allowed_mentions=NO_MENTIONS
         )
 
     async def _command_error(

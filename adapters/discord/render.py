@@ -26,6 +26,7 @@ from adapters.present import (
     ms,
     pct,
     resolved_ips,
+    runs_label,
     sides,
     state_label,
     status_line,
@@ -183,7 +184,7 @@ def diagnosis_embed(d: Diagnosis, *, title: str | None = None) -> discord.Embed:
             more = f" +{len(ips) - 8} more" if len(ips) > 8 else ""
             _field(embed, "Resolved", f"{shown}{more} · used {code(public.ip or '-')}")
         if (mix := status_mix(d)) is not None:
-            _field(embed, f"{d.runs} runs", md(mix))
+            _field(embed, runs_label(d), md(mix))
         _field(embed, "Public", _probe(public), inline=True)
         if both.origin is not None:
             _field(embed, "Origin bypass", _probe(both.origin), inline=True)

@@ -32,7 +32,9 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.present import progress_line
 from adapters.slack.config import SCOPES, Mode, SlackConfig
+from adapters.slack.incoming import SlackGate
 from adapters.slack.render import (
     ACK,
     ALERT_ACTIONS,
@@ -47,7 +49,7 @@ from adapters.slack.render import (
 )
 from adapters.slack.surface import ClientFor, SlackSurface, web_client
 from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
-from bot.core import OUR_FAULT, Bot
+from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
 from bot.model import Channel, Context, ErrorReply, Reply
 from checks import UsageError
@@ -70,6 +72,8 @@ ACK_HEAD_START = 0.5
 """Seconds between acknowledging "Checking <url>…" and replacing it: a loopback check finishes
 in milliseconds, and a replacement that reaches Slack before the message it replaces would
 leave "Checking…" in the channel for good (bench/slack_ack saw the result arrive first)."""
+PROGRESS_EDITS = 2
+"""Progress edits of one check's "Checking…" message through its response URL (of 5 uses)."""
 _ACKED_KEPT = 10_000
 _RESPOND_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError, SlackClientError)
 
@@ -186,12 +190,35 @@ class SlackApp:
         context = _context(
             command.get("team_id"), command.get("channel_id"), command.get("user_id")
         )
-        reply = await self.bot.handle(context, text)
+        shown = self._progress(respond, context, parsed.url) if isinstance(parsed, Check) else None
+        reply = await self.bot.handle(context, text, progress=shown)
         rerun = text if isinstance(parsed, Check) else None
         acked = self._acked.pop(str(command.get("response_url")), None)
         if acked is not None:
             await asyncio.sleep(max(0.0, acked + ACK_HEAD_START - time.monotonic()))
         await self._answer(respond, client, context, reply, rerun=rerun, replace=_probes(parsed))
+
+    def _progress(self, respond: AsyncRespond, context: Context, url: str) -> Progress:
+        """Replaces "Checking <url>…" with "Checking <url>… 3/10 runs", at most
+        :data:`PROGRESS_EDITS` times: a response URL takes five posts, and the result needs two."""
+        edits = 0
+
+        async def show(done: int, runs: int) -> None:
+            nonlocal edits
+            if edits >= PROGRESS_EDITS:
+                return
+            edits += 1
+            text = esc(progress_line(url, done, runs))
+            await self._respond(
+                respond,
+                None,
+                context,
+                Message(text),
+                response_type="in_channel",
+                replace_original=True,
+            )
+
+        return show
 
     async def _answer(
         self,
@@ -337,11 +364,22 @@ async def _healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
+def web_app(slack: SlackApp) -> web.Application:
+    """``/slack/events`` behind :class:`SlackGate`, Bolt's OAuth pages (if any), ``/healthz``."""
+    app = web.Application()
+    app.router.add_post(EVENTS_PATH, SlackGate(slack.app, slack.config.signing_secret).handle)
+    flow = slack.app.oauth_flow
+    if flow is not None:
+        pages = slack.app.server(path=EVENTS_PATH).handle_get_requests
+        app.router.add_get(flow.install_path, pages)
+        app.router.add_get(flow.redirect_uri_path, pages)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
 async def serve_http(slack: SlackApp, host: str, port: int) -> web.AppRunner:
     """Serve ``/slack/events`` (and the OAuth pages, ``/healthz``) on ``host:port``."""
-    web_app = slack.app.web_app(path=EVENTS_PATH, port=port)
-    web_app.router.add_get("/healthz", _healthz)
-    runner = web.AppRunner(web_app, access_log=None)
+    runner = web.AppRunner(web_app(slack), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

@@ -30,6 +30,7 @@ from adapters.present import (
     ms,
     pct,
     resolved_ips,
+    runs_label,
     sides,
     state_label,
     status_line,
@@ -247,7 +248,7 @@ def diagnosis_blocks(d: Diagnosis, *, title: str | None = None) -> list[dict[str
             more = f" +{len(ips) - 8} more" if len(ips) > 8 else ""
             lines.append(f"*Resolved* {shown}{more} · *used* `{esc(public.ip or '-')}`")
         if (mix := status_mix(d)) is not None:
-            lines.append(f"*{d.runs} runs* {esc(mix)}")
+            lines.append(f"*{runs_label(d)}* {esc(mix)}")
         blocks.append(section("\n".join(lines)))
         if both.origin is not None:
             blocks.append(

@@ -53,8 +53,9 @@ from adapters.telegram.surface import (
     edit,
     send,
 )
+from adapters.telegram.webhook import TelegramWebhook
 from bot.commands import Check, Command, Watch, format_duration, parse_command
-from bot.core import OUR_FAULT, Bot
+from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
 from bot.model import Context, ErrorReply, Reply, TextReply
 from checks import UsageError
@@ -143,6 +144,7 @@ class TelegramApp:
         self.config = config
         self.application = build_application(config)
         self.surface = TelegramSurface(self.application.bot)
+        self.webhook: TelegramWebhook | None = None
         self._register()
 
     # ------------------------------------------------------------------------- lifecycle
@@ -177,20 +179,14 @@ class TelegramApp:
             log.warning("Telegram: could not publish the command menu (%s)", exc)
 
     async def serve(self) -> None:
-        """Receive updates: long polling, or the webhook when one is configured."""
+        """Receive updates: long polling, or the webhook (:mod:`adapters.telegram.webhook`)
+        when one is configured."""
         updater = self.application.updater
         assert updater is not None
         config = self.config
         if config.mode is Mode.WEBHOOK:
-            await updater.start_webhook(
-                listen=config.host,
-                port=config.port,
-                url_path=config.webhook_path,
-                webhook_url=config.webhook_url,
-                secret_token=config.webhook_secret,
-                allowed_updates=ALLOWED_UPDATES,
-                bootstrap_retries=BOOTSTRAP_RETRIES,
-            )
+            self.webhook = TelegramWebhook(self.application, config, ALLOWED_UPDATES)
+            await self.webhook.start(retries=BOOTSTRAP_RETRIES)
         else:
             await updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES,
@@ -200,6 +196,8 @@ class TelegramApp:
 
     async def stop(self) -> None:
         """Stop receiving, then the Application, then its HTTP clients (reverse order)."""
+        if self.webhook is not None:
+            await self.webhook.stop()
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
@@ -228,12 +226,23 @@ class TelegramApp:
             return
         context = self._context(message, update.effective_user)
         progress = None
+        shown: Progress | None = None
         if isinstance(parsed, Check | Watch):
             progress = await self._post(where, checking(parsed.url), reply_to=where.message_id)
             if progress is None:
                 return  # the bot cannot even post here; the check would go unseen
-        reply = await self.bot.handle(context, text)
+            if isinstance(parsed, Check):
+                shown = self._progress(where, progress, parsed.url)
+        reply = await self.bot.handle(context, text, progress=shown)
         await self._show(where, reply, progress=progress, rerun=isinstance(parsed, Check))
+
+    def _progress(self, where: _Where, message_id: int, url: str) -> Progress:
+        """Edits "⏳ Checking <url>…" into "⏳ Checking <url>… 3/10 runs" as runs finish."""
+
+        async def show(done: int, runs: int) -> None:
+            await edit(self.application.bot, where.chat_id, message_id, checking(url, done, runs))
+
+        return show
 
     async def _help(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

@@ -33,7 +33,9 @@ from adapters.present import (
     headline,
     ms,
     pct,
+    progress_line,
     resolved_ips,
+    runs_label,
     sides,
     state_label,
     status_line,
@@ -401,7 +403,7 @@ def diagnosis_text(d: Diagnosis, *, title: str | None = None, note: str | None =
                 f"<b>Resolved</b> {shown}{more} · <b>used</b> <code>{clip(public.ip or '-', 60)}</code>"
             )
         if (mix := status_mix(d)) is not None:
-            lines.append(f"<b>{d.runs} runs</b> {clip(mix, 300)}")
+            lines.append(f"<b>{runs_label(d)}</b> {clip(mix, 300)}")
         parts.append("\n".join(lines))
         parts.append(sides_table(public, both.origin))
         if both.origin is None:
@@ -424,9 +426,12 @@ def diagnosis_text(d: Diagnosis, *, title: str | None = None, note: str | None =
 # ------------------------------------------------------------------------------ replies
 
 
-def checking(url: str) -> Message:
-    """What a check or watch shows at once, edited into the result when it is done."""
-    return Message(f"⏳ Checking {clip(url, 1000)}…")
+def checking(url: str, done: int | None = None, runs: int | None = None) -> Message:
+    """What a check or watch shows at once, edited into the result when it is done; with
+    ``done`` and ``runs``, the same while the runs go on."""
+    if done is None or runs is None:
+        return Message(f"⏳ Checking {clip(url, 1000)}…")
+    return Message(f"⏳ {progress_line(clip(url, 1000), done, runs)}")
 
 
 def monitor_line(m: Monitor) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.bot.conftest import control  # noqa: F401 - the control fixture
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

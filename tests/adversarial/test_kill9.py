@@ -218,5 +218,6 @@ async def test_kill_9_at_each_point_of_an_alerts_life_loses_no_alert(tmp_path: P
     rows = db.read("SELECT kind, sent_at IS NOT NULL AS sent, failed_at FROM outbox ORDER BY id")
     assert rows == [
         {"kind": "down", "sent": 1, "failed_at": None},
+        {"kind": "resolved", "sent": 1, "failed_at": None},  # the alert edited to RESOLVED
         {"kind": "recovered", "sent": 1, "failed_at": None},
     ]

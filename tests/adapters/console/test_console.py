@@ -117,6 +117,27 @@ def test_a_piped_session_runs_every_command_and_persists(tmp_path: Path, server:
     assert len(persisted) == 1 and server.url in persisted[0], again.stdout
 
 
+def test_a_slow_check_prints_its_progress_then_the_cut_result(tmp_path: Path) -> None:
+    with ok_server(delay=2.5) as slow:
+        done = _bot(
+            f"/check502 {slow.url} runs=10\n", _env(tmp_path / "bot.db", CHECK502_CHECK_LIMIT="4s")
+        )
+    out = done.stdout
+    assert done.returncode == 0, (done.returncode, out, done.stderr)
+    lines = out.splitlines()
+    progress = [
+        i
+        for i, line in enumerate(lines)
+        if re.fullmatch(rf"Checking {re.escape(slow.url)}… [1-9]/10 runs", line)
+    ]
+    cut = [
+        i
+        for i, line in enumerate(lines)
+        if re.search(r"[1-9] of 10 runs finished within 4 s", line)
+    ]
+    assert len(progress) == 1 and cut and progress[0] < cut[0], out
+
+
 def test_quit_stops_before_the_remaining_input(tmp_path: Path) -> None:
     done = _bot("help list\nquit\nhelp watch\n", _env(tmp_path / "bot.db"))
     assert done.returncode == 0, (done.stdout, done.stderr)
@@ -131,6 +152,7 @@ def test_quit_stops_before_the_remaining_input(tmp_path: Path) -> None:
         ("CHECK502_RATE_USER", "0"),
         # Read at start-up to build the bot's resolver: still a bad setting, not an accident.
         ("CHECK502_RESOLVER", "dns.google"),
+        ("CHECK502_CHECK_LIMIT", "11m"),
     ],
 )
 def test_a_bad_setting_exits_2_with_one_line_naming_it(

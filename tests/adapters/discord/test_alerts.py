@@ -272,7 +272,7 @@ async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
             site.response = BAD
             alert_id = int((await sent(rig, "down"))["message_id"])
             recheck, mute, ack = buttons(rig.fake.messages[alert_id])
-            answer = await rig.callback(rig.click(mute, rig.fake.messages[alert_id]))
+            answer = await rig.callback(await rig.click(mute, rig.fake.messages[alert_id]))
             assert answer.body["type"] == UPDATE_MESSAGE
             assert buttons(answer.body["data"]) == [recheck, ack]
             monitor = rig.bot.store.monitor(mid)
