@@ -15,7 +15,7 @@ async def test_a_slow_check_shows_its_progress_then_the_result(
 ) -> None:
     with ok_server(delay=SLOW) as site:
         async with discord_rig(tmp_path, control.url, check_limit=LIMIT) as rig:
-            payload = rig.command("check", url=site.url, runs=10)
+            payload = await rig.command("check", url=site.url, runs=10)
             await rig.callback(payload)
             progress, result = await rig.edits(payload, 2)
             shown = rig.original(payload)
