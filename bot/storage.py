@@ -5,6 +5,13 @@ One database file (WAL), schema versioned with ``PRAGMA user_version``: each ent
 seconds (REAL). Every method runs on the event loop's thread; SQLite calls here take
 microseconds, so they are not worth a thread hop.
 
+History has two tiers. ``results`` holds raw checks: every check for a short window
+(``Settings.raw_retention``), failures for the whole retention. ``rollups`` holds one row per
+monitor and hour (checks, failures, a latency histogram, :mod:`bot.histogram`), upserted in the
+same transaction as each raw row (:meth:`Store.record`); uptime and latency percentiles are read
+from it. Retention deletes in small steps (:meth:`Store.prune_step`) so that the caller can
+yield to the event loop between them.
+
 State changes are conditional ``UPDATE``s whose row count says whether this caller made the
 change; alerts are inserted into ``outbox`` in the same transaction (see :mod:`bot.monitoring`).
 """
@@ -12,20 +19,68 @@ change; alerts are inserted into ``outbox`` in the same transaction (see :mod:`b
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from bot import histogram
 from bot.commands import Expect, Watch
 from bot.model import Alert, Channel, CheckRecord, IncidentRecord, Monitor
 from checks import Cause
 
-_MIGRATIONS: tuple[str, ...] = (
+HOUR = 3600
+_RAW_WATERMARK = "raw_pruned_id"
+"""``meta`` key: every healthy raw row with an id up to this one is gone (see ``prune_step``)."""
+
+
+def _add_rollups(db: sqlite_utils.Database) -> None:
+    """Migration 1 -> 2: the rollups table, filled from the raw rows already stored.
+
+    Raw rows are then pruned in id order, so ``results (at)`` is no longer needed.
+    """
+    db.execute("DROP INDEX results_at")
+    db.execute(
+        "CREATE TABLE rollups ("
+        " monitor_id INTEGER NOT NULL, hour INTEGER NOT NULL,"
+        " checks INTEGER NOT NULL, failures INTEGER NOT NULL, latency BLOB,"
+        " PRIMARY KEY (monitor_id, hour)) WITHOUT ROWID"
+    )
+    rows = db.execute(
+        "SELECT monitor_id, CAST(at / 3600 AS INTEGER), ok,"
+        " CASE WHEN status IS NOT NULL THEN total_ms END"
+        " FROM results ORDER BY monitor_id, at"
+    )
+    key: tuple[int, int] | None = None
+    checks = failures = 0
+    counts: dict[int, int] = {}
+
+    def flush() -> None:
+        if key is not None:
+            db.execute(
+                "INSERT INTO rollups (monitor_id, hour, checks, failures, latency)"
+                " VALUES (?,?,?,?,?)",
+                [*key, checks, failures, histogram.encode(counts) or None],
+            )
+
+    for monitor_id, hour, ok, ms in rows:
+        if (monitor_id, hour) != key:
+            flush()
+            key, checks, failures, counts = (monitor_id, hour), 0, 0, {}
+        checks += 1
+        failures += 0 if ok else 1
+        if ms is not None:
+            index = histogram.bucket(ms)
+            counts[index] = counts.get(index, 0) + 1
+    flush()
+
+
+_MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
     # 0 -> 1: the first schema.
     """
     CREATE TABLE monitors (
@@ -80,6 +135,8 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_incident ON outbox (incident_id, kind);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """,
+    # 1 -> 2: hourly rollups.
+    _add_rollups,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -136,10 +193,14 @@ class Store:
                 f"({SCHEMA_VERSION}); upgrade check502"
             )
         for version in range(current, SCHEMA_VERSION):
+            step = _MIGRATIONS[version]
             with self.db.atomic():
-                for statement in _MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        self.db.execute(statement)
+                if callable(step):
+                    step(self.db)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {version + 1}")
 
     @contextmanager
@@ -212,6 +273,7 @@ class Store:
         with self.transaction():
             self.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
             self.execute("DELETE FROM results WHERE monitor_id = ?", (monitor_id,))
+            self.execute("DELETE FROM rollups WHERE monitor_id = ?", (monitor_id,))
             self.execute("DELETE FROM incidents WHERE monitor_id = ?", (monitor_id,))
             self.execute(
                 "UPDATE outbox SET failed_at = ?, last_error = 'monitor removed'"
@@ -264,43 +326,154 @@ class Store:
             for r in rows
         )
 
+    def record(
+        self,
+        monitor_id: int,
+        at: float,
+        *,
+        ok: bool,
+        outcome: str,
+        cause: str,
+        status: int | None = None,
+        http_version: str | None = None,
+        ip: str | None = None,
+        error_kind: str | None = None,
+        generated_by: str | None = None,
+        hop: str | None = None,
+        dns_ms: float | None = None,
+        connect_ms: float | None = None,
+        tls_ms: float | None = None,
+        ttfb_ms: float | None = None,
+        total_ms: float | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        """Store one check: its raw row, and its count in the hour's rollup, atomically.
+
+        A check that got a response (a status) with a total time counts in the latency
+        histogram; ``body_excerpt`` is for failures (healthy checks store NULL).
+        """
+        # Inside the caller's transaction (the monitor's state change) as is: a savepoint per
+        # check costs more than the two statements it would wrap.
+        with nullcontext() if self.db.conn.in_transaction else self.transaction():
+            self.execute(
+                "INSERT INTO results (monitor_id, at, ok, outcome, status, http_version, ip,"
+                " error_kind, cause, generated_by, hop, dns_ms, connect_ms, tls_ms, ttfb_ms,"
+                " total_ms, body_excerpt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    monitor_id,
+                    at,
+                    int(ok),
+                    outcome,
+                    status,
+                    http_version,
+                    ip,
+                    error_kind,
+                    cause,
+                    generated_by,
+                    hop,
+                    dns_ms,
+                    connect_ms,
+                    tls_ms,
+                    ttfb_ms,
+                    total_ms,
+                    None if ok else body_excerpt,
+                ),
+            )
+            hour = math.floor(at / HOUR)
+            latency = None
+            if status is not None and total_ms is not None:
+                row = self.execute(
+                    "SELECT latency FROM rollups WHERE monitor_id = ? AND hour = ?",
+                    (monitor_id, hour),
+                ).fetchone()
+                latency = histogram.add(None if row is None else row[0], total_ms)
+            self.execute(
+                "INSERT INTO rollups (monitor_id, hour, checks, failures, latency)"
+                " VALUES (?,?,1,?,?) ON CONFLICT (monitor_id, hour) DO UPDATE SET"
+                " checks = checks + 1, failures = failures + excluded.failures,"
+                " latency = COALESCE(excluded.latency, latency)",
+                (monitor_id, hour, 0 if ok else 1, latency),
+            )
+
     def uptime(self, monitor_id: int, since: float) -> tuple[int, int]:
-        """``(checks, up)`` since a time."""
+        """``(checks, up)`` from the start of the hour of ``since`` on (from the rollups)."""
         row = self.execute(
-            "SELECT COUNT(*), COALESCE(SUM(ok), 0) FROM results WHERE monitor_id = ? AND at >= ?",
-            (monitor_id, since),
+            "SELECT COALESCE(SUM(checks), 0), COALESCE(SUM(checks - failures), 0) FROM rollups"
+            " WHERE monitor_id = ? AND hour >= ?",
+            (monitor_id, math.floor(since / HOUR)),
         ).fetchone()
         return int(row[0]), int(row[1])
 
-    def latencies(self, monitor_id: int, since: float) -> list[float]:
-        """Total times, in ms, of checks that got a response, sorted."""
-        return [
-            float(r[0])
+    def latency_percentiles(
+        self, monitor_id: int, since: float, quantiles: Sequence[float]
+    ) -> tuple[float | None, ...]:
+        """Total-time percentiles, in ms, of checks that got a response, from the start of the
+        hour of ``since`` on: merged hourly histograms, each within
+        :data:`bot.histogram.RELATIVE_ERROR` of the raw rows' percentile."""
+        counts = histogram.merge(
+            r[0]
             for r in self.execute(
-                "SELECT total_ms FROM results WHERE monitor_id = ? AND at >= ? AND status IS NOT"
-                " NULL AND total_ms IS NOT NULL ORDER BY total_ms",
-                (monitor_id, since),
+                "SELECT latency FROM rollups WHERE monitor_id = ? AND hour >= ?",
+                (monitor_id, math.floor(since / HOUR)),
             )
-        ]
+        )
+        return tuple(histogram.percentile(counts, q) for q in quantiles)
+
+    # Retention runs in steps, each one short transaction reading at most ``limit`` rows, so
+    # the caller (on the event loop) can let checks run between them. Raw rows are walked in id
+    # order, i.e. the order they were written, and a walk stops at the first row still to be
+    # kept: a step never scans what stays (``results`` has no index on ``at``).
 
     def prune_results(self, before: float, limit: int) -> int:
-        """Drop up to ``limit`` of the oldest check results older than ``before``.
+        """Drop up to ``limit`` of the oldest raw rows, failures included, older than ``before``
+        (the whole retention); returns how many went: ``limit`` means call again."""
+        oldest = self.execute("SELECT id, at FROM results ORDER BY id LIMIT ?", (limit,))
+        doomed = [(i,) for i, _ in _older(oldest, before)]
+        with self.transaction():
+            self.db.conn.executemany("DELETE FROM results WHERE id = ?", doomed)
+        return len(doomed)
 
-        One short transaction: the caller, on the event loop, prunes a backlog in steps.
-        """
-        return self.execute(
-            "DELETE FROM results WHERE id IN"
-            " (SELECT id FROM results WHERE at < ? ORDER BY at LIMIT ?)",
-            (before, limit),
-        ).rowcount
+    def prune_raw(self, raw_before: float, limit: int) -> int:
+        """Drop the healthy raw rows older than ``raw_before`` among the next ``limit`` rows
+        written after the last step's; failures stay. Returns how many rows it walked past:
+        ``limit`` means call again."""
+        mark = int(self.get_meta(_RAW_WATERMARK) or 0)
+        rows = self.execute(
+            "SELECT id, at, ok FROM results WHERE id > ? ORDER BY id LIMIT ?", (mark, limit)
+        )
+        passed = _older(rows, raw_before)
+        if passed:
+            with self.transaction():
+                self.db.conn.executemany(
+                    "DELETE FROM results WHERE id = ?", [(i,) for i, _, ok in passed if ok]
+                )
+                self.set_meta(_RAW_WATERMARK, str(passed[-1][0]))
+        return len(passed)
+
+    def prune_rollups(self, before: float, after: int, limit: int) -> int | None:
+        """Drop the rollups of hours before ``before``'s, of up to ``limit`` monitors with an id
+        above ``after``; returns the last monitor id done (pass it as ``after`` next), or
+        None when there are no more monitors."""
+        hour = math.floor(before / HOUR)
+        ids = [
+            int(r[0])
+            for r in self.execute(
+                "SELECT id FROM monitors WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+            )
+        ]
+        with self.transaction():
+            self.db.conn.executemany(
+                "DELETE FROM rollups WHERE monitor_id = ? AND hour < ?", [(i, hour) for i in ids]
+            )
+        return ids[-1] if ids else None
 
     def prune(self, before: float) -> int:
-        """Drop check results, closed incidents and settled outbox rows older than ``before``."""
+        """Drop closed incidents and settled outbox rows older than ``before``; both tables are
+        small, so one transaction. Returns the incidents dropped."""
         with self.transaction():
-            removed = self.execute("DELETE FROM results WHERE at < ?", (before,)).rowcount
-            self.execute(
+            removed = self.execute(
                 "DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?", (before,)
-            )
+            ).rowcount
             self.execute(f"DELETE FROM outbox WHERE NOT ({_PENDING}) AND created_at < ?", (before,))
         return removed
 
@@ -362,6 +535,16 @@ class Store:
             self.execute("DELETE FROM meta WHERE key = ?", (key,))
         else:
             self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _older(rows: Iterator[Any], before: float) -> list[Any]:
+    """The leading rows (``id, at, ...``) older than ``before``: up to the first that is not."""
+    passed = []
+    for row in rows:
+        if row[1] >= before:
+            break
+        passed.append(row)
+    return passed
 
 
 def _monitor(row: dict[str, Any]) -> Monitor:
