@@ -78,7 +78,7 @@ CHECK_TIMEOUT = 10.0
 """Deadline of each probe of an on-demand check (monitors use their own ``timeout``)."""
 _PRUNE_EVERY = 600
 """Raw rows live ``raw_retention`` plus up to this long."""
-_PRUNE_BATCH = 2000
+_PRUNE_BATCH = 1000
 """Raw rows read per step: one step blocks the event loop for some ms (bench/storage)."""
 _PRUNE_MONITORS = 200
 """Monitors whose old rollups one step drops."""
@@ -163,26 +163,17 @@ class Bot:
         millions would block every check for tens of seconds.
         """
         now = self.clock()
-        before = now - self.settings.retention_days * 86400
-        raw_before = now - self.settings.raw_retention
-        removed = 0
-        while (batch := self.store.prune_results(before, _PRUNE_BATCH)) == _PRUNE_BATCH:
-            removed += batch
+        steps = self.store.retention_steps(
+            before=now - self.settings.retention_days * 86400,
+            raw_before=now - self.settings.raw_retention,
+            batch=_PRUNE_BATCH,
+            monitors=_PRUNE_MONITORS,
+        )
+        count = 1
+        for _ in steps:
+            count += 1
             await asyncio.sleep(_PRUNE_PAUSE)
-        removed += batch
-        while True:  # healthy raw rows past the raw window
-            if self.store.prune_raw(raw_before, _PRUNE_BATCH) < _PRUNE_BATCH:
-                break
-            await asyncio.sleep(_PRUNE_PAUSE)
-        after = 0
-        while (last := self.store.prune_rollups(before, after, _PRUNE_MONITORS)) is not None:
-            after = last
-            await asyncio.sleep(_PRUNE_PAUSE)
-        self.store.prune(before)
-        if removed:
-            log.info(
-                "pruned %s check results older than %s days", removed, self.settings.retention_days
-            )
+        log.info("retention done in %s steps", count)
 
     # ------------------------------------------------------------------------------- commands
 

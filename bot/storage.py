@@ -6,7 +6,8 @@ seconds (REAL). Every method runs on the event loop's thread; SQLite calls here 
 microseconds, so they are not worth a thread hop.
 
 History has two tiers. ``results`` holds raw checks: every check for a short window
-(``Settings.raw_retention``), failures for the whole retention. ``rollups`` holds one row per
+(``Settings.raw_retention``), failures for the whole retention (past the raw window without
+their body excerpt). ``rollups`` holds one row per
 monitor and hour (checks, failures, a latency histogram, :mod:`bot.histogram`), upserted in the
 same transaction as each raw row (:meth:`Store.record`); uptime and latency percentiles are read
 from it. Retention deletes in small steps (:meth:`Store.prune_step`) so that the caller can
@@ -427,7 +428,7 @@ class Store:
     def prune_results(self, before: float, limit: int) -> int:
         """Drop up to ``limit`` of the oldest raw rows, failures included, older than ``before``
         (the whole retention); returns how many went: ``limit`` means call again."""
-        oldest = self.execute("SELECT id, at FROM results ORDER BY id LIMIT ?", (limit,))
+        oldest = self.execute("SELECT id, at FROM results ORDER BY id LIMIT ?", (limit,)).fetchall()
         doomed = [(i,) for i, _ in _older(oldest, before)]
         with self.transaction():
             self.db.conn.executemany("DELETE FROM results WHERE id = ?", doomed)
@@ -435,17 +436,23 @@ class Store:
 
     def prune_raw(self, raw_before: float, limit: int) -> int:
         """Drop the healthy raw rows older than ``raw_before`` among the next ``limit`` rows
-        written after the last step's; failures stay. Returns how many rows it walked past:
-        ``limit`` means call again."""
+        written after the last step's; failures stay, without their body excerpt. Returns how
+        many rows it walked past: ``limit`` means call again."""
         mark = int(self.get_meta(_RAW_WATERMARK) or 0)
         rows = self.execute(
             "SELECT id, at, ok FROM results WHERE id > ? ORDER BY id LIMIT ?", (mark, limit)
-        )
+        ).fetchall()
         passed = _older(rows, raw_before)
         if passed:
             with self.transaction():
                 self.db.conn.executemany(
                     "DELETE FROM results WHERE id = ?", [(i,) for i, _, ok in passed if ok]
+                )
+                # A failure stays, all but its body excerpt (up to 4 KiB; a burst repeats it).
+                self.db.conn.executemany(
+                    "UPDATE results SET body_excerpt = NULL WHERE id = ?"
+                    " AND body_excerpt IS NOT NULL",
+                    [(i,) for i, _, ok in passed if not ok],
                 )
                 self.set_meta(_RAW_WATERMARK, str(passed[-1][0]))
         return len(passed)
@@ -466,6 +473,21 @@ class Store:
                 "DELETE FROM rollups WHERE monitor_id = ? AND hour < ?", [(i, hour) for i in ids]
             )
         return ids[-1] if ids else None
+
+    def retention_steps(
+        self, *, before: float, raw_before: float, batch: int, monitors: int
+    ) -> Iterator[None]:
+        """Retention as short steps: each ``next()`` runs one (one short transaction); the
+        caller waits between them (:meth:`bot.core.Bot.prune`, ``bench/storage``)."""
+        while self.prune_results(before, batch) == batch:
+            yield
+        while self.prune_raw(raw_before, batch) == batch:
+            yield
+        after = 0
+        while (last := self.prune_rollups(before, after, monitors)) is not None:
+            after = last
+            yield
+        self.prune(before)
 
     def prune(self, before: float) -> int:
         """Drop closed incidents and settled outbox rows older than ``before``; both tables are
@@ -537,7 +559,7 @@ class Store:
             self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
 
-def _older(rows: Iterator[Any], before: float) -> list[Any]:
+def _older(rows: list[Any], before: float) -> list[Any]:
     """The leading rows (``id, at, ...``) older than ``before``: up to the first that is not."""
     passed = []
     for row in rows:
