@@ -59,8 +59,12 @@ def _checks(seed: int, start: float, end: float, step: float = 97.0) -> list[dic
         ms = rng.lognormvariate(math.log(120), 0.7)
         if roll < 0.06:
             out.append({"at": at, "ok": False, "outcome": "502", "status": 502, "total_ms": ms})
-        elif roll < 0.09:
+        elif roll < 0.08:
             out.append({"at": at, "ok": False, "outcome": "connect_refused", "status": None})
+        elif roll < 0.09:  # a total time, but no status (a read timeout): not a latency either
+            out.append(
+                {"at": at, "ok": False, "outcome": "read_timeout", "status": None, "total_ms": ms}
+            )
         elif roll < 0.10:  # a status, but no total time: not a latency
             out.append({"at": at, "ok": True, "outcome": "200", "status": 200})
         else:
@@ -223,7 +227,10 @@ def test_retention_keeps_failures_and_incidents_and_drops_old_healthy_rows(store
     ancient = _checks(4, NOW - 33 * DAY, NOW - 31 * DAY, step=3000)
     older = _checks(5, NOW - 5 * DAY, NOW - 4 * HOUR, step=1500)
     recent = _checks(6, NOW - 2 * HOUR, NOW, step=300)
-    _record(store, a, ancient + older + recent)
+    edge = [  # just after the retention's edge: its hour's rollup stays
+        {"at": NOW - 30 * DAY + 60, "ok": True, "outcome": "200", "status": 200, "total_ms": 9}
+    ]
+    _record(store, a, ancient + edge + older + recent)
     _record(store, b, _checks(7, NOW - 2 * HOUR, NOW, step=600))
     rows_b = store.rows("SELECT id FROM results WHERE monitor_id = ?", (b,))
     open_old = store.execute(
@@ -251,9 +258,9 @@ def test_retention_keeps_failures_and_incidents_and_drops_old_healthy_rows(store
     assert store.rows("SELECT id FROM results WHERE monitor_id = ?", (b,)) == rows_b
     # Rollups: the hours past the retention are gone, every later one is whole.
     assert store.uptime(a, NOW - 5 * DAY) == before_uptime
-    assert store.uptime(a, 0) == before_uptime
+    assert store.uptime(a, 0) == store.uptime(a, NOW - 30 * DAY)
     assert store.row("SELECT MIN(hour) AS h FROM rollups")["h"] == math.floor(  # type: ignore[index]
-        (NOW - 5 * DAY) / HOUR
+        (NOW - 30 * DAY) / HOUR
     )
     # An open incident stays, however old.
     assert store.incident(int(open_old or 0)) is not None
@@ -281,6 +288,20 @@ def test_a_step_reads_only_up_to_the_first_row_still_kept(store: Store) -> None:
     assert store.prune_raw(NOW - 3 * HOUR, limit=100) == 0  # nothing more: no re-reading
     assert store.prune_results(NOW - 30 * DAY, limit=100) == 0
     assert store.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 5
+
+
+def test_rows_written_out_of_time_order_are_pruned_in_a_later_step(store: Store) -> None:
+    m = _monitor(store)
+    healthy = {"ok": True, "outcome": "200", "status": 200, "total_ms": 8.0}
+    _record(store, m, [{**healthy, "at": at} for at in (NOW - 5 * HOUR, NOW, NOW - 4 * HOUR)])
+    store.prune_raw(NOW - 3 * HOUR, limit=100)
+    # The walk stopped at the row still in the window; the old one after it waits its turn.
+    assert [r["at"] for r in store.rows("SELECT at FROM results ORDER BY id")] == [
+        NOW,
+        NOW - 4 * HOUR,
+    ]
+    store.prune_raw(NOW + 3 * HOUR + 1, limit=100)
+    assert store.execute("SELECT COUNT(*) FROM results").fetchone()[0] == 0
 
 
 def test_a_removed_monitor_leaves_no_history(store: Store) -> None:
