@@ -188,10 +188,15 @@ async def test_history_comes_from_the_rollups(tmp_path: Path) -> None:
         m = _monitor(store)
         checks = _checks(3, NOW - 7 * DAY + HOUR, NOW)
         _record(store, m, checks)
-        for _ in store.retention_steps(
-            before=NOW - 30 * DAY, raw_before=NOW - settings.raw_retention, batch=500, monitors=10
+        for count, _ in enumerate(
+            store.retention_steps(
+                before=NOW - 30 * DAY,
+                raw_before=NOW - settings.raw_retention,
+                batch=500,
+                monitors=10,
+            )
         ):
-            pass
+            assert count < 1_000, "retention does not end"
         kept = store.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         assert kept < len(checks) / 2  # the healthy raw rows of the earlier days are gone
 
@@ -214,12 +219,13 @@ async def test_history_comes_from_the_rollups(tmp_path: Path) -> None:
 
 
 def _steps(store: Store, now: float, *, raw: float = 3 * HOUR, batch: int = 3) -> int:
-    count = 0
-    for _ in store.retention_steps(
+    """Run retention to the end, in steps; fail rather than loop on when it never ends."""
+    steps = store.retention_steps(
         before=now - 30 * DAY, raw_before=now - raw, batch=batch, monitors=1
-    ):
-        count += 1
-    return count
+    )
+    for count, _ in enumerate(steps):
+        assert count < 5_000, "retention does not end"
+    return count + 1
 
 
 def test_retention_keeps_failures_and_incidents_and_drops_old_healthy_rows(store: Store) -> None:
