@@ -157,6 +157,7 @@ class Store:
 
     def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
+        db.conn.create_function("check502_latency_add", 2, _latency_add, deterministic=True)
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -356,7 +357,7 @@ class Store:
         # Inside the caller's transaction (the monitor's state change) as is: a savepoint per
         # check costs more than the two statements it would wrap.
         with nullcontext() if self.db.conn.in_transaction else self.transaction():
-            self.execute(
+            self.db.conn.execute(
                 "INSERT INTO results (monitor_id, at, ok, outcome, status, http_version, ip,"
                 " error_kind, cause, generated_by, hop, dns_ms, connect_ms, tls_ms, ttfb_ms,"
                 " total_ms, body_excerpt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -380,20 +381,19 @@ class Store:
                     None if ok else body_excerpt,
                 ),
             )
-            hour = math.floor(at / HOUR)
-            latency = None
-            if status is not None and total_ms is not None:
-                row = self.execute(
-                    "SELECT latency FROM rollups WHERE monitor_id = ? AND hour = ?",
-                    (monitor_id, hour),
-                ).fetchone()
-                latency = histogram.add(None if row is None else row[0], total_ms)
-            self.execute(
+            # One statement: the hour's histogram grows inside SQLite (``_latency_add``).
+            self.db.conn.execute(
                 "INSERT INTO rollups (monitor_id, hour, checks, failures, latency)"
-                " VALUES (?,?,1,?,?) ON CONFLICT (monitor_id, hour) DO UPDATE SET"
-                " checks = checks + 1, failures = failures + excluded.failures,"
-                " latency = COALESCE(excluded.latency, latency)",
-                (monitor_id, hour, 0 if ok else 1, latency),
+                " VALUES (?1, ?2, 1, ?3, check502_latency_add(NULL, ?4))"
+                " ON CONFLICT (monitor_id, hour) DO UPDATE SET checks = checks + 1,"
+                " failures = failures + excluded.failures,"
+                " latency = check502_latency_add(latency, ?4)",
+                (
+                    monitor_id,
+                    math.floor(at / HOUR),
+                    0 if ok else 1,
+                    total_ms if status is not None else None,
+                ),
             )
 
     def uptime(self, monitor_id: int, since: float) -> tuple[int, int]:
@@ -557,6 +557,11 @@ class Store:
             self.execute("DELETE FROM meta WHERE key = ?", (key,))
         else:
             self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _latency_add(blob: bytes | None, ms: float | None) -> bytes | None:
+    """SQL ``check502_latency_add(histogram, ms)``: the histogram with ``ms`` counted in."""
+    return blob if ms is None else histogram.add(blob, ms)
 
 
 def _older(rows: list[Any], before: float) -> list[Any]:
