@@ -173,6 +173,9 @@ class Bot:
         for _ in steps:
             count += 1
             await asyncio.sleep(_PRUNE_PAUSE)
+            if not self._started:  # stopped meanwhile: the store may be closed; next run goes on
+                steps.close()
+                return
         log.info("retention done in %s steps", count)
 
     # ------------------------------------------------------------------------------- commands

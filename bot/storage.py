@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -459,8 +459,8 @@ class Store:
 
     def prune_rollups(self, before: float, after: int, limit: int) -> int | None:
         """Drop the rollups of hours before ``before``'s, of up to ``limit`` monitors with an id
-        above ``after``; returns the last monitor id done (pass it as ``after`` next), or
-        None when there are no more monitors."""
+        above ``after``; returns the last monitor id done when there may be more (pass it as
+        ``after`` next), None when this was the last batch."""
         hour = math.floor(before / HOUR)
         ids = [
             int(r[0])
@@ -472,11 +472,11 @@ class Store:
             self.db.conn.executemany(
                 "DELETE FROM rollups WHERE monitor_id = ? AND hour < ?", [(i, hour) for i in ids]
             )
-        return ids[-1] if ids else None
+        return ids[-1] if len(ids) == limit else None
 
     def retention_steps(
         self, *, before: float, raw_before: float, batch: int, monitors: int
-    ) -> Iterator[None]:
+    ) -> Generator[None, None, None]:
         """Retention as short steps: each ``next()`` runs one (one short transaction); the
         caller waits between them (:meth:`bot.core.Bot.prune`, ``bench/storage``)."""
         while self.prune_results(before, batch) == batch:

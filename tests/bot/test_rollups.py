@@ -7,6 +7,7 @@ percentiles within the histogram's bucket error (``bot.histogram.RELATIVE_ERROR`
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import sqlite3
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from bot import histogram
 from bot.commands import Expect, Watch
-from bot.core import Bot
+from bot.core import _PRUNE_BATCH, Bot
 from bot.model import Channel, Context, HistoryReply
 from bot.settings import Settings
 from bot.storage import _MIGRATIONS, SCHEMA_VERSION, Store
@@ -405,3 +406,28 @@ def test_histogram_blobs_round_trip_and_merge(counts: dict[int, int]) -> None:
     assert histogram.decode(blob) == counts
     merged = histogram.merge([blob, blob, None])
     assert merged == {k: 2 * v for k, v in counts.items()}
+
+
+async def test_a_bot_stopped_during_retention_ends_it_quietly(tmp_path: Path) -> None:
+    settings = Settings(db_path=str(tmp_path / "bot.db"), control_url=None, retention_days=1)
+    bot = Bot(settings)
+    await bot.start()
+    try:
+        m = _monitor(bot.store)
+        healthy = {"ok": True, "outcome": "200", "status": 200, "total_ms": 8.0}
+        old = bot.clock() - 3 * DAY
+        _record(bot.store, m, [{**healthy, "at": old + i} for i in range(3_500)])
+        pruning = asyncio.create_task(bot.prune())
+        await asyncio.sleep(0.01)  # the first step has run; it now waits before the next
+        assert not pruning.done()
+    finally:
+        await bot.stop()
+        bot.close()
+    await asyncio.wait_for(pruning, timeout=5)  # no step ran on the closed store
+    store = Store.open(settings.db_path)
+    try:
+        # It stopped part-way (the start-up's own run may have taken a step too).
+        left = store.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        assert 3_500 - 2 * _PRUNE_BATCH <= left < 3_500
+    finally:
+        store.close()
