@@ -7,10 +7,10 @@ microseconds, so they are not worth a thread hop.
 
 History has two tiers. ``results`` holds raw checks: every check for a short window
 (``Settings.raw_retention``), failures for the whole retention (past the raw window without
-their body excerpt). ``rollups`` holds one row per
-monitor and hour (checks, failures, a latency histogram, :mod:`bot.histogram`), upserted in the
-same transaction as each raw row (:meth:`Store.record`); uptime and latency percentiles are read
-from it. Retention deletes in small steps (:meth:`Store.prune_step`) so that the caller can
+their body excerpt). ``rollups`` holds one row per monitor and hour (checks, failures, a
+latency histogram, :mod:`bot.histogram`), upserted in the same transaction as each raw row
+(:meth:`Store.record`); uptime and latency percentiles are read from it, so they count whole
+hours. Retention runs in short steps (:meth:`Store.retention_steps`) so that the caller can
 yield to the event loop between them.
 
 State changes are conditional ``UPDATE``s whose row count says whether this caller made the
@@ -37,7 +37,7 @@ from checks import Cause
 
 HOUR = 3600
 _RAW_WATERMARK = "raw_pruned_id"
-"""``meta`` key: every healthy raw row with an id up to this one is gone (see ``prune_step``)."""
+"""``meta`` key: every healthy raw row with an id up to this one is gone (see ``prune_raw``)."""
 
 
 def _add_rollups(db: sqlite_utils.Database) -> None:
