@@ -202,29 +202,24 @@ class Monitoring:
         p = outcome.probe
         v = outcome.diagnosis.verdict
         t = p.timings if p else None
-        self.store.execute(
-            "INSERT INTO results (monitor_id, at, ok, outcome, status, http_version, ip,"
-            " error_kind, cause, generated_by, hop, dns_ms, connect_ms, tls_ms, ttfb_ms,"
-            " total_ms, body_excerpt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                monitor.id,
-                now,
-                int(outcome.ok),
-                outcome.label,
-                p.status if p else None,
-                p.http_version if p else None,
-                p.ip if p else None,
-                p.error.kind.value if p and p.error else None,
-                outcome.cause.value,
-                v.generated_by,
-                v.hop.value if v.hop else None,
-                t.dns if t else None,
-                t.connect if t else None,
-                t.tls if t else None,
-                t.ttfb if t else None,
-                t.total if t else None,
-                None if outcome.ok or p is None else p.body_excerpt[:4096],
-            ),
+        self.store.record(
+            monitor.id,
+            now,
+            ok=outcome.ok,
+            outcome=outcome.label,
+            cause=outcome.cause.value,
+            status=p.status if p else None,
+            http_version=p.http_version if p else None,
+            ip=p.ip if p else None,
+            error_kind=p.error.kind.value if p and p.error else None,
+            generated_by=v.generated_by,
+            hop=v.hop.value if v.hop else None,
+            dns_ms=t.dns if t else None,
+            connect_ms=t.connect if t else None,
+            tls_ms=t.tls if t else None,
+            ttfb_ms=t.ttfb if t else None,
+            total_ms=t.total if t else None,
+            body_excerpt=None if outcome.ok or p is None else p.body_excerpt[:4096],
         )
 
     def _up(self, monitor: Monitor, outcome: Outcome, now: float, muted: bool) -> int:

@@ -50,6 +50,10 @@ class Settings:
     resolver: str | None = None
     ca_bundle: str | None = None
     retention_days: int = 30
+    """How long failures, incidents and hourly rollups are kept (``CHECK502_RETENTION_DAYS``)."""
+    raw_retention: float = 3 * 3600.0
+    """How long every raw check is kept (``CHECK502_RAW_RETENTION``); ``history`` lists the
+    latest checks from these, and its uptime and latency figures come from hourly rollups."""
     max_concurrent_checks: int = 100
     min_interval: int = 30
     """The shortest ``every`` the core accepts (the command grammar itself allows 30 s)."""
@@ -118,6 +122,7 @@ class Settings:
             "CHECK502_GROUP_WINDOW": ("group_window", 0.0),
             "CHECK502_COALESCE": ("coalesce", 0.0),
             "CHECK502_FOLLOWUP_INTERVAL": ("followup_interval", 0.0),
+            "CHECK502_RAW_RETENTION": ("raw_retention", 600.0),
         }
         for var, (attr, floor) in durations.items():
             if (v := get(var)) is not None:
@@ -151,4 +156,10 @@ class Settings:
                     f"CHECK502_CERT_WARN_DAYS={v!r} is not a list of days"
                 ) from None
             values["cert_warn_days"] = days
-        return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.raw_retention > settings.retention_days * 86400:
+            raise SettingsError(
+                f"CHECK502_RAW_RETENTION ({settings.raw_retention:g} s) must not be longer than"
+                f" CHECK502_RETENTION_DAYS ({settings.retention_days} d)"
+            )
+        return settings

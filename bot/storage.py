@@ -5,6 +5,14 @@ One database file (WAL), schema versioned with ``PRAGMA user_version``: each ent
 seconds (REAL). Every method runs on the event loop's thread; SQLite calls here take
 microseconds, so they are not worth a thread hop.
 
+History has two tiers. ``results`` holds raw checks: every check for a short window
+(``Settings.raw_retention``), failures for the whole retention (past the raw window without
+their body excerpt). ``rollups`` holds one row per monitor and hour (checks, failures, a
+latency histogram, :mod:`bot.histogram`), upserted in the same transaction as each raw row
+(:meth:`Store.record`); uptime and latency percentiles are read from it, so they count whole
+hours. Retention runs in short steps (:meth:`Store.retention_steps`) so that the caller can
+yield to the event loop between them.
+
 State changes are conditional ``UPDATE``s whose row count says whether this caller made the
 change; alerts are inserted into ``outbox`` in the same transaction (see :mod:`bot.monitoring`).
 
@@ -21,23 +29,71 @@ import errno
 import fcntl
 import json
 import logging
+import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
+from bot import histogram
 from bot.commands import Expect, Watch
 from bot.errors import StorageError
 from bot.model import Alert, Channel, CheckRecord, IncidentRecord, Monitor
 from checks import Cause
 
-_MIGRATIONS: tuple[str, ...] = (
+HOUR = 3600
+_RAW_WATERMARK = "raw_pruned_id"
+"""``meta`` key: every healthy raw row with an id up to this one is gone (see ``prune_raw``)."""
+
+
+def _add_rollups(db: sqlite_utils.Database) -> None:
+    """Migration 1 -> 2: the rollups table, filled from the raw rows already stored.
+
+    Raw rows are then pruned in id order, so ``results (at)`` is no longer needed.
+    """
+    db.execute("DROP INDEX results_at")
+    db.execute(
+        "CREATE TABLE rollups ("
+        " monitor_id INTEGER NOT NULL, hour INTEGER NOT NULL,"
+        " checks INTEGER NOT NULL, failures INTEGER NOT NULL, latency BLOB,"
+        " PRIMARY KEY (monitor_id, hour)) WITHOUT ROWID"
+    )
+    rows = db.execute(
+        "SELECT monitor_id, CAST(at / 3600 AS INTEGER), ok,"
+        " CASE WHEN status IS NOT NULL THEN total_ms END"
+        " FROM results ORDER BY monitor_id, at"
+    )
+    key: tuple[int, int] | None = None
+    checks = failures = 0
+    counts: dict[int, int] = {}
+
+    def flush() -> None:
+        if key is not None:
+            db.execute(
+                "INSERT INTO rollups (monitor_id, hour, checks, failures, latency)"
+                " VALUES (?,?,?,?,?)",
+                [*key, checks, failures, histogram.encode(counts) or None],
+            )
+
+    for monitor_id, hour, ok, ms in rows:
+        if (monitor_id, hour) != key:
+            flush()
+            key, checks, failures, counts = (monitor_id, hour), 0, 0, {}
+        checks += 1
+        failures += 0 if ok else 1
+        if ms is not None:
+            index = histogram.bucket(ms)
+            counts[index] = counts.get(index, 0) + 1
+    flush()
+
+
+_MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
     # 0 -> 1: the first schema.
     """
     CREATE TABLE monitors (
@@ -92,6 +148,8 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outbox_incident ON outbox (incident_id, kind);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """,
+    # 1 -> 2: hourly rollups.
+    _add_rollups,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -254,6 +312,7 @@ class Store:
     def __init__(self, db: sqlite_utils.Database, path: str = ":memory:") -> None:
         self.db = db
         self.path = path
+        db.conn.create_function("check502_latency_add", 2, _latency_add, deterministic=True)
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -353,10 +412,14 @@ class Store:
                 written=False,
             )
         for version in range(current, SCHEMA_VERSION):
+            step = _MIGRATIONS[version]
             with self.transaction():
-                for statement in _MIGRATIONS[version].split(";"):
-                    if statement.strip():
-                        self.execute(statement)
+                if callable(step):
+                    step(self.db)
+                else:
+                    for statement in step.split(";"):
+                        if statement.strip():
+                            self.execute(statement)
                 self.execute(f"PRAGMA user_version = {version + 1}")
 
     @contextmanager
@@ -432,6 +495,7 @@ class Store:
         with self.transaction():
             self.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
             self.execute("DELETE FROM results WHERE monitor_id = ?", (monitor_id,))
+            self.execute("DELETE FROM rollups WHERE monitor_id = ?", (monitor_id,))
             self.execute("DELETE FROM incidents WHERE monitor_id = ?", (monitor_id,))
             self.execute(
                 "UPDATE outbox SET failed_at = ?, last_error = 'monitor removed'"
@@ -484,43 +548,174 @@ class Store:
             for r in rows
         )
 
+    def record(
+        self,
+        monitor_id: int,
+        at: float,
+        *,
+        ok: bool,
+        outcome: str,
+        cause: str,
+        status: int | None = None,
+        http_version: str | None = None,
+        ip: str | None = None,
+        error_kind: str | None = None,
+        generated_by: str | None = None,
+        hop: str | None = None,
+        dns_ms: float | None = None,
+        connect_ms: float | None = None,
+        tls_ms: float | None = None,
+        ttfb_ms: float | None = None,
+        total_ms: float | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        """Store one check: its raw row, and its count in the hour's rollup, atomically.
+
+        A check that got a response (a status) with a total time counts in the latency
+        histogram; ``body_excerpt`` is for failures (healthy checks store NULL).
+        """
+        # Inside the caller's transaction (the monitor's state change) as is: a savepoint per
+        # check costs more than the two statements it would wrap.
+        with nullcontext() if self.db.conn.in_transaction else self.transaction():
+            self.db.conn.execute(
+                "INSERT INTO results (monitor_id, at, ok, outcome, status, http_version, ip,"
+                " error_kind, cause, generated_by, hop, dns_ms, connect_ms, tls_ms, ttfb_ms,"
+                " total_ms, body_excerpt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    monitor_id,
+                    at,
+                    int(ok),
+                    outcome,
+                    status,
+                    http_version,
+                    ip,
+                    error_kind,
+                    cause,
+                    generated_by,
+                    hop,
+                    dns_ms,
+                    connect_ms,
+                    tls_ms,
+                    ttfb_ms,
+                    total_ms,
+                    None if ok else body_excerpt,
+                ),
+            )
+            # One statement: the hour's histogram grows inside SQLite (``_latency_add``).
+            self.db.conn.execute(
+                "INSERT INTO rollups (monitor_id, hour, checks, failures, latency)"
+                " VALUES (?1, ?2, 1, ?3, check502_latency_add(NULL, ?4))"
+                " ON CONFLICT (monitor_id, hour) DO UPDATE SET checks = checks + 1,"
+                " failures = failures + excluded.failures,"
+                " latency = check502_latency_add(latency, ?4)",
+                (
+                    monitor_id,
+                    math.floor(at / HOUR),
+                    0 if ok else 1,
+                    total_ms if status is not None else None,
+                ),
+            )
+
     def uptime(self, monitor_id: int, since: float) -> tuple[int, int]:
-        """``(checks, up)`` since a time."""
+        """``(checks, up)`` from the start of the hour of ``since`` on (from the rollups)."""
         row = self.execute(
-            "SELECT COUNT(*), COALESCE(SUM(ok), 0) FROM results WHERE monitor_id = ? AND at >= ?",
-            (monitor_id, since),
+            "SELECT COALESCE(SUM(checks), 0), COALESCE(SUM(checks - failures), 0) FROM rollups"
+            " WHERE monitor_id = ? AND hour >= ?",
+            (monitor_id, math.floor(since / HOUR)),
         ).fetchone()
         return int(row[0]), int(row[1])
 
-    def latencies(self, monitor_id: int, since: float) -> list[float]:
-        """Total times, in ms, of checks that got a response, sorted."""
-        return [
-            float(r[0])
+    def latency_percentiles(
+        self, monitor_id: int, since: float, quantiles: Sequence[float]
+    ) -> tuple[float | None, ...]:
+        """Total-time percentiles, in ms, of checks that got a response, from the start of the
+        hour of ``since`` on: merged hourly histograms, each within
+        :data:`bot.histogram.RELATIVE_ERROR` of the raw rows' percentile."""
+        counts = histogram.merge(
+            r[0]
             for r in self.execute(
-                "SELECT total_ms FROM results WHERE monitor_id = ? AND at >= ? AND status IS NOT"
-                " NULL AND total_ms IS NOT NULL ORDER BY total_ms",
-                (monitor_id, since),
+                "SELECT latency FROM rollups WHERE monitor_id = ? AND hour >= ?",
+                (monitor_id, math.floor(since / HOUR)),
             )
-        ]
+        )
+        return tuple(histogram.percentile(counts, q) for q in quantiles)
+
+    # Retention runs in steps, each one short transaction reading at most ``limit`` rows, so
+    # the caller (on the event loop) can let checks run between them. Raw rows are walked in id
+    # order, i.e. the order they were written, and a walk stops at the first row still to be
+    # kept: a step never scans what stays (``results`` has no index on ``at``).
 
     def prune_results(self, before: float, limit: int) -> int:
-        """Drop up to ``limit`` of the oldest check results older than ``before``.
+        """Drop up to ``limit`` of the oldest raw rows, failures included, older than ``before``
+        (the whole retention); returns how many went: ``limit`` means call again."""
+        oldest = self.execute("SELECT id, at FROM results ORDER BY id LIMIT ?", (limit,)).fetchall()
+        doomed = [(i,) for i, _ in _older(oldest, before)]
+        with self.transaction():
+            self.db.conn.executemany("DELETE FROM results WHERE id = ?", doomed)
+        return len(doomed)
 
-        One short transaction: the caller, on the event loop, prunes a backlog in steps.
-        """
-        return self.execute(
-            "DELETE FROM results WHERE id IN"
-            " (SELECT id FROM results WHERE at < ? ORDER BY at LIMIT ?)",
-            (before, limit),
-        ).rowcount
+    def prune_raw(self, raw_before: float, limit: int) -> int:
+        """Drop the healthy raw rows older than ``raw_before`` among the next ``limit`` rows
+        written after the last step's; failures stay, without their body excerpt. Returns how
+        many rows it walked past: ``limit`` means call again."""
+        mark = int(self.get_meta(_RAW_WATERMARK) or 0)
+        rows = self.execute(
+            "SELECT id, at, ok FROM results WHERE id > ? ORDER BY id LIMIT ?", (mark, limit)
+        ).fetchall()
+        passed = _older(rows, raw_before)
+        if passed:
+            with self.transaction():
+                self.db.conn.executemany(
+                    "DELETE FROM results WHERE id = ?", [(i,) for i, _, ok in passed if ok]
+                )
+                # A failure stays, all but its body excerpt (up to 4 KiB; a burst repeats it).
+                self.db.conn.executemany(
+                    "UPDATE results SET body_excerpt = NULL WHERE id = ?"
+                    " AND body_excerpt IS NOT NULL",
+                    [(i,) for i, _, ok in passed if not ok],
+                )
+                self.set_meta(_RAW_WATERMARK, str(passed[-1][0]))
+        return len(passed)
+
+    def prune_rollups(self, before: float, after: int, limit: int) -> int | None:
+        """Drop the rollups of hours before ``before``'s, of up to ``limit`` monitors with an id
+        above ``after``; returns the last monitor id done when there may be more (pass it as
+        ``after`` next), None when this was the last batch."""
+        hour = math.floor(before / HOUR)
+        ids = [
+            int(r[0])
+            for r in self.execute(
+                "SELECT id FROM monitors WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
+            )
+        ]
+        with self.transaction():
+            self.db.conn.executemany(
+                "DELETE FROM rollups WHERE monitor_id = ? AND hour < ?", [(i, hour) for i in ids]
+            )
+        return ids[-1] if len(ids) == limit else None
+
+    def retention_steps(
+        self, *, before: float, raw_before: float, batch: int, monitors: int
+    ) -> Generator[None, None, None]:
+        """Retention as short steps: each ``next()`` runs one (one short transaction); the
+        caller waits between them (:meth:`bot.core.Bot.prune`, ``bench/storage``)."""
+        while self.prune_results(before, batch) == batch:
+            yield
+        while self.prune_raw(raw_before, batch) == batch:
+            yield
+        after = 0
+        while (last := self.prune_rollups(before, after, monitors)) is not None:
+            after = last
+            yield
+        self.prune(before)
 
     def prune(self, before: float) -> int:
-        """Drop check results, closed incidents and settled outbox rows older than ``before``."""
+        """Drop closed incidents and settled outbox rows older than ``before``; both tables are
+        small, so one transaction. Returns the incidents dropped."""
         with self.transaction():
-            removed = self.execute("DELETE FROM results WHERE at < ?", (before,)).rowcount
-            self.execute(
+            removed = self.execute(
                 "DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?", (before,)
-            )
+            ).rowcount
             self.execute(f"DELETE FROM outbox WHERE NOT ({_PENDING}) AND created_at < ?", (before,))
         return removed
 
@@ -582,6 +777,21 @@ class Store:
             self.execute("DELETE FROM meta WHERE key = ?", (key,))
         else:
             self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _latency_add(blob: bytes | None, ms: float | None) -> bytes | None:
+    """SQL ``check502_latency_add(histogram, ms)``: the histogram with ``ms`` counted in."""
+    return blob if ms is None else histogram.add(blob, ms)
+
+
+def _older(rows: list[Any], before: float) -> list[Any]:
+    """The leading rows (``id, at, ...``) older than ``before``: up to the first that is not."""
+    passed = []
+    for row in rows:
+        if row[1] >= before:
+            break
+        passed.append(row)
+    return passed
 
 
 def _monitor(row: dict[str, Any]) -> Monitor:

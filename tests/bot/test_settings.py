@@ -27,6 +27,7 @@ def test_blank_variables_mean_the_defaults() -> None:
         "CHECK502_ALLOW_NETWORKS",
         "CHECK502_RESOLVER",
         "CHECK502_RETENTION_DAYS",
+        "CHECK502_RAW_RETENTION",
         "CHECK502_RECHECK_DELAY",
         "CHECK502_REMINDER_INTERVAL",
         "CHECK502_CONTROL_URL",
@@ -57,6 +58,8 @@ def test_the_defaults_refuse_internal_addresses() -> None:
         ({"CHECK502_ALLOW_NETWORKS": "*"}, "policy", AddressPolicy(allow_all=True)),
         ({"CHECK502_RESOLVER": "127.0.0.1:5353"}, "resolver", "127.0.0.1:5353"),
         ({"CHECK502_RETENTION_DAYS": "7"}, "retention_days", 7),
+        ({"CHECK502_RAW_RETENTION": "90m"}, "raw_retention", 5400.0),
+        ({"CHECK502_RAW_RETENTION": "1d"}, "raw_retention", 86400.0),
         ({"CHECK502_MAX_CONCURRENT_CHECKS": "12"}, "max_concurrent_checks", 12),
         ({"CHECK502_RECHECK_DELAY": "5s"}, "recheck_delay", 5.0),
         ({"CHECK502_RECHECK_DELAY": "500ms"}, "recheck_delay", 0.5),
@@ -104,6 +107,9 @@ def test_allow_networks_opens_only_what_it_names() -> None:
         ("CHECK502_RETENTION_DAYS", "abc"),
         ("CHECK502_RETENTION_DAYS", "0"),
         ("CHECK502_RETENTION_DAYS", "1.5"),
+        ("CHECK502_RAW_RETENTION", "5m"),
+        ("CHECK502_RAW_RETENTION", "a while"),
+        ("CHECK502_RAW_RETENTION", "31d"),
         ("CHECK502_MAX_CONCURRENT_CHECKS", "0"),
         ("CHECK502_MAX_CONCURRENT_CHECKS", "many"),
         ("CHECK502_RECHECK_DELAY", "soon"),
@@ -144,6 +150,13 @@ def test_a_value_that_would_only_fail_later_is_refused_at_start_up(name: str, va
     with pytest.raises(SettingsError) as info:
         Settings.from_env({name: value})
     assert name in str(info.value)
+
+
+def test_the_raw_window_fits_in_the_retention() -> None:
+    env = {"CHECK502_RETENTION_DAYS": "1", "CHECK502_RAW_RETENTION": "1d"}
+    assert Settings.from_env(env).raw_retention == 86400.0
+    with pytest.raises(SettingsError, match="CHECK502_RAW_RETENTION"):
+        Settings.from_env({**env, "CHECK502_RAW_RETENTION": "25h"})
 
 
 def test_the_first_bad_variable_is_the_one_named() -> None:

@@ -34,10 +34,14 @@ def _monitor(store: Store, url: str = "https://shop.example.com/") -> Monitor:
 
 
 def _result(store: Store, monitor_id: int, at: float, ok: bool = True) -> None:
-    store.execute(
-        "INSERT INTO results (monitor_id, at, ok, outcome, status, cause, total_ms)"
-        " VALUES (?,?,?,?,?,?,?)",
-        (monitor_id, at, int(ok), "200" if ok else "502", 200 if ok else 502, "ok", 12.5),
+    store.record(
+        monitor_id,
+        at,
+        ok=ok,
+        outcome="200" if ok else "502",
+        cause="ok",
+        status=200 if ok else 502,
+        total_ms=12.5,
     )
 
 
@@ -139,15 +143,17 @@ def test_prune_drops_only_what_is_old_and_settled(store: Store) -> None:
     store.execute("UPDATE outbox SET sent_at = ? WHERE key LIKE 'sent-%'", (NOW,))
     store.execute("UPDATE outbox SET failed_at = ? WHERE key = 'failed-old'", (NOW,))
 
-    assert store.prune(before) == 2
+    assert store.prune_results(before, limit=100) == 2
+    assert store.prune(before) == 1
 
-    assert store.uptime(monitor.id, 0) == (1, 1)
+    assert [r["at"] for r in store.rows("SELECT at FROM results")] == [recent]
     remaining = {r["id"] for r in store.rows("SELECT id FROM incidents")}
     assert remaining == {open_old, closed_recent}
     assert closed_old not in remaining
     assert set(_outbox(store)) == {"pending-old", "sent-recent"}
     assert store.monitor(monitor.id) == monitor
     # Pruning again finds nothing more.
+    assert store.prune_results(before, limit=100) == 0
     assert store.prune(before) == 0
 
 
