@@ -16,19 +16,50 @@ import httpcore
 
 from checks._exchange import BODY_DRAIN, Exchange, Outcome
 
+_FRAME_HEAD = 9
+_SETTINGS = 0x4
+_ACK = 0x1
+
+
+def _check_preface(head: bytes) -> None:
+    """Judge the server's first frame from as much of its 9-byte header as has arrived.
+
+    A server's connection preface is a SETTINGS frame on stream 0 (RFC 9113 section 3.4), so
+    bytes that are not one prove at once that the server does not speak HTTP/2; the h2 parser
+    would instead wait for the rest of whatever frame length they seem to announce.
+    """
+    length = int.from_bytes(head[:3], "big") if len(head) >= 3 else 0
+    bad = (
+        (len(head) >= 4 and head[3] != _SETTINGS)
+        or (len(head) >= 5 and head[4] & _ACK)
+        or (len(head) >= 3 and length % 6)
+        or (len(head) >= _FRAME_HEAD and int.from_bytes(head[5:9], "big") & 0x7FFFFFFF)
+    )
+    if bad:
+        raise httpcore.RemoteProtocolError(
+            "the server chose HTTP/2 by ALPN but its first frame is not SETTINGS"
+            f" (first bytes {head[:_FRAME_HEAD].hex(' ')}): it does not speak HTTP/2"
+        )
+
 
 class _Stream(httpcore.AsyncNetworkStream):
-    """httpcore's network-stream interface over an asyncio reader/writer pair."""
+    """httpcore's network-stream interface over an asyncio reader/writer pair, checking that
+    the server's first bytes can be an HTTP/2 connection preface."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self._head = b""  # the server's first frame header, until all 9 bytes have been seen
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
-            return await self._reader.read(max_bytes)
+            data = await self._reader.read(max_bytes)
         except OSError as exc:
             raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
+        if len(self._head) < _FRAME_HEAD and data:
+            self._head += data[: _FRAME_HEAD - len(self._head)]
+            _check_preface(self._head)
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:

@@ -3,6 +3,10 @@
 It resolves the public name, probes every resolved IP (up to ``MAX_IPS``), probes the origin
 directly when one is given, concurrently, repeats for ``runs`` rounds, retries HTTP/1.1 where a
 server negotiated HTTP/2, and hands everything to :func:`checks.verdict.decide`.
+
+Deadlines: everything a run does shares one deadline, ``timeout`` seconds from the run's start,
+and an optional overall ``budget`` caps every run's deadline, so a check ends within its limit
+whatever the server does (no step, retry or re-fetch gets a fresh timeout of its own).
 """
 
 from __future__ import annotations
@@ -10,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
+import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from checks.dns import DnsResolver, Resolver
@@ -23,10 +29,13 @@ from checks.probe import ProbeRequest, Transport, probe
 from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
 from checks.verdict import decide
 
+log = logging.getLogger(__name__)
+
 MAX_IPS = 8
 MAX_REDIRECTS = 5
 MAX_RUNS = 100
 MAX_CONCURRENCY = 50
+MAX_BUDGET = 3600.0
 _REDIRECTS = {301, 302, 303, 307, 308}
 
 
@@ -56,43 +65,93 @@ def _failed(
     )
 
 
+_MIN_LEFT = 0.05
+"""Seconds: with less than this left before a deadline, a step is skipped rather than started."""
+
+
+def _out_of_time(
+    target: str, url: TargetURL, port: int, dns: DnsResult, run: int, visited: list[str]
+) -> Probe:
+    """The probe that was never sent because its run's deadline had already passed."""
+    hops = f" after {len(visited)} redirect(s)" if visited else ""
+    error = ProbeError(ErrorKind.READ_TIMEOUT, f"the deadline passed{hops} before this request")
+    return _with_redirects(_failed(target, url, port, error, dns=dns, run=run), visited)
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    """What one run found: the public name's DNS, its probes, the origin's, HTTP/1.1 retries."""
+
+    dns: DnsResult
+    public: list[Probe]
+    origin: list[Probe]
+    retries: list[Probe]
+
+
 class _Run:
-    """Everything one ``diagnose`` call shares: transport, resolver, policy, limits."""
+    """Everything one ``diagnose`` call shares: transport, resolver, policy, limits.
+
+    Every step of a run (DNS, each redirect hop, the HTTP/1.1 retry, the certificate re-fetch
+    inside a probe) shares the run's one ``deadline`` (``loop.time()`` seconds); none gets a
+    fresh timeout of its own.
+    """
 
     def __init__(
         self,
         transport: Transport,
         resolver: Resolver,
         policy: AddressPolicy,
-        timeout: float,
         follow: bool,
     ) -> None:
         self.transport = transport
         self.resolver = resolver
         self.policy = policy
-        self.timeout = timeout
         self.follow = follow
+        self.retried: set[tuple[str, str]] = set()
+        """(target, IP) pairs already retried over HTTP/1.1: one retry each per diagnosis."""
 
-    async def public(self, url: TargetURL, run: int) -> tuple[DnsResult, list[Probe]]:
+    async def resolve(self, host: str, deadline: float) -> DnsResult:
+        """Resolve ``host``, giving up (``dns_timeout``) when the deadline passes first."""
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout_at(deadline):
+                return await self.resolver.resolve(host)
+        except TimeoutError:
+            who = getattr(self.resolver, "description", "the resolver")
+            error = ProbeError(
+                ErrorKind.DNS_TIMEOUT, f"no DNS answer for {host} from {who} before the deadline"
+            )
+            elapsed = round((time.perf_counter() - started) * 1000, 3)
+            return DnsResult(host, str(who), (), elapsed, error=error)
+
+    async def public(self, url: TargetURL, run: int, deadline: float) -> _Round:
         """Resolve the public name and probe each of its addresses."""
-        dns = await self.resolver.resolve(url.host)
+        dns = await self.resolve(url.host, deadline)
         if dns.error is not None:
-            return dns, [_failed("public", url, url.port, dns.error, dns=dns, run=run)]
+            return _Round(
+                dns, [_failed("public", url, url.port, dns.error, dns=dns, run=run)], [], []
+            )
         records = dns.records[:MAX_IPS]
         self.refuse_all(records)
-        probes = await asyncio.gather(
-            *(self._chain("public", url, r.ip, url.port, url.scheme, dns, run) for r in records)
+        chains = await asyncio.gather(
+            *(
+                self._chain("public", url, r.ip, url.port, url.scheme, dns, run, deadline)
+                for r in records
+            )
         )
-        return dns, list(probes)
+        return _Round(dns, [p for p, _ in chains], [], [r for _, r in chains if r is not None])
 
     async def origin(
-        self, url: TargetURL, origin: OriginTarget, dns: DnsResult, run: int
-    ) -> list[Probe]:
-        """Probe the origin directly with the public path, Host and SNI."""
+        self, url: TargetURL, origin: OriginTarget, dns: DnsResult, run: int, deadline: float
+    ) -> tuple[list[Probe], list[Probe]]:
+        """Probe the origin directly with the public path, Host and SNI: (probes, retries)."""
         if dns.error is not None:
-            return [_failed("origin", url, origin.port, dns.error, dns=dns, run=run)]
+            return [_failed("origin", url, origin.port, dns.error, dns=dns, run=run)], []
         ip = dns.records[0].ip
-        return [await self._chain("origin", url, ip, origin.port, origin.scheme, dns, run)]
+        result, retry = await self._chain(
+            "origin", url, ip, origin.port, origin.scheme, dns, run, deadline
+        )
+        return [result], [retry] if retry is not None else []
 
     def refuse_all(self, records: Sequence[DnsRecord]) -> None:
         """Raise when the policy refuses every address: nothing may be probed at all."""
@@ -109,56 +168,67 @@ class _Run:
         scheme: str,
         dns: DnsResult,
         run: int,
-    ) -> Probe:
-        """Probe ``ip``; with ``follow``, keep following redirects (each hop re-checked)."""
+        deadline: float,
+    ) -> tuple[Probe, Probe | None]:
+        """Probe ``ip``; with ``follow``, keep following redirects (each hop re-checked).
+
+        Returns the last response and, where it negotiated HTTP/2, its HTTP/1.1 retry.
+        """
+        loop = asyncio.get_running_loop()
         visited: list[str] = []
         while True:
             refusal = self.policy.refusal(ip)
             if refusal is not None:
                 error = ProbeError(ErrorKind.BLOCKED_ADDRESS, refusal)
                 failed = _failed(target, url, port, error, dns=dns, run=run)
-                return _with_redirects(failed, visited)
+                return _with_redirects(failed, visited), None
+            left = deadline - loop.time()
+            if left < _MIN_LEFT:
+                return _out_of_time(target, url, port, dns, run, visited), None
             request = ProbeRequest(target, url, ip, port, scheme, dns.records, dns.duration_ms, run)
-            result = await probe(self.transport, request, timeout=self.timeout)
+            result = await probe(self.transport, request, timeout=left)
             if not (self.follow and result.status in _REDIRECTS and result.location):
-                return _with_redirects(result, visited)
+                retry = await self._http1_retry(result, request, deadline)
+                return _with_redirects(result, visited), retry
             if len(visited) >= MAX_REDIRECTS:
                 error = ProbeError(
                     ErrorKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"
                 )
-                return _with_redirects(_failed(target, url, port, error, dns=dns, run=run), visited)
+                failed = _failed(target, url, port, error, dns=dns, run=run)
+                return _with_redirects(failed, visited), None
             visited.append(url.url)
             try:
                 url = url.resolve(result.location)
             except UsageError as exc:  # the server's Location, not the user's input
                 error = ProbeError(ErrorKind.INVALID_RESPONSE, f"bad redirect Location: {exc}")
-                return _with_redirects(_failed(target, url, port, error, dns=dns, run=run), visited)
+                failed = _failed(target, url, port, error, dns=dns, run=run)
+                return _with_redirects(failed, visited), None
             name_refusal = self.policy.refuse_name(url.host)  # checked again on every hop
             if name_refusal is not None:
                 error = ProbeError(ErrorKind.BLOCKED_ADDRESS, name_refusal)
-                return _with_redirects(_failed(target, url, port, error, dns=dns, run=run), visited)
-            dns = await self.resolver.resolve(url.host)
+                failed = _failed(target, url, port, error, dns=dns, run=run)
+                return _with_redirects(failed, visited), None
+            dns = await self.resolve(url.host, deadline)
             if dns.error is not None:
                 failed = _failed(target, url, url.port, dns.error, dns=dns, run=run)
-                return _with_redirects(failed, visited)
+                return _with_redirects(failed, visited), None
             ip, port, scheme = dns.records[0].ip, url.port, url.scheme
 
-    async def http1_retry(self, probe_result: Probe, url: TargetURL, scheme: str) -> Probe | None:
-        """Where HTTP/2 was negotiated, the same request over HTTP/1.1 (protocol mismatch check)."""
-        if probe_result.ip is None or not probe_result.tls or probe_result.tls.alpn != "h2":
+    async def _http1_retry(
+        self, result: Probe, request: ProbeRequest, deadline: float
+    ) -> Probe | None:
+        """Where HTTP/2 was negotiated, the same request over HTTP/1.1 (protocol mismatch check),
+        once per (target, IP), within what is left of the same deadline (skipped when nothing is).
+        """
+        if result.ip is None or not result.tls or result.tls.alpn != "h2":
             return None
-        request = ProbeRequest(
-            probe_result.target,
-            url,
-            probe_result.ip,
-            probe_result.port,
-            scheme,
-            probe_result.resolved,
-            probe_result.timings.dns,
-            probe_result.run,
-        )
-        result = await probe(self.transport, request, timeout=self.timeout, http2=False)
-        return replace(result, protocol_retry=True)
+        key = (result.target, result.ip)
+        left = deadline - asyncio.get_running_loop().time()
+        if key in self.retried or left < _MIN_LEFT:
+            return None
+        self.retried.add(key)
+        retry = await probe(self.transport, request, timeout=left, http2=False)
+        return replace(retry, protocol_retry=True)
 
 
 @contextlib.asynccontextmanager
@@ -194,6 +264,20 @@ def _outcome(p: Probe) -> str:
     return str(p.status)
 
 
+def _report(progress: Callable[[int, int], None] | None, done: int, runs: int) -> None:
+    """Tell the caller a run finished; a failing callback never breaks the diagnosis."""
+    if progress is None:
+        return
+    try:
+        progress(done, runs)
+    except Exception:  # the caller's callback: its failure is not the check's
+        log.warning("progress callback failed; the check goes on", exc_info=True)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
 async def diagnose(
     url: str,
     *,
@@ -206,13 +290,25 @@ async def diagnose(
     follow: bool = False,
     policy: AddressPolicy | None = None,
     transport: Transport | None = None,
+    budget: float | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Diagnosis:
     """Diagnose ``url``: probe it (and ``origin``), then say what is wrong and where.
+
+    Each run ends within ``timeout`` seconds of its start whatever the servers do: its DNS
+    lookups, probes, redirects, HTTP/1.1 retries and certificate re-fetches share that one
+    deadline (the first runs' clock starts with the call, so the origin's lookup counts too).
+    ``budget`` bounds the whole call: runs not started when it runs out are not started, runs
+    in flight are cut at it (and left out when at least one run finished), and the verdict says
+    how many finished. ``progress(runs_done, runs)`` is called from the event loop each time a
+    run finishes; if it raises, that is logged and the check goes on.
 
     Raises :class:`checks.errors.UsageError` for input that cannot be checked (a malformed URL,
     origin or resolver, a refused metadata name). Network trouble never raises: it is reported
     in the probes and the verdict.
     """
+    loop = asyncio.get_running_loop()
+    began = loop.time()  # the clock starts now: building a resolver or transport counts too
     target = parse_url(url)
     origin_target = parse_origin(origin, target) if origin else None
     if not 1 <= runs <= MAX_RUNS:
@@ -221,6 +317,8 @@ async def diagnose(
         raise InvalidURL(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
     if not 0 < timeout <= 120:
         raise InvalidURL("timeout must be between 0 and 120 seconds")
+    if budget is not None and not 0 < budget <= MAX_BUDGET:
+        raise InvalidURL(f"the overall limit must be between 0 and {MAX_BUDGET} seconds")
     policy = policy or AddressPolicy()
     for host in (target.host, origin_target.host if origin_target else None):
         if host is not None and (refusal := policy.refuse_name(host)) is not None:
@@ -229,36 +327,64 @@ async def diagnose(
         resolver = _resolver(resolver, min(timeout, 5.0))
     if transport is None:
         transport = _transport(ca_bundle)
+    budget_at = None if budget is None else began + budget
     checked_at = datetime.now(UTC)
-    session = _Run(transport, resolver, policy, timeout, follow)
-    gate = asyncio.Semaphore(concurrency)
+    session = _Run(transport, resolver, policy, follow)
+
+    def deadline(start: float) -> tuple[float, bool]:
+        """A run's deadline from its start, and whether the budget (not the timeout) sets it."""
+        own = start + timeout
+        if budget_at is not None and budget_at < own:
+            return budget_at, True
+        return own, False
+
     origin_dns: DnsResult | None = None
     if origin_target is not None:  # resolved once, checked before anything is sent
-        origin_dns = await resolver.resolve(origin_target.host)
+        origin_dns = await session.resolve(origin_target.host, deadline(began)[0])
         session.refuse_all(origin_dns.records[:1])
 
-    async def one_run(run: int) -> tuple[DnsResult, list[Probe], list[Probe]]:
-        async with gate:
-            public_task = session.public(target, run)
-            if origin_target is None:
-                dns, public = await public_task
-                return dns, public, []
-            assert origin_dns is not None
-            async with _all_or_nothing() as group:
-                public_run = group.create_task(public_task)
-                origin_run = group.create_task(
-                    session.origin(target, origin_target, origin_dns, run)
-                )
-            dns, public = public_run.result()
-            return dns, public, origin_run.result()
+    async def one_run(run: int, until: float) -> _Round:
+        public_task = session.public(target, run, until)
+        if origin_target is None:
+            return await public_task
+        assert origin_dns is not None
+        async with _all_or_nothing() as group:
+            public_run = group.create_task(public_task)
+            origin_run = group.create_task(
+                session.origin(target, origin_target, origin_dns, run, until)
+            )
+        found = public_run.result()
+        origin_probes, origin_retries = origin_run.result()
+        return replace(found, origin=origin_probes, retries=[*found.retries, *origin_retries])
+
+    done: dict[int, _Round] = {}
+    cut: dict[int, _Round] = {}
+    pending = iter(range(runs))
+
+    async def worker() -> None:
+        """Run the next pending run until none is left or the budget is spent."""
+        start = began  # a worker's first run starts with the call
+        for run in pending:
+            if run > 0 and budget_at is not None and loop.time() >= budget_at - _MIN_LEFT:
+                return
+            until, by_budget = deadline(start)
+            found = await one_run(run, until)
+            if by_budget and loop.time() >= until - _MIN_LEFT:
+                cut[run] = found  # stopped by the budget, not finished
+                return
+            done[run] = found
+            _report(progress, len(done), runs)
+            start = loop.time()
 
     async with _all_or_nothing() as group:
-        tasks = [group.create_task(one_run(run)) for run in range(runs)]
-    rounds = [task.result() for task in tasks]
-    public_probes = [p for _, public, _ in rounds for p in public]
-    origin_probes = [p for _, _, op in rounds for p in op]
-    retries = await _protocol_retries(session, target, origin_target, public_probes, origin_probes)
-    dns = rounds[0][0]
+        for _ in range(min(concurrency, runs)):
+            group.create_task(worker())
+    kept = done or cut  # with no run finished, what the cut runs saw is all there is
+    rounds = [kept[run] for run in sorted(kept)]
+    public_probes = [p for r in rounds for p in r.public]
+    origin_probes = [p for r in rounds for p in r.origin]
+    retries = [p for r in rounds for p in r.retries]
+    dns = rounds[0].dns
     ips_seen = tuple(dict.fromkeys(p.ip for p in public_probes if p.ip))
     mix = Counter(_outcome(p) for p in public_probes)
     all_probes = (*public_probes, *origin_probes, *retries)
@@ -270,6 +396,12 @@ async def diagnose(
         retries,
         dns=dns,
     )
+    if len(done) < runs:
+        assert budget is not None  # only the budget stops runs
+        note = (
+            f"{len(done)} of {runs} runs finished within {_seconds(budget)} s (the overall limit)"
+        )
+        verdict = replace(verdict, evidence=(note, *verdict.evidence))
     return Diagnosis(
         url=target.url,
         checked_at=checked_at,
@@ -281,25 +413,5 @@ async def diagnose(
         concurrency=concurrency,
         ips_seen=ips_seen,
         status_mix=tuple(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))),
+        runs_done=len(done),
     )
-
-
-async def _protocol_retries(
-    session: _Run,
-    target: TargetURL,
-    origin: OriginTarget | None,
-    public: Sequence[Probe],
-    origin_probes: Sequence[Probe],
-) -> list[Probe]:
-    """One HTTP/1.1 retry per distinct (target, IP) that negotiated HTTP/2."""
-    seen: set[tuple[str, str | None]] = set()
-    pending = []
-    for p in (*public, *origin_probes):
-        key = (p.target, p.ip)
-        if key in seen or not p.tls or p.tls.alpn != "h2":
-            continue
-        seen.add(key)
-        scheme = origin.scheme if p.target == "origin" and origin else target.scheme
-        pending.append(session.http1_retry(p, target, scheme))
-    results = await asyncio.gather(*pending)
-    return [r for r in results if r is not None]

@@ -105,6 +105,7 @@ def diagnosis_to_dict(d: Diagnosis) -> dict[str, Any]:
         },
         "origin": d.origin,
         "runs": d.runs,
+        "runs_done": d.runs_done,
         "concurrency": d.concurrency,
         "ips_seen": list(d.ips_seen),
         "status_mix": dict(d.status_mix),
@@ -202,6 +203,7 @@ def diagnosis_from_dict(data: dict[str, Any]) -> Diagnosis:
         ),
         origin=data["origin"],
         runs=data["runs"],
+        runs_done=data.get("runs_done", data["runs"]),  # documents from before it existed
         concurrency=data["concurrency"],
         ips_seen=tuple(data["ips_seen"]),
         status_mix=tuple((k, n) for k, n in mix.items()),

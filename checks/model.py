@@ -191,6 +191,13 @@ class Diagnosis:
     ips_seen: tuple[str, ...] = field(default=())
     status_mix: tuple[tuple[str, int], ...] = field(default=())
     """How often each outcome (a status code or an error kind) was seen on the public URL."""
+    runs_done: int = -1
+    """How many of ``runs`` finished (fewer when an overall budget cut the check short).
+    Left out, it is ``runs``: every run finished."""
+
+    def __post_init__(self) -> None:
+        if self.runs_done < 0:  # frozen: the one place a default is filled in after __init__
+            object.__setattr__(self, "runs_done", self.runs)
 
     @property
     def healthy(self) -> bool:

@@ -10,7 +10,8 @@ every probe has a connection of its own (never a pooled or multiplexed one); HTT
 by the libraries httpx is built on: h11 for HTTP/1.1 (:mod:`checks._http1`) and httpcore's
 HTTP/2 connection (:mod:`checks._http2`) when the server picks ``h2`` by ALPN.
 
-Every probe is bounded: an overall deadline, at most ``BODY_EXCERPT`` bytes kept and
+Every probe is bounded: one overall deadline (``timeout``) shared by the exchange and the
+unverified certificate re-fetch after a TLS failure, at most ``BODY_EXCERPT`` bytes kept and
 ``BODY_DRAIN`` bytes read, and response headers larger than ``HEADER_LIMIT`` count as a failure.
 """
 
@@ -34,12 +35,15 @@ from checks.target import TargetURL
 
 HEADER_LIMIT = 64 * 1024
 USER_AGENT = "check502/0.1"
-_TLS_KINDS = {
+_REFETCH_KINDS = {
     ErrorKind.TLS_EXPIRED,
     ErrorKind.TLS_HOSTNAME_MISMATCH,
     ErrorKind.TLS_UNTRUSTED,
     ErrorKind.TLS_HANDSHAKE,
 }
+"""Failures after which the certificate is fetched again, unverified, to show what it says."""
+_MIN_LEFT = 0.05
+"""Seconds: with less than this left of the probe's deadline, no re-fetch is started."""
 
 __all__ = ["BODY_DRAIN", "BODY_EXCERPT", "HEADER_LIMIT", "ProbeRequest", "Transport", "probe"]
 
@@ -166,9 +170,11 @@ async def probe(
     conn = _Connection()
     out = Outcome()
     error: ProbeError | None = None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout  # shared by the exchange and the certificate re-fetch
     start = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout_at(deadline):
             await _connect(request, context, conn)
             reader, writer = conn.reader, conn.writer
             assert reader is not None and writer is not None
@@ -186,7 +192,10 @@ async def probe(
         error = mapped.as_value()
     finally:
         if conn.writer is not None:
-            conn.writer.close()
+            if error is None:
+                conn.writer.close()
+            else:  # a broken or hostile peer gets no graceful close to stall on
+                conn.writer.transport.abort()
     end = time.perf_counter()
     header_bytes = sum(len(k) + len(v) + 4 for k, v in out.headers) + 17 if out.headers else 0
     if error is None and header_bytes > HEADER_LIMIT:
@@ -196,12 +205,13 @@ async def probe(
             " (nginx proxy_buffer_size 4-8 KiB, AWS ALB 32 KiB)",
         )
     tls = conn.tls
-    if error is not None and error.kind in _TLS_KINDS and tls is None:
+    left = deadline - loop.time()
+    if error is not None and error.kind in _REFETCH_KINDS and tls is None and left > _MIN_LEFT:
         tls = await tlsinfo.fetch_unverified(
             request.ip,
             request.port,
             None if url.is_ip else url.host,
-            timeout=min(timeout, 5.0),
+            timeout=left,
             verify_error=error.message,
         )
     if tls is not None and conn.alpn and tls.alpn is None:

@@ -70,13 +70,18 @@ def from_ssl_object(obj: ssl.SSLObject | ssl.SSLSocket) -> TlsInfo | None:
 async def fetch_unverified(
     ip: str, port: int, server_name: str | None, *, timeout: float, verify_error: str
 ) -> TlsInfo | None:
-    """Connect again without verifying, only to read the certificate and show why it failed."""
+    """Connect again without verifying, only to read the certificate and show why it failed.
+
+    Everything, closing included, ends within ``timeout`` seconds (the rest of the probe's own
+    deadline); a peer that does not close in time is dropped.
+    """
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    deadline = asyncio.get_running_loop().time() + timeout
     writer: asyncio.StreamWriter | None = None
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout_at(deadline):
             _, writer = await asyncio.open_connection(
                 ip, port, ssl=context, server_hostname=server_name or None
             )
@@ -93,7 +98,7 @@ async def fetch_unverified(
         if writer is not None:
             writer.close()
             try:
-                async with asyncio.timeout(1):
+                async with asyncio.timeout_at(deadline):
                     await writer.wait_closed()
             except (OSError, TimeoutError, ssl.SSLError):
-                pass
+                writer.transport.abort()

@@ -28,8 +28,9 @@ import struct
 import tempfile
 import threading
 import time
+import zlib
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
@@ -115,6 +116,8 @@ class LoopServer:
     def __init__(self, *, tls_context: ssl.SSLContext | None = None) -> None:
         self.port = 0
         self.requests: deque[bytes] = deque(maxlen=10_000)
+        self.accepted_at: deque[float] = deque(maxlen=10_000)
+        """``time.monotonic()`` of each accepted connection: when a client's check reached us."""
         self._tls_context = tls_context
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -208,6 +211,7 @@ class LoopServer:
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A plain (non-coroutine) callback, so the writer is tracked before any await: stop()
         # can then abort connections whose handler has not started yet.
+        self.accepted_at.append(time.monotonic())
         self._writers.add(writer)
         task = asyncio.get_running_loop().create_task(self._client(reader, writer))
         self._tasks.add(task)
@@ -215,8 +219,9 @@ class LoopServer:
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            if self._tls_context is not None:
-                await writer.start_tls(self._tls_context, ssl_handshake_timeout=_HANDSHAKE_TIMEOUT)
+            context = self.tls_context_for_connection()
+            if context is not None:
+                await writer.start_tls(context, ssl_handshake_timeout=_HANDSHAKE_TIMEOUT)
             await self.handle(reader, writer)
         except _PEER_GONE:
             pass  # the peer gave up or broke the protocol; misbehaving is our job, not theirs
@@ -227,6 +232,10 @@ class LoopServer:
             # tracked so stop() can abort it.
             if writer.transport.get_write_buffer_size() == 0:
                 self._writers.discard(writer)
+
+    def tls_context_for_connection(self) -> ssl.SSLContext | None:
+        """The TLS context for the connection being set up (the server's, unless overridden)."""
+        return self._tls_context
 
     async def read_request(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -858,3 +867,230 @@ def unix_busy_server(path: str | None = None, work: float = 0.5) -> BusyServer:
 def tcp_busy_server(work: float = 0.5) -> BusyServer:
     """TCP variant of :func:`unix_busy_server`: overflow connects time out instead."""
     return BusyServer(None, work, family="tcp")
+
+
+# --------------------------------------------------------------------------------------------
+# hostile servers: each tries to keep a client busy (or its memory growing) for ever
+# --------------------------------------------------------------------------------------------
+
+
+class NoHandshakeServer(LoopServer):
+    """An ``https://`` port that accepts TCP, reads the ClientHello and never answers it.
+
+    The TLS handshake never finishes: only a client's overall deadline ends the wait, and a
+    re-fetch of the certificate would hang the same way.
+    """
+
+    scheme = "https"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.requests.append(await reader.read(_MAX_HEAD))  # the ClientHello
+        await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+class NeverReadsServer(LoopServer):
+    """Accepts the connection, then never reads the request and never answers."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+class DripBodyServer(LoopServer):
+    """Sends a whole 200 head at once, then its ``size``-byte body one byte per ``interval``."""
+
+    def __init__(self, interval: float = 1.0, size: int = 1000) -> None:
+        super().__init__()
+        self.interval = interval
+        self.size = size
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.read_request(reader, writer)
+        writer.write(build_response(200, b"", content_length=self.size))
+        for _ in range(self.size):
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(self.interval)
+
+
+class H2GarbageServer(TlsServer):
+    """TLS origin (valid ``shop.test`` certificate) that picks ``h2`` by ALPN, then, after
+    ``delay`` seconds, sends bytes that are not HTTP/2 and keeps the connection open; over
+    HTTP/1.1 it answers 200 ``ok`` (or, with ``stall_http1``, never answers). ``garbage`` may
+    be any bytes, such as a frame header that breaks one rule of the HTTP/2 preface.
+
+    The garbage looks like the start of a 359-byte frame, so an HTTP/2 client that only parses
+    whole frames waits for the rest until its deadline; the server's first frame must be
+    SETTINGS, which these bytes already are not.
+    """
+
+    GARBAGE = b"\x00\x01garbage\r\n\r\n"
+
+    def __init__(
+        self,
+        *,
+        delay: float = 0.0,
+        stall_http1: bool = False,
+        garbage: bytes = GARBAGE,
+        ca: trustme.CA | None = None,
+    ) -> None:
+        super().__init__("valid", ca=ca, alpn=("h2", "http/1.1"))
+        self.garbage_delay = delay
+        self.stall_http1 = stall_http1
+        self.garbage = garbage
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if writer.get_extra_info("ssl_object").selected_alpn_protocol() != "h2":
+            if self.stall_http1:
+                await asyncio.Event().wait()  # forever; cancelled by stop()
+            await super().handle(reader, writer)
+            return
+        self.negotiated.append("h2")
+        await asyncio.sleep(self.garbage_delay)
+        writer.write(self.garbage)
+        await writer.drain()
+        await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+class H2StallServer(TlsServer):
+    """TLS origin (valid ``shop.test`` certificate) offering ``h2``, then silent whatever the
+    protocol: an HTTP/2 try and an HTTP/1.1 retry would each wait for their whole timeout."""
+
+    def __init__(self, *, ca: trustme.CA | None = None) -> None:
+        super().__init__("valid", ca=ca, alpn=("h2", "http/1.1"))
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.negotiated.append(writer.get_extra_info("ssl_object").selected_alpn_protocol())
+        await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+class UntrustedThenSilentServer(LoopServer):
+    """An ``https://`` port that alternates: odd-numbered connections get a self-signed
+    certificate (a client's verification fails); even-numbered ones never get past the
+    ClientHello. A client that checks and then re-fetches the certificate without verifying
+    meets a failure, then a hang."""
+
+    scheme = "https"
+
+    def __init__(self) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="check502-untrusted-"))
+        cert_pem, key_pem = _self_signed_pem(TLS_HOSTNAME)
+        (self._dir / "cert.pem").write_bytes(cert_pem)
+        (self._dir / "key.pem").write_bytes(key_pem)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self._dir / "cert.pem", self._dir / "key.pem")
+        super().__init__(tls_context=context)
+
+    def tls_context_for_connection(self) -> ssl.SSLContext | None:
+        return None if len(self.accepted_at) % 2 == 0 else super().tls_context_for_connection()
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.Event().wait()  # forever (or, TLS refused by the client, until it closes)
+
+    def _cleanup(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def gzip_bomb(size: int = 256 * 1024 * 1024) -> bytes:
+    """A valid gzip stream of ``size`` zero bytes that is about a thousand times smaller.
+
+    Built from one fully flushed deflate segment of 1 MiB repeated (a full flush resets the
+    compressor, so each copy decodes on its own), so building it costs milliseconds.
+    """
+    mib = 1024 * 1024
+    zeros = bytes(mib)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)
+    first = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    again = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    copies = size // mib
+    tail = compressor.flush()  # an empty final block and a trailer for the 2 MiB so far
+    crc = 0
+    for _ in range(copies):
+        crc = zlib.crc32(zeros, crc)
+    trailer = struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return first + again * (copies - 1) + tail[: -len(trailer)] + trailer
+
+
+class GzipBombServer(OkServer):
+    """A 200 whose ``Content-Encoding: gzip`` body is small but decompresses to ``size`` bytes.
+
+    Sent although the client asked for ``identity``, as misconfigured servers do; a client that
+    decompresses what it reads without a bound runs out of memory.
+    """
+
+    def __init__(self, size: int = 256 * 1024 * 1024) -> None:
+        headers = {"Content-Encoding": "gzip", "Content-Type": "text/html"}
+        super().__init__(200, gzip_bomb(size), headers)
+        self.size = size
+
+
+class RedirectServer(OkServer):
+    """Answers every request, after ``delay`` seconds, with ``status`` and ``Location:
+    location``; the location may be changed while running (to point two at each other)."""
+
+    def __init__(self, location: str = "/", status: int = 302, delay: float = 0.0) -> None:
+        super().__init__(status, b"", delay=delay)
+        self.status = status
+        self.location = location
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self._location = value
+        self.response = build_response(self.status, b"", {"Location": value})
+
+
+def no_handshake_server() -> NoHandshakeServer:
+    """``https://`` port whose TLS handshake never finishes (see :class:`NoHandshakeServer`)."""
+    return NoHandshakeServer()
+
+
+def never_reads_server() -> NeverReadsServer:
+    """Accepts, never reads the request, never answers."""
+    return NeverReadsServer()
+
+
+def drip_body_server(interval: float = 1.0) -> DripBodyServer:
+    """A 200 head at once, then the body one byte per ``interval`` seconds."""
+    return DripBodyServer(interval)
+
+
+def h2_garbage_server(
+    *,
+    delay: float = 0.0,
+    stall_http1: bool = False,
+    garbage: bytes = H2GarbageServer.GARBAGE,
+    ca: trustme.CA | None = None,
+) -> H2GarbageServer:
+    """h2 by ALPN, then garbage on an open connection (see :class:`H2GarbageServer`)."""
+    return H2GarbageServer(delay=delay, stall_http1=stall_http1, garbage=garbage, ca=ca)
+
+
+def untrusted_then_silent_server() -> UntrustedThenSilentServer:
+    """Self-signed handshakes alternating with handshakes that never finish."""
+    return UntrustedThenSilentServer()
+
+
+def gzip_bomb_server(size: int = 256 * 1024 * 1024) -> GzipBombServer:
+    """A small gzip body that decompresses to ``size`` bytes (see :class:`GzipBombServer`)."""
+    return GzipBombServer(size)
+
+
+def h2_stall_server(*, ca: trustme.CA | None = None) -> H2StallServer:
+    """h2 by ALPN, then silence over HTTP/2 and HTTP/1.1 (see :class:`H2StallServer`)."""
+    return H2StallServer(ca=ca)
+
+
+def self_redirect_server(delay: float = 0.0) -> RedirectServer:
+    """Redirects every request to itself (``Location: /``), after ``delay`` seconds."""
+    return RedirectServer("/", delay=delay)
+
+
+@contextlib.contextmanager
+def redirect_loop() -> Iterator[tuple[RedirectServer, RedirectServer]]:
+    """Two servers redirecting to each other, A → B → A, both started."""
+    with RedirectServer() as a, RedirectServer() as b:
+        a.location, b.location = b.url, a.url
+        yield a, b
