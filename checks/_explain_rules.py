@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from checks.gateways import Source, parse_source
 from checks.model import Cause
 
 __all__ = ["RULES", "Rule"]
@@ -40,7 +41,8 @@ class Rule:
 
     id: str
     pattern: re.Pattern[str]
-    source: str | None
+    source: Source | None
+    """Who writes the line or code: a gateway's typed id, Go, Kubernetes, the origin; or None."""
     cause: Cause
     status: int | None
     summary: str
@@ -60,9 +62,11 @@ def _rule(
     steps: tuple[str, ...] = (),
 ) -> Rule:
     # Positional on purpose: each row of the tables below reads id, source, cause, status,
-    # alternatives, then the pattern and the summary, like a table.
+    # alternatives, then the pattern and the summary, like a table. The source is spelt as a
+    # string in the rows and parsed here, once, into its typed id (a misspelt one stops the import).
     pattern = re.compile(regex, re.IGNORECASE)
-    return Rule(rule_id, pattern, source, cause, status, summary, alternatives, steps)
+    typed = None if source is None else parse_source(source)
+    return Rule(rule_id, pattern, typed, cause, status, summary, alternatives, steps)
 
 
 def _cs(regex: str) -> str:

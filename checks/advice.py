@@ -5,8 +5,9 @@ The advice is data, not code: three tables, combined by :func:`next_steps`.
 * ``_BY_CAUSE``: what to do for each of the seven causes, written "from the origin outward"
   (the guide's rule: check the app first, then the proxy, then the path between them).
 * ``_BY_GATEWAY``: extra steps keyed by ``(gateway id, cause)``, naming the platform's own log,
-  console, directive or command. Gateway ids are the engine's fingerprint ids (``"nginx"``,
-  ``"cloudflare"``, ``"aws_alb"``...); unknown ids simply add nothing.
+  console, directive or command. The rows spell the ids as strings (``"nginx"``, ``"aws_alb"``);
+  they are parsed once, at import, into the typed ids of :mod:`checks.gateways`, so a misspelt
+  id stops the import. Looking up an id no row names simply adds nothing.
 * ``_BY_HOP``: steps keyed by ``(hop, cause)``. An ``EDGE_TO_ORIGIN`` break points at the path
   from the proxy or CDN to the origin (allow-lists, security groups, the upstream address and the
   name the proxy resolves); an ``ORIGIN`` break points at the app itself; an ``EDGE`` break at the
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from checks.gateways import Source, parse_source
 from checks.model import Cause, Hop
 
 __all__ = ["MAX_STEPS", "next_steps"]
@@ -627,6 +629,23 @@ _BY_HOP: Mapping[tuple[Hop, Cause], tuple[str, ...]] = {
 }
 
 
+_BY_SOURCE: Mapping[tuple[Source, Cause], tuple[str, ...]] = {
+    (parse_source(source), cause): steps for (source, cause), steps in _BY_GATEWAY.items()
+}
+"""``_BY_GATEWAY`` keyed by typed ids."""
+
+
+def _gateway_steps(generated_by: str | None, cause: Cause) -> tuple[str, ...]:
+    """The steps the table has for ``generated_by`` and ``cause``; none for an unknown id."""
+    if not generated_by:
+        return ()
+    try:
+        source = parse_source(generated_by)
+    except ValueError:
+        return ()
+    return _BY_SOURCE.get((source, cause), ())
+
+
 _EDGE_OWN = frozenset({Cause.DNS, Cause.TLS})
 
 
@@ -641,7 +660,7 @@ def next_steps(
     """
     if cause is Cause.OK:
         return ()
-    gateway = _BY_GATEWAY.get((generated_by, cause), ()) if generated_by else ()
+    gateway = _gateway_steps(generated_by, cause)
     by_hop = _BY_HOP.get((hop, cause), ()) if hop is not None else ()
     # A failing public name or certificate is the edge's own: the cause's general steps are
     # about a proxy's upstream and would send the reader the wrong way.

@@ -44,6 +44,7 @@ from tests.checks.pages import (
     HEROKU_HEADERS,
     HEROKU_PAGE,
     INGRESS_503,
+    KONG_502_MESSAGE,
     KONG_HEADERS,
     KONG_HTML_504,
     KONG_JSON_502,
@@ -386,6 +387,16 @@ RULE_FIXTURES: dict[str, Case] = {
         None,
         None,
         ("envoy",),
+    ),
+    # Trap: Kong's own message, but Kong says its upstream sent the status (X-Kong-Upstream-Status).
+    "kong_upstream_passthrough": Case(
+        502,
+        (*KONG_HEADERS, ("X-Kong-Upstream-Status", "502")),
+        KONG_JSON_502.replace(KONG_502_MESSAGE, "db down"),
+        "origin",
+        None,
+        None,
+        ("kong",),
     ),
 }
 
