@@ -1,6 +1,6 @@
 """The fingerprint table behind :mod:`checks.fingerprints`: who generated a 5xx, as data.
 
-Facts come from ``shared/reference/fingerprints.md`` (the "reference"); section numbers in the
+Facts come from ``docs/fingerprints.md`` (the "reference"); section numbers in the
 comments below point into it. The table is read top to bottom and the first rule whose conditions
 all hold wins, so the order is the policy:
 

@@ -329,6 +329,7 @@ class _Reasoner:
                 gateway_errors[0].status or 502,
                 gateway_errors[0].headers,
                 gateway_errors[0].body_excerpt,
+                reason=gateway_errors[0].reason,
             )
             if gateway_errors
             else None
@@ -375,7 +376,7 @@ class _Reasoner:
             cause, confidence, alternatives = _KIND_CAUSE[main.error.kind]
             hop = Hop.EDGE if main.error.kind in _EDGE_KINDS else Hop.ORIGIN
             return _Draft(cause, confidence, hop, None, alternatives)
-        att = attribute(main.status, main.headers, main.body_excerpt)
+        att = attribute(main.status, main.headers, main.body_excerpt, reason=main.reason)
         self.evidence.extend(att.evidence)
         if (
             main.error is not None

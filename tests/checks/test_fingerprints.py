@@ -1,6 +1,6 @@
 """Tests for checks.fingerprints: one realistic response per rule, then the traps.
 
-Bodies and headers come from tests/checks/pages.py, copied from shared/reference/fingerprints.md;
+Bodies and headers come from tests/checks/pages.py, copied from docs/fingerprints.md;
 where the reference gives the bytes (nginx, ALB, HAProxy, Fastly, Varnish, CloudFront, Envoy,
 Traefik, Kong, Apache) they are exact.
 """

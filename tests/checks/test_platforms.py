@@ -1,7 +1,7 @@
 """End to end through ``diagnose``: a local server plays a CDN, PaaS or proxy edge.
 
 Each edge serves one platform's exact error response (headers and body from tests/checks/pages.py,
-copied from shared/reference/fingerprints.md); with ``--origin`` a second local server plays the
+copied from docs/fingerprints.md); with ``--origin`` a second local server plays the
 origin, healthy, refused or slow. The verdict must name the cause, the generator, the hop and the
 platform's own code, and its evidence must name the platform.
 """
