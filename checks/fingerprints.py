@@ -133,7 +133,8 @@ def attribute(
     response = Response.build(status, headers, body, reason)
     relays = _relays(response)
     found = _winning_rule(response)
-    if found is None or (found[0].gateway != _ORIGIN and found[0].confidence < _AGREE_CONFIDENCE):
+    # A complete fingerprint, or a pass-through proof (all at _AGREE_CONFIDENCE or above), wins.
+    if found is None or found[0].confidence < _AGREE_CONFIDENCE:
         agreed = _agreeing_marks(response)
         if agreed is not None:
             return _by_marks(response, relays, *agreed)

@@ -28,6 +28,7 @@ from checks._fingerprint_rules import (
     Response,
 )
 from checks.advice import _BY_SOURCE
+from checks.fingerprints import _AGREE_CONFIDENCE as AGREE_CONFIDENCE
 from checks.fingerprints import GATEWAYS, attribute
 from checks.gateways import ORIGIN, GatewayId, SourceId, parse_source
 from tests.checks.conftest import run
@@ -289,6 +290,17 @@ def test_the_marks_keep_the_platform_cause() -> None:
     assert (result.cause, result.code) == (Cause.TIMEOUT, "first byte timeout")
     cloudflare = attribute(522, CLOUDFLARE_HEADERS, "<title>shop | 522: Zeitüberschreitung</title>")
     assert (cloudflare.generated_by, cloudflare.cause) == ("cloudflare", Cause.FIREWALL)
+
+
+def test_a_pass_through_proof_beats_agreeing_marks() -> None:
+    """Kong's request id is echoed, but X-Kong-Upstream-Status says the upstream sent the 502."""
+    kong = FOOTERLESS[GatewayId.KONG]
+    assert attribute(502, kong.headers, kong.body).generated_by == GatewayId.KONG
+    relayed = attribute(502, (*kong.headers, ("X-Kong-Upstream-Status", "502")), kong.body)
+    assert (relayed.generated_by, relayed.relayed_by) == (ORIGIN, (GatewayId.KONG,))
+    proofs = [r for r in RULES if r.gateway == ORIGIN]
+    assert proofs
+    assert all(r.confidence >= AGREE_CONFIDENCE for r in proofs)
 
 
 def test_one_error_mark_alone_is_not_enough() -> None:
