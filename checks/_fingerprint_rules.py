@@ -159,8 +159,10 @@ class Echo:
 
     def match(self, r: Response) -> Facts | None:
         for value in r.headers.get(self.name, ()):
-            found = self.pattern.search(value) if self.pattern is not None else None
-            ident = (found.group(1) if found else "") if self.pattern is not None else value
+            ident = value
+            if self.pattern is not None:
+                found = self.pattern.search(value)
+                ident = found.group(1) if found else ""
             ident = ident.strip()
             if len(ident) >= _MIN_ECHO and ident in r.body:
                 return {}
@@ -1390,7 +1392,7 @@ ERROR_MARKS: tuple[ErrorMark, ...] = (
         G.APACHE,
         "Apache's server signature",
         "body",
-        body(r"<address>Apache(?:/[^<]*)? Server at [^<]+ Port \d+</address>"),
+        body(r"<address>Apache(?:/[^<]{0,100})? Server at [^<]{1,300} Port \d{1,5}</address>"),
     ),
     error_mark(G.APACHE, 'reason phrase "Proxy Error"', "reason", reason(r"^Proxy Error$")),
 )
