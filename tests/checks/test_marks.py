@@ -330,6 +330,16 @@ def test_a_request_id_echoed_in_the_page_is_a_mark() -> None:
     assert attribute(504, kong.headers, other_id).generated_by == ORIGIN
 
 
+def test_a_custom_cloudflare_page_is_named_by_its_ray_id() -> None:
+    """Cloudflare's custom error pages fill in ::RAY_ID::; the cf-ray header's hex part is it."""
+    page = "<h1>Wartungsarbeiten</h1><p>Ray ID: 8c1e2f3a4b5c6d7e</p>"
+    assert attribute(503, CLOUDFLARE_HEADERS, page).generated_by == GatewayId.CLOUDFLARE
+    other = page.replace("8c1e2f3a4b5c6d7e", "0123456789abcdef")
+    assert attribute(503, CLOUDFLARE_HEADERS, other).generated_by == ORIGIN
+    # On a 502 or 504 Cloudflare's own template is the branded page of the origin's error.
+    assert attribute(502, CLOUDFLARE_HEADERS, page).generated_by == ORIGIN
+
+
 def test_non_errors_are_the_origin_whatever_marks_they_carry() -> None:
     heroku = FOOTERLESS[GatewayId.HEROKU]
     assert attribute(200, heroku.headers, heroku.body).generated_by == ORIGIN
