@@ -446,6 +446,11 @@ _FLY_CODES: Mapping[str, Implied] = {  # 2.14
     "PR04": imp(_POOL, _ORIGIN_DOWN),
 }
 
+# obj.response is also the reason phrase on HTTP/1.1 (HTTP/2 sends none): 2.8.
+_FASTLY_REASON = Reason(
+    re.compile(r"^(?P<code>" + "|".join(map(re.escape, _FASTLY_RESPONSES)) + ")$")
+)
+
 # Envoy local replies (2.18, 3.2): the reset reason gives the flag and the cause. Order matters:
 # the transport failure reason, when present, is more precise than the reset reason.
 _ENVOY_RESET = r"reset reason: "
@@ -599,7 +604,7 @@ RULES: tuple[Rule, ...] = (
         when=(body(r"Guru Mediation:"),),
         evidence='body is Fastly\'s synthetic error ("Guru Mediation")',
         confidence=0.95,
-        code_from=(body(r"<title>\d{3} (?P<code>[^<]+)</title>"),),
+        code_from=(body(r"<title>\d{3} (?P<code>[^<]+)</title>"), _FASTLY_REASON),
         by_code=_FASTLY_RESPONSES,
     ),
     Rule(
@@ -1174,7 +1179,7 @@ ERROR_MARKS: tuple[ErrorMark, ...] = (
         G.FASTLY,
         "Fastly's reason phrase",
         "reason",
-        Reason(re.compile(r"^(?:" + "|".join(re.escape(r) for r in _FASTLY_RESPONSES) + r")$")),
+        _FASTLY_REASON,
     ),
     error_mark(
         G.FASTLY,

@@ -322,6 +322,17 @@ def test_the_reason_phrase_is_a_mark() -> None:
     assert 'reason phrase "Backend fetch failed"' in named.evidence[0]
 
 
+def test_fastly_reason_phrase_names_the_cause_without_a_page() -> None:
+    """A custom vcl_error page with no Fastly title: the reason phrase still carries obj.response."""
+    page = "<h1>Sorry, try again soon.</h1>"
+    assert attribute(503, FASTLY_HEADERS, page).generated_by == ORIGIN
+    result = attribute(503, FASTLY_HEADERS, page, reason="first byte timeout")
+    assert (result.generated_by, result.cause) == (GatewayId.FASTLY, Cause.TIMEOUT)
+    assert result.code == "first byte timeout"
+    # obj.response is case sensitive: another spelling is not Fastly's.
+    assert attribute(503, FASTLY_HEADERS, page, reason="First Byte Timeout").generated_by == ORIGIN
+
+
 def test_a_request_id_echoed_in_the_page_is_a_mark() -> None:
     """Kong's custom page: the only Kong mark in the body is its request id."""
     kong = FOOTERLESS[GatewayId.KONG]
