@@ -7,7 +7,7 @@ upstream address, errno and similar details, and attaches next steps from :mod:`
 >>> explain("connect() failed (111: Connection refused) while connecting to upstream").cause
 <Cause.ORIGIN_DOWN: 'origin_down'>
 >>> explain("Error 522").source
-'cloudflare'
+<GatewayId.CLOUDFLARE: 'cloudflare'>
 >>> explain("H12").cause
 <Cause.TIMEOUT: 'timeout'>
 >>> explain("we shipped 520 items").cause

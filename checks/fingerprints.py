@@ -16,7 +16,7 @@ Three ideas carry it (``docs/fingerprints.md``, Part 1 and "Marks by gateway"):
   an error mark, still name it: a page without its usual footer is still attributed.
 
 >>> attribute(502, [("Server", "nginx")], '{"error": "db down"}').generated_by
-'origin'
+<SourceId.ORIGIN: 'origin'>
 >>> attribute(521, [("Server", "cloudflare")], "").cause
 <Cause.ORIGIN_DOWN: 'origin_down'>
 """
