@@ -29,7 +29,7 @@ from checks._fingerprint_rules import (
 )
 from checks.advice import _BY_SOURCE
 from checks.fingerprints import _AGREE_CONFIDENCE as AGREE_CONFIDENCE
-from checks.fingerprints import GATEWAYS, attribute
+from checks.fingerprints import GATEWAYS, _place, attribute
 from checks.gateways import ORIGIN, GatewayId, SourceId, parse_source
 from tests.checks.conftest import run
 from tests.checks.pages import (
@@ -117,6 +117,27 @@ def test_no_table_names_an_unknown_id() -> None:
     assert all(type(s) in (GatewayId, SourceId) for s, _ in _BY_SOURCE)
     assert set(_doc_sections()) <= {g.value for g in GatewayId}
     assert len(_doc_sections()) == len(set(_doc_sections()))
+
+
+ONE_PLACE = {
+    GatewayId.HAPROXY: "its built-in page; no header of its own, standard reason phrases",
+    GatewayId.TRAEFIK: "the status text as the body; no Server header",
+    GatewayId.INGRESS_NGINX: "nginx's page; the Server header is cleared",
+}
+"""Gateways that mark their errors in one place only (docs/fingerprints.md says so)."""
+
+
+@pytest.mark.parametrize("gateway", list(GatewayId))
+def test_every_gateway_has_marks_in_two_places_where_it_has_them(gateway: GatewayId) -> None:
+    places = {m.place for m in ERROR_MARKS if m.gateway is gateway}
+    places |= {_place(m.when) for m in RELAY_MARKS if m.gateway is gateway}
+    assert len(places) == (1 if gateway in ONE_PLACE else len(places)), places
+    assert (len(places) >= 2) == (gateway not in ONE_PLACE), places
+    doc = DOC.read_text(encoding="utf-8")
+    section = doc.split(f"### `{gateway.value}`", 1)[1].split("\n### ", 1)[0]
+    assert ("Only one place" in section) == (
+        gateway in ONE_PLACE
+    ) or gateway is GatewayId.INGRESS_NGINX
 
 
 def test_a_misspelt_id_is_refused_by_name() -> None:
