@@ -1062,6 +1062,8 @@ RULES: tuple[Rule, ...] = (
 RELAY_MARKS: tuple[RelayMark, ...] = (
     mark(G.CLOUDFLARE, "Server: cloudflare", header("server", r"^cloudflare")),
     mark(G.CLOUDFLARE, "cf-ray", header("cf-ray")),
+    # Hit/miss marks say the platform relayed (or cached) a response: never an error mark.
+    mark(G.CLOUDFLARE, "cf-cache-status", header("cf-cache-status")),
     mark(G.CLOUDFRONT, "Server: CloudFront", header("server", r"^CloudFront$")),
     mark(G.CLOUDFRONT, "X-Amz-Cf-Id", header("x-amz-cf-id")),
     mark(G.CLOUDFRONT, "Via: (CloudFront)", header("via", r"\(CloudFront\)")),
@@ -1070,11 +1072,13 @@ RELAY_MARKS: tuple[RelayMark, ...] = (
     mark(G.CLOUDFRONT, "X-Cache: from cloudfront", header("x-cache", r" from cloudfront$")),
     mark(G.FASTLY, "x-served-by: cache-", header("x-served-by", r"^cache-")),
     mark(G.FASTLY, "x-fastly-request-id", header("x-fastly-request-id")),
+    mark(G.FASTLY, "x-timer: S…,VS0", header("x-timer", r"^S\d+\.\d+,VS\d+")),
     mark(G.VARNISH, "X-Varnish", header("x-varnish")),
     mark(G.VARNISH, "Server: Varnish", header("server", r"^Varnish")),
     mark(G.VARNISH, "Via: varnish", header("via", r"\bvarnish\b"), NoHeader("x-served-by")),
     mark(G.AKAMAI, "Server: AkamaiGHost", header("server", r"^AkamaiGHost")),
     mark(G.AKAMAI, "X-Akamai-Request-ID", header("x-akamai-request-id")),
+    mark(G.AKAMAI, "X-Cache: (AkamaiGHost)", header("x-cache", r"\(AkamaiGHost/")),
     mark(G.AZURE_FRONT_DOOR, "X-Azure-Ref", header("x-azure-ref")),
     mark(G.GOOGLE, "Server: Google Frontend", header("server", r"^Google Frontend$")),
     mark(G.GOOGLE, "Via: 1.1 google", header("via", r"\bgoogle\b")),

@@ -216,10 +216,20 @@ FOOTERLESS: dict[GatewayId, Seen] = {
 """Per gateway: its error without the usual footer (or its bare answer, where it has none)."""
 
 PASSED_THROUGH: dict[GatewayId, Headers] = {
-    GatewayId.CLOUDFLARE: (*ORIGIN_HEADERS, *CLOUDFLARE_HEADERS),
+    GatewayId.CLOUDFLARE: (
+        *ORIGIN_HEADERS[1:],
+        *CLOUDFLARE_HEADERS,
+        ("cf-cache-status", "DYNAMIC"),
+    ),
     GatewayId.CLOUDFRONT: CLOUDFRONT_RELAYED_HEADERS,
     GatewayId.FASTLY: (*ORIGIN_HEADERS, *FASTLY_HEADERS),
-    GatewayId.AKAMAI: (*ORIGIN_HEADERS, ("X-Akamai-Request-ID", "1a2b3c4d")),
+    GatewayId.AKAMAI: (
+        *ORIGIN_HEADERS,
+        (
+            "X-Cache",
+            "TCP_MISS from a104-71-131-14.deploy.akamaitechnologies.com (AkamaiGHost/10.4.6-1) (-)",
+        ),
+    ),
     GatewayId.AZURE_FRONT_DOOR: (*ORIGIN_HEADERS, *AFD_HEADERS),
     GatewayId.GOOGLE: (*ORIGIN_HEADERS, ("Via", "1.1 google")),
     GatewayId.AWS_ALB: ORIGIN_HEADERS,
@@ -273,8 +283,8 @@ def test_an_origin_502_passed_through_is_the_origin(gateway: GatewayId) -> None:
     assert result.generated_by == ORIGIN, result.evidence
     assert (gateway in result.relayed_by) == (gateway not in RELAYS_NOTHING), result.relayed_by
     response = Response.build(502, headers, JSON_502, "Bad Gateway")
-    fired = [m.label for m in ERROR_MARKS if m.gateway is gateway and m.match(response)]
-    assert fired == []
+    fired = [m.label for m in ERROR_MARKS if m.match(response)]
+    assert fired == []  # no gateway's error mark, this one's or another's
 
 
 # These footerless variants are attributed only because two marks agree: no single rule fits.
