@@ -132,9 +132,27 @@ def test_every_gateway_has_marks_in_two_places_where_it_has_them(gateway: Gatewa
     places = {m.place for m in ERROR_MARKS if m.gateway is gateway}
     places |= {_place(m.when) for m in RELAY_MARKS if m.gateway is gateway}
     assert (len(places) >= 2) == (gateway not in ONE_PLACE), places
+    assert ("Only one place" in _doc_section(gateway)) == (gateway in ONE_PLACE)
+
+
+def _doc_section(gateway: GatewayId) -> str:
     doc = DOC.read_text(encoding="utf-8")
-    section = doc.split(f"### `{gateway.value}`", 1)[1].split("\n### ", 1)[0]
-    assert ("Only one place" in section) == (gateway in ONE_PLACE)
+    return doc.split(f"### `{gateway.value}`", 1)[1].split("\n### ", 1)[0]
+
+
+@pytest.mark.parametrize("gateway", list(GatewayId))
+def test_the_doc_lists_each_mark_and_rule_of_the_gateway(gateway: GatewayId) -> None:
+    section = _doc_section(gateway)
+    errors, relays = section.split("* Relay marks", 1)
+    for m in ERROR_MARKS:
+        if m.gateway is gateway:
+            assert f"{m.label} ({m.place})" in errors
+    for r in RELAY_MARKS:
+        if r.gateway is gateway:
+            assert f"{r.label} ({_place(r.when)})" in relays.split("* Rules", 1)[0]
+    for rule in RULES:
+        if rule.gateway is gateway or gateway in rule.relays:
+            assert f"`{rule.id}`" in section
 
 
 def test_a_misspelt_id_is_refused_by_name() -> None:
