@@ -53,7 +53,8 @@ class GatewayId(StrEnum):
 
 
 class SourceId(StrEnum):
-    """Writers that are not gateways but that a table names: the origin, Go, Kubernetes."""
+    """Writers that are not gateways but that a table names: the origin, Go, Kubernetes, and
+    the application servers whose own log lines people paste beside the proxy's."""
 
     ORIGIN = "origin"
     """The origin's own answer, passed through (``generated_by``), or the app's own advice."""
@@ -61,6 +62,12 @@ class SourceId(StrEnum):
     """Go's ``net/http`` error texts, which Traefik, Caddy and any ``httputil.ReverseProxy`` log."""
     KUBERNETES = "kubernetes"
     """kube-proxy's rules and the pod network (no endpoints, stale pod addresses)."""
+    GUNICORN = "gunicorn"
+    """Gunicorn's own log (worker timeouts)."""
+    PHP_FPM = "php_fpm"
+    """PHP-FPM's own log (``pm.max_children`` reached)."""
+    UWSGI = "uwsgi"
+    """uWSGI's own log (a full listen queue)."""
 
 
 ORIGIN: Literal[SourceId.ORIGIN] = SourceId.ORIGIN
