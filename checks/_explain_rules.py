@@ -64,9 +64,9 @@ def _rule(
     # Positional on purpose: each row of the tables below reads id, source, cause, status,
     # alternatives, then the pattern and the summary, like a table. The source is spelt as a
     # string in the rows and parsed here, once, into its typed id (a misspelt one stops the import).
+    source = None if source is None else parse_source(source)
     pattern = re.compile(regex, re.IGNORECASE)
-    typed = None if source is None else parse_source(source)
-    return Rule(rule_id, pattern, typed, cause, status, summary, alternatives, steps)
+    return Rule(rule_id, pattern, source, cause, status, summary, alternatives, steps)
 
 
 def _cs(regex: str) -> str:
