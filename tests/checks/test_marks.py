@@ -187,8 +187,6 @@ class Seen(NamedTuple):
     reason: str | None = None
 
 
-JSON_502 = ORIGIN_502_JSON
-
 FOOTERLESS: dict[GatewayId, Seen] = {
     GatewayId.CLOUDFLARE: Seen(521, CLOUDFLARE_HTML_HEADERS, CLOUDFLARE_521_LOCALISED),
     GatewayId.CLOUDFRONT: Seen(502, CLOUDFRONT_HEADERS, CLOUDFRONT_502_NO_FOOTER),
@@ -297,10 +295,10 @@ def test_a_page_without_its_footer_is_still_attributed(gateway: GatewayId) -> No
 @pytest.mark.parametrize("gateway", list(GatewayId))
 def test_an_origin_502_passed_through_is_the_origin(gateway: GatewayId) -> None:
     headers = PASSED_THROUGH[gateway]
-    result = attribute(502, headers, JSON_502, reason="Bad Gateway")
+    result = attribute(502, headers, ORIGIN_502_JSON, reason="Bad Gateway")
     assert result.generated_by == ORIGIN, result.evidence
     assert (gateway in result.relayed_by) == (gateway not in RELAYS_NOTHING), result.relayed_by
-    response = Response.build(502, headers, JSON_502, "Bad Gateway")
+    response = Response.build(502, headers, ORIGIN_502_JSON, "Bad Gateway")
     fired = [m.label for m in ERROR_MARKS if m.match(response)]
     assert fired == []  # no gateway's error mark, this one's or another's
 
