@@ -482,7 +482,7 @@ CASES: tuple[Case, ...] = (
         "proxy_http",
         "(70007)The timeout specified has expired: [client 203.0.113.9:51234] AH01102: "
         "error reading status line from remote server 127.0.0.1:8080")),
-    Case("apache_read_reset", DOWN, "apache", 502, apache(
+    Case("apache_read_reset", PROTO, "apache", 502, apache(
         "proxy_http",
         "(104)Connection reset by peer: [client 203.0.113.9:51234] AH01102: error reading "
         "status line from remote server 127.0.0.1:8080")),
@@ -636,7 +636,7 @@ CASES: tuple[Case, ...] = (
     Case("heroku_h12", SLOW, "heroku", 503,
         "Error H12 (Request timeout) -> GET shop.herokuapp.com/ web=web.1 ok=503 time=30000ms"),
     Case("heroku_h12", SLOW, "heroku", 503, "heroku H12"),
-    Case("heroku_h13", DOWN, "heroku", 503, heroku("H13", "Connection closed without response")),
+    Case("heroku_h13", PROTO, "heroku", 503, heroku("H13", "Connection closed without response")),
     Case("heroku_h14", DOWN, "heroku", 503, heroku("H14", "No web processes running")),
     Case("heroku_h15", SLOW, "heroku", 503, heroku("H15", "Idle connection")),
     Case("heroku_h17", PROTO, "heroku", 503, heroku("H17", "Poorly formatted HTTP response")),
@@ -707,8 +707,8 @@ CASES: tuple[Case, ...] = (
     Case("cloudflare_origin_504", SLOW, "cloudflare", 504,
         "The web server reported a gateway time-out error."),
     # --- AWS: ALB, Classic ELB, API Gateway, CloudFront -----------------------------------
-    Case("alb_502_target_no_response", DOWN, "aws_alb", 502, alb("0.000 -1 -1", "502", "-")),
-    Case("alb_502_target_no_response", DOWN, "aws_alb", 502,
+    Case("alb_502_target_no_response", PROTO, "aws_alb", 502, alb("0.000 -1 -1", "502", "-")),
+    Case("alb_502_target_no_response", PROTO, "aws_alb", 502,
         "elb_status_code=502 target_status_code=- target=10.0.1.5:8080"),
     Case("alb_504_target_no_response", SLOW, "aws_alb", 504, alb("0.001 -1 -1", "504", "-")),
     Case("alb_503_no_targets", DOWN, "aws_alb", 503, alb("-1 -1 -1", "503", "-", target_addr="-")),
@@ -778,6 +778,104 @@ CASES: tuple[Case, ...] = (
     Case("proxy_status_limit", POOL, None, None,
         "proxy-status: edge; error=connection_limit_reached"),
     Case("proxy_status_tls", TLS, None, None, "proxy-status: edge; error=tls_certificate_error"),
+    # --- Issue 12: application servers, the keep-alive race, older and rarer wordings --------
+    Case("gunicorn_worker_timeout", SLOW, "gunicorn", 502,
+        "[2026-11-24 01:02:03 +0000] [7] [CRITICAL] WORKER TIMEOUT (pid:12)"),
+    Case("gunicorn_worker_killed", DOWN, "gunicorn", 502,
+        "[2026-11-24 01:02:04 +0000] [7] [ERROR] Worker (pid:12) was sent SIGKILL! Perhaps out "
+        "of memory?"),
+    Case("gunicorn_boot_failed", DOWN, "gunicorn", 502,
+        "[2026-11-24 01:02:03 +0000] [7] [ERROR] Worker failed to boot."),
+    Case("gunicorn_boot_failed", DOWN, "gunicorn", 502,
+        "[2026-11-24 01:02:03 +0000] [7] [INFO] Reason: App failed to load."),
+    Case("php_fpm_max_children", POOL, "php_fpm", None,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] server reached pm.max_children setting (5), "
+        "consider raising it"),
+    Case("php_fpm_max_children", POOL, "php_fpm", None,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] server reached max_children setting (50), "
+        "consider raising it"),
+    Case("php_fpm_busy", POOL, "php_fpm", None,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] seems busy (you may need to increase "
+        "pm.start_servers, or pm.min/max_spare_servers), spawning 8 children, there are 0 idle, "
+        "and 13 total children"),
+    Case("php_fpm_execution_timeout", SLOW, "php_fpm", 502,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] child 4242, script "
+        "'/var/www/html/index.php' (request: \"GET /index.php\") execution timed out "
+        "(30.012345 sec), terminating"),
+    Case("php_fpm_child_signal", DOWN, "php_fpm", 502,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] child 4242 exited on signal 9 (SIGKILL) "
+        "after 31.000000 seconds from start"),
+    Case("php_fpm_child_signal", DOWN, "php_fpm", 502,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] child 4242 exited on signal 11 (SIGSEGV - "
+        "core dumped) after 2.5 seconds from start"),
+    Case("uwsgi_listen_queue", POOL, "uwsgi", None,
+        'Thu Nov 24 01:02:03 2026 - *** uWSGI listen queue of socket "127.0.0.1:3031" (fd: 3) '
+        "full !!! (101/100) ***"),
+    Case("uwsgi_listen_queue", POOL, "uwsgi", None,
+        "*** uWSGI listen queue of socket 4 full !!! (129/128) ***"),
+    Case("uwsgi_harakiri", SLOW, "uwsgi", 502,
+        "Thu Nov 24 01:02:03 2026 - *** HARAKIRI ON WORKER 3 (pid: 4242, try: 1) ***"),
+    Case("h2o_connection_refused", DOWN, "h2o", 502,
+        "[lib/core/proxy.c] in request:/api/cart:connection refused"),
+    Case("h2o_timeout", SLOW, "h2o", 502, "[lib/core/proxy.c] in request:/api/cart:I/O timeout"),
+    Case("h2o_io_error", PROTO, "h2o", 502,
+        "[lib/core/proxy.c] in request:/api/cart:I/O error (head)"),
+    Case("h2o_io_error", PROTO, "h2o", 502,
+        "[lib/core/proxy.c] in request:/api/cart:unexpected end of stream"),
+    Case("h2o_bad_response", PROTO, "h2o", 502,
+        "[lib/core/proxy.c] in request:/api/cart:failed to parse the response"),
+    Case("alb_keepalive_documented", PROTO, "aws_alb", 502,
+        "HTTP 502: Bad gateway. The target closed the connection with a TCP RST or a TCP FIN "
+        "while the load balancer had an outstanding request to the target."),
+    Case("go_server_closed_idle", PROTO, "go", 502,
+        'time="2026-11-24T01:02:03Z" level=debug msg="\'502 Bad Gateway\' caused by: http: '
+        'server closed idle connection"'),
+    Case("apache_read_reset", PROTO, "apache", 502, apache(
+        "proxy_http",
+        "(70014)End of file found: [client 203.0.113.9:51234] AH01102: error reading status "
+        "line from remote server 127.0.0.1:8080")),
+    # Apache 2.2 and early 2.4: the same messages without an AH code.
+    Case("apache_read_reset", PROTO, "apache", 502,
+        "[Tue Nov 24 01:02:03 2026] [error] [client 203.0.113.9] (104)Connection reset by peer: "
+        "proxy: error reading status line from remote server 127.0.0.1:8080"),
+    Case("apache_read_timeout", SLOW, "apache", 502,
+        "[Tue Nov 24 01:02:03 2026] [error] [client 203.0.113.9] (70007)The timeout specified "
+        "has expired: proxy: error reading status line from remote server 127.0.0.1:8080"),
+    Case("apache_status_line", DOWN, "apache", 502,
+        "[Sat Oct 18 10:52:47 2026] [error] [client 203.0.113.9] proxy: error reading status "
+        "line from remote server localhost"),
+    Case("apache_connect_refused", DOWN, "apache", 503,
+        "[Tue Nov 24 01:02:03 2026] [error] (111)Connection refused: proxy: HTTP: attempt to "
+        "connect to 127.0.0.1:8080 (localhost) failed"),
+    Case("apache_worker_disabled", DOWN, "apache", 503,
+        "[Tue Nov 24 01:02:03 2026] [error] proxy: HTTP: disabled connection for (localhost)"),
+    Case("apache_worker_disabled", DOWN, "apache", 503,
+        "[Tue Nov 24 01:02:03 2026] [error] ap_proxy_connect_backend disabling worker for "
+        "(localhost)"),
+    Case("apache_fcgi_timeout", SLOW, "apache", 504, apache(
+        "proxy_fcgi",
+        "(70007)The timeout specified has expired: [client 203.0.113.9:54876] AH01075: Error "
+        "dispatching request to : (polling)")),
+    Case("apache_fcgi_reset", DOWN, "apache", 503, apache(
+        "proxy_fcgi",
+        "(104)Connection reset by peer: [client 203.0.113.9:60048] AH01075: Error dispatching "
+        "request to :81:")),
+    Case("apache_fcgi_reset", DOWN, "apache", 503, apache(
+        "proxy_fcgi",
+        "[client 203.0.113.9:60048] AH01067: Failed to read FastCGI header")),
+    Case("apache_fcgi_dispatch", DOWN, "apache", 503, apache(
+        "proxy_fcgi",
+        "[client 203.0.113.9:60048] AH01075: Error dispatching request to :")),
+    Case("cloudflare_524", SLOW, "cloudflare", 524, "HTTP/1.1 524 Origin Time-out"),
+    Case("cloudflare_522", FW, "cloudflare", 522, "522 Origin Connection Time-out"),
+    Case("cloudflare_origin_timeout_page", SLOW, "cloudflare", 524,
+        "<title>Origin Time-out</title>"),
+    Case("envoy_no_healthy_upstream", DOWN, "envoy", 503,
+        "[2026-11-24 01:02:03.456][21][debug][upstream] "
+        "[source/common/upstream/cluster_manager_impl.cc:2143] no healthy host for HTTP "
+        "connection pool"),
+    Case("envoy_no_healthy_upstream", DOWN, "envoy", 503,
+        "rpc error: code = Unavailable desc = no healthy upstream"),
     # --- Generic client-library errors ----------------------------------------------------
     Case("generic_refused", DOWN, None, None,
         "Error: connect ECONNREFUSED 127.0.0.1:3000 at TCPConnectWrap.afterConnect"),
