@@ -235,7 +235,7 @@ def _fill(step: str, where: _Addresses) -> str:
         if _IP.fullmatch(host):
             step = _placeholder(_ORIGIN_IP, host, step)
         step = _placeholder(_ORIGIN, host, step)
-        step = _UPSTREAM_HOST.sub(lambda _m: host, step)
+        step = _placeholder(_UPSTREAM_HOST, host, step)
     return step
 
 

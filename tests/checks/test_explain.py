@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import NamedTuple
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks._explain_rules import RULES
-from checks.advice import next_steps
+from checks.advice import PHRASE_STEPS, next_steps, phrase_steps
 from checks.explain import MAX_INPUT, Explanation, explain, matching_rule
 from checks.model import Cause
 
@@ -1129,3 +1130,183 @@ def test_explain_never_raises_on_log_like_text(text: str) -> None:
     assert isinstance(result.cause, Cause)
     assert result.cause is not Cause.OK
     assert (result.matched is None) == (matching_rule(text) is None)
+
+
+# --- Issue 12: the first next step fits the phrase; the line's own address fills the advice ----
+
+ALB_RACE = alb("0.000 -1 -1", "502", "-")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            nginx(
+                "upstream prematurely closed connection while reading response header from upstream"
+            ),
+            "closed the connection without answering",
+        ),
+        (
+            nginx("upstream prematurely closed connection while reading upstream"),
+            "closed the connection without answering",
+        ),
+        (
+            nginx("writev() failed (32: Broken pipe) while sending request to upstream"),
+            "keep-alive timeout longer",
+        ),
+        (ALB_RACE, "Keep-alive race"),
+        (heroku("H13", "Connection closed without response"), "Keep-alive race"),
+        (
+            apache(
+                "proxy_http",
+                "(104)Connection reset by peer: [client 203.0.113.9:51234] "
+                "AH01102: error reading status line from remote server 127.0.0.1:8080",
+            ),
+            "Keep-alive race",
+        ),
+        (gclb("backend_connection_closed_before_data_sent_to_client"), "Keep-alive race"),
+        ("[lib/core/proxy.c] in request:/api/cart:I/O error (head)", "Keep-alive race"),
+        ("[2026-11-24 01:02:03 +0000] [7] [CRITICAL] WORKER TIMEOUT (pid:12)", "`--timeout`"),
+        (
+            "[24-Nov-2026 01:02:03] WARNING: [pool www] server reached pm.max_children setting (5), "
+            "consider raising it",
+            "`pm.max_children`",
+        ),
+        (
+            '*** uWSGI listen queue of socket "127.0.0.1:3031" (fd: 3) full !!! (101/100) ***',
+            "listen queue",
+        ),
+        (haproxy_check('Layer4 connection problem, info: "Connection refused"'), "firewall REJECT"),
+        ("no healthy upstream", "localhost:15000/clusters"),
+        (envoy(502, "UPE"), "Service port name"),
+        (nginx("upstream sent invalid chunked response while reading upstream"), "raw response"),
+        (
+            nginx("upstream sent too big header while reading response header from upstream"),
+            "proxy_buffer_size",
+        ),
+    ],
+)
+def test_the_first_step_fits_the_phrase_that_matched(line: str, expected: str) -> None:
+    steps = explain(line).next_steps
+    assert expected.lower() in steps[0].lower()
+    assert len(steps) == len(set(steps))
+
+
+def test_only_header_size_lines_lead_with_buffer_advice() -> None:
+    leading = {
+        case.rule for case in CASES if "proxy_buffer_size" in explain(case.line).next_steps[0]
+    }
+    assert leading == {"nginx_too_big_header", "nginx_early_hints"}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if (r := matching_rule(c.line)) and r.advice])
+def test_phrase_steps_come_right_after_the_rules_own(case: Case) -> None:
+    rule = matching_rule(case.line)
+    assert rule is not None and rule.advice is not None
+    steps = explain(case.line).next_steps
+    first_phrase_step = phrase_steps(rule.advice)[0]
+    # Placeholders sit inside backticks, so the words before the first one are never filled.
+    assert steps[len(rule.steps)].split("`")[0] == first_phrase_step.split("`")[0]
+
+
+def test_every_advice_key_names_phrase_steps() -> None:
+    keys = {rule.advice for rule in RULES if rule.advice is not None}
+    assert keys <= set(PHRASE_STEPS)
+    assert all(PHRASE_STEPS[key] for key in keys)
+
+
+def test_advice_uses_the_upstream_address_port_and_server_name() -> None:
+    steps = explain(
+        nginx(
+            "upstream SSL certificate verify error: (10:certificate has expired) while SSL "
+            "handshaking to upstream",
+            upstream="https://10.0.0.5:8443/",
+        )
+    ).next_steps
+    assert any("-connect 10.0.0.5:443 -servername shop.example.com" in step for step in steps)
+    assert not any(re.search(r"\b(?:ORIGIN|HOST)\b", step) for step in steps)
+
+
+def test_advice_uses_the_upstream_port_and_host_for_a_blocked_path() -> None:
+    steps = explain(
+        nginx(
+            "connect() failed (110: Connection timed out) while connecting to upstream",
+            upstream="http://10.0.0.5:3000/",
+        )
+    ).next_steps
+    text = "\n".join(steps)
+    assert "curl -v http://10.0.0.5:3000/" in text
+    assert "ip route get 10.0.0.5" in text
+    assert not re.search(r"\bPORT\b|<upstream-host>|ORIGIN_IP", text)
+
+
+def test_advice_brackets_an_ipv6_upstream_next_to_a_port() -> None:
+    text = "\n".join(
+        explain(
+            nginx(
+                "connect() failed (110: Connection timed out) while connecting to upstream",
+                upstream="http://[2001:db8::5]:3000/",
+            )
+        ).next_steps
+    )
+    assert "curl -v http://[2001:db8::5]:3000/" in text
+    assert "ip route get 2001:db8::5`" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "port"),
+    [
+        (
+            apache(
+                "proxy_http",
+                "(104)Connection reset by peer: [client 203.0.113.9:51234] "
+                "AH01102: error reading status line from remote server 127.0.0.1:8080",
+            ),
+            "8080",
+        ),
+        ("caused by: dial tcp 10.0.0.5:9000: connect: connection refused", "9000"),
+        (
+            nginx(
+                "connect() failed (111: Connection refused) while connecting to upstream",
+                upstream="http://127.0.0.1:3000/",
+            ),
+            "3000",
+        ),
+    ],
+)
+def test_advice_uses_the_port_the_line_names(line: str, port: str) -> None:
+    text = "\n".join(explain(line).next_steps)
+    assert f":{port}" in text
+    assert not re.search(r"\bPORT\b", text)
+
+
+def test_a_unix_socket_upstream_leaves_the_placeholders() -> None:
+    text = "\n".join(
+        explain(
+            nginx(
+                "connect() to unix:/run/php/php8.2-fpm.sock failed (13: Permission denied) "
+                "while connecting to upstream",
+                upstream="fastcgi://unix:/run/php/php8.2-fpm.sock:",
+            )
+        ).next_steps
+    )
+    assert "curl -v http://<upstream-host>:PORT/" in text
+
+
+def test_a_line_without_an_address_keeps_the_placeholders() -> None:
+    text = "\n".join(explain("Error 522").next_steps)
+    assert "ORIGIN" in text or "PORT" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "alternatives"),
+    [
+        ("no healthy upstream", {DNS, SLOW, FW}),
+        (istio(503, "UH", "no_healthy_upstream"), {DNS, SLOW, FW}),
+        (haproxy_check('Layer4 connection problem, info: "Connection refused"'), {FW}),
+        (heroku("H13", "Connection closed without response"), {DOWN, SLOW}),
+        (ALB_RACE, {DOWN}),
+    ],
+)
+def test_ambiguous_lines_name_their_alternatives(line: str, alternatives: set[Cause]) -> None:
+    assert alternatives <= set(explain(line).alternatives)
