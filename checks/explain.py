@@ -82,6 +82,12 @@ _DETAILS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("upstream", r"\berror reading status line from remote server (\S{1,200})"),
         ("upstream", r"\bdial (?:tcp[46]?|unix) (\S{1,300}?): "),
         ("upstream", r"\b(?:read|write)(?:from)? tcp \S{1,100}->(\S{1,100}?): "),
+        # An ALB access-log line: client:port, then target:port, then the three timings.
+        (
+            "upstream",
+            r"\s\d{1,3}(?:\.\d{1,3}){3}:\d{1,5}\s(\d{1,3}(?:\.\d{1,3}){3}:\d{1,5})"
+            r"\s(?:-1|\d{1,6}\.\d{1,6})\s",
+        ),
         ("server", r"\s([\w.-]{1,100}/(?:[\w.-]{1,100}|<NOSRV>))\s+-?\d+/-?\d+/-?\d+"),
         ("backend", r"\bFetchError\s+backend (\S{1,100}?): "),
         ("host", r"\b(\S{1,255}) could not be resolved"),

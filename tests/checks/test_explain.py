@@ -1265,6 +1265,7 @@ def test_advice_brackets_an_ipv6_upstream_next_to_a_port() -> None:
             "8080",
         ),
         ("caused by: dial tcp 10.0.0.5:9000: connect: connection refused", "9000"),
+        (ALB_RACE, "8080"),
         (
             nginx(
                 "connect() failed (111: Connection refused) while connecting to upstream",
