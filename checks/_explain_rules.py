@@ -722,10 +722,13 @@ _GO = (
           "ResponseHeaderTimeout."),
     _rule("go_connection_reset", "go", _O, 502, (_P,),
           r"\bread(?:from)? tcp \S{1,300} read: connection reset by peer",
-          "The upstream reset the connection mid-request."),
+          "The upstream reset the connection mid-request (a killed worker, or a reused "
+          "connection it had just closed).",
+          advice="premature_close"),
     _rule("go_broken_pipe", "go", _P, 502, (_O,),
           r"\bwrite tcp \S{1,300} write: (?:broken pipe|connection reset by peer)",
-          "The upstream closed a reused connection while the proxy was writing the request."),
+          "The upstream closed a reused connection while the proxy was writing the request.",
+          advice="keepalive_race"),
     _rule("go_x509_expired", "go", _S, None, (),
           r"x509: certificate has expired",
           "The upstream's certificate has expired (Traefik answers 500, Caddy 502).",
@@ -1315,7 +1318,8 @@ _GENERIC = (
     _rule("generic_reset", None, _O, None, (_P,),
           r"\bECONNRESET\b|\bconnection reset by peer\b|\bsocket hang up\b",
           "The peer reset the connection: the process died mid-request, or a keep-alive "
-          "connection was closed under the client."),
+          "connection was closed under the client.",
+          advice="premature_close"),
     _rule("generic_dns", None, _D, None, (),
           r"\bENOTFOUND\b|\bEAI_AGAIN\b|\bNXDOMAIN\b|\bSERVFAIL\b|\bName or service not known\b"
           r"|\bTemporary failure in name resolution\b",

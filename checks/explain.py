@@ -183,12 +183,15 @@ _UPSTREAM_VALUE = re.compile(
     r"(?::(?P<port>\d{1,5}))?(?=$|[/\s\"])",
     re.IGNORECASE,
 )
+# nginx writes `, server: NAME` and `, host: "NAME"` in lower case; Heroku's router `host=NAME`.
+# A name needs a dot, so a pasted `Server: cloudflare` header is not taken for the site.
+_NAME = r"([A-Za-z0-9][\w-]{0,62}(?:\.[\w-]{1,63}){1,10})"
 _PUBLIC_HOST = tuple(
-    re.compile(regex, re.IGNORECASE)
+    re.compile(regex)
     for regex in (
-        r'\bhost: "([^"\s:/]{1,253})(?::\d{1,5})?"',
-        r"\bserver: ([A-Za-z0-9][\w.-]{0,252})(?=[,\s]|$)",
-        r"\bhost=([A-Za-z0-9][\w.-]{0,252})(?=[\s,]|$)",
+        rf', host: "{_NAME}(?::\d{{1,5}})?"',
+        rf", server: {_NAME}(?=[,\s]|$)",
+        rf"\bhost={_NAME}(?=[\s,]|$)",
     )
 )
 _HOST = re.compile(r"(?<![\w$-])HOST\b")

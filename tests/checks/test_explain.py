@@ -1311,3 +1311,30 @@ def test_a_line_without_an_address_keeps_the_placeholders() -> None:
 )
 def test_ambiguous_lines_name_their_alternatives(line: str, alternatives: set[Cause]) -> None:
     assert alternatives <= set(explain(line).alternatives)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "HTTP/1.1 525\r\nServer: cloudflare\r\nCF-RAY: 8c1f2e3d4a5b6c7d-AMS",
+        nginx(
+            "upstream SSL certificate verify error: (10:certificate has expired) while SSL "
+            "handshaking to upstream",
+            upstream="https://10.0.0.5:8443/",
+        )
+        .replace("server: shop.example.com", "server: _")
+        .replace('host: "shop.example.com"', 'host: "localhost"'),
+    ],
+)
+def test_a_header_or_a_catch_all_server_is_not_taken_for_the_site(line: str) -> None:
+    text = "\n".join(explain(line).next_steps)
+    assert "-servername HOST" in text
+
+
+def test_the_host_header_names_the_site_when_the_server_name_does_not() -> None:
+    line = nginx(
+        "upstream SSL certificate verify error: (10:certificate has expired) while SSL "
+        "handshaking to upstream",
+        upstream="https://10.0.0.5:8443/",
+    ).replace("server: shop.example.com", "server: _")
+    assert any("-servername shop.example.com" in step for step in explain(line).next_steps)
