@@ -507,6 +507,15 @@ _ENVOY = (
           _cs(_envoy_flag("OM")),
           "Envoy flag OM: the overload manager terminated the request; the proxy is out of "
           "resources."),
+    _rule("istio_port_name", "envoy", _P, None, (),
+          r"\bIST0118\b|doesn't follow the naming convention of Istio port"
+          r"|\bPortNameIsNotUnderNamingConvention\b",
+          "istioctl analyze: a Service port's name (or its missing `appProtocol`) does not say "
+          "its protocol, so the sidecars guess it; a wrong guess (HTTP/1 vs HTTP/2 or gRPC, or "
+          "plain TCP) breaks requests with 502/503 (flags UPE or UC).",
+          steps=("Name the port by protocol (`http`, `http2`, `grpc`, `tcp`, or `http-<x>`) or "
+                 "set `appProtocol`, then re-run `istioctl analyze`.",),
+          advice="istio_ports"),
     _rule("envoy_flag_urx", "envoy", _U, None, (_O, _T, _P),
           _cs(_envoy_flag("URX")),
           "Envoy flag URX: retries were exhausted, so the upstream kept failing; the status "

@@ -877,6 +877,10 @@ CASES: tuple[Case, ...] = (
         "connection pool"),
     Case("envoy_no_healthy_upstream", DOWN, "envoy", 503,
         "rpc error: code = Unavailable desc = no healthy upstream"),
+    Case("istio_port_name", PROTO, "envoy", None,
+        "Info [IST0118] (Service shop/payments) Port name  (port: 8080, targetPort: 8080) "
+        "doesn't follow the naming convention of Istio port and may not be able to identify "
+        "the protocol. Istio protocol selection is based on port name."),
     # --- Generic client-library errors ----------------------------------------------------
     Case("generic_refused", DOWN, None, None,
         "Error: connect ECONNREFUSED 127.0.0.1:3000 at TCPConnectWrap.afterConnect"),
