@@ -1092,6 +1092,11 @@ ADVERSARIAL = (
     "x509: certificate is valid for a, " * 30_000,
     "elb_status_code=502 " * 50_000,
     "\n" * 1_000_000,
+    "[lib/core/proxy.c] in request:" * 30_000,
+    "1.2.3.4:5 " * 100_000,
+    "(104)x: proxy: error reading status line " * 20_000,
+    ", server: a.b" * 80_000,
+    "uWSGI listen queue of socket " * 30_000,
 )
 
 
