@@ -315,7 +315,7 @@ _NGINX_OTHER = (
           r"header",
           "The upstream reset the connection before answering: its worker crashed or was "
           "killed mid-request (or, on a reused connection, a keep-alive race).",
-          advice="worker_killed"),
+          advice="premature_close"),
     _rule("nginx_reset", "nginx", _O, None, (_P,),
           r"(?:recv|readv?)\(\) failed \(104: Connection reset by peer\)",
           "The upstream reset the connection mid-response, so the client gets a truncated "

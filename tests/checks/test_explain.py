@@ -1347,3 +1347,11 @@ def test_the_host_header_names_the_site_when_the_server_name_does_not() -> None:
         upstream="https://10.0.0.5:8443/",
     ).replace("server: shop.example.com", "server: _")
     assert any("-servername shop.example.com" in step for step in explain(line).next_steps)
+
+
+def test_a_rule_that_names_the_keepalive_race_leads_with_it() -> None:
+    for rule in RULES:
+        if "keep-alive" not in rule.summary.lower():
+            continue
+        first = (rule.steps + phrase_steps(rule.advice) + next_steps(rule.cause, rule.source))[0]
+        assert "keep-alive" in first.lower(), rule.id
