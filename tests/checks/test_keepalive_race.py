@@ -170,3 +170,34 @@ async def test_nginx_reusing_connections_an_app_resets_is_the_keepalive_race() -
     assert (v.cause, v.hop, v.generated_by) == (Cause.PROTOCOL, Hop.EDGE_TO_ORIGIN, "nginx"), v
     assert "keep-alive race" in v.summary
     assert v.next_steps[0] == RACE_STEP
+
+
+class ResetEveryOtherServer(LoopServer):
+    """Answers one connection, resets the next one as soon as its request arrives, and so on:
+    what a client sees through a TCP balancer whose reused backend connections the app closes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await self.read_request(reader, writer)
+        if self.connections % 2:
+            writer.write(build_response(200, b"ok"))
+            await writer.drain()
+            return
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+
+async def test_an_app_resetting_every_other_connection_directly_is_the_keepalive_race() -> None:
+    with ResetEveryOtherServer() as app:
+        d = await run(app.url, runs=6, timeout=3.0)
+    outcomes = dict(d.status_mix)
+    assert outcomes.get("200", 0) >= 2 and outcomes.get("premature_close", 0) >= 2, outcomes
+    v = d.verdict
+    assert (v.cause, v.hop, v.generated_by) == (Cause.PROTOCOL, Hop.ORIGIN, None), v
+    assert "keep-alive race" in v.summary
+    assert v.next_steps[0] == RACE_STEP
