@@ -73,14 +73,20 @@ def _instant_failure(p: Probe) -> bool:
     return p.status in _RACE_STATUSES
 
 
-def keepalive_race(public: Sequence[Probe], origin_probes: Sequence[Probe]) -> KeepaliveRace | None:
+def keepalive_race(
+    public: Sequence[Probe], origin_probes: Sequence[Probe], *, concurrent: bool = False
+) -> KeepaliveRace | None:
     """The race when the public probes show it, else None.
 
     Every failure on an address that also succeeds must be instant (a 502/503 or a reset within
     :data:`INSTANT_MS`), the successes there quick (median under :data:`QUICK_MS`), the probes
-    spread over at least two runs, and the origin bypass, when asked, up every time.
+    spread over at least two runs, and the origin bypass, when asked, up every time. Runs made
+    ``concurrent``-ly can fill a small worker pool themselves (instant 502s from a full listen
+    queue), so then the origin bypass must have been asked.
     """
     if len({p.run for p in public}) < 2:
+        return None
+    if concurrent and not origin_probes:
         return None
     if origin_probes and not all(_up(p) for p in origin_probes):
         return None

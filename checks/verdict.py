@@ -222,6 +222,8 @@ class _Reasoner:
         self.retries = retries
         self.dns = dns
         self.evidence: list[str] = []
+        self.concurrent = False
+        """True when runs overlapped (``concurrency`` > 1)."""
         self.lead_steps: tuple[str, ...] = ()
         """Steps a rule puts before the cause's advice (what the pattern it saw calls for)."""
 
@@ -352,7 +354,7 @@ class _Reasoner:
 
     def _keepalive_race(self) -> _Draft | None:
         """Intermittent instant 502s or resets beside quick successes while the origin answers."""
-        race = keepalive_race(self.public, self.origin_probes)
+        race = keepalive_race(self.public, self.origin_probes, concurrent=self.concurrent)
         if race is None:
             return None
         failure = race.failure
@@ -727,6 +729,13 @@ def decide(
     retries: Sequence[Probe],
     *,
     dns: DnsResult | None = None,
+    concurrency: int = 1,
 ) -> Verdict:
-    """The verdict for one diagnosis. Pure: the same probes always give the same verdict."""
-    return _Reasoner(url, origin, public, origin_probes, retries, dns).decide()
+    """The verdict for one diagnosis. Pure: the same probes always give the same verdict.
+
+    ``concurrency`` is how many runs were in flight at once: concurrent runs can exhaust the
+    origin's workers themselves, which the keep-alive race must then rule out.
+    """
+    reasoner = _Reasoner(url, origin, public, origin_probes, retries, dns)
+    reasoner.concurrent = concurrency > 1
+    return reasoner.decide()

@@ -201,3 +201,11 @@ async def test_an_app_resetting_every_other_connection_directly_is_the_keepalive
     assert (v.cause, v.hop, v.generated_by) == (Cause.PROTOCOL, Hop.ORIGIN, None), v
     assert "keep-alive race" in v.summary
     assert v.next_steps[0] == RACE_STEP
+
+
+def test_concurrent_runs_without_the_origin_bypass_are_not_the_race() -> None:
+    concurrent = decide(URL, None, _alternating(), [], [], concurrency=4)
+    assert "keep-alive race" not in concurrent.summary
+    origin = [origin_probe(run=r) for r in range(6)]
+    checked = decide(URL, parse_origin(ORIGIN_IP, URL), _alternating(), origin, [], concurrency=4)
+    assert "keep-alive race" in checked.summary
