@@ -1301,6 +1301,19 @@ _H2O = (
 )
 
 _KEEPALIVE = (
+    _rule("alb_elb_502", "aws_alb", _P, 502, (_O, _S, _F),
+          r"\b(?P<m>HTTPCode_ELB_502_Count)\b|\b(?P<m2>502)\b[\s\S]{0,300}?\bawselb/2\.0\b"
+          r"|\bawselb/2\.0\b[\s\S]{0,300}?\b(?P<m3>502)\b",
+          "A 502 the ALB generated itself (its page or `HTTPCode_ELB_502_Count`, not the "
+          "target's): most often the target closed an idle keep-alive connection the ALB "
+          "reused; else the target refused, reset, sent a malformed response or failed TLS.",
+          advice="keepalive_race"),
+    _rule("alb_elb_504", "aws_alb", _T, 504, (_F,),
+          r"\b(?P<m>HTTPCode_ELB_504_Count)\b"
+          r"|\b(?P<m2>504)\b[\s\S]{0,300}?\bawselb/2\.0\b"
+          r"|\bawselb/2\.0\b[\s\S]{0,300}?\b(?P<m3>504)\b",
+          "A 504 the ALB generated itself: the target did not answer within the idle timeout "
+          "(60 s by default), or the connect (10 s) timed out."),
     _rule("alb_keepalive_documented", "aws_alb", _P, 502, (_O,),
           r"closed the connection with a TCP RST or a TCP FIN while the load balancer had an "
           r"outstanding request",

@@ -828,6 +828,15 @@ CASES: tuple[Case, ...] = (
     Case("alb_keepalive_documented", PROTO, "aws_alb", 502,
         "HTTP 502: Bad gateway. The target closed the connection with a TCP RST or a TCP FIN "
         "while the load balancer had an outstanding request to the target."),
+    Case("alb_elb_502", PROTO, "aws_alb", 502,
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+        "Gateway</h1></center>\r\n<hr><center>awselb/2.0</center>\r\n</body>\r\n</html>"),
+    Case("alb_elb_502", PROTO, "aws_alb", 502,
+        "HTTP/2 502\r\nserver: awselb/2.0\r\ndate: Tue, 24 Nov 2026 01:02:03 GMT"),
+    Case("alb_elb_502", PROTO, "aws_alb", 502, "CloudWatch alarm: HTTPCode_ELB_502_Count > 10"),
+    Case("alb_elb_504", SLOW, "aws_alb", 504,
+        "<title>504 Gateway Time-out</title> ... <center>awselb/2.0</center>"),
+    Case("alb_elb_504", SLOW, "aws_alb", 504, "HTTPCode_ELB_504_Count spiked"),
     Case("go_server_closed_idle", PROTO, "go", 502,
         'time="2026-11-24T01:02:03Z" level=debug msg="\'502 Bad Gateway\' caused by: http: '
         'server closed idle connection"'),
@@ -1097,6 +1106,8 @@ ADVERSARIAL = (
     "(104)x: proxy: error reading status line " * 20_000,
     ", server: a.b" * 80_000,
     "uWSGI listen queue of socket " * 30_000,
+    "502 " * 200_000,
+    "awselb/2.0 " * 100_000,
 )
 
 
