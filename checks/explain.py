@@ -55,7 +55,9 @@ class Explanation:
     status: int | None
     """The status a client typically sees for it; None when it varies or does not apply."""
     next_steps: tuple[str, ...]
-    """Steps for this line first, then the cause's advice for that source."""
+    """Steps for this line first, then for what its phrase says happened (a keep-alive race, a
+    killed worker...), then the cause's advice for that source; placeholders (``PORT``,
+    ``ORIGIN``, ``HOST``) are filled from the line where it names them."""
     alternatives: tuple[Cause, ...]
     """Other causes the line does not rule out, most likely first."""
     detail: str | None = None
