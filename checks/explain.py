@@ -130,7 +130,7 @@ def explain(line: str) -> Explanation:
         )
     rule, match = found
     steps = rule.steps + phrase_steps(rule.advice) + next_steps(rule.cause, rule.source)
-    steps = tuple(_fill(step, _addresses(text)) for step in steps)
+    steps = tuple(_fill(step, _addresses(text)) for step in _for_this_line(steps, text))
     return Explanation(
         cause=rule.cause,
         source=rule.source,
@@ -233,6 +233,27 @@ def _addresses(text: str) -> _Addresses:
             public = found.group(1).rstrip(".")
             break
     return _Addresses(host, port, public)
+
+
+# A step written for one log phrase ("For `upstream sent too big header`, set ...", "`(11:
+# Resource temporarily unavailable)` on a unix socket means ...") fits only a line with it.
+_FOR_PHRASE = re.compile(r"^(?:For |If \w{1,20} logs )?`([^`]{6,120})`(?:,| means| on |:)")
+_WORD = re.compile(r"\w+")
+
+
+def _for_this_line(steps: tuple[str, ...], text: str) -> tuple[str, ...]:
+    """Steps in order, those written for a phrase this line does not contain moved last.
+
+    A phrase is contained when all its words are (advice abbreviates `(110: Connection timed
+    out)` as `(110)`).
+    """
+    words = set(_WORD.findall(text.lower()))
+
+    def elsewhere(step: str) -> bool:
+        found = _FOR_PHRASE.match(step)
+        return found is not None and not set(_WORD.findall(found.group(1).lower())) <= words
+
+    return tuple(s for s in steps if not elsewhere(s)) + tuple(s for s in steps if elsewhere(s))
 
 
 def _fill(step: str, where: _Addresses) -> str:

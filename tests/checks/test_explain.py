@@ -1366,3 +1366,20 @@ def test_a_rule_that_names_the_keepalive_race_leads_with_it() -> None:
             continue
         first = (rule.steps + phrase_steps(rule.advice) + next_steps(rule.cause, rule.source))[0]
         assert "keep-alive" in first.lower(), rule.id
+
+
+def test_a_step_written_for_another_phrase_goes_last() -> None:
+    steps = explain(
+        nginx("upstream prematurely closed connection while reading upstream")
+    ).next_steps
+    assert not any("`upstream sent too big header`" in step for step in steps[:-1])
+    assert any("keep-alive" in step for step in steps[:3])
+
+
+def test_a_step_written_for_this_phrase_keeps_its_place() -> None:
+    line = nginx(
+        "upstream timed out (110: Connection timed out) while connecting to upstream",
+        upstream="http://10.0.0.5:3000/",
+    )
+    steps = explain(line).next_steps
+    assert steps[0].startswith("`upstream timed out (110) while connecting to upstream` means")
