@@ -591,6 +591,12 @@ _HAPROXY = (
           "HAProxy's health check was refused: nothing listens on the server port, or a "
           "firewall REJECT rule on the way answers for it.",
           advice="refused_or_firewall"),
+    _rule("haproxy_check_l4con_unreachable", "haproxy", _F, 503, (_O,),
+          r"(?:\bL4CON\b|Layer4 connection problem)[^\n]{0,80}?(?:No route to host|Network is "
+          r"unreachable)",
+          "HAProxy's health check found no route to the server: a firewall answers with ICMP "
+          "unreachable, or the host or its address is gone.",
+          advice="refused_or_firewall"),
     _rule("haproxy_check_l4con", "haproxy", _O, 503, (_F,),
           r"\bL4CON\b|Layer4 connection problem",
           "HAProxy's health check could not connect at layer 4 (refused or unreachable; a "

@@ -446,6 +446,8 @@ CASES: tuple[Case, ...] = (
     Case("haproxy_check_l4con", DOWN, "haproxy", 503, haproxy_check(
         'Layer4 connection problem, info: "General socket error"')),
     Case("haproxy_check_l4con", DOWN, "haproxy", 503, "px-http/srv1 DOWN L4CON in 0ms"),
+    Case("haproxy_check_l4con_unreachable", FW, "haproxy", 503, haproxy_check(
+        'Layer4 connection problem, info: "No route to host"')),
     Case("haproxy_check_l4tout", FW, "haproxy", 503, haproxy_check("Layer4 timeout")),
     Case("haproxy_check_l4tout", FW, "haproxy", 503, "px-http/srv1 DOWN L4TOUT in 2001ms"),
     Case("haproxy_check_l6", TLS, "haproxy", 503, haproxy_check("Layer6 invalid response")),
