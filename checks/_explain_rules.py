@@ -596,7 +596,9 @@ _HAPROXY = (
           r"unreachable)",
           "HAProxy's health check found no route to the server: a firewall answers with ICMP "
           "unreachable, or the host or its address is gone.",
-          advice="refused_or_firewall"),
+          steps=("From the HAProxy host run `ip route get <server-ip>` and `traceroute -T -p "
+                 "<port> <server-ip>`; a firewall rejecting with `icmp-host-unreachable` looks "
+                 "exactly like a missing host (`iptables -S | grep -i reject` on the way).",)),
     _rule("haproxy_check_l4con", "haproxy", _O, 503, (_F,),
           r"\bL4CON\b|Layer4 connection problem",
           "HAProxy's health check could not connect at layer 4 (refused or unreachable; a "
