@@ -395,6 +395,7 @@ async def diagnose(
         origin_probes,
         retries,
         dns=dns,
+        concurrency=concurrency,
     )
     if len(done) < runs:
         assert budget is not None  # only the budget stops runs

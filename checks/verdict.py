@@ -16,7 +16,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from checks._keepalive import keepalive_race
 from checks.advice import next_steps as advice_for
+from checks.advice import phrase_steps
 from checks.fingerprints import Attribution, attribute
 from checks.model import Cause, DnsResult, ErrorKind, Hop, Probe, Verdict
 from checks.target import OriginTarget, TargetURL
@@ -220,6 +222,10 @@ class _Reasoner:
         self.retries = retries
         self.dns = dns
         self.evidence: list[str] = []
+        self.concurrent = False
+        """True when runs overlapped (``concurrency`` > 1)."""
+        self.lead_steps: tuple[str, ...] = ()
+        """Steps a rule puts before the cause's advice (what the pattern it saw calls for)."""
 
     def decide(self) -> Verdict:
         main = _primary(self.public)
@@ -233,7 +239,7 @@ class _Reasoner:
                 main,
                 o,
             )
-        draft = self._workers_exhausted() or self._protocol_mismatch()
+        draft = self._keepalive_race() or self._workers_exhausted() or self._protocol_mismatch()
         if draft is not None:  # patterns across probes: the origin bypass adds evidence only
             return self._finish(draft, main, o)
         if is_up(main):
@@ -345,6 +351,50 @@ class _Reasoner:
             who.generated_by if who else None,
             alternatives=(Cause.TIMEOUT,),
             summary="",
+        )
+
+    def _keepalive_race(self) -> _Draft | None:
+        """Intermittent instant 502s or resets beside quick successes while the origin answers."""
+        race = keepalive_race(self.public, self.origin_probes, concurrent=self.concurrent)
+        if race is None:
+            return None
+        failure = race.failure
+        who = (
+            attribute(failure.status, failure.headers, failure.body_excerpt)
+            if failure.status is not None
+            else None
+        )
+        generated_by = who.generated_by if who is not None else None
+        what = f"a {failure.status}" if failure.status is not None else "a reset"
+        self.evidence.append(
+            f"{race.failed} of {race.total} requests failed with {what} within"
+            f" {_ms(race.fail_ms)} (median) while the others succeeded in {_ms(race.ok_ms)}:"
+            " the failures did not wait on any timeout, and the upstream answers the other runs"
+        )
+        if race.origin_up:
+            self.evidence.append(
+                "the origin answers every direct request, so the app is up: the connections"
+                " the proxy reuses are what fail"
+            )
+        self.lead_steps = phrase_steps("keepalive_race")
+        origin = " while the origin answers every time" if race.origin_up else ""
+        summary = (
+            f"{self.url.host} fails in {race.failed} of {race.total} requests, each within"
+            f" {_ms(race.fail_ms)}, while the others succeed{origin}: a keep-alive race, the app"
+            " closes idle connections the proxy still reuses. Raise the app's keep-alive timeout"
+            " above the proxy's idle timeout (gunicorn `--keep-alive`, Node"
+            " `server.keepAliveTimeout`, above nginx's `keepalive_timeout` in `upstream{}` or"
+            " the load balancer's idle timeout, 60 s on AWS ALB)."
+        )
+        behind_proxy = generated_by not in (None, "origin")
+        return _Draft(
+            Cause.PROTOCOL,
+            (0.75 if race.origin_up else 0.6) - (0.1 if race.failed < 2 else 0.0),
+            Hop.EDGE_TO_ORIGIN if behind_proxy else Hop.ORIGIN,
+            generated_by,
+            alternatives=(Cause.ORIGIN_DOWN, Cause.WORKERS_EXHAUSTED),
+            code=who.code if who is not None else None,
+            summary=summary,
         )
 
     def _protocol_mismatch(self) -> _Draft | None:
@@ -606,7 +656,7 @@ class _Reasoner:
 
     def _finish(self, draft: _Draft, main: Probe, o: Probe | None) -> Verdict:
         summary = draft.summary or self._summary(draft, main)
-        steps: list[str] = []
+        steps: list[str] = list(self.lead_steps)
         if (
             draft.cause is not Cause.OK
             and self.origin is None
@@ -680,6 +730,13 @@ def decide(
     retries: Sequence[Probe],
     *,
     dns: DnsResult | None = None,
+    concurrency: int = 1,
 ) -> Verdict:
-    """The verdict for one diagnosis. Pure: the same probes always give the same verdict."""
-    return _Reasoner(url, origin, public, origin_probes, retries, dns).decide()
+    """The verdict for one diagnosis. Pure: the same probes always give the same verdict.
+
+    ``concurrency`` is how many runs were in flight at once: concurrent runs can exhaust the
+    origin's workers themselves, which the keep-alive race must then rule out.
+    """
+    reasoner = _Reasoner(url, origin, public, origin_probes, retries, dns)
+    reasoner.concurrent = concurrency > 1
+    return reasoner.decide()
