@@ -2,20 +2,25 @@
 
 * :mod:`tests.support.servers`: origins on 127.0.0.1 that fail in one specific way each.
 * :mod:`tests.support.dnsstub`: a DNS server answering records, NXDOMAIN, SERVFAIL or nothing.
-* :mod:`tests.support.gateways`: Debian nginx, HAProxy and Caddy proxying to those origins.
+* :mod:`tests.support.gateways`: Debian nginx, HAProxy, Caddy, Apache httpd and Varnish
+  proxying to those origins.
 """
 
 from tests.support.dnsstub import DnsStub
 from tests.support.gateways import (
+    Apache,
     Caddy,
     Gateway,
     GatewayStartError,
     Haproxy,
     Nginx,
+    Varnish,
+    apache,
     caddy,
     free_port,
     haproxy,
     nginx,
+    varnish,
 )
 from tests.support.servers import (
     TLS_HOSTNAME,
@@ -48,6 +53,7 @@ from tests.support.servers import (
 
 __all__ = [
     "TLS_HOSTNAME",
+    "Apache",
     "BusyServer",
     "Caddy",
     "ClosedPort",
@@ -60,6 +66,8 @@ __all__ = [
     "OkServer",
     "SynDropServer",
     "TlsServer",
+    "Varnish",
+    "apache",
     "bad_header_server",
     "build_response",
     "caddy",
@@ -83,4 +91,5 @@ __all__ = [
     "tcp_busy_server",
     "tls_server",
     "unix_busy_server",
+    "varnish",
 ]
