@@ -521,7 +521,11 @@ RULES: tuple[Rule, ...] = (
         evidence='body is Varnish\'s synthetic error ("Guru Meditation")',
         confidence=0.9,
         code_from=(body(r"<title>\d{3} (?P<code>[^<]+)</title>"),),
-        by_code={"Backend fetch failed": imp(None, _ORIGIN_DOWN, _TIMEOUT, _FIREWALL, _POOL)},
+        # A failed fetch also covers a backend that reset, sent garbage or overflowed
+        # http_resp_hdr_len (FetchError "HTC eof", "http format error"): protocol too.
+        by_code={
+            "Backend fetch failed": imp(None, _ORIGIN_DOWN, _TIMEOUT, _FIREWALL, _POOL, _PROTOCOL)
+        },
     ),
     Rule(
         id="akamai_reference",

@@ -166,6 +166,9 @@ class _Draft:
     alternatives: tuple[Cause, ...] = ()
     code: str | None = None
     summary: str = ""
+    timed: bool = False
+    """The cause was inferred from how long the gateway took, not named by its code: a code
+    such as Varnish's "Backend fetch failed" then says nothing about whether it connected."""
 
 
 def _quote_ip(ip: str) -> str:
@@ -472,6 +475,7 @@ class _Reasoner:
                 att.generated_by,
                 (Cause.FIREWALL, *alternatives),
                 att.code,
+                timed=True,
             )
         self.evidence.append(
             f"the gateway answered in {_ms(server)}: its upstream failed at once"
@@ -493,7 +497,9 @@ class _Reasoner:
             return self._origin_healthy(draft, main, o)
         if o.status is None and o.error is not None:
             cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
-            edge_connected = draft.cause is Cause.TIMEOUT and draft.code is not None
+            edge_connected = (
+                draft.cause is Cause.TIMEOUT and draft.code is not None and not draft.timed
+            )
             if edge_connected and o.error.kind in _NO_ROUTE_FOR_US:
                 self.evidence.append(
                     f"the origin does not accept our connection ({o.error.kind.value}), which is"
@@ -557,7 +563,11 @@ class _Reasoner:
                 (Cause.WORKERS_EXHAUSTED,),
                 draft.code,
             )
-        if draft.code is not None and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN):
+        if (
+            draft.code is not None
+            and not draft.timed
+            and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN)
+        ):
             draft.hop = Hop.EDGE_TO_ORIGIN  # the platform's own code names the cause
             return draft
         if draft.cause not in _LINK_SUSPECTS:
@@ -577,7 +587,7 @@ class _Reasoner:
                 draft.code,
             )
         how = f"gives up after {_ms(p_ms)}" if draft.cause is Cause.TIMEOUT else "fails at once"
-        if draft.code is not None:
+        if draft.code is not None and not draft.timed:
             how = f"reports the origin down (code {draft.code})"
         self.evidence.append(
             f"the origin answers us in {_ms(o_ms)}, so the application is up, but the edge {how}:"

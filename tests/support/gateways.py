@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Self
 from urllib.parse import urlsplit
@@ -520,6 +521,8 @@ class Apache(Gateway):
     ``ProxyPass`` ``timeout=`` / ``connectiontimeout=`` in seconds; ``retry=0`` (the default
     here, so scenarios sharing one gateway do not see each other) keeps mod_proxy from
     disabling a worker for 60 s after a failed connect; ``retry=None`` keeps Apache's default.
+    ``routes`` maps a first path segment to another upstream (``{"reset": "http://…"}``:
+    ``/reset/…`` goes there), so one Apache can face several misbehaving origins at once.
     ``ServerTokens OS`` and ``ServerSignature On`` as Debian's ``security.conf`` sets them.
     Runs ``apache2 -d DIR -f DIR/httpd.conf -DFOREGROUND`` (event MPM, one child, as
     ``www-data`` like the packaged service; everything it writes is in DIR). Error log at
@@ -540,9 +543,11 @@ class Apache(Gateway):
         verify_upstream_tls: bool = False,
         trusted_ca: str | None = None,
         extra_config: str = "",
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.upstream = upstream.rstrip("/")
+        self.routes = {k.strip("/"): v.rstrip("/") for k, v in (routes or {}).items()}
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retry = retry
@@ -583,7 +588,7 @@ class Apache(Gateway):
     def _write_config(self) -> None:
         d = self.dir
         modules = ["mpm_event", "authz_core", "proxy", "proxy_http"]
-        tls = self.upstream.startswith("https://")
+        tls = any(u.startswith("https://") for u in (self.upstream, *self.routes.values()))
         if tls:
             modules.append("ssl")
         loads = "\n".join(f"LoadModule {m}_module {self.MODULES}/mod_{m}.so" for m in modules)
@@ -601,6 +606,13 @@ class Apache(Gateway):
                 ssl += (
                     "SSLProxyVerify none\nSSLProxyCheckPeerName off\nSSLProxyCheckPeerExpire off\n"
                 )
+        proxy = "\n".join(
+            f"ProxyPass {path} {upstream}/ {params}\nProxyPassReverse {path} {upstream}/"
+            for path, upstream in (
+                *((f"/{name}/", up) for name, up in self.routes.items()),
+                ("/", self.upstream),
+            )
+        )
         config = f"""{loads}
 ServerRoot {d}
 ServerName localhost
@@ -619,8 +631,7 @@ ErrorLog {d}/error.log
 LogLevel warn proxy:info proxy_http:info
 LogFormat "%>s %D \\"%r\\"" gw
 CustomLog {d}/access.log gw
-{ssl}ProxyPass / {self.upstream}/ {params}
-ProxyPassReverse / {self.upstream}/
+{ssl}{proxy}
 {self.extra_config}
 """
         (d / "httpd.conf").write_text(config)
@@ -634,8 +645,10 @@ ProxyPassReverse / {self.upstream}/
 class Varnish(Gateway):
     """Varnish Cache in front of one backend; every request is passed (nothing is cached).
 
-    ``connect_timeout``, ``first_byte_timeout`` and ``between_bytes_timeout`` go into the
-    ``backend`` block (seconds). ``extra_vcl`` is appended after ``vcl_recv``. Runs
+    ``connect_timeout``, ``first_byte_timeout`` and ``between_bytes_timeout`` go into every
+    ``backend`` block (seconds). ``routes`` maps a first path segment to another backend
+    (``{"reset": ("127.0.0.1", P)}``: ``/reset/…`` is fetched from there as ``/…``), so one
+    Varnish can face several misbehaving origins at once. ``extra_vcl`` is appended. Runs
     ``varnishd -F -n DIR/work -a 127.0.0.1:PORT -f DIR/default.vcl -s malloc,32m -T none``;
     the management process's output (VCL compiler errors, child panics) is in
     :meth:`output_text`. Varnish logs to shared memory, not files: :meth:`log_text` is the
@@ -654,10 +667,14 @@ class Varnish(Gateway):
         first_byte_timeout: float = 1.0,
         between_bytes_timeout: float = 1.0,
         extra_vcl: str = "",
+        routes: Mapping[str, tuple[str, int]] | None = None,
     ) -> None:
         super().__init__()
         self.upstream_host = upstream_host
         self.upstream_port = upstream_port
+        self.routes = {k.strip("/"): v for k, v in (routes or {}).items()}
+        if not all(re.fullmatch(r"\w+", name) for name in self.routes):
+            raise ValueError(f"route names are words (they go into VCL regexes): {routes}")
         self.connect_timeout = connect_timeout
         self.first_byte_timeout = first_byte_timeout
         self.between_bytes_timeout = between_bytes_timeout
@@ -674,22 +691,35 @@ class Varnish(Gateway):
             "-T", "none",
         ]  # fmt: skip
 
-    def _write_config(self) -> None:
-        vcl = f"""vcl 4.1;
-
-backend default {{
-    .host = "{self.upstream_host}";
-    .port = "{self.upstream_port}";
+    def _backend(self, name: str, host: str, port: int) -> str:
+        return f"""backend {name} {{
+    .host = "{host}";
+    .port = "{port}";
     .connect_timeout = {self.connect_timeout}s;
     .first_byte_timeout = {self.first_byte_timeout}s;
     .between_bytes_timeout = {self.between_bytes_timeout}s;
 }}
-
-sub vcl_recv {{
-    return (pass);
-}}
-{self.extra_vcl}
 """
+
+    def _write_config(self) -> None:
+        backends = [self._backend("default", self.upstream_host, self.upstream_port)]
+        picks = []
+        for i, (path, (host, port)) in enumerate(self.routes.items()):
+            backends.append(self._backend(f"route{i}", host, port))
+            picks.append(
+                f'    if (req.url ~ "^/{path}(/|$)") {{\n'
+                f"        set req.backend_hint = route{i};\n"
+                f'        set req.url = regsub(req.url, "^/{path}/?", "/");\n'
+                f"    }}\n"
+            )
+        vcl = (
+            "vcl 4.1;\n\n"
+            + "\n".join(backends)
+            + "\nsub vcl_recv {\n"
+            + "".join(picks)
+            + "    return (pass);\n}\n"
+            + self.extra_vcl
+        )
         (self.dir / "default.vcl").write_text(vcl)
 
 

@@ -1,0 +1,276 @@
+"""The same misbehaving origins behind real Debian Apache httpd (mod_proxy) and Varnish.
+
+One Apache and one Varnish serve the whole module: each maps a first path segment to one
+misbehaving origin (``/refused/`` → a closed port, ``/stall/`` → a server that never answers…),
+so every scenario costs a request, not a gateway start. As in ``test_gateways.py``, each scenario
+asks check502 from the outside only (honest about what a generic page cannot tell) and with the
+origin bypass (names the cause and the hop). What the gateways really send, checked here too:
+Apache answers a refused backend with ``503 Service Unavailable`` and a read timeout with
+``502 Proxy Error``; Varnish answers every failed fetch with ``503 Backend fetch failed`` and its
+Guru Meditation page, and passes an application's own 502 through with ``Via: 1.1 varnish``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import pytest
+
+from checks import Cause, Diagnosis, Hop
+from tests.checks.conftest import run
+from tests.support import (
+    Apache,
+    Varnish,
+    apache,
+    bad_header_server,
+    build_response,
+    closed_port,
+    cut_body_server,
+    garbage_server,
+    haproxy,
+    huge_headers_server,
+    ok_server,
+    reset_server,
+    stall_server,
+    syn_drop_server,
+    varnish,
+)
+from tests.support.servers import LoopServer, _CannedServer
+
+pytestmark = pytest.mark.gateways
+
+_LONG_HEADER = build_response(200, b"ok", [("X-Long", "a" * 9000)])
+"""One 9 KB header line: over Apache's 8190-byte limit for a response header field."""
+
+ORIGINS: dict[str, Callable[[], Any]] = {
+    "ok": ok_server,
+    "refused": closed_port,
+    "stall": stall_server,
+    "reset": reset_server,
+    "garbage": garbage_server,
+    "badheader": bad_header_server,
+    "longheader": lambda: _CannedServer(_LONG_HEADER),
+    "bigheaders": lambda: huge_headers_server(size=20 * 1024),
+    "app502": lambda: ok_server(status=502, body=b"the app's own bad gateway"),
+    "cutbody": cut_body_server,
+    "dropped": syn_drop_server,
+}
+
+
+@pytest.fixture(scope="module")
+def origins() -> Iterator[dict[str, Any]]:
+    with ExitStack() as stack:
+        yield {name: stack.enter_context(make()) for name, make in ORIGINS.items()}
+
+
+@pytest.fixture(scope="module")
+def httpd(origins: dict[str, Any]) -> Iterator[Apache]:
+    routes = {name: f"http://{o.address}" for name, o in origins.items()}
+    with apache(origins["ok"].url, routes=routes, timeout=1, connect_timeout=1) as gw:
+        yield gw
+
+
+@pytest.fixture(scope="module")
+def cache(origins: dict[str, Any]) -> Iterator[Varnish]:
+    routes = {name: ("127.0.0.1", o.port) for name, o in origins.items()}
+    with varnish("127.0.0.1", origins["ok"].port, routes=routes) as gw:
+        yield gw
+
+
+def url(gw: Apache | Varnish, route: str) -> str:
+    return f"{gw.url}{route}/"
+
+
+def assert_verdict(d: Diagnosis, cause: Cause, generated_by: str | None, hop: Hop | None) -> None:
+    v = d.verdict
+    assert (v.cause, v.generated_by, v.hop) == (cause, generated_by, hop), v
+    assert v.summary and v.evidence and v.next_steps and v.reproduce
+
+
+def assert_ambiguous(d: Diagnosis, truth: Cause, generated_by: str) -> None:
+    """Outside-only view of a generic gateway page: honest about what it cannot know."""
+    v = d.verdict
+    assert v.generated_by == generated_by, v
+    assert truth is v.cause or truth in v.alternatives, v
+    assert v.confidence <= 0.5, v
+    assert "--origin" in v.next_steps[0]
+
+
+async def fetch(target: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        return await client.get(target)
+
+
+# --- the pages themselves --------------------------------------------------------------------
+
+
+async def test_apache_sends_its_own_pages(httpd: Apache) -> None:
+    refused, slow = await asyncio.gather(fetch(url(httpd, "refused")), fetch(url(httpd, "stall")))
+    assert (refused.status_code, refused.reason_phrase) == (503, "Service Unavailable")
+    assert (slow.status_code, slow.reason_phrase) == (502, "Proxy Error")
+    assert refused.headers["server"].startswith("Apache/2.4")
+    assert "<h1>Proxy Error</h1>" in slow.text
+    assert "Error reading from remote server" in slow.text
+    httpd.wait_for_log("(111)Connection refused: AH00957")
+    httpd.wait_for_log("(70007)The timeout specified has expired")
+
+
+async def test_varnish_sends_its_own_pages(cache: Varnish) -> None:
+    failed = await fetch(url(cache, "refused"))
+    passed = await fetch(url(cache, "app502"))
+    assert (failed.status_code, failed.reason_phrase) == (503, "Backend fetch failed")
+    assert "Guru Meditation:" in failed.text
+    assert failed.headers["server"] == "Varnish"
+    assert "x-varnish" in failed.headers
+    assert failed.headers["via"].startswith("1.1 varnish")
+    assert (passed.status_code, passed.text) == (502, "the app's own bad gateway")
+    assert passed.headers["via"].startswith("1.1 varnish")
+
+
+# --- 1. origin down -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+async def test_origin_down(request: pytest.FixtureRequest, gateway: str) -> None:
+    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    dead = request.getfixturevalue("origins")["refused"]
+    outside, bypass = await asyncio.gather(
+        run(url(gw, "refused")), run(url(gw, "refused"), origin=dead.address)
+    )
+    assert outside.probes[0].status == 503
+    assert outside.verdict.cause is Cause.ORIGIN_DOWN, outside.verdict
+    assert (outside.verdict.generated_by, outside.verdict.hop) == (gateway, Hop.ORIGIN)
+    assert_verdict(bypass, Cause.ORIGIN_DOWN, gateway, Hop.ORIGIN)
+    assert bypass.verdict.confidence > outside.verdict.confidence
+
+
+# --- 3. firewall ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+async def test_dropped_connect_to_the_origin(request: pytest.FixtureRequest, gateway: str) -> None:
+    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    blackhole = request.getfixturevalue("origins")["dropped"]
+    outside, bypass = await asyncio.gather(
+        run(url(gw, "dropped")), run(url(gw, "dropped"), origin=blackhole.address, timeout=1.5)
+    )
+    assert outside.probes[0].status == 503
+    assert outside.verdict.generated_by == gateway
+    assert Cause.FIREWALL in (outside.verdict.cause, *outside.verdict.alternatives)
+    # Varnish's "Backend fetch failed" names no cause: its wait is evidence, not proof that it
+    # connected, so a dropped SYN from us too is the firewall, not "the origin only allows the
+    # edge".
+    assert_verdict(bypass, Cause.FIREWALL, gateway, Hop.ORIGIN)
+
+
+@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+async def test_blocked_path_from_an_origin_that_answers_us(
+    request: pytest.FixtureRequest, gateway: str
+) -> None:
+    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    app = request.getfixturevalue("origins")["ok"]
+    d = await run(url(gw, "dropped"), origin=app.address)
+    assert_verdict(d, Cause.FIREWALL, gateway, Hop.EDGE_TO_ORIGIN)
+
+
+# --- 5. timeout -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+async def test_slow_origin_times_out(request: pytest.FixtureRequest, gateway: str) -> None:
+    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    stalled = request.getfixturevalue("origins")["stall"]
+    outside, bypass = await asyncio.gather(
+        run(url(gw, "stall")), run(url(gw, "stall"), origin=stalled.address, timeout=2.0)
+    )
+    assert outside.probes[0].status == {"apache": 502, "varnish": 503}[gateway]
+    assert outside.verdict.cause is Cause.TIMEOUT, outside.verdict
+    assert (outside.verdict.generated_by, outside.verdict.hop) == (gateway, Hop.ORIGIN)
+    assert_verdict(bypass, Cause.TIMEOUT, gateway, Hop.ORIGIN)
+    assert bypass.verdict.confidence > outside.verdict.confidence
+
+
+# --- 7. protocol ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+@pytest.mark.parametrize("route", ["reset", "garbage", "badheader"])
+async def test_origin_breaks_the_response(
+    request: pytest.FixtureRequest, gateway: str, route: str
+) -> None:
+    """A reset before any byte, non-HTTP bytes, a header line without a colon."""
+    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    broken = request.getfixturevalue("origins")[route]
+    outside, bypass = await asyncio.gather(
+        run(url(gw, route)), run(url(gw, route), origin=broken.address)
+    )
+    assert outside.probes[0].status == {"apache": 502, "varnish": 503}[gateway]
+    # A fast generic page: refused, reset and garbage read the same from outside.
+    assert_ambiguous(outside, Cause.PROTOCOL, gateway)
+    assert_verdict(bypass, Cause.PROTOCOL, gateway, Hop.ORIGIN)
+
+
+@pytest.mark.parametrize(
+    ("gateway", "route"), [("apache", "longheader"), ("varnish", "bigheaders")]
+)
+async def test_origin_headers_too_big_for_the_proxy(
+    request: pytest.FixtureRequest, gateway: str, route: str
+) -> None:
+    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    big = request.getfixturevalue("origins")[route]
+    bypass = await run(url(gw, route), origin=big.address)
+    assert bypass.probes[0].status == {"apache": 502, "varnish": 503}[gateway]
+    assert_verdict(bypass, Cause.PROTOCOL, gateway, Hop.EDGE_TO_ORIGIN)
+
+
+# --- what the gateway passes on is the origin's -------------------------------------------
+
+
+@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+async def test_the_apps_own_502_is_passed_through(
+    request: pytest.FixtureRequest, gateway: str
+) -> None:
+    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    app = request.getfixturevalue("origins")["app502"]
+    outside, bypass = await asyncio.gather(
+        run(url(gw, "app502")), run(url(gw, "app502"), origin=app.address)
+    )
+    for d in (outside, bypass):
+        assert d.probes[0].status == 502
+        assert (d.verdict.generated_by, d.verdict.hop) == ("origin", Hop.ORIGIN), d.verdict
+        assert any("relayed" in e for e in d.verdict.evidence), d.verdict.evidence
+
+
+@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+async def test_a_body_cut_by_the_origin_stays_the_origins(
+    request: pytest.FixtureRequest, gateway: str
+) -> None:
+    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    d = await run(url(gw, "cutbody"))
+    assert d.probes[0].status == 200
+    assert_verdict(d, Cause.PROTOCOL, "origin", Hop.ORIGIN)
+
+
+# --- HAProxy: only a reset during the headers is its 502 ----------------------------------
+
+
+def _reset_after(payload: bytes) -> LoopServer:
+    return _CannedServer(payload, reset=True)
+
+
+async def test_haproxy_reset_during_headers_is_its_502_mid_body_passes_a_cut_200() -> None:
+    head_cut = _reset_after(b"HTTP/1.1 200 OK\r\nContent-Le")
+    body_cut = _reset_after(build_response(200, b"x" * 100, content_length=1000))
+    with head_cut as up1, body_cut as up2:
+        with haproxy("127.0.0.1", up1.port) as gw:
+            in_headers = await run(gw.url, origin=up1.address)
+        with haproxy("127.0.0.1", up2.port) as gw:
+            in_body = await run(gw.url, origin=up2.address)
+    assert in_headers.probes[0].status == 502
+    assert_verdict(in_headers, Cause.PROTOCOL, "haproxy", Hop.ORIGIN)
+    assert in_body.probes[0].status == 200
+    assert_verdict(in_body, Cause.PROTOCOL, "origin", Hop.ORIGIN)
