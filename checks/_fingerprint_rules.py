@@ -706,7 +706,8 @@ RULES: tuple[Rule, ...] = (
             detail(
                 r"Error reading from remote server",
                 imp(_TIMEOUT, _ORIGIN_DOWN, _PROTOCOL),
-                'reason "Error reading from remote server" (a read timeout in mod_proxy_http)',
+                'reason "Error reading from remote server" (mod_proxy_http got no status line:'
+                " a read timeout, or a backend that reset, closed or sent garbage)",
                 statuses=(502,),
             ),
             detail(r"DNS lookup failure for:", imp(_DNS), 'reason "DNS lookup failure"'),

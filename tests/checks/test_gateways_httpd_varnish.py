@@ -37,6 +37,7 @@ from tests.support import (
     reset_server,
     stall_server,
     syn_drop_server,
+    tls_server,
     varnish,
 )
 from tests.support.servers import LoopServer, _CannedServer
@@ -100,6 +101,49 @@ def assert_ambiguous(d: Diagnosis, truth: Cause, generated_by: str) -> None:
     assert "--origin" in v.next_steps[0]
 
 
+GATEWAY_LOG: dict[str, dict[str, str]] = {
+    # What each gateway logs for each origin: proof the scenario failed the intended way.
+    "apache": {
+        "refused": "(111)Connection refused: AH00957",
+        "dropped": "(70007)The timeout specified has expired: AH00957",
+        "stall": "(70007)The timeout specified has expired",
+        "reset": "(104)Connection reset by peer",
+        "garbage": "AH01102: error reading status line",
+        "badheader": "AH01106: bad HTTP/1.1 header",
+        "longheader": "AH01106: bad HTTP/1.1 header",
+    },
+    "varnish": {
+        "refused": "errno 111 (Connection refused)",
+        "dropped": "errno 110",
+        "stall": "first byte timeout",
+        "reset": "HTC eof",
+        "garbage": "http format error",
+        "badheader": "http format error",
+        "bigheaders": "http format error",
+    },
+}
+
+
+def expect_logged(gw: Apache | Varnish, route: str, origin: Any) -> None:
+    """Wait (≤2 s) until the gateway logged its failure for this route's origin."""
+    text = GATEWAY_LOG[gw.name][route]
+    if isinstance(gw, Varnish):
+        gw.wait_for_log(text, source=lambda: "\n".join(gw.fetch_errors_for(route)))
+        return
+    marks = (origin.address, f" /{route}/ ")
+
+    def lines() -> str:
+        return "\n".join(
+            line for line in gw.error_log_text().splitlines() if any(m in line for m in marks)
+        )
+
+    gw.wait_for_log(text, source=lines)
+
+
+def gateway(request: pytest.FixtureRequest, name: str) -> Any:
+    return request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[name])
+
+
 async def fetch(target: str) -> httpx.Response:
     async with httpx.AsyncClient(timeout=5.0) as client:
         return await client.get(target)
@@ -134,107 +178,140 @@ async def test_varnish_sends_its_own_pages(cache: Varnish) -> None:
 # --- 1. origin down -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("gateway", ["apache", "varnish"])
-async def test_origin_down(request: pytest.FixtureRequest, gateway: str) -> None:
-    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+@pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
+async def test_origin_down(request: pytest.FixtureRequest, gateway_name: str) -> None:
+    gw = gateway(request, gateway_name)
     dead = request.getfixturevalue("origins")["refused"]
     outside, bypass = await asyncio.gather(
         run(url(gw, "refused")), run(url(gw, "refused"), origin=dead.address)
     )
     assert outside.probes[0].status == 503
     assert outside.verdict.cause is Cause.ORIGIN_DOWN, outside.verdict
-    assert (outside.verdict.generated_by, outside.verdict.hop) == (gateway, Hop.ORIGIN)
-    assert_verdict(bypass, Cause.ORIGIN_DOWN, gateway, Hop.ORIGIN)
+    assert (outside.verdict.generated_by, outside.verdict.hop) == (gateway_name, Hop.ORIGIN)
+    assert_verdict(bypass, Cause.ORIGIN_DOWN, gateway_name, Hop.ORIGIN)
     assert bypass.verdict.confidence > outside.verdict.confidence
+    expect_logged(gw, "refused", dead)
 
 
 # --- 3. firewall ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("gateway", ["apache", "varnish"])
-async def test_dropped_connect_to_the_origin(request: pytest.FixtureRequest, gateway: str) -> None:
-    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+@pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
+async def test_dropped_connect_to_the_origin(
+    request: pytest.FixtureRequest, gateway_name: str
+) -> None:
+    gw = gateway(request, gateway_name)
     blackhole = request.getfixturevalue("origins")["dropped"]
     outside, bypass = await asyncio.gather(
         run(url(gw, "dropped")), run(url(gw, "dropped"), origin=blackhole.address, timeout=1.5)
     )
     assert outside.probes[0].status == 503
-    assert outside.verdict.generated_by == gateway
+    assert outside.verdict.generated_by == gateway_name
     assert Cause.FIREWALL in (outside.verdict.cause, *outside.verdict.alternatives)
     # Varnish's "Backend fetch failed" names no cause: its wait is evidence, not proof that it
     # connected, so a dropped SYN from us too is the firewall, not "the origin only allows the
     # edge".
-    assert_verdict(bypass, Cause.FIREWALL, gateway, Hop.ORIGIN)
+    assert_verdict(bypass, Cause.FIREWALL, gateway_name, Hop.ORIGIN)
+    expect_logged(gw, "dropped", blackhole)
 
 
-@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+@pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
 async def test_blocked_path_from_an_origin_that_answers_us(
-    request: pytest.FixtureRequest, gateway: str
+    request: pytest.FixtureRequest, gateway_name: str
 ) -> None:
-    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    gw = gateway(request, gateway_name)
     app = request.getfixturevalue("origins")["ok"]
     d = await run(url(gw, "dropped"), origin=app.address)
-    assert_verdict(d, Cause.FIREWALL, gateway, Hop.EDGE_TO_ORIGIN)
+    assert_verdict(d, Cause.FIREWALL, gateway_name, Hop.EDGE_TO_ORIGIN)
 
 
 # --- 5. timeout -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("gateway", ["apache", "varnish"])
-async def test_slow_origin_times_out(request: pytest.FixtureRequest, gateway: str) -> None:
-    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+@pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
+async def test_slow_origin_times_out(request: pytest.FixtureRequest, gateway_name: str) -> None:
+    gw = gateway(request, gateway_name)
     stalled = request.getfixturevalue("origins")["stall"]
     outside, bypass = await asyncio.gather(
         run(url(gw, "stall")), run(url(gw, "stall"), origin=stalled.address, timeout=2.0)
     )
-    assert outside.probes[0].status == {"apache": 502, "varnish": 503}[gateway]
+    assert outside.probes[0].status == {"apache": 502, "varnish": 503}[gateway_name]
     assert outside.verdict.cause is Cause.TIMEOUT, outside.verdict
-    assert (outside.verdict.generated_by, outside.verdict.hop) == (gateway, Hop.ORIGIN)
-    assert_verdict(bypass, Cause.TIMEOUT, gateway, Hop.ORIGIN)
+    assert (outside.verdict.generated_by, outside.verdict.hop) == (gateway_name, Hop.ORIGIN)
+    assert_verdict(bypass, Cause.TIMEOUT, gateway_name, Hop.ORIGIN)
     assert bypass.verdict.confidence > outside.verdict.confidence
+    expect_logged(gw, "stall", stalled)
 
 
 # --- 7. protocol ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+@pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
 @pytest.mark.parametrize("route", ["reset", "garbage", "badheader"])
 async def test_origin_breaks_the_response(
-    request: pytest.FixtureRequest, gateway: str, route: str
+    request: pytest.FixtureRequest, gateway_name: str, route: str
 ) -> None:
     """A reset before any byte, non-HTTP bytes, a header line without a colon."""
-    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    gw = gateway(request, gateway_name)
     broken = request.getfixturevalue("origins")[route]
     outside, bypass = await asyncio.gather(
         run(url(gw, route)), run(url(gw, route), origin=broken.address)
     )
-    assert outside.probes[0].status == {"apache": 502, "varnish": 503}[gateway]
+    assert outside.probes[0].status == {"apache": 502, "varnish": 503}[gateway_name]
     # A fast generic page: refused, reset and garbage read the same from outside.
-    assert_ambiguous(outside, Cause.PROTOCOL, gateway)
-    assert_verdict(bypass, Cause.PROTOCOL, gateway, Hop.ORIGIN)
+    assert_ambiguous(outside, Cause.PROTOCOL, gateway_name)
+    if (gateway_name, route) in (("apache", "reset"), ("apache", "garbage")):
+        # Apache gives a reset and garbage the read timeout's reason; the evidence says so.
+        reason = [e for e in outside.verdict.evidence if "Error reading from remote" in e]
+        assert reason and "reset" in reason[0] and "garbage" in reason[0], reason
+    assert_verdict(bypass, Cause.PROTOCOL, gateway_name, Hop.ORIGIN)
+    expect_logged(gw, route, broken)
 
 
 @pytest.mark.parametrize(
-    ("gateway", "route"), [("apache", "longheader"), ("varnish", "bigheaders")]
+    ("gateway_name", "route"), [("apache", "longheader"), ("varnish", "bigheaders")]
 )
 async def test_origin_headers_too_big_for_the_proxy(
-    request: pytest.FixtureRequest, gateway: str, route: str
+    request: pytest.FixtureRequest, gateway_name: str, route: str
 ) -> None:
-    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    gw = gateway(request, gateway_name)
     big = request.getfixturevalue("origins")[route]
     bypass = await run(url(gw, route), origin=big.address)
-    assert bypass.probes[0].status == {"apache": 502, "varnish": 503}[gateway]
-    assert_verdict(bypass, Cause.PROTOCOL, gateway, Hop.EDGE_TO_ORIGIN)
+    assert bypass.probes[0].status == {"apache": 502, "varnish": 503}[gateway_name]
+    assert_verdict(bypass, Cause.PROTOCOL, gateway_name, Hop.EDGE_TO_ORIGIN)
+    expect_logged(gw, route, big)
+
+
+# --- 6. TLS ---------------------------------------------------------------------------------
+
+
+async def test_apache_origin_certificate_expired() -> None:
+    with (
+        tls_server("expired") as origin,
+        apache(
+            f"https://{origin.address}", verify_upstream_tls=True, trusted_ca=origin.ca_pem_path
+        ) as gw,
+    ):
+        outside, bypass = await asyncio.gather(
+            run(gw.url),
+            run(gw.url, origin=f"https://{origin.address}", ca_bundle=origin.ca_pem_path),
+        )
+        gw.wait_for_log("AH00898: Error during SSL Handshake with remote server")
+    # mod_proxy answers a failed handshake with 500 "Proxy Error", not 502.
+    assert outside.probes[0].status == 500
+    assert outside.verdict.cause is Cause.TLS and outside.verdict.generated_by == "apache"
+    assert_verdict(bypass, Cause.TLS, "apache", Hop.ORIGIN)
+    assert any("expired" in e for e in bypass.verdict.evidence)
 
 
 # --- what the gateway passes on is the origin's -------------------------------------------
 
 
-@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+@pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
 async def test_the_apps_own_502_is_passed_through(
-    request: pytest.FixtureRequest, gateway: str
+    request: pytest.FixtureRequest, gateway_name: str
 ) -> None:
-    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    gw = gateway(request, gateway_name)
     app = request.getfixturevalue("origins")["app502"]
     outside, bypass = await asyncio.gather(
         run(url(gw, "app502")), run(url(gw, "app502"), origin=app.address)
@@ -245,11 +322,11 @@ async def test_the_apps_own_502_is_passed_through(
         assert any("relayed" in e for e in d.verdict.evidence), d.verdict.evidence
 
 
-@pytest.mark.parametrize("gateway", ["apache", "varnish"])
+@pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
 async def test_a_body_cut_by_the_origin_stays_the_origins(
-    request: pytest.FixtureRequest, gateway: str
+    request: pytest.FixtureRequest, gateway_name: str
 ) -> None:
-    gw = request.getfixturevalue({"apache": "httpd", "varnish": "cache"}[gateway])
+    gw = gateway(request, gateway_name)
     d = await run(url(gw, "cutbody"))
     assert d.probes[0].status == 200
     assert_verdict(d, Cause.PROTOCOL, "origin", Hop.ORIGIN)

@@ -651,12 +651,15 @@ class Varnish(Gateway):
     Varnish can face several misbehaving origins at once. ``extra_vcl`` is appended. Runs
     ``varnishd -F -n DIR/work -a 127.0.0.1:PORT -f DIR/default.vcl -s malloc,32m -T none``;
     the management process's output (VCL compiler errors, child panics) is in
-    :meth:`output_text`. Varnish logs to shared memory, not files: :meth:`log_text` is the
-    output only.
+    :meth:`output_text`. Varnish logs to shared memory, not files: :meth:`fetch_errors` reads
+    the backend side of it with ``varnishlog -d`` (``BackendOpen`` and ``FetchError`` records,
+    such as ``fail errno 111 (Connection refused)``, ``HTC eof``, ``first byte timeout``), and
+    :meth:`log_text` is the output followed by those.
     """
 
     name = "varnish"
     VARNISHD = "/usr/sbin/varnishd"
+    VARNISHLOG = "/usr/bin/varnishlog"
 
     def __init__(
         self,
@@ -690,6 +693,43 @@ class Varnish(Gateway):
             "-s", "malloc,32m",
             "-T", "none",
         ]  # fmt: skip
+
+    def fetch_errors(self) -> str:
+        """``BackendOpen`` and ``FetchError`` records so far (``varnishlog -d``, ≤5 s)."""
+        if self.proc is None:
+            return ""
+        try:
+            done = subprocess.run(
+                [self.VARNISHLOG, "-d", "-n", str(self.dir / "work"), "-g", "raw",
+                 "-i", "BackendOpen,FetchError"],
+                capture_output=True, text=True, timeout=5.0, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return ""
+        return done.stdout
+
+    def log_text(self) -> str:
+        """The process's output followed by :meth:`fetch_errors`."""
+        return self.output_text() + self.fetch_errors()
+
+    def fetch_errors_for(self, route: str | None = None) -> list[str]:
+        """The ``FetchError`` texts of fetches from one backend (``None``: the default one)."""
+        backend = "default" if route is None else f"route{list(self.routes).index(route)}"
+        by_vxid: dict[str, str] = {}
+        errors: list[str] = []
+        for line in self.fetch_errors().splitlines():
+            fields = line.split(None, 3)
+            if len(fields) < 4:
+                continue
+            vxid, tag, _side, rest = fields
+            if tag == "BackendOpen":
+                by_vxid[vxid] = rest.split()[1]
+            elif tag == "FetchError":
+                named = re.match(r"backend (\w+): ", rest)
+                owner = named.group(1) if named else by_vxid.get(vxid)
+                if owner == backend:
+                    errors.append(rest)
+        return errors
 
     def _backend(self, name: str, host: str, port: int) -> str:
         return f"""backend {name} {{
