@@ -444,6 +444,24 @@ class _Reasoner:
                 (Cause.PROTOCOL, Cause.TIMEOUT),
                 att.code,
             )
+        if att.cause is Cause.ORIGIN_DOWN and server is not None and server > 900:
+            # A refused connect fails within milliseconds; a "backend unavailable" page after a
+            # wait means the connect went unanswered (Apache's 503 after `connectiontimeout`)
+            # or the gateway retried (HAProxy's `retries`), so both stay open.
+            self.evidence.append(
+                f"the gateway waited {_ms(server)} before reporting its upstream unavailable:"
+                " a refused connection fails at once, so its connect went unanswered (packets"
+                " dropped) or it retried"
+            )
+            return _Draft(
+                Cause.ORIGIN_DOWN,
+                0.45,
+                Hop.ORIGIN,
+                att.generated_by,
+                (Cause.FIREWALL, *(c for c in att.alternatives if c is not Cause.FIREWALL)),
+                att.code,
+                timed=True,
+            )
         if att.cause is not None:
             return _Draft(
                 att.cause,
@@ -586,7 +604,8 @@ class _Reasoner:
                 (Cause.FIREWALL,),
                 draft.code,
             )
-        how = f"gives up after {_ms(p_ms)}" if draft.cause is Cause.TIMEOUT else "fails at once"
+        slow = draft.cause is Cause.TIMEOUT or (_server_ms(main) or 0.0) > 900
+        how = f"gives up after {_ms(p_ms)}" if slow else "fails at once"
         if draft.code is not None and not draft.timed:
             how = f"reports the origin down (code {draft.code})"
         self.evidence.append(
