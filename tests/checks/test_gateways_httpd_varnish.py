@@ -27,25 +27,22 @@ from tests.support import (
     Varnish,
     apache,
     bad_header_server,
-    build_response,
     closed_port,
     cut_body_server,
     garbage_server,
     haproxy,
     huge_headers_server,
+    long_header_server,
     ok_server,
+    reset_in_headers_server,
     reset_server,
     stall_server,
     syn_drop_server,
     tls_server,
     varnish,
 )
-from tests.support.servers import LoopServer, _CannedServer
 
 pytestmark = pytest.mark.gateways
-
-_LONG_HEADER = build_response(200, b"ok", [("X-Long", "a" * 9000)])
-"""One 9 KB header line: over Apache's 8190-byte limit for a response header field."""
 
 ORIGINS: dict[str, Callable[[], Any]] = {
     "ok": ok_server,
@@ -54,10 +51,11 @@ ORIGINS: dict[str, Callable[[], Any]] = {
     "reset": reset_server,
     "garbage": garbage_server,
     "badheader": bad_header_server,
-    "longheader": lambda: _CannedServer(_LONG_HEADER),
+    "longheader": long_header_server,  # one 9 KB line: over Apache's ResponseFieldSize
     "bigheaders": lambda: huge_headers_server(size=20 * 1024),
     "app502": lambda: ok_server(status=502, body=b"the app's own bad gateway"),
-    "cutbody": cut_body_server,
+    # The pause lets a streaming proxy start passing the 200 on before the origin closes.
+    "cutbody": lambda: cut_body_server(pause=0.3),
     "dropped": syn_drop_server,
 }
 
@@ -214,6 +212,9 @@ async def test_dropped_connect_to_the_origin(
     # edge".
     assert_verdict(bypass, Cause.FIREWALL, gateway_name, Hop.ORIGIN)
     expect_logged(gw, "dropped", blackhole)
+    # The step names what this gateway logs for a dropped connect.
+    logged = {"apache": "AH00957 with `(70007)", "varnish": "fail errno 110"}[gateway_name]
+    assert any(logged in step for step in bypass.verdict.next_steps), bypass.verdict.next_steps
 
 
 @pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
@@ -282,6 +283,13 @@ async def test_origin_headers_too_big_for_the_proxy(
     assert bypass.probes[0].status == {"apache": 502, "varnish": 503}[gateway_name]
     assert_verdict(bypass, Cause.PROTOCOL, gateway_name, Hop.EDGE_TO_ORIGIN)
     expect_logged(gw, route, big)
+    if gateway_name == "apache":  # the line names the limit (it carries no address or path)
+        assert "AH10124: header size is over the limit allowed by ResponseFieldSize" in (
+            gw.error_log_text()
+        )
+    # The gateway's own knob, not nginx's proxy_buffer_size, is among the steps.
+    knob = {"apache": "responsefieldsize=16384", "varnish": "-p http_max_hdr=256"}[gateway_name]
+    assert any(knob in step for step in bypass.verdict.next_steps), bypass.verdict.next_steps
 
 
 # --- 6. TLS ---------------------------------------------------------------------------------
@@ -337,14 +345,8 @@ async def test_a_body_cut_by_the_origin_stays_the_origins(
 # --- HAProxy: only a reset during the headers is its 502 ----------------------------------
 
 
-def _reset_after(payload: bytes) -> LoopServer:
-    return _CannedServer(payload, reset=True)
-
-
 async def test_haproxy_reset_during_headers_is_its_502_mid_body_passes_a_cut_200() -> None:
-    head_cut = _reset_after(b"HTTP/1.1 200 OK\r\nContent-Le")
-    body_cut = _reset_after(build_response(200, b"x" * 100, content_length=1000))
-    with head_cut as up1, body_cut as up2:
+    with reset_in_headers_server() as up1, cut_body_server(pause=0.2, reset=True) as up2:
         with haproxy("127.0.0.1", up1.port) as gw:
             in_headers = await run(gw.url, origin=up1.address)
         with haproxy("127.0.0.1", up2.port) as gw:
