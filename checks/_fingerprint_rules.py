@@ -723,6 +723,16 @@ RULES: tuple[Rule, ...] = (
                 "the upstream's response was malformed",
             ),
             detail(r"Timeout on 100-Continue", imp(_TIMEOUT), 'reason "Timeout on 100-Continue"'),
+            # Seen from Debian's Apache 2.4: a refused or timed-out connect is a 503, a failed
+            # read is "502 Proxy Error" with a reason; a bare "502 Bad Gateway" page is
+            # mod_proxy_http rejecting the backend's response head.
+            detail(
+                r"<title>502 Bad Gateway</title>",
+                imp(_PROTOCOL, _ORIGIN_DOWN),
+                '"502 Bad Gateway" with no reason: Apache rejected the backend\'s response head'
+                " (AH01106 bad header, AH10124 a line over ResponseFieldSize, AH10404 reset)",
+                statuses=(502,),
+            ),
         ),
         by_status={
             502: imp(None, _TIMEOUT, _ORIGIN_DOWN, _PROTOCOL),

@@ -51,6 +51,7 @@ ORIGINS: dict[str, Callable[[], Any]] = {
     "reset": reset_server,
     "garbage": garbage_server,
     "badheader": bad_header_server,
+    "headreset": reset_in_headers_server,
     "longheader": long_header_server,  # one 9 KB line: over Apache's ResponseFieldSize
     "bigheaders": lambda: huge_headers_server(size=20 * 1024),
     "app502": lambda: ok_server(status=502, body=b"the app's own bad gateway"),
@@ -108,6 +109,7 @@ GATEWAY_LOG: dict[str, dict[str, str]] = {
         "reset": "(104)Connection reset by peer",
         "garbage": "AH01102: error reading status line",
         "badheader": "AH01106: bad HTTP/1.1 header",
+        "headreset": "AH01106: bad HTTP/1.1 header",
         "longheader": "AH01106: bad HTTP/1.1 header",
     },
     "varnish": {
@@ -117,6 +119,7 @@ GATEWAY_LOG: dict[str, dict[str, str]] = {
         "reset": "HTC eof",
         "garbage": "http format error",
         "badheader": "http format error",
+        "headreset": "HTC eof",
         "bigheaders": "http format error",
     },
 }
@@ -250,19 +253,26 @@ async def test_slow_origin_times_out(request: pytest.FixtureRequest, gateway_nam
 
 
 @pytest.mark.parametrize("gateway_name", ["apache", "varnish"])
-@pytest.mark.parametrize("route", ["reset", "garbage", "badheader"])
+@pytest.mark.parametrize("route", ["reset", "garbage", "badheader", "headreset"])
 async def test_origin_breaks_the_response(
     request: pytest.FixtureRequest, gateway_name: str, route: str
 ) -> None:
-    """A reset before any byte, non-HTTP bytes, a header line without a colon."""
+    """A reset before any byte, non-HTTP bytes, a header line without a colon, a reset while
+    sending the head."""
     gw = gateway(request, gateway_name)
     broken = request.getfixturevalue("origins")[route]
     outside, bypass = await asyncio.gather(
         run(url(gw, route)), run(url(gw, route), origin=broken.address)
     )
     assert outside.probes[0].status == {"apache": 502, "varnish": 503}[gateway_name]
-    # A fast generic page: refused, reset and garbage read the same from outside.
-    assert_ambiguous(outside, Cause.PROTOCOL, gateway_name)
+    if gateway_name == "apache" and route in ("badheader", "headreset"):
+        # Apache's bare "502 Bad Gateway" (no reason) only follows a response head it rejected.
+        assert outside.verdict.cause is Cause.PROTOCOL, outside.verdict
+        assert (outside.verdict.generated_by, outside.verdict.hop) == ("apache", Hop.ORIGIN)
+        assert "--origin" in outside.verdict.next_steps[0]
+    else:
+        # A fast generic page: refused, reset and garbage read the same from outside.
+        assert_ambiguous(outside, Cause.PROTOCOL, gateway_name)
     if (gateway_name, route) in (("apache", "reset"), ("apache", "garbage")):
         # Apache gives a reset and garbage the read timeout's reason; the evidence says so.
         reason = [e for e in outside.verdict.evidence if "Error reading from remote" in e]
@@ -279,8 +289,13 @@ async def test_origin_headers_too_big_for_the_proxy(
 ) -> None:
     gw = gateway(request, gateway_name)
     big = request.getfixturevalue("origins")[route]
-    bypass = await run(url(gw, route), origin=big.address)
+    outside, bypass = await asyncio.gather(
+        run(url(gw, route)), run(url(gw, route), origin=big.address)
+    )
     assert bypass.probes[0].status == {"apache": 502, "varnish": 503}[gateway_name]
+    # From outside, Apache's bare 502 already says "protocol"; Varnish's page cannot.
+    assert Cause.PROTOCOL in (outside.verdict.cause, *outside.verdict.alternatives)
+    assert (outside.verdict.cause is Cause.PROTOCOL) is (gateway_name == "apache")
     assert_verdict(bypass, Cause.PROTOCOL, gateway_name, Hop.EDGE_TO_ORIGIN)
     expect_logged(gw, route, big)
     if gateway_name == "apache":  # the line names the limit (it carries no address or path)
