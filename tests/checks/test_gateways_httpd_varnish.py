@@ -7,7 +7,9 @@ asks check502 from the outside only (honest about what a generic page cannot tel
 origin bypass (names the cause and the hop). What the gateways really send, checked here too:
 Apache answers a refused backend with ``503 Service Unavailable`` and a read timeout with
 ``502 Proxy Error``; Varnish answers every failed fetch with ``503 Backend fetch failed`` and its
-Guru Meditation page, and passes an application's own 502 through with ``Via: 1.1 varnish``.
+Guru Meditation page, and passes an application's own 502 through with ``Via: 1.1 varnish``;
+HAProxy turns a reset during the response head into its 502 but passes a reset mid-body on as a
+cut 200.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ ORIGINS: dict[str, Callable[[], Any]] = {
     "badheader": bad_header_server,
     "headreset": reset_in_headers_server,
     "longheader": long_header_server,  # one 9 KB line: over Apache's ResponseFieldSize
+    # ~190 header lines: over Varnish's http_max_hdr (64); Apache takes them.
     "bigheaders": lambda: huge_headers_server(size=20 * 1024),
     "app502": lambda: ok_server(status=502, body=b"the app's own bad gateway"),
     # The pause lets a streaming proxy start passing the 200 on before the origin closes.
