@@ -373,3 +373,16 @@ async def test_haproxy_reset_during_headers_is_its_502_mid_body_passes_a_cut_200
     assert_verdict(in_headers, Cause.PROTOCOL, "haproxy", Hop.ORIGIN)
     assert in_body.probes[0].status == 200
     assert_verdict(in_body, Cause.PROTOCOL, "origin", Hop.ORIGIN)
+
+
+async def test_haproxy_retrying_a_refused_server_stays_origin_down() -> None:
+    """HAProxy's default 3 retries make a refused server's 503 slow: slow is not firewall."""
+    with closed_port() as dead, haproxy("127.0.0.1", dead.port, timeout_connect="500ms") as gw:
+        outside, bypass = await asyncio.gather(
+            run(gw.url, timeout=5.0), run(gw.url, origin=dead.address, timeout=5.0)
+        )
+    assert outside.probes[0].status == 503
+    assert_ambiguous(outside, Cause.FIREWALL, "haproxy")
+    assert outside.verdict.cause is Cause.ORIGIN_DOWN
+    assert any("or it retried" in e for e in outside.verdict.evidence)
+    assert_verdict(bypass, Cause.ORIGIN_DOWN, "haproxy", Hop.ORIGIN)
