@@ -614,7 +614,11 @@ RULES: tuple[Rule, ...] = (
         evidence='body is Varnish\'s synthetic error ("Guru Meditation")',
         confidence=0.9,
         code_from=(body(r"<title>\d{3} (?P<code>[^<]+)</title>"),),
-        by_code={"Backend fetch failed": imp(None, _ORIGIN_DOWN, _TIMEOUT, _FIREWALL, _POOL)},
+        # A failed fetch also covers a backend that reset, sent garbage or overflowed
+        # http_resp_hdr_len (FetchError "HTC eof", "http format error"): protocol too.
+        by_code={
+            "Backend fetch failed": imp(None, _ORIGIN_DOWN, _TIMEOUT, _FIREWALL, _POOL, _PROTOCOL)
+        },
     ),
     Rule(
         id="akamai_reference",
@@ -795,7 +799,8 @@ RULES: tuple[Rule, ...] = (
             detail(
                 r"Error reading from remote server",
                 imp(_TIMEOUT, _ORIGIN_DOWN, _PROTOCOL),
-                'reason "Error reading from remote server" (a read timeout in mod_proxy_http)',
+                'reason "Error reading from remote server" (mod_proxy_http got no status line:'
+                " a read timeout, or a backend that reset, closed or sent garbage)",
                 statuses=(502,),
             ),
             detail(r"DNS lookup failure for:", imp(_DNS), 'reason "DNS lookup failure"'),
@@ -811,6 +816,16 @@ RULES: tuple[Rule, ...] = (
                 "the upstream's response was malformed",
             ),
             detail(r"Timeout on 100-Continue", imp(_TIMEOUT), 'reason "Timeout on 100-Continue"'),
+            # Seen from Debian's Apache 2.4: a refused or timed-out connect is a 503, a failed
+            # read is "502 Proxy Error" with a reason; a bare "502 Bad Gateway" page is
+            # mod_proxy_http rejecting the backend's response head.
+            detail(
+                r"<title>502 Bad Gateway</title>",
+                imp(_PROTOCOL, _ORIGIN_DOWN),
+                '"502 Bad Gateway" with no reason: Apache rejected the backend\'s response head'
+                " (AH01106 bad header, AH10124 a line over ResponseFieldSize, AH10404 reset)",
+                statuses=(502,),
+            ),
         ),
         by_status={
             502: imp(None, _TIMEOUT, _ORIGIN_DOWN, _PROTOCOL),

@@ -390,6 +390,17 @@ _BY_GATEWAY: Mapping[tuple[str, Cause], tuple[str, ...]] = {
     ("varnish", Cause.WORKERS_EXHAUSTED): (
         "`busy` means `.max_connections` was reached for the backend: raise it or add capacity.",
     ),
+    ("varnish", Cause.PROTOCOL): (
+        "Read why the fetch failed: `varnishlog -g request -q 'FetchError'`; `HTC eof` means "
+        "the backend closed or reset the connection.",
+        "`http format error` from a backend whose response looks valid: its head overflows "
+        "Varnish; raise `-p http_max_hdr=256` (64 lines), `-p http_resp_hdr_len=16k` (8k a line) "
+        "or `-p http_resp_size=64k` (32k in all).",
+    ),
+    ("varnish", Cause.FIREWALL): (
+        "`FetchError ... fail errno 110` in `varnishlog -g request -q 'FetchError'` is a connect "
+        "that timed out after the backend's `.connect_timeout`: packets to it are dropped.",
+    ),
     ("varnish", Cause.UNKNOWN): (
         "Find why the fetch failed: `varnishlog -g request -q 'FetchError'`.",
     ),
@@ -512,6 +523,16 @@ _BY_GATEWAY: Mapping[tuple[str, Cause], tuple[str, ...]] = {
     ("apache", Cause.TIMEOUT): (
         "Apache reports a slow backend as `502 Proxy Error`: check `ProxyTimeout` or `timeout=` "
         "on `ProxyPass`.",
+    ),
+    ("apache", Cause.PROTOCOL): (
+        "AH10124 in the error log is a backend header line over `ResponseFieldSize` (8192 "
+        "bytes): raise it with `responsefieldsize=16384` on `ProxyPass`.",
+        "AH01106 is a backend header Apache could not parse, AH01102 a status line it could not "
+        "read: the errno in brackets says why (104 reset, 70007 timeout).",
+    ),
+    ("apache", Cause.FIREWALL): (
+        "AH00957 with `(70007)The timeout specified has expired` is a connect that timed out "
+        "after `connectiontimeout=` on `ProxyPass`: packets to the backend are dropped.",
     ),
     ("apache", Cause.TLS): (
         "Check `SSLProxyEngine on`, `SSLProxyCACertificateFile` and `SSLProxyCheckPeerName` "

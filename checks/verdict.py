@@ -168,6 +168,9 @@ class _Draft:
     alternatives: tuple[Cause, ...] = ()
     code: str | None = None
     summary: str = ""
+    timed: bool = False
+    """The cause was inferred from how long the gateway took, not named by its code: a code
+    such as Varnish's "Backend fetch failed" then says nothing about whether it connected."""
 
 
 def _quote_ip(ip: str) -> str:
@@ -492,6 +495,24 @@ class _Reasoner:
                 (Cause.PROTOCOL, Cause.TIMEOUT),
                 att.code,
             )
+        if att.cause is Cause.ORIGIN_DOWN and server is not None and server > 900:
+            # A refused connect fails within milliseconds; a "backend unavailable" page after a
+            # wait means the connect went unanswered (Apache's 503 after `connectiontimeout`)
+            # or the gateway retried (HAProxy's `retries`), so both stay open.
+            self.evidence.append(
+                f"the gateway waited {_ms(server)} before reporting its upstream unavailable:"
+                " a refused connection fails at once, so its connect went unanswered (packets"
+                " dropped) or it retried"
+            )
+            return _Draft(
+                Cause.ORIGIN_DOWN,
+                0.45,
+                Hop.ORIGIN,
+                att.generated_by,
+                (Cause.FIREWALL, *(c for c in att.alternatives if c is not Cause.FIREWALL)),
+                att.code,
+                timed=True,
+            )
         if att.cause is not None:
             return _Draft(
                 att.cause,
@@ -523,6 +544,7 @@ class _Reasoner:
                 att.generated_by,
                 (Cause.FIREWALL, *alternatives),
                 att.code,
+                timed=True,
             )
         self.evidence.append(
             f"the gateway answered in {_ms(server)}: its upstream failed at once"
@@ -544,7 +566,9 @@ class _Reasoner:
             return self._origin_healthy(draft, main, o)
         if o.status is None and o.error is not None:
             cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
-            edge_connected = draft.cause is Cause.TIMEOUT and draft.code is not None
+            edge_connected = (
+                draft.cause is Cause.TIMEOUT and draft.code is not None and not draft.timed
+            )
             if edge_connected and o.error.kind in _NO_ROUTE_FOR_US:
                 self.evidence.append(
                     f"the origin does not accept our connection ({o.error.kind.value}), which is"
@@ -608,7 +632,11 @@ class _Reasoner:
                 (Cause.WORKERS_EXHAUSTED,),
                 draft.code,
             )
-        if draft.code is not None and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN):
+        if (
+            draft.code is not None
+            and not draft.timed
+            and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN)
+        ):
             draft.hop = Hop.EDGE_TO_ORIGIN  # the platform's own code names the cause
             return draft
         if draft.cause not in _LINK_SUSPECTS:
@@ -627,8 +655,9 @@ class _Reasoner:
                 (Cause.FIREWALL,),
                 draft.code,
             )
-        how = f"gives up after {_ms(p_ms)}" if draft.cause is Cause.TIMEOUT else "fails at once"
-        if draft.code is not None:
+        slow = draft.cause is Cause.TIMEOUT or (_server_ms(main) or 0.0) > 900
+        how = f"gives up after {_ms(p_ms)}" if slow else "fails at once"
+        if draft.code is not None and not draft.timed:
             how = f"reports the origin down (code {draft.code})"
         self.evidence.append(
             f"the origin answers us in {_ms(o_ms)}, so the application is up, but the edge {how}:"
