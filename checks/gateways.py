@@ -68,6 +68,9 @@ class SourceId(StrEnum):
     """PHP-FPM's own log (``pm.max_children`` reached)."""
     UWSGI = "uwsgi"
     """uWSGI's own log (a full listen queue)."""
+    H2O = "h2o"
+    """h2o's proxy log lines; a proxy, but one whose responses the catalogue has no marks for
+    yet, so only ``explain`` names it."""
 
 
 ORIGIN: Literal[SourceId.ORIGIN] = SourceId.ORIGIN
