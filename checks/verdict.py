@@ -148,6 +148,18 @@ def _describe(p: Probe) -> str:
     return f"{p.status} from {where}{version} in {_ms(p.timings.total)}{extra}"
 
 
+def _public_attribution(main: Probe) -> Attribution | None:
+    """Who generated the failing public response, read from that response alone.
+
+    None when nothing answered or the answer is usable. The origin bypass, the retries and the
+    other runs are evidence for the cause and the hop, never for who generated this response:
+    a gateway's own page stays that gateway's whatever the origin does.
+    """
+    if main.status is None or is_up(main):
+        return None
+    return attribute(main.status, main.headers, main.body_excerpt)
+
+
 def _primary(probes: Sequence[Probe]) -> Probe:
     """The most common failure (or the first probe when all are up)."""
     failing = [p for p in probes if not is_up(p)]
@@ -163,6 +175,7 @@ class _Draft:
     confidence: float
     hop: Hop | None
     generated_by: str | None
+    """What the public response's marks say; ``_finish`` reads it again from that response."""
     alternatives: tuple[Cause, ...] = ()
     code: str | None = None
     summary: str = ""
@@ -417,7 +430,10 @@ class _Reasoner:
             summary=f"The origin answered {status}: an application error, not a gateway error.",
         )
 
-    def _gateway_generated(self, main: Probe, att: Attribution) -> _Draft:
+    def _gateway_generated(
+        self, main: Probe, att: Attribution, *, speaker: str = "the gateway"
+    ) -> _Draft:
+        """The cause a gateway's own page implies; ``speaker`` names that gateway in evidence."""
         server = _server_ms(main)
         if (
             att.cause is Cause.TIMEOUT
@@ -430,7 +446,7 @@ class _Reasoner:
             # closed connection. A 504 or a timeout code stays a timeout even when fast (a
             # cached error page).
             self.evidence.append(
-                f"the gateway reported a timeout-like error after only {_ms(server)}:"
+                f"{speaker} reported a timeout-like error after only {_ms(server)}:"
                 " its upstream closed or reset the connection rather than being slow"
             )
             return _Draft(
@@ -462,7 +478,7 @@ class _Reasoner:
         )
         if server is not None and server > 900:
             self.evidence.append(
-                f"the gateway waited {_ms(server)} before answering:"
+                f"{speaker} waited {_ms(server)} before answering:"
                 " it gave up on a slow or unreachable upstream"
             )
             return _Draft(
@@ -474,7 +490,7 @@ class _Reasoner:
                 att.code,
             )
         self.evidence.append(
-            f"the gateway answered in {_ms(server)}: its upstream failed at once"
+            f"{speaker} answered in {_ms(server)}: its upstream failed at once"
             " (refused, reset, bad response), not by timing out"
         )
         return _Draft(Cause.ORIGIN_DOWN, 0.45, Hop.ORIGIN, att.generated_by, alternatives, att.code)
@@ -490,7 +506,21 @@ class _Reasoner:
             )
             return draft
         if is_up(o):
+            if draft.generated_by == "origin":
+                self.evidence.append(
+                    f"no gateway's page or code marks the public {main.status}, yet the origin"
+                    f" answers us {o.status} directly: a gateway this check does not recognise"
+                    " generated it, or the edge forwards to another upstream than the one checked"
+                )
             return self._origin_healthy(draft, main, o)
+        if draft.hop is Hop.EDGE:
+            # The public request failed before any gateway answered: that is the first broken
+            # hop, whatever else the origin does.
+            self.evidence.append(
+                f"the origin bypass fails as well ({_outcome(o)}), but the public request fails"
+                " before it reaches any gateway: the public edge is the first thing to fix"
+            )
+            return draft
         if o.status is None and o.error is not None:
             cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
             edge_connected = draft.cause is Cause.TIMEOUT and draft.code is not None
@@ -523,22 +553,54 @@ class _Reasoner:
                 alternatives,
                 draft.code,
             )
+        if o.error is not None:
+            return self._origin_unusable(draft, main, o)
         # The origin answered with an error status of its own.
         o_att = attribute(o.status or 0, o.headers, o.body_excerpt)
+        returns = "returns" if o.status == main.status else "itself returns"
+        too = " too" if o.status == main.status else ""
         self.evidence.append(
-            f"the origin returns {o.status} too: the problem is at the origin, the edge only reports it"
+            f"the origin {returns} {o.status}{too}: the problem is at the origin,"
+            " the edge only reports it"
         )
-        if o.error is not None:
-            cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
-            return _Draft(cause, confidence, Hop.ORIGIN, "origin", alternatives, draft.code)
         if o_att.generated_by != "origin":
-            inner = self._gateway_generated(o, o_att)
+            self._origin_marks(o_att)
+            inner = self._gateway_generated(o, o_att, speaker="the gateway inside the origin")
             inner.hop = Hop.ORIGIN
-            return inner
-        generated = "origin" if main.status == o.status else draft.generated_by
-        inner = self._origin_generated(o, o_att)
-        inner.generated_by = generated
+        else:
+            inner = self._origin_generated(o, o_att)
+            if not (draft.generated_by == "origin" and main.status == o.status):
+                inner.summary = ""  # it speaks of the origin's answer, not the public one
+        inner.generated_by, inner.code = draft.generated_by, draft.code
         return inner
+
+    def _origin_marks(self, o_att: Attribution) -> None:
+        """Say what marks the origin's own answer carries, apart from the public response's."""
+        self.evidence.extend(f"the origin's own answer: {e}" for e in o_att.evidence[:1])
+
+    def _origin_unusable(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """The origin answered us, but with a response no client can use (huge headers, a body
+        cut short or stalled, a broken redirect)."""
+        assert o.error is not None
+        kind = o.error.kind
+        cause, confidence, alternatives = _KIND_CAUSE[kind]
+        relayed = main.error is not None and main.error.kind is kind
+        if kind is ErrorKind.HEADERS_TOO_LARGE and not relayed:
+            self.evidence.append(
+                f"the origin answers {o.status}, but its response headers are"
+                f" {o.header_bytes // 1024} KiB, more than a proxy's default buffer"
+                " (nginx proxy_buffer_size 4-8 KiB): the edge cannot take the origin's response"
+            )
+            return _Draft(
+                cause, confidence, Hop.EDGE_TO_ORIGIN, draft.generated_by, alternatives, draft.code
+            )
+        self.evidence.append(
+            f"the origin answers {o.status}, but its response is unusable ({kind.value}):"
+            " the problem is at the origin, the edge only reports it"
+        )
+        if draft.cause is not cause and draft.cause is not Cause.UNKNOWN and draft.code is not None:
+            alternatives = (draft.cause, *alternatives)
+        return _Draft(cause, confidence, Hop.ORIGIN, draft.generated_by, alternatives, draft.code)
 
     def _origin_healthy(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
         """The public URL fails while the origin answers us directly."""
@@ -596,15 +658,27 @@ class _Reasoner:
 
     def _ok_summary(self, main: Probe, o: Probe | None) -> str:
         text = f"{self.url.host} answers {main.status} in {_ms(main.timings.total)}"
-        if o is not None and not is_up(o):
-            text += (
-                f"; the origin bypass fails ({_outcome(o)}),"
-                " which is expected if the origin only accepts the edge"
+        if o is None or is_up(o):
+            return text + "."
+        if o.error is not None and o.error.kind is ErrorKind.BLOCKED_ADDRESS:
+            return f"{text}; the origin bypass was not checked: {o.error.message}."
+        if o.error is None:
+            return (
+                f"{text}; the origin, asked directly, answers {o.status}: the edge may serve"
+                " a cached copy, or the origin treats requests that skip the edge differently."
             )
-        return text + "."
+        return (
+            f"{text}; the origin bypass fails ({_outcome(o)}),"
+            " which is expected if the origin only accepts the edge."
+        )
 
     def _finish(self, draft: _Draft, main: Probe, o: Probe | None) -> Verdict:
-        summary = draft.summary or self._summary(draft, main)
+        # Every rule's draft passes here: who generated the public response, and the code it
+        # carries, are read from that response alone, never from the origin or other probes.
+        public = _public_attribution(main) if draft.cause is not Cause.OK else None
+        draft.generated_by = public.generated_by if public else None
+        draft.code = public.code if public else None
+        summary = draft.summary or self._summary(draft, main, o)
         steps: list[str] = []
         if (
             draft.cause is not Cause.OK
@@ -646,9 +720,13 @@ class _Reasoner:
         step = _placeholder(_ORIGIN_IP, ip, step)
         return _placeholder(_ORIGIN, self.origin.host, step)
 
-    def _summary(self, draft: _Draft, main: Probe) -> str:
+    def _summary(self, draft: _Draft, main: Probe, o: Probe | None = None) -> str:
         what = _outcome(main)
-        who = {None: "", "origin": " from the origin"}.get(
+        # An unmarked error reads as the origin's own, unless the origin answers us well.
+        from_origin = (
+            " with no gateway's marks" if o is not None and is_up(o) else " from the origin"
+        )
+        who = {None: "", "origin": from_origin}.get(
             draft.generated_by, f" generated by {draft.generated_by}"
         )
         code = f" (code {draft.code})" if draft.code else ""
