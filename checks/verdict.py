@@ -571,7 +571,6 @@ class _Reasoner:
             inner = self._origin_generated(o, o_att)
             if not (draft.generated_by == "origin" and main.status == o.status):
                 inner.summary = ""  # it speaks of the origin's answer, not the public one
-        inner.generated_by, inner.code = draft.generated_by, draft.code
         return inner
 
     def _origin_marks(self, o_att: Attribution) -> None:
