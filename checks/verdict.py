@@ -160,6 +160,13 @@ def _public_attribution(main: Probe) -> Attribution | None:
     return attribute(main.status, main.headers, main.body_excerpt)
 
 
+def _turned_away_at_once(draft: _Draft, main: Probe) -> bool:
+    """A gateway's own page says its upstream refused or failed, and came without waiting on
+    a timeout (what ``_gateway_generated`` reports as "its upstream failed at once")."""
+    server = _server_ms(main)
+    return draft.cause is Cause.ORIGIN_DOWN and (server is None or server <= 900)
+
+
 def _primary(probes: Sequence[Probe]) -> Probe:
     """The most common failure (or the first probe when all are up)."""
     failing = [p for p in probes if not is_up(p)]
@@ -521,6 +528,9 @@ class _Reasoner:
                 " before it reaches any gateway: the public edge is the first thing to fix"
             )
             return draft
+        hung = o.error is not None and o.error.kind is ErrorKind.READ_TIMEOUT
+        if hung and _turned_away_at_once(draft, main):
+            return self._kept_waiting(draft, o)
         if o.status is None and o.error is not None:
             cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
             edge_connected = draft.cause is Cause.TIMEOUT and draft.code is not None
@@ -572,6 +582,22 @@ class _Reasoner:
             if not (draft.generated_by == "origin" and main.status == o.status):
                 inner.summary = ""  # it speaks of the origin's answer, not the public one
         return inner
+
+    def _kept_waiting(self, draft: _Draft, o: Probe) -> _Draft:
+        """The gateway failed at once, yet the origin keeps us waiting: it did not time out."""
+        self.evidence.append(
+            f"the origin keeps us waiting ({_outcome(o)} after {_ms(o.timings.total)}) while the"
+            " gateway was turned away at once: an overloaded origin (workers or listen queue"
+            " full) accepts some connections and answers none, and refuses others"
+        )
+        return _Draft(
+            Cause.WORKERS_EXHAUSTED,
+            0.6,
+            Hop.ORIGIN,
+            draft.generated_by,
+            (Cause.TIMEOUT, Cause.ORIGIN_DOWN),
+            draft.code,
+        )
 
     def _origin_marks(self, o_att: Attribution) -> None:
         """Say what marks the origin's own answer carries, apart from the public response's."""
