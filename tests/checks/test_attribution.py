@@ -275,6 +275,8 @@ def check_consistent(v: Verdict, public: Side, origin: Side) -> None:
 def check_generator(v: Verdict, public: Side, probes: list[Probe], origin: Side) -> None:
     """Who generated the public response is read from it alone, and the summary agrees."""
     o = origin.probe
+    main = public.probe
+    assert main is not None
     expected_generator = {
         "ok": None,
         "page": public.gateway,
@@ -297,8 +299,14 @@ def check_generator(v: Verdict, public: Side, probes: list[Probe], origin: Side)
             "passed through from upstream" in e and not e.startswith("the origin's own answer")
             for e in v.evidence
         ), v
-    if generator is None or (o is not None and origin.kind != "blocked" and _is_up(o)):
-        assert "from the origin" not in v.summary, v
+    origin_denies = (
+        o is not None and origin.kind != "blocked" and o.status is not None and o.status < 400
+    )
+    if generator is None or (origin_denies and main.status is not None and main.status >= 400):
+        assert "from the origin" not in v.summary, v  # the origin, asked, has no error status
+    unmarked = any("no gateway's page or code marks the public" in e for e in v.evidence)
+    if unmarked or "with no gateway's marks" in v.summary:
+        assert generator == "origin" and origin_denies, v
 
 
 def check_origin_claims(v: Verdict, main: Probe, origin: Side) -> None:
@@ -684,3 +692,18 @@ def test_a_public_url_answering_well_over_http2_names_no_generator() -> None:
     v = decide(URL, None, [h2], [], [h1])
     assert (v.cause, v.generated_by) == (Cause.PROTOCOL, None)
     assert "from the origin" not in v.summary
+
+
+def test_an_unmarked_502_while_the_origin_answers_200_unusably_is_not_from_the_origin() -> None:
+    relayed = answered(502, RELAY_HEADERS[1], APP_BODIES[0])
+    v = decide(URL, ORIGIN, [relayed], [HUGE_HEADERS_ORIGIN], [])
+    assert (v.generated_by, v.hop) == ("origin", Hop.EDGE_TO_ORIGIN)
+    assert "with no gateway's marks" in v.summary
+    assert any("yet the origin answers us 200 directly" in e for e in v.evidence)
+
+
+def test_a_cut_200_is_not_called_an_unmarked_error() -> None:
+    cut = make_probe(status=200, error=ProbeError(ErrorKind.BODY_TRUNCATED, "reset mid-body"))
+    v = decide(URL, ORIGIN, [cut], [origin_probe()], [])
+    assert v.generated_by == "origin"
+    assert not any("no gateway's page or code marks" in e for e in v.evidence), v.evidence
