@@ -628,9 +628,10 @@ class _Reasoner:
             return _Draft(
                 cause, confidence, Hop.EDGE_TO_ORIGIN, draft.generated_by, alternatives, draft.code
             )
+        edge = "relays it as it is" if relayed else "only reports it"
         self.evidence.append(
             f"the origin answers {o.status}, but its response is unusable ({kind.value}):"
-            " the problem is at the origin, the edge only reports it"
+            f" the problem is at the origin, the edge {edge}"
         )
         if draft.cause is not cause and draft.cause is not Cause.UNKNOWN and draft.code is not None:
             alternatives = (draft.cause, *alternatives)
