@@ -757,7 +757,7 @@ class _Reasoner:
 
     def _summary(self, draft: _Draft, main: Probe, o: Probe | None = None) -> str:
         what = _outcome(main)
-        # An unmarked error reads as the origin's own, unless the origin answers us well.
+        # An unmarked error status reads as the origin's own, unless the origin answers us without one.
         from_origin = (
             " with no gateway's marks" if _unmarked_error_denied(main, o) else " from the origin"
         )
