@@ -150,6 +150,34 @@ def _describe(p: Probe) -> str:
     return f"{p.status} from {where}{version} in {_ms(p.timings.total)}{extra}"
 
 
+def _public_attribution(main: Probe) -> Attribution | None:
+    """Who generated the failing public response, read from that response alone.
+
+    None when nothing answered or the answer is usable. The origin bypass, the retries and the
+    other runs are evidence for the cause and the hop, never for who generated this response:
+    a gateway's own page stays that gateway's whatever the origin does.
+    """
+    if main.status is None or is_up(main):
+        return None
+    return attribute(main.status, main.headers, main.body_excerpt, reason=main.reason)
+
+
+def _turned_away_at_once(draft: _Draft, main: Probe) -> bool:
+    """A gateway's own page says its upstream refused or failed, and came without waiting on
+    a timeout (what ``_gateway_generated`` reports as "its upstream failed at once")."""
+    server = _server_ms(main)
+    return draft.cause is Cause.ORIGIN_DOWN and (server is None or server <= 900)
+
+
+def _unmarked_error_denied(main: Probe, o: Probe | None) -> bool:
+    """The public error status carries no gateway's marks (so it reads as the origin's own),
+    but the origin, asked directly, answers without an error status."""
+    if o is None or o.status is None or o.status >= 400 or main.status is None:
+        return False
+    att = _public_attribution(main)
+    return main.status >= 400 and att is not None and att.generated_by == "origin"
+
+
 def _primary(probes: Sequence[Probe]) -> Probe:
     """The most common failure (or the first probe when all are up)."""
     failing = [p for p in probes if not is_up(p)]
@@ -165,6 +193,7 @@ class _Draft:
     confidence: float
     hop: Hop | None
     generated_by: str | None
+    """What the public response's marks say; ``_finish`` reads it again from that response."""
     alternatives: tuple[Cause, ...] = ()
     code: str | None = None
     summary: str = ""
@@ -471,7 +500,10 @@ class _Reasoner:
             summary=f"The origin answered {status}: an application error, not a gateway error.",
         )
 
-    def _gateway_generated(self, main: Probe, att: Attribution) -> _Draft:
+    def _gateway_generated(
+        self, main: Probe, att: Attribution, *, speaker: str = "the gateway"
+    ) -> _Draft:
+        """The cause a gateway's own page implies; ``speaker`` names that gateway in evidence."""
         server = _server_ms(main)
         if (
             att.cause is Cause.TIMEOUT
@@ -484,7 +516,7 @@ class _Reasoner:
             # closed connection. A 504 or a timeout code stays a timeout even when fast (a
             # cached error page).
             self.evidence.append(
-                f"the gateway reported a timeout-like error after only {_ms(server)}:"
+                f"{speaker} reported a timeout-like error after only {_ms(server)}:"
                 " its upstream closed or reset the connection rather than being slow"
             )
             return _Draft(
@@ -534,7 +566,7 @@ class _Reasoner:
         )
         if server is not None and server > 900:
             self.evidence.append(
-                f"the gateway waited {_ms(server)} before answering:"
+                f"{speaker} waited {_ms(server)} before answering:"
                 " it gave up on a slow or unreachable upstream"
             )
             return _Draft(
@@ -547,7 +579,7 @@ class _Reasoner:
                 timed=True,
             )
         self.evidence.append(
-            f"the gateway answered in {_ms(server)}: its upstream failed at once"
+            f"{speaker} answered in {_ms(server)}: its upstream failed at once"
             " (refused, reset, bad response), not by timing out"
         )
         return _Draft(Cause.ORIGIN_DOWN, 0.45, Hop.ORIGIN, att.generated_by, alternatives, att.code)
@@ -562,8 +594,25 @@ class _Reasoner:
                 " (its name, address or certificate) is what fails"
             )
             return draft
+        if _unmarked_error_denied(main, o):
+            self.evidence.append(
+                f"no gateway's page or code marks the public {main.status}, yet the origin"
+                f" answers us {o.status} directly: a gateway this check does not recognise"
+                " generated it, or the edge forwards to another upstream than the one checked"
+            )
         if is_up(o):
             return self._origin_healthy(draft, main, o)
+        if draft.hop is Hop.EDGE:
+            # The public request failed before any gateway answered: that is the first broken
+            # hop, whatever else the origin does.
+            self.evidence.append(
+                f"the origin bypass fails as well ({_outcome(o)}), but the public request fails"
+                " before it reaches any gateway: the public edge is the first thing to fix"
+            )
+            return draft
+        hung = o.error is not None and o.error.kind is ErrorKind.READ_TIMEOUT
+        if hung and _turned_away_at_once(draft, main):
+            return self._kept_waiting(draft, o)
         if o.status is None and o.error is not None:
             cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
             edge_connected = (
@@ -598,22 +647,70 @@ class _Reasoner:
                 alternatives,
                 draft.code,
             )
+        if o.error is not None:
+            return self._origin_unusable(draft, main, o)
         # The origin answered with an error status of its own.
         o_att = attribute(o.status or 0, o.headers, o.body_excerpt)
+        returns = "returns" if o.status == main.status else "itself returns"
+        too = " too" if o.status == main.status else ""
         self.evidence.append(
-            f"the origin returns {o.status} too: the problem is at the origin, the edge only reports it"
+            f"the origin {returns} {o.status}{too}: the problem is at the origin,"
+            " the edge only reports it"
         )
-        if o.error is not None:
-            cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
-            return _Draft(cause, confidence, Hop.ORIGIN, "origin", alternatives, draft.code)
         if o_att.generated_by != "origin":
-            inner = self._gateway_generated(o, o_att)
+            self._origin_marks(o_att)
+            inner = self._gateway_generated(o, o_att, speaker="the gateway inside the origin")
             inner.hop = Hop.ORIGIN
-            return inner
-        generated = "origin" if main.status == o.status else draft.generated_by
-        inner = self._origin_generated(o, o_att)
-        inner.generated_by = generated
+        else:
+            inner = self._origin_generated(o, o_att)
+            if not (draft.generated_by == "origin" and main.status == o.status):
+                inner.summary = ""  # it speaks of the origin's answer, not the public one
         return inner
+
+    def _kept_waiting(self, draft: _Draft, o: Probe) -> _Draft:
+        """The gateway failed at once, yet the origin keeps us waiting: it did not time out."""
+        self.evidence.append(
+            f"the origin keeps us waiting ({_outcome(o)} after {_ms(o.timings.total)}) while the"
+            " gateway was turned away at once: an overloaded origin (workers or listen queue"
+            " full) accepts some connections and answers none, and refuses others"
+        )
+        return _Draft(
+            Cause.WORKERS_EXHAUSTED,
+            0.6,
+            Hop.ORIGIN,
+            draft.generated_by,
+            (Cause.TIMEOUT, Cause.ORIGIN_DOWN),
+            draft.code,
+        )
+
+    def _origin_marks(self, o_att: Attribution) -> None:
+        """Say what marks the origin's own answer carries, apart from the public response's."""
+        self.evidence.extend(f"the origin's own answer: {e}" for e in o_att.evidence[:1])
+
+    def _origin_unusable(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """The origin answered us, but with a response no client can use (huge headers, a body
+        cut short or stalled, a broken redirect)."""
+        assert o.error is not None
+        kind = o.error.kind
+        cause, confidence, alternatives = _KIND_CAUSE[kind]
+        relayed = main.error is not None and main.error.kind is kind
+        if kind is ErrorKind.HEADERS_TOO_LARGE and not relayed:
+            self.evidence.append(
+                f"the origin answers {o.status}, but its response headers are"
+                f" {o.header_bytes // 1024} KiB, more than a proxy's default buffer"
+                " (nginx proxy_buffer_size 4-8 KiB): the edge cannot take the origin's response"
+            )
+            return _Draft(
+                cause, confidence, Hop.EDGE_TO_ORIGIN, draft.generated_by, alternatives, draft.code
+            )
+        edge = "relays it as it is" if relayed else "only reports it"
+        self.evidence.append(
+            f"the origin answers {o.status}, but its response is unusable ({kind.value}):"
+            f" the problem is at the origin, the edge {edge}"
+        )
+        if draft.cause is not cause and draft.cause is not Cause.UNKNOWN and draft.code is not None:
+            alternatives = (draft.cause, *alternatives)
+        return _Draft(cause, confidence, Hop.ORIGIN, draft.generated_by, alternatives, draft.code)
 
     def _origin_healthy(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
         """The public URL fails while the origin answers us directly."""
@@ -676,15 +773,27 @@ class _Reasoner:
 
     def _ok_summary(self, main: Probe, o: Probe | None) -> str:
         text = f"{self.url.host} answers {main.status} in {_ms(main.timings.total)}"
-        if o is not None and not is_up(o):
-            text += (
-                f"; the origin bypass fails ({_outcome(o)}),"
-                " which is expected if the origin only accepts the edge"
+        if o is None or is_up(o):
+            return text + "."
+        if o.error is not None and o.error.kind is ErrorKind.BLOCKED_ADDRESS:
+            return f"{text}; the origin bypass was not checked: {o.error.message}."
+        if o.error is None:
+            return (
+                f"{text}; the origin, asked directly, answers {o.status}: the edge may serve"
+                " a cached copy, or the origin treats requests that skip the edge differently."
             )
-        return text + "."
+        return (
+            f"{text}; the origin bypass fails ({_outcome(o)}),"
+            " which is expected if the origin only accepts the edge."
+        )
 
     def _finish(self, draft: _Draft, main: Probe, o: Probe | None) -> Verdict:
-        summary = draft.summary or self._summary(draft, main)
+        # Every rule's draft passes here: who generated the public response, and the code it
+        # carries, are read from that response alone, never from the origin or other probes.
+        public = _public_attribution(main) if draft.cause is not Cause.OK else None
+        draft.generated_by = public.generated_by if public else None
+        draft.code = public.code if public else None
+        summary = draft.summary or self._summary(draft, main, o)
         steps: list[str] = list(self.lead_steps)
         if (
             draft.cause is not Cause.OK
@@ -726,9 +835,13 @@ class _Reasoner:
         step = _placeholder(_ORIGIN_IP, ip, step)
         return _placeholder(_ORIGIN, self.origin.host, step)
 
-    def _summary(self, draft: _Draft, main: Probe) -> str:
+    def _summary(self, draft: _Draft, main: Probe, o: Probe | None = None) -> str:
         what = _outcome(main)
-        who = {None: "", "origin": " from the origin"}.get(
+        # An unmarked error status reads as the origin's own, unless the origin answers us without one.
+        from_origin = (
+            " with no gateway's marks" if _unmarked_error_denied(main, o) else " from the origin"
+        )
+        who = {None: "", "origin": from_origin}.get(
             draft.generated_by, f" generated by {draft.generated_by}"
         )
         code = f" (code {draft.code})" if draft.code else ""

@@ -369,12 +369,13 @@ CASES = [
         None,
         Want(UNKNOWN, "origin", ORIGIN, None, "nginx relayed"),
     ),
-    # The origin bypass agrees: the origin fails the same way, so the problem is the origin's.
+    # The origin bypass agrees: the origin fails the same way, so the problem is the origin's;
+    # the public page is still nginx's own (issue 12, part 2).
     case(
         "nginx-502-origin-502-too",
         Edge(502, NGINX_HEADERS, nginx_page("502 Bad Gateway", "nginx/1.24.0")),
         "error502",
-        Want(UNKNOWN, "origin", ORIGIN, None, "nginx"),
+        Want(UNKNOWN, "nginx", ORIGIN, None, "the origin returns 502 too"),
     ),
 ]
 
