@@ -671,6 +671,10 @@ class _Reasoner:
             causes = [m.cause for m in others if m.cause is not first.cause]
             alternatives = (*dict.fromkeys(causes), Cause.ORIGIN_DOWN)
             more = "".join(f" (or {m.sentence})" for m in others)
+            self.evidence.append(
+                "a proxy dialing another address or port than the origin's would fail as fast:"
+                " the mismatch is what the origin's answers allow, the proxy's config confirms it"
+            )
             return _Draft(
                 first.cause,
                 0.8 if not others else 0.6,
@@ -740,7 +744,10 @@ class _Reasoner:
             )
             steps.append(LOG_STEP)
             # The cause's own advice is about certificates and buffers, not this mismatch.
-            advice = advice_for(Cause.PROTOCOL, None, Hop.EDGE_TO_ORIGIN)[:1]
+            advice = (
+                *advice_for(Cause.PROTOCOL, None, Hop.EDGE_TO_ORIGIN)[:1],
+                *advice_for(Cause.ORIGIN_DOWN, None, Hop.EDGE_TO_ORIGIN)[:1],
+            )
         steps.extend(self._fill(step, o) for step in advice)
         failed_fast = link_failed_fast(main) or (
             main.status is None and main.error is not None and main.error.kind in _FAST_KINDS
