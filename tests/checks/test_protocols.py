@@ -1,0 +1,77 @@
+"""Asking a real origin on 127.0.0.1 what it speaks: plain or TLS, HTTP/1.1 or HTTP/2."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from checks.model import OriginProtocols
+from checks.protocols import ask_origin
+from tests.support import garbage_server, ok_server, stall_server, tls_server
+from tests.support.servers import H2GarbageServer
+
+# A server's HTTP/2 connection preface: an empty SETTINGS frame on stream 0.
+SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+async def ask(port: int, deadline_in: float = 3.0) -> OriginProtocols:
+    loop = asyncio.get_running_loop()
+    return await ask_origin(
+        "127.0.0.1",
+        port,
+        host="shop.test",
+        server_name="shop.test",
+        deadline=loop.time() + deadline_in,
+    )
+
+
+async def test_a_plain_http1_origin() -> None:
+    with ok_server() as app:
+        found = await ask(app.port)
+    assert found.plain_http1 is True
+    assert (found.h2c, found.tls, found.tls_http1, found.tls_h2) == (False,) * 4
+    assert b"Host: shop.test" in app.requests[0]
+
+
+async def test_a_tls_http1_origin() -> None:
+    with tls_server() as app:
+        found = await ask(app.port)
+    assert (found.tls, found.tls_http1, found.tls_h2) == (True, True, False)
+    assert (found.plain_http1, found.h2c) == (False, False)
+    assert "shop.test" in app.server_names  # SNI is the public name
+
+
+async def test_a_tls_origin_that_speaks_h2() -> None:
+    with H2GarbageServer(garbage=SETTINGS) as app:
+        found = await ask(app.port)
+    assert (found.tls, found.tls_h2, found.tls_http1) == (True, True, True)
+
+
+async def test_an_origin_that_offers_h2_but_sends_no_settings_does_not_speak_it() -> None:
+    with H2GarbageServer() as app:
+        found = await ask(app.port)
+    assert found.tls is True and found.tls_h2 is False
+
+
+async def test_a_tls_servers_refusal_of_plain_http_is_not_plain_http() -> None:
+    """nginx answers plain HTTP on a TLS port with an HTTP 400 saying so."""
+    refusal = (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\n\r\n"
+        b"<center>The plain HTTP request was sent to HTTPS port</center>"
+    )
+    with garbage_server(refusal) as app:
+        found = await ask(app.port)
+    assert found.plain_http1 is False
+    with garbage_server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n") as app:
+        found = await ask(app.port)
+    assert found.plain_http1 is True
+
+
+async def test_a_silent_origin_is_unknown_and_the_questions_end_by_the_deadline() -> None:
+    with stall_server() as app:
+        started = time.monotonic()
+        found = await ask(app.port, deadline_in=0.5)
+        took = time.monotonic() - started
+    assert took < 0.5 + 0.5, took
+    assert found.plain_http1 is None and found.h2c is None
+    assert any("deadline" in note for note in found.notes)
