@@ -131,6 +131,8 @@ def test_ask_only_when_a_fast_gateway_error_meets_an_answering_origin() -> None:
     assert points_at_link([nginx_502()], [origin_probe(header_bytes=16 * 1024)]) is None
     slow = Timings(dns=1.0, connect=10.0, tls=30.0, ttfb=1_030.0, total=1_032.0)
     assert points_at_link([nginx_502(timings=slow)], [up]) is None
+    fast = nginx_502().timings
+    assert points_at_link([nginx_504(timings=fast)], [up]) is None  # a timeout page, even cached
 
 
 def test_fast_means_under_200_ms_after_the_connection() -> None:
@@ -161,6 +163,8 @@ def test_a_fast_502_to_a_tls_origin_is_a_tls_mismatch_not_a_firewall() -> None:
     assert v.next_steps[0].startswith("Make the proxy speak TLS to it")
     assert f"nginx: `proxy_pass https://{ORIGIN};`" in v.next_steps[0]
     assert any("asked the other way" in e for e in v.evidence)
+    # The mismatch's own steps, not the certificate advice the TLS cause has elsewhere.
+    assert not any("renew" in step.lower() for step in v.next_steps), v.next_steps
 
 
 def test_one_mismatch_left_is_named_with_more_confidence() -> None:

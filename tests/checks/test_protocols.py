@@ -39,6 +39,7 @@ async def test_a_tls_http1_origin() -> None:
     assert (found.tls, found.tls_http1, found.tls_h2) == (True, True, False)
     assert (found.plain_http1, found.h2c) == (False, False)
     assert "shop.test" in app.server_names  # SNI is the public name
+    assert "TLS + h2: TLS, but ALPN h2 not picked (none)" in found.notes
 
 
 async def test_a_tls_origin_that_speaks_h2() -> None:
@@ -48,9 +49,11 @@ async def test_a_tls_origin_that_speaks_h2() -> None:
 
 
 async def test_an_origin_that_offers_h2_but_sends_no_settings_does_not_speak_it() -> None:
-    with H2GarbageServer() as app:
-        found = await ask(app.port)
-    assert found.tls is True and found.tls_h2 is False
+    empty_data_frame = b"\x00\x00\x00\x00\x00\x00\x00\x00\x00"  # valid but not SETTINGS
+    for garbage in (H2GarbageServer.GARBAGE, empty_data_frame):
+        with H2GarbageServer(garbage=garbage) as app:
+            found = await ask(app.port)
+        assert found.tls is True and found.tls_h2 is False, garbage
 
 
 async def test_a_tls_servers_refusal_of_plain_http_is_not_plain_http() -> None:
