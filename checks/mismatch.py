@@ -70,6 +70,8 @@ def points_at_link(public: Sequence[Probe], origin: Sequence[Probe]) -> Probe | 
 
 
 _TLS_LINES: Mapping[str, str] = {
+    "aws_alb": "AWS ALB: target group protocol `HTTPS` on port PORTNUM",
+    "traefik": "Traefik: the service URL `https://ADDR` (with a `serversTransport` for its CA)",
     "nginx": "nginx: `proxy_pass https://ADDR;` with `proxy_ssl_server_name on;`",
     "ingress_nginx": "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTPS`",
     "haproxy": "HAProxy: `server app ADDR ssl verify required ca-file <ca.pem> sni req.hdr(host)`",
@@ -79,6 +81,8 @@ _TLS_LINES: Mapping[str, str] = {
     " with `sni`) on the cluster",
 }
 _PLAIN_LINES: Mapping[str, str] = {
+    "aws_alb": "AWS ALB: target group protocol `HTTP` on port PORTNUM",
+    "traefik": "Traefik: the service URL `http://ADDR`",
     "nginx": "nginx: `proxy_pass http://ADDR;` (no `proxy_ssl_*` lines)",
     "ingress_nginx": "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTP`",
     "haproxy": "HAProxy: `server app ADDR` without `ssl`",
@@ -87,6 +91,8 @@ _PLAIN_LINES: Mapping[str, str] = {
     "envoy": "Envoy: no `envoy.transport_sockets.tls` `transport_socket` on the cluster",
 }
 _HTTP1_LINES: Mapping[str, str] = {
+    "aws_alb": "AWS ALB: target group protocol version `HTTP1` (not `HTTP2` or `gRPC`)",
+    "traefik": "Traefik: the service URL `SCHEME://ADDR` (not `h2c://`)",
     "nginx": "nginx: replace `grpc_pass` with `proxy_pass SCHEME://ADDR;` and"
     " `proxy_http_version 1.1;`",
     "ingress_nginx": "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTP`"
@@ -98,6 +104,8 @@ _HTTP1_LINES: Mapping[str, str] = {
     "envoy": "Envoy: no `http2_protocol_options` on the cluster (HTTP/1.1 to it)",
 }
 _H2_LINES: Mapping[str, str] = {
+    "aws_alb": "AWS ALB: target group protocol version `HTTP2` (or `gRPC`)",
+    "traefik": "Traefik: the service URL `h2c://ADDR` (HTTP/2 in plain text)",
     "nginx": "nginx: `grpc_pass GRPCSCHEME://ADDR;` for a gRPC (HTTP/2-only) origin",
     "ingress_nginx": "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: GRPC`",
     "haproxy": "HAProxy: `server app ADDR proto h2`",
@@ -115,8 +123,10 @@ _ALL_GATEWAYS = ("nginx", "haproxy", "caddy", "apache", "envoy")
 
 
 def _fill(line: str, address: str, tls: bool) -> str:
+    port = address.rsplit(":", 1)[-1]
     return (
         line.replace("ADDR", address)
+        .replace("PORTNUM", port)
         .replace("GRPCSCHEME", "grpcs" if tls else "grpc")
         .replace("H2SCHEME", "h2" if tls else "h2c")
         .replace("SCHEME", "https" if tls else "http")

@@ -279,3 +279,10 @@ def test_json_keeps_the_mismatch_and_what_the_origin_speaks() -> None:
     del data["origin_protocols"]
     old = diagnosis_from_dict(data)  # a document from before these fields
     assert old.origin_protocols is None and old.verdict.mismatch is None
+
+
+def test_an_aws_alb_gets_its_target_group_setting() -> None:
+    (tls_step, h2_step) = fix_steps(mismatches(PLAIN_HTTP1), "aws_alb", ORIGIN, origin_tls=False)
+    assert "AWS ALB: target group protocol `HTTP` on port 8443" in tls_step
+    assert "protocol version `HTTP1`" in h2_step
+    assert "nginx" not in tls_step + h2_step
