@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from checks.model import OriginProtocols
+from checks.model import Cause, OriginProtocols
 from checks.protocols import ask_origin
-from tests.support import garbage_server, ok_server, stall_server, tls_server
+from tests.checks.conftest import run
+from tests.support import OkServer, garbage_server, ok_server, stall_server, tls_server
 from tests.support.servers import H2GarbageServer
 
 # A server's HTTP/2 connection preface: an empty SETTINGS frame on stream 0.
@@ -78,3 +79,35 @@ async def test_a_silent_origin_is_unknown_and_the_questions_end_by_the_deadline(
     assert took < 0.5 + 0.5, took
     assert found.plain_http1 is None and found.h2c is None
     assert any("deadline" in note for note in found.notes)
+
+
+class AnswersOnceServer(OkServer):
+    """Answers its first connection (the bypass probe) with 200, then never says a word."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if len(self.accepted_at) == 1:
+            await super().handle(reader, writer)
+            return
+        await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+NGINX_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+async def test_asking_shares_the_runs_deadline() -> None:
+    """A fast gateway 502 beside an origin that answers the bypass, then stalls on every other
+    question: the check still ends within its one timeout, and says what it could not learn."""
+    headers = [("Server", "nginx/1.22.1"), ("Content-Type", "text/html")]
+    with ok_server(502, NGINX_502, headers) as edge, AnswersOnceServer() as app:
+        started = time.monotonic()
+        d = await run(edge.url, origin=app.address, timeout=1.5)
+        took = time.monotonic() - started
+    assert took < 1.5 + 0.5, took
+    assert len(app.accepted_at) == 5  # the bypass, then the four questions
+    found = d.origin_protocols
+    assert found is not None and (found.plain_http1, found.h2c) == (None, None)
+    assert d.verdict.mismatch is None and d.verdict.cause is not Cause.FIREWALL
