@@ -111,3 +111,11 @@ async def test_asking_shares_the_runs_deadline() -> None:
     found = d.origin_protocols
     assert found is not None and (found.plain_http1, found.h2c) == (None, None)
     assert d.verdict.mismatch is None and d.verdict.cause is not Cause.FIREWALL
+
+
+async def test_the_origin_is_asked_once_per_check_whatever_the_runs() -> None:
+    headers = [("Server", "nginx/1.22.1"), ("Content-Type", "text/html")]
+    with ok_server(502, NGINX_502, headers) as edge, ok_server() as app:
+        d = await run(edge.url, origin=app.address, runs=3)
+    assert d.origin_protocols is not None and d.origin_protocols.plain_http1 is True
+    assert len(app.accepted_at) == 3 + 4  # a bypass per run, the four questions once
