@@ -119,3 +119,19 @@ async def test_the_origin_is_asked_once_per_check_whatever_the_runs() -> None:
         d = await run(edge.url, origin=app.address, runs=3)
     assert d.origin_protocols is not None and d.origin_protocols.plain_http1 is True
     assert len(app.accepted_at) == 3 + 4  # a bypass per run, the four questions once
+
+
+class KeepsOpenServer(OkServer):
+    """A short plain HTTP/1.1 answer, then the connection stays open (no close, no more bytes)."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.read_request(reader, writer)
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+        await asyncio.Event().wait()  # forever; cancelled by stop()
+
+
+async def test_a_short_answer_on_a_connection_kept_open_is_plain_http() -> None:
+    with KeepsOpenServer() as app:
+        found = await ask(app.port, deadline_in=2.0)
+    assert found.plain_http1 is True
