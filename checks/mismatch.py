@@ -148,13 +148,20 @@ def fix_steps(
     return tuple(steps)
 
 
-def mismatches(found: OriginProtocols) -> tuple[Mismatch, ...]:
+_HTTP2_FIRST = frozenset({"envoy"})
+"""Gateways whose commoner slip is the HTTP version: Envoy (Istio) speaks HTTP/2 to a pod whose
+Service port is named ``http2`` or ``grpc``, while its TLS to the pod is the mesh's own."""
+
+
+def mismatches(found: OriginProtocols, gateway: str | None = None) -> tuple[Mismatch, ...]:
     """The protocol mismatches the origin's answers leave possible, most likely first.
 
     The proxy's side is not visible from outside, so each is "what the proxy must be speaking
     for this fast failure": the other side of TLS, the other HTTP version. Where the answers
     allow two, the TLS one comes first (the commoner slip, an ``https://`` upstream on a plain
-    port or the reverse); an origin that speaks both sides of a pair gives none for that pair.
+    port or the reverse) unless the generating ``gateway`` is one whose commoner slip is the
+    HTTP version (Envoy); an origin with no HTTP/1.1 at all leads in any case. An origin that
+    speaks both sides of a pair gives none for that pair.
     """
     port = found.port
     out: list[Mismatch] = []
@@ -208,5 +215,11 @@ def mismatches(found: OriginProtocols) -> tuple[Mismatch, ...]:
                 f"the proxy speaks HTTP/1.1 to an HTTP/2-only origin on {port}",
             )
         )
-    # An origin with no HTTP/1.1 at all (a gRPC server) is the most specific finding.
-    return tuple(sorted(out, key=lambda m: m.kind != "http1_to_h2"))
+    version_first = gateway in _HTTP2_FIRST
+
+    def rank(m: Mismatch) -> int:
+        if m.kind == "http1_to_h2":  # no HTTP/1.1 at all (a gRPC server): the surest finding
+            return 0
+        return 1 if (m.cause is Cause.PROTOCOL) == version_first else 2
+
+    return tuple(sorted(out, key=rank))

@@ -74,6 +74,12 @@ def test_mismatches_follow_what_the_origin_speaks(
     assert kinds(found) == expected
 
 
+def test_behind_envoy_the_http_version_comes_first() -> None:
+    assert [m.kind for m in mismatches(PLAIN_HTTP1, "envoy")] == ["h2_to_http1", "tls_to_plain"]
+    assert [m.kind for m in mismatches(PLAIN_HTTP1, "nginx")] == ["tls_to_plain", "h2_to_http1"]
+    assert mismatches(speaks(h2c=True), "envoy")[0].kind == "http1_to_h2"
+
+
 def test_mismatch_sentences_and_causes() -> None:
     tls, h2 = mismatches(TLS_HTTP1)
     assert tls.sentence == "the proxy speaks plain HTTP to an origin that speaks TLS on 8443"
