@@ -98,6 +98,9 @@ _LINK_SUSPECTS = {Cause.TIMEOUT, Cause.ORIGIN_DOWN, Cause.UNKNOWN, Cause.WORKERS
 # guess, or a page that says only "invalid response" or "handshake failed" on its own.
 _FAST_LINK_SUSPECTS = _LINK_SUSPECTS | {Cause.PROTOCOL, Cause.TLS}
 
+# Platform codes that say the upstream broke the HTTP protocol itself (Envoy's UPE flag).
+_PROTOCOL_ERROR_CODES = frozenset({"UPE"})
+
 # Probe errors that come at once, without waiting for any timeout.
 _FAST_KINDS = {
     ErrorKind.CONNECT_REFUSED,
@@ -592,9 +595,10 @@ class _Reasoner:
             )
         if draft.code is not None and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN):
             draft.hop = Hop.EDGE_TO_ORIGIN  # the platform's own code names the cause
-            return draft
+            return self._with_code_mismatch(draft, main, o)
         if (
-            draft.cause in _FAST_LINK_SUSPECTS
+            draft.code is None  # a platform's code (Envoy's UF, Cloudflare's 521) says more
+            and draft.cause in _FAST_LINK_SUSPECTS
             and link_failed_fast(main)
             and o.header_bytes <= LARGE_HEADERS
         ):
@@ -631,6 +635,36 @@ class _Reasoner:
             draft.code,
         )
 
+    def _asked(self, o: Probe) -> OriginProtocols | None:
+        """What the origin answered the other way, if it was asked at this probe's address."""
+        found = self.protocols
+        if found is None or (o.ip is not None and found.ip != o.ip) or found.port != o.port:
+            return None
+        return found
+
+    def _with_code_mismatch(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """A platform's code says the TLS handshake failed (Cloudflare's 525) or the upstream
+        broke the protocol (Envoy's UPE): where the origin was asked, name the mismatch its
+        answers leave that fits the code, keeping the code's cause."""
+        found = self._asked(o)
+        if found is None:
+            return draft
+        if draft.cause is Cause.TLS:
+            fits = {"tls_to_plain"}  # the proxy did speak TLS: the origin does not
+        elif draft.cause is Cause.PROTOCOL and draft.code in _PROTOCOL_ERROR_CODES:
+            fits = {"h2_to_http1", "http1_to_h2"}
+        else:
+            return draft
+        same = tuple(m for m in mismatches(found, draft.generated_by) if m.kind in fits)
+        if same:
+            self.evidence.append(
+                f"asked the other way on {_host_port(found.ip, found.port)}: "
+                + "; ".join(found.notes)
+            )
+            draft.mismatches = same
+            draft.summary = f"{self._summary(draft, main).removesuffix('.')}: {same[0].sentence}."
+        return draft
+
     def _fast_link(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
         """The proxy failed within milliseconds while the origin answers us: not a firewall
         (a dropped SYN makes a proxy wait), but a connection that fails at once. What the origin
@@ -643,8 +677,8 @@ class _Reasoner:
             f" {_ms(server)}: a firewall dropping packets does not fail that fast (the proxy"
             " would wait, then time out)"
         )
-        found = self.protocols
-        if found is None or (o.ip is not None and found.ip != o.ip) or found.port != o.port:
+        found = self._asked(o)
+        if found is None:
             self.evidence.append(
                 "the origin was not asked the other way (TLS vs plain, HTTP/2 vs HTTP/1.1):"
                 " no time was left before the deadline"

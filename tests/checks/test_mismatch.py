@@ -19,6 +19,7 @@ from checks.model import Cause, Diagnosis, ErrorKind, Hop, OriginProtocols, Prob
 from checks.steps import arrange, is_timeout_advice
 from checks.target import parse_origin
 from checks.verdict import decide
+from tests.checks.pages import ENVOY_HEADERS, ENVOY_REFUSED, envoy_reset
 from tests.checks.test_verdict import (
     ORIGIN_IP,
     URL,
@@ -215,6 +216,37 @@ def test_a_platform_code_outranks_the_origins_answers() -> None:
     page = "<title>shop.example.com | 525: SSL handshake failed</title> cloudflare"
     v = verdict([answered(525, cf, page)], TLS_HTTP1)
     assert v.code == "525" and v.mismatch is None
+
+
+FAST = Timings(dns=1.0, connect=10.0, tls=30.0, ttfb=60.0, total=62.0)
+
+
+def test_envoys_protocol_error_code_names_the_http_version_mismatch() -> None:
+    v = verdict(
+        [answered(503, ENVOY_HEADERS, envoy_reset("protocol error"), timings=FAST)], PLAIN_HTTP1
+    )
+    assert (v.cause, v.code, v.hop) == (Cause.PROTOCOL, "UPE", Hop.EDGE_TO_ORIGIN)
+    assert v.mismatch is not None and v.mismatch.kind == "h2_to_http1"
+    assert v.other_mismatches == ()  # TLS to a plain port would not be a protocol error
+    assert "HTTP/2 to an HTTP/1.1-only origin on 8443" in v.summary
+    assert "Envoy: no `http2_protocol_options` on the cluster" in v.next_steps[0]
+
+
+def test_codes_that_do_not_say_protocol_or_tls_name_no_mismatch() -> None:
+    termination = answered(503, ENVOY_HEADERS, envoy_reset("connection termination"), timings=FAST)
+    assert verdict([termination], PLAIN_HTTP1).mismatch is None  # a reset, maybe a keep-alive race
+    refused = answered(503, ENVOY_HEADERS, ENVOY_REFUSED, timings=FAST)
+    v = verdict([refused], PLAIN_HTTP1)  # refused from a port that should listen
+    assert (v.cause, v.code, v.mismatch) == (Cause.FIREWALL, "UF", None)
+
+
+def test_cloudflares_handshake_failure_beside_a_plain_origin_is_tls_to_a_plain_port() -> None:
+    cf = (("Server", "cloudflare"), ("Content-Type", "text/html"))
+    page = "<title>shop.example.com | 525: SSL handshake failed</title> cloudflare"
+    v = verdict([answered(525, cf, page, timings=FAST)], PLAIN_HTTP1)
+    assert (v.cause, v.code) == (Cause.TLS, "525")
+    assert v.mismatch is not None and v.mismatch.kind == "tls_to_plain"
+    assert "HTTPS to an origin that speaks plain HTTP on 8443" in v.summary
 
 
 # --- next steps: once each, in the order the evidence calls for -----------------------------
