@@ -26,6 +26,8 @@ from checks.model import OriginProtocols
 __all__ = ["ask_origin"]
 
 _READ_LIMIT = 4096
+_LINGER = 0.2
+"""Seconds to wait for more of an answer once its head has come (its body names a refusal)."""
 _H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _EMPTY_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 _SETTINGS = 0x4
@@ -50,10 +52,19 @@ def _request(host: str) -> bytes:
 
 
 async def _read_some(reader: asyncio.StreamReader, want: int) -> bytes:
-    """Up to ``want`` bytes (fewer when the peer closes first)."""
+    """Up to ``want`` bytes: fewer when the peer closes first, or when a whole response head
+    has come and nothing more follows within ``_LINGER`` seconds (a server that keeps the
+    connection open after a short answer)."""
     data = b""
     while len(data) < want:
-        chunk = await reader.read(min(_READ_LIMIT, want - len(data)))
+        read = reader.read(min(_READ_LIMIT, want - len(data)))
+        if b"\r\n\r\n" in data:
+            try:
+                chunk = await asyncio.wait_for(read, _LINGER)
+            except TimeoutError:
+                break
+        else:
+            chunk = await read
         if not chunk:
             break
         data += chunk
