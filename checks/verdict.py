@@ -598,6 +598,7 @@ class _Reasoner:
             return self._with_code_mismatch(draft, main, o)
         if (
             draft.code is None  # a platform's code (Envoy's UF, Cloudflare's 521) says more
+            and draft.generated_by not in (None, "origin")  # a gateway's own error page
             and draft.cause in _FAST_LINK_SUSPECTS
             and link_failed_fast(main)
             and o.header_bytes <= LARGE_HEADERS
@@ -670,7 +671,7 @@ class _Reasoner:
         (a dropped SYN makes a proxy wait), but a connection that fails at once. What the origin
         speaks, asked the other way, says whether the two sides speak different protocols."""
         server = _server_ms(main)
-        who = draft.generated_by if draft.generated_by not in (None, "origin") else "the proxy"
+        who = draft.generated_by
         port = self.origin.port if self.origin else o.port
         self.evidence.append(
             f"the origin answers us in {_ms(o.timings.total)} while {who} failed in"

@@ -205,6 +205,12 @@ def test_not_asked_in_time_is_said_and_names_no_mismatch() -> None:
         assert any("not asked the other way" in e for e in v.evidence)
 
 
+def test_an_error_the_origin_generated_itself_names_no_mismatch() -> None:
+    relayed = answered(502, body='{"error": "upstream down"}', timings=FAST)
+    v = verdict([relayed], TLS_HTTP1)
+    assert v.generated_by != "nginx" and v.mismatch is None
+
+
 def test_a_slow_failure_with_an_answering_origin_stays_a_firewall() -> None:
     v = verdict([nginx_504()], TLS_HTTP1)
     assert (v.cause, v.hop) == (Cause.FIREWALL, Hop.EDGE_TO_ORIGIN)
