@@ -125,6 +125,21 @@ async def test_caddy_h2c_to_an_http1_only_origin() -> None:
     assert not any("nginx:" in step for step in d.verdict.next_steps)
 
 
+async def test_haproxy_proto_h2_to_an_http1_only_origin() -> None:
+    with (
+        ok_server() as app,
+        haproxy("127.0.0.1", app.port, retries=0, server_options="proto h2") as gw,
+    ):
+        d = await run(gw.url, origin=app.address)
+    assert d.verdict.generated_by == "haproxy"
+    assert_possible(
+        d,
+        "h2_to_http1",
+        f"the proxy speaks HTTP/2 to an HTTP/1.1-only origin on {app.port}",
+        f"HAProxy: drop `proto h2` from `server app 127.0.0.1:{app.port}`",
+    )
+
+
 async def test_haproxy_ssl_to_a_plain_origin() -> None:
     with (
         ok_server() as app,
