@@ -32,6 +32,13 @@ async def test_a_plain_http1_origin() -> None:
     assert found.plain_http1 is True
     assert (found.h2c, found.tls, found.tls_http1, found.tls_h2) == (False,) * 4
     assert b"Host: shop.test" in app.requests[0]
+    questions = [note.split(": ", 1)[0] for note in found.notes]
+    assert questions == [
+        "plain HTTP/1.1",
+        "h2c (HTTP/2 in plain text)",
+        "TLS + HTTP/1.1",
+        "TLS + h2",
+    ]
 
 
 async def test_a_tls_http1_origin() -> None:
