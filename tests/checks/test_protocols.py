@@ -8,7 +8,14 @@ import time
 from checks.model import Cause, OriginProtocols
 from checks.protocols import ask_origin
 from tests.checks.conftest import run
-from tests.support import OkServer, garbage_server, ok_server, stall_server, tls_server
+from tests.support import (
+    OkServer,
+    endless_body_server,
+    garbage_server,
+    ok_server,
+    stall_server,
+    tls_server,
+)
 from tests.support.servers import H2GarbageServer
 
 # A server's HTTP/2 connection preface: an empty SETTINGS frame on stream 0.
@@ -142,3 +149,12 @@ async def test_a_short_answer_on_a_connection_kept_open_is_plain_http() -> None:
     with KeepsOpenServer() as app:
         found = await ask(app.port, deadline_in=2.0)
     assert found.plain_http1 is True
+
+
+async def test_an_endless_answer_is_read_only_as_far_as_the_question_needs() -> None:
+    with endless_body_server() as app:
+        started = time.monotonic()
+        found = await ask(app.port, deadline_in=3.0)
+        took = time.monotonic() - started
+    assert found.plain_http1 is True
+    assert took < 1.5, took  # it stopped reading: it did not drain the stream until the deadline
