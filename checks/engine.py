@@ -2,7 +2,9 @@
 
 It resolves the public name, probes every resolved IP (up to ``MAX_IPS``), probes the origin
 directly when one is given, concurrently, repeats for ``runs`` rounds, retries HTTP/1.1 where a
-server negotiated HTTP/2, and hands everything to :func:`checks.verdict.decide`.
+server negotiated HTTP/2, and hands everything to :func:`checks.verdict.decide`. When a public
+gateway error came within milliseconds while the origin answered, it also asks the origin, once,
+what it speaks the other way (:mod:`checks.protocols`: TLS vs plain, HTTP/2 vs HTTP/1.1).
 
 Deadlines: everything a run does shares one deadline, ``timeout`` seconds from the run's start,
 and an optional overall ``budget`` caps every run's deadline, so a check ends within its limit
