@@ -20,7 +20,9 @@ from checks._keepalive import keepalive_race
 from checks.advice import next_steps as advice_for
 from checks.advice import phrase_steps
 from checks.fingerprints import Attribution, attribute
-from checks.model import Cause, DnsResult, ErrorKind, Hop, Probe, Verdict
+from checks.mismatch import LOG_STEP, fix_steps, link_failed_fast, mismatches
+from checks.model import Cause, DnsResult, ErrorKind, Hop, Mismatch, OriginProtocols, Probe, Verdict
+from checks.steps import arrange
 from checks.target import OriginTarget, TargetURL
 
 LARGE_HEADERS = 8 * 1024
@@ -93,6 +95,37 @@ _NO_ROUTE_FOR_US = {ErrorKind.CONNECT_TIMEOUT, ErrorKind.CONNECT_UNREACHABLE}
 
 # Causes inferred from a generic gateway page, which a healthy origin bypass re-opens.
 _LINK_SUSPECTS = {Cause.TIMEOUT, Cause.ORIGIN_DOWN, Cause.UNKNOWN, Cause.WORKERS_EXHAUSTED}
+
+# Causes a fast gateway error with a healthy origin bypass is re-read from: a generic page's
+# guess, or a page that says only "invalid response" or "handshake failed" on its own.
+_FAST_LINK_SUSPECTS = _LINK_SUSPECTS | {Cause.PROTOCOL, Cause.TLS}
+
+# Platform codes that say the upstream broke the HTTP protocol itself (Envoy's UPE flag).
+_PROTOCOL_ERROR_CODES = frozenset({"UPE"})
+
+# Probe errors that come at once, without waiting for any timeout.
+_FAST_KINDS = {
+    ErrorKind.CONNECT_REFUSED,
+    ErrorKind.PREMATURE_CLOSE,
+    ErrorKind.INVALID_RESPONSE,
+    ErrorKind.TLS_HANDSHAKE,
+    ErrorKind.TLS_EXPIRED,
+    ErrorKind.TLS_HOSTNAME_MISMATCH,
+    ErrorKind.TLS_UNTRUSTED,
+}
+
+
+def _speaks(found: OriginProtocols) -> str:
+    """What the origin answered in, in words: "plain HTTP/1.1 and TLS (HTTP/1.1)"."""
+    names = [
+        ("plain HTTP/1.1", found.plain_http1),
+        ("h2c", found.h2c),
+        ("TLS (HTTP/1.1)", found.tls_http1),
+        ("TLS (h2)", found.tls_h2),
+    ]
+    spoken = [name for name, yes in names if yes]
+    return " and ".join(spoken)
+
 
 # Without the origin's word, where a generated error most likely points.
 _HOP_FOR_CAUSE = {
@@ -200,6 +233,7 @@ class _Draft:
     timed: bool = False
     """The cause was inferred from how long the gateway took, not named by its code: a code
     such as Varnish's "Backend fetch failed" then says nothing about whether it connected."""
+    mismatches: tuple[Mismatch, ...] = ()
 
 
 def _quote_ip(ip: str) -> str:
@@ -246,7 +280,9 @@ class _Reasoner:
         origin_probes: Sequence[Probe],
         retries: Sequence[Probe],
         dns: DnsResult | None,
+        protocols: OriginProtocols | None = None,
     ) -> None:
+        self.protocols = protocols
         self.url = url
         self.origin = origin
         self.public = public
@@ -735,7 +771,15 @@ class _Reasoner:
             and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN)
         ):
             draft.hop = Hop.EDGE_TO_ORIGIN  # the platform's own code names the cause
-            return draft
+            return self._with_code_mismatch(draft, main, o)
+        if (
+            draft.code is None  # a platform's code (Envoy's UF, Cloudflare's 521) says more
+            and draft.generated_by not in (None, "origin")  # a gateway's own error page
+            and draft.cause in _FAST_LINK_SUSPECTS
+            and link_failed_fast(main)
+            and o.header_bytes <= LARGE_HEADERS
+        ):
+            return self._fast_link(draft, main, o)
         if draft.cause not in _LINK_SUSPECTS:
             draft.hop = Hop.EDGE_TO_ORIGIN
             return draft
@@ -767,6 +811,106 @@ class _Reasoner:
             draft.generated_by,
             (Cause.DNS, Cause.TLS, Cause.PROTOCOL),
             draft.code,
+        )
+
+    def _asked(self, o: Probe) -> OriginProtocols | None:
+        """What the origin answered the other way, if it was asked at this probe's address."""
+        found = self.protocols
+        if found is None or (o.ip is not None and found.ip != o.ip) or found.port != o.port:
+            return None
+        return found
+
+    def _with_code_mismatch(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """A platform's code says the TLS handshake failed (Cloudflare's 525) or the upstream
+        broke the protocol (Envoy's UPE): where the origin was asked, name the mismatch its
+        answers leave that fits the code, keeping the code's cause."""
+        found = self._asked(o)
+        if found is None:
+            return draft
+        if draft.cause is Cause.TLS:
+            fits = {"tls_to_plain"}  # the proxy did speak TLS: the origin does not
+        elif draft.cause is Cause.PROTOCOL and draft.code in _PROTOCOL_ERROR_CODES:
+            fits = {"h2_to_http1", "http1_to_h2"}
+        else:
+            return draft
+        same = tuple(m for m in mismatches(found, draft.generated_by) if m.kind in fits)
+        if same:
+            self.evidence.append(
+                f"asked the other way on {_host_port(found.ip, found.port)}: "
+                + "; ".join(found.notes)
+            )
+            draft.mismatches = same
+            draft.summary = f"{self._summary(draft, main).removesuffix('.')}: {same[0].sentence}."
+        return draft
+
+    def _fast_link(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """The proxy failed within milliseconds while the origin answers us: not a firewall
+        (a dropped SYN makes a proxy wait), but a connection that fails at once. What the origin
+        speaks, asked the other way, says whether the two sides speak different protocols."""
+        server = _server_ms(main)
+        who = draft.generated_by
+        port = self.origin.port if self.origin else o.port
+        self.evidence.append(
+            f"the origin answers us in {_ms(o.timings.total)} while {who} failed in"
+            f" {_ms(server)}: a firewall dropping packets does not fail that fast (the proxy"
+            " would wait, then time out)"
+        )
+        found = self._asked(o)
+        if found is None:
+            self.evidence.append(
+                "the origin was not asked the other way (TLS vs plain, HTTP/2 vs HTTP/1.1):"
+                " no time was left before the deadline"
+            )
+            return _Draft(
+                Cause.ORIGIN_DOWN,
+                0.4,
+                Hop.EDGE_TO_ORIGIN,
+                draft.generated_by,
+                (Cause.PROTOCOL, Cause.TLS, Cause.FIREWALL),
+                draft.code,
+                summary=f"{self.url.host} returns {main.status} generated by {who} in"
+                f" {_ms(server)} while the origin answers us on {port}: probably the proxy"
+                " dials another address or port than the origin listens on, or speaks"
+                " another protocol to it (TLS or HTTP/2).",
+            )
+        self.evidence.append(
+            f"asked the other way on {_host_port(found.ip, found.port)}: " + "; ".join(found.notes)
+        )
+        options = mismatches(found, draft.generated_by)
+        subject = f"{self.url.host} returns {main.status} generated by {who} in {_ms(server)}"
+        if options:
+            first, *others = options
+            causes = [m.cause for m in others if m.cause is not first.cause]
+            alternatives = (*dict.fromkeys(causes), Cause.ORIGIN_DOWN)
+            more = "".join(f" (or {m.sentence})" for m in others)
+            self.evidence.append(
+                "a proxy dialing another address or port than the origin's would fail as fast:"
+                " the mismatch is what the origin's answers allow, the proxy's config confirms it"
+            )
+            return _Draft(
+                first.cause,
+                0.8 if not others else 0.6,
+                Hop.EDGE_TO_ORIGIN,
+                draft.generated_by,
+                alternatives,
+                draft.code,
+                summary=f"{subject} while the origin answers: {first.sentence}{more}.",
+                mismatches=options,
+            )
+        speaks = _speaks(found) or "nothing we asked"
+        self.evidence.append(
+            f"the origin speaks {speaks} on {port}: no protocol mismatch explains the failure"
+        )
+        return _Draft(
+            Cause.ORIGIN_DOWN,
+            0.5,
+            Hop.EDGE_TO_ORIGIN,
+            draft.generated_by,
+            (Cause.FIREWALL, Cause.PROTOCOL),
+            draft.code,
+            summary=f"{subject} while the origin answers us on {port} and speaks {speaks}:"
+            " probably the proxy dials another address or port than the origin listens on"
+            " (its upstream config), or something rejects its connection.",
         )
 
     # --- output ---------------------------------------------------------------------------
@@ -808,8 +952,29 @@ class _Reasoner:
         # Without the bypass an inferred hop is a guess: its advice ("the origin fails too")
         # would state more than was seen. Edge failures were seen directly.
         seen_hop = draft.hop if self.origin is not None or draft.hop is Hop.EDGE else None
-        steps.extend(
-            self._fill(step, o) for step in advice_for(draft.cause, draft.generated_by, seen_hop)
+        advice = advice_for(draft.cause, draft.generated_by, seen_hop)
+        if draft.mismatches and self.origin is not None:
+            # The fix for the mismatch first; certificate renewal and the like do not apply.
+            address = _host_port(self.origin.host, self.origin.port)
+            origin_tls = self.protocols is not None and self.protocols.tls is True
+            steps.extend(
+                fix_steps(draft.mismatches, draft.generated_by, address, origin_tls=origin_tls)
+            )
+            steps.append(
+                "Confirm from the proxy host what the origin speaks: "
+                f"`curl -v http://{address}/` and `curl -vk https://{address}/`"
+                f" (and `curl -v --http2-prior-knowledge http://{address}/`);"
+                " the one that answers is what the proxy must speak."
+            )
+            steps.append(LOG_STEP)
+            # The cause's own advice is about certificates and buffers, not this mismatch.
+            advice = (
+                *advice_for(Cause.PROTOCOL, None, Hop.EDGE_TO_ORIGIN)[:1],
+                *advice_for(Cause.ORIGIN_DOWN, None, Hop.EDGE_TO_ORIGIN)[:1],
+            )
+        steps.extend(self._fill(step, o) for step in advice)
+        failed_fast = link_failed_fast(main) or (
+            main.status is None and main.error is not None and main.error.kind in _FAST_KINDS
         )
         alternatives = tuple(dict.fromkeys(c for c in draft.alternatives if c is not draft.cause))
         return Verdict(
@@ -819,10 +984,12 @@ class _Reasoner:
             confidence=round(max(0.0, min(1.0, draft.confidence)), 2),
             summary=summary,
             evidence=tuple(dict.fromkeys(self.evidence)),
-            next_steps=tuple(dict.fromkeys(steps)),
+            next_steps=arrange(steps, failed_fast=failed_fast),
             reproduce=reproduce(self.url, main, self.origin, o),
             alternatives=alternatives,
             code=draft.code,
+            mismatch=draft.mismatches[0] if draft.mismatches else None,
+            other_mismatches=draft.mismatches[1:],
         )
 
     def _fill(self, step: str, o: Probe | None) -> str:
@@ -873,12 +1040,15 @@ def decide(
     *,
     dns: DnsResult | None = None,
     concurrency: int = 1,
+    protocols: OriginProtocols | None = None,
 ) -> Verdict:
     """The verdict for one diagnosis. Pure: the same probes always give the same verdict.
 
     ``concurrency`` is how many runs were in flight at once: concurrent runs can exhaust the
-    origin's workers themselves, which the keep-alive race must then rule out.
+    origin's workers themselves, which the keep-alive race must then rule out. ``protocols`` is
+    what the origin speaks, asked the other way (see :mod:`checks.protocols`) when the public
+    side failed fast while the origin answered.
     """
-    reasoner = _Reasoner(url, origin, public, origin_probes, retries, dns)
+    reasoner = _Reasoner(url, origin, public, origin_probes, retries, dns, protocols)
     reasoner.concurrent = concurrency > 1
     return reasoner.decide()

@@ -205,11 +205,11 @@ CASES = [
         None,
         Want(ORIGIN_DOWN, "aws_alb", ORIGIN, None, "awselb"),
     ),
-    case(
+    case(  # a fast 502 while the origin answers, in plain HTTP only: an HTTPS target group
         "aws-alb-502-origin-answers-us",
         Edge(502, ALB_HEADERS, ALB_502),
         "healthy",
-        Want(FIREWALL, "aws_alb", LINK, None, "awselb"),
+        Want(TLS, "aws_alb", LINK, None, "awselb"),
     ),
     case(
         "aws-alb-503",

@@ -518,7 +518,7 @@ def test_advice_names_the_checked_host() -> None:
 def test_advice_names_the_origin_port_and_address() -> None:
     fast = Timings(dns=1.0, connect=5.0, tls=15.0, ttfb=20.0, total=25.0)
     o = origin_probe(port=8443, timings=fast)
-    v = verdict_for([nginx_502()], [o], origin=f"{ORIGIN_IP}:8443")
+    v = verdict_for([nginx_504()], [o], origin=f"{ORIGIN_IP}:8443")
     assert v.cause is Cause.FIREWALL
     steps = "\n".join(v.next_steps)
     assert "network ACL on 8443" in steps

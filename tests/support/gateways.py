@@ -223,7 +223,9 @@ class Nginx(Gateway):
     ``variable_upstream_host``) goes through ``set $up …; proxy_pass http://$up:P`` so nginx
     resolves it per request with that resolver (``valid=1s``, ``resolver_timeout``).
     Runs ``nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off; master_process off;'``
-    (one process, as root, nothing written outside DIR); error log at ``info``.
+    (one process, as root, nothing written outside DIR); error log at ``info``. ``grpc=True``
+    passes with ``grpc_pass grpc://host:P`` (HTTP/2 in plain text, ``grpcs://`` with
+    ``upstream_tls``) instead of ``proxy_pass``.
     """
 
     name = "nginx"
@@ -245,8 +247,10 @@ class Nginx(Gateway):
         resolver_timeout: str = "2s",
         variable_upstream_host: str | None = None,
         server_tokens: bool = True,
+        grpc: bool = False,
     ) -> None:
         super().__init__()
+        self.grpc = grpc
         self.upstream = upstream
         self.extra_location = extra_location
         self.extra_http = extra_http
@@ -304,6 +308,10 @@ class Nginx(Gateway):
                 lines.append(f"set $up {var_host};")
                 host = "$up"
             target = f"{scheme}://{host}:{port}"
+        if self.grpc:
+            grpc_target = target.replace("https://", "grpcs://").replace("http://", "grpc://")
+            lines.append(f"grpc_pass {grpc_target};")
+            return lines
         lines.append(f"proxy_pass {target};")
         if target.startswith("https://"):
             if self.verify_upstream_tls:
@@ -369,6 +377,7 @@ class Haproxy(Gateway):
     marked DOWN within a fraction of a second. ``retries=None`` keeps HAProxy's default (3, each
     after a turn-around of min(timeout connect, 1 s)). Logs (``option httplog``, termination
     state included) and alerts go to stdout/stderr: :meth:`log_text`. Runs ``haproxy -f CFG -db``.
+    ``server_options`` are appended to the ``server`` line (``"ssl verify none"``, ``"proto h2"``).
     """
 
     name = "haproxy"
@@ -383,8 +392,10 @@ class Haproxy(Gateway):
         timeout_server: str = "1s",
         check: bool = False,
         retries: int | None = None,
+        server_options: str = "",
     ) -> None:
         super().__init__()
+        self.server_options = server_options
         self.upstream_host = upstream_host
         self.upstream_port = upstream_port
         self.timeout_connect = timeout_connect
@@ -397,6 +408,8 @@ class Haproxy(Gateway):
 
     def _write_config(self) -> None:
         check = " check inter 200ms fall 1 rise 1" if self.check else ""
+        if self.server_options:
+            check += " " + self.server_options
         retries = f"    retries {self.retries}\n" if self.retries is not None else ""
         config = f"""global
     log stdout format raw local0 info
