@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from checks.gateways import Source, parse_source
 from checks.model import Cause
 
 __all__ = ["RULES", "Rule"]
@@ -40,13 +41,17 @@ class Rule:
 
     id: str
     pattern: re.Pattern[str]
-    source: str | None
+    source: Source | None
+    """Who writes the line or code: a gateway's typed id, Go, Kubernetes, the origin; or None."""
     cause: Cause
     status: int | None
     summary: str
     alternatives: tuple[Cause, ...] = ()
     steps: tuple[str, ...] = ()
     """Steps specific to this line, shown before the cause's general advice."""
+    advice: str | None = None
+    """A key of :data:`checks.advice.PHRASE_STEPS`: steps for what the phrase says happened (a
+    keep-alive race, a killed worker...), shown after ``steps`` and before the cause's advice."""
 
 
 def _rule(
@@ -58,11 +63,14 @@ def _rule(
     regex: str,
     summary: str,
     steps: tuple[str, ...] = (),
+    advice: str | None = None,
 ) -> Rule:
     # Positional on purpose: each row of the tables below reads id, source, cause, status,
-    # alternatives, then the pattern and the summary, like a table.
+    # alternatives, then the pattern and the summary, like a table. The source is spelt as a
+    # string in the rows and parsed here, once, into its typed id (a misspelt one stops the import).
+    source = None if source is None else parse_source(source)
     pattern = re.compile(regex, re.IGNORECASE)
-    return Rule(rule_id, pattern, source, cause, status, summary, alternatives, steps)
+    return Rule(rule_id, pattern, source, cause, status, summary, alternatives, steps, advice)
 
 
 def _cs(regex: str) -> str:
@@ -300,17 +308,18 @@ _NGINX_OTHER = (
           r"header",
           "The upstream closed the connection before sending a response header: a worker "
           "killed mid-request (crash, OOM, app-server timeout) or a keep-alive race.",
-          steps=("Check the app server's log at the same time for a killed or timed-out "
-                 "worker.",)),
+          advice="premature_close"),
     _rule("nginx_premature_close", "nginx", _P, None, (_O,),
           r"upstream prematurely closed",
           "The upstream closed the connection mid-response, so the client gets a truncated "
-          "body."),
+          "body.",
+          advice="premature_close"),
     _rule("nginx_reset_header", "nginx", _O, 502, (_P,),
           r"(?:recv|readv?)\(\) failed \(104: Connection reset by peer\) while reading response "
           r"header",
           "The upstream reset the connection before answering: its worker crashed or was "
-          "killed mid-request."),
+          "killed mid-request (or, on a reused connection, a keep-alive race).",
+          advice="premature_close"),
     _rule("nginx_reset", "nginx", _O, None, (_P,),
           r"(?:recv|readv?)\(\) failed \(104: Connection reset by peer\)",
           "The upstream reset the connection mid-response, so the client gets a truncated "
@@ -321,7 +330,8 @@ _NGINX_OTHER = (
           "The upstream closed a reused keep-alive connection while nginx was sending the "
           "request.",
           steps=("Make the upstream's keep-alive timeout longer than nginx's "
-                 "`keepalive_timeout` in the `upstream{}` block.",)),
+                 "`keepalive_timeout` in the `upstream{}` block.",),
+          advice="keepalive_race"),
     _rule("nginx_too_big_header", "nginx", _P, 502, (),
           r"upstream sent too big header",
           "The upstream's response headers are larger than proxy_buffer_size (large cookies "
@@ -330,7 +340,8 @@ _NGINX_OTHER = (
                  "`fastcgi_buffer_size 32k;`), then shrink the headers.",)),
     _rule("nginx_invalid_header", "nginx", _P, 502, (),
           r"upstream sent invalid header",
-          "The upstream sent a response header nginx cannot parse."),
+          "The upstream sent a response header nginx cannot parse.",
+          advice="bad_response"),
     _rule("nginx_no_valid_http_header", "nginx", _P, 200, (_S,),
           r"upstream sent no valid HTTP/1\.0 header",
           "The upstream did not answer in HTTP/1.x (an HTTP/2, TLS or binary server), and "
@@ -339,21 +350,25 @@ _NGINX_OTHER = (
                  "`https://` if it does not.",)),
     _rule("nginx_invalid_chunked", "nginx", _P, None, (),
           r"upstream sent invalid chunked response",
-          "The upstream's chunked encoding is broken, so the client gets a truncated body."),
+          "The upstream's chunked encoding is broken, so the client gets a truncated body.",
+          advice="bad_response"),
     _rule("nginx_extra_data", "nginx", _P, None, (),
           r'upstream sent (?:more data than specified in "Content-Length" header|data after final '
           r"chunk)",
-          "The upstream's body does not match its framing (Content-Length or chunked)."),
+          "The upstream's body does not match its framing (Content-Length or chunked).",
+          advice="bad_response"),
     _rule("nginx_trailers", "nginx", _P, None, (),
           r"upstream sent (?:too big trailers|invalid trailer)",
-          "The upstream sent trailers nginx rejects."),
+          "The upstream sent trailers nginx rejects.",
+          advice="bad_response"),
     _rule("nginx_early_hints", "nginx", _P, 502, (),
           r"upstream sent too big early hints",
           "The upstream's 103 Early Hints headers do not fit nginx's buffer."),
     _rule("nginx_premature_response", "nginx", _P, 502, (_S,),
           r"upstream prematurely sent response",
           "The upstream sent data before the exchange allowed it (for example before the TLS "
-          "handshake)."),
+          "handshake).",
+          advice="bad_response"),
     _rule("nginx_resolve_nxdomain", "nginx", _D, 502, (),
           r"could not be resolved \(3: Host not found\)",
           "nginx's resolver got NXDOMAIN for the upstream name: it does not exist."),
@@ -414,7 +429,8 @@ _ENVOY = (
     _rule("envoy_reset_termination", "envoy", _P, 503, (_O,),
           r"reset reason: connection termination",
           "The upstream closed the connection before responding: a keep-alive race or a "
-          "killed worker."),
+          "killed worker.",
+          advice="premature_close"),
     _rule("envoy_reset_remote", "envoy", _O, 503, (_P,),
           r"reset reason: remote (?:refused stream )?reset",
           "The upstream reset the stream (TCP RST or HTTP/2 RST_STREAM) before answering."),
@@ -425,14 +441,17 @@ _ENVOY = (
     _rule("envoy_reset_protocol_error", "envoy", _P, 502, (),
           r"reset reason: protocol error",
           "The upstream's response broke the protocol: HTTP/1 vs HTTP/2 port naming or "
-          "invalid headers."),
+          "invalid headers.",
+          advice="istio_ports"),
     _rule("envoy_reset_overload_manager", "envoy", _W, 503, (),
           r"reset reason: overload manager reset",
           "Envoy's own overload manager shed the request: the proxy is out of resources."),
-    _rule("envoy_no_healthy_upstream", "envoy", _O, 503, (_F,),
-          r"no[ _]healthy[ _]upstream",
-          "The cluster has zero healthy endpoints (health checks or outlier ejection removed "
-          "them all, or none exist)."),
+    _rule("envoy_no_healthy_upstream", "envoy", _O, 503, (_D, _T, _F),
+          r"no[ _]healthy[ _]upstream|no healthy host for (?:HTTP|TCP) connection pool",
+          "The cluster has zero healthy endpoints: the pods are down, or none exist because "
+          "the cluster's name does not resolve, or they exist but health checks (or outlier "
+          "ejection) have not passed them yet.",
+          advice="no_healthy_upstream"),
     _rule("envoy_request_timeout", "envoy", _T, 504, (_W,),
           r"upstream request timeout|upstream_(?:response|per_try)_timeout",
           "The upstream did not answer within the route timeout (15 s by default)."),
@@ -445,26 +464,30 @@ _ENVOY = (
           "Envoy's connect to the upstream timed out (response code details)."),
     _rule("envoy_details_termination", "envoy", _P, 503, (_O,),
           r"upstream_reset_before_response_started\{connection_termination",
-          "The upstream closed the connection before responding (response code details)."),
+          "The upstream closed the connection before responding (response code details).",
+          advice="premature_close"),
     _rule("envoy_details_overflow", "envoy", _W, 503, (),
           r"upstream_reset_before_response_started\{overflow",
           "Envoy's circuit breaker tripped (response code details)."),
     _rule("envoy_details_protocol_error", "envoy", _P, 502, (),
           r"upstream_reset_before_response_started\{protocol_error",
-          "The upstream's response broke the protocol (response code details)."),
+          "The upstream's response broke the protocol (response code details).",
+          advice="istio_ports"),
     _rule("envoy_details_remote_reset", "envoy", _O, 503, (_P,),
           r"upstream_reset_before_response_started\{remote_(?:refused_stream_)?reset",
           "The upstream reset the stream before answering (response code details)."),
-    _rule("envoy_flag_uh", "envoy", _O, 503, (_F,),
+    _rule("envoy_flag_uh", "envoy", _O, 503, (_D, _T, _F),
           _cs(_envoy_flag("UH")),
-          "Envoy flag UH: no healthy upstream endpoint in the cluster."),
+          "Envoy flag UH: no healthy upstream endpoint in the cluster.",
+          advice="no_healthy_upstream"),
     _rule("envoy_flag_uf", "envoy", _O, 503, (_F, _S),
           _cs(_envoy_flag("UF")),
           "Envoy flag UF: the connection to the upstream failed (refused, timed out or TLS)."),
     _rule("envoy_flag_uc", "envoy", _P, 503, (_O,),
           _cs(_envoy_flag("UC")),
           "Envoy flag UC: the upstream terminated the connection (keep-alive race or killed "
-          "worker)."),
+          "worker).",
+          advice="premature_close"),
     _rule("envoy_flag_ur", "envoy", _O, 503, (_P,),
           _cs(_envoy_flag("UR")),
           "Envoy flag UR: the upstream reset the stream."),
@@ -473,7 +496,8 @@ _ENVOY = (
           "Envoy flag UO: upstream overflow, the circuit breaker tripped."),
     _rule("envoy_flag_upe", "envoy", _P, 502, (),
           _cs(_envoy_flag("UPE")),
-          "Envoy flag UPE: upstream protocol error (HTTP/1 vs HTTP/2, invalid headers)."),
+          "Envoy flag UPE: upstream protocol error (HTTP/1 vs HTTP/2, invalid headers).",
+          advice="istio_ports"),
     _rule("envoy_flag_ut", "envoy", _T, 504, (),
           _cs(_envoy_flag("UT")),
           "Envoy flag UT: the upstream request timed out (route timeout)."),
@@ -487,6 +511,15 @@ _ENVOY = (
           _cs(_envoy_flag("OM")),
           "Envoy flag OM: the overload manager terminated the request; the proxy is out of "
           "resources."),
+    _rule("istio_port_name", "envoy", _P, None, (),
+          r"\bIST0118\b|doesn't follow the naming convention of Istio port"
+          r"|\bPortNameIsNotUnderNamingConvention\b",
+          "istioctl analyze: a Service port's name (or its missing `appProtocol`) does not say "
+          "its protocol, so the sidecars guess it; a wrong guess (HTTP/1 vs HTTP/2 or gRPC, or "
+          "plain TCP) breaks requests with 502/503 (flags UPE or UC).",
+          steps=("Name the port by protocol (`http`, `http2`, `grpc`, `tcp`, or `http-<x>`) or "
+                 "set `appProtocol`, then re-run `istioctl analyze`.",),
+          advice="istio_ports"),
     _rule("envoy_flag_urx", "envoy", _U, None, (_O, _T, _P),
           _cs(_envoy_flag("URX")),
           "Envoy flag URX: retries were exhausted, so the upstream kept failing; the status "
@@ -559,10 +592,22 @@ _HAPROXY = (
           "Every server in the HAProxy backend is down."),
     _rule("haproxy_check_l4con_refused", "haproxy", _O, 503, (_F,),
           r"(?:\bL4CON\b|Layer4 connection problem)[^\n]{0,80}?Connection refused",
-          "HAProxy's health check was refused: nothing listens on the server port."),
+          "HAProxy's health check was refused: nothing listens on the server port, or a "
+          "firewall REJECT rule on the way answers for it.",
+          advice="refused_or_firewall"),
+    _rule("haproxy_check_l4con_unreachable", "haproxy", _F, 503, (_O,),
+          r"(?:\bL4CON\b|Layer4 connection problem)[^\n]{0,80}?(?:No route to host|Network is "
+          r"unreachable)",
+          "HAProxy's health check found no route to the server: a firewall answers with ICMP "
+          "unreachable, or the host or its address is gone.",
+          steps=("From the HAProxy host run `ip route get <server-ip>` and `traceroute -T -p "
+                 "<port> <server-ip>`; a firewall rejecting with `icmp-host-unreachable` looks "
+                 "exactly like a missing host (`iptables -S | grep -i reject` on the way).",)),
     _rule("haproxy_check_l4con", "haproxy", _O, 503, (_F,),
           r"\bL4CON\b|Layer4 connection problem",
-          "HAProxy's health check could not connect at layer 4 (refused or unreachable)."),
+          "HAProxy's health check could not connect at layer 4 (refused or unreachable; a "
+          "firewall can do either).",
+          advice="refused_or_firewall"),
     _rule("haproxy_check_l4tout", "haproxy", _F, 503, (_W,),
           r"\bL4TOUT\b|Layer4 timeout",
           "HAProxy's health check connect timed out: packets to the server are dropped."),
@@ -587,37 +632,63 @@ _HAPROXY = (
 
 _APACHE_ERRNO = r"\(({errno})\)[^:\n]{{0,60}}:[^\n]{{0,160}}?\b{code}\b"
 
+# Apache 2.2 and early 2.4 print the same messages without an AH number, prefixed "proxy: ".
+_AP_CONNECT = r"(?:AH00957|proxy: [\w-]{1,20}: attempt to connect to)"
+_AP_STATUS_LINE = r"(?:AH01102|proxy: error reading status line from remote server)"
+
 _APACHE = (
     _rule("apache_connect_refused", "apache", _O, 503, (_F,),
-          _APACHE_ERRNO.format(errno="111", code="AH00957"),
+          _APACHE_ERRNO.format(errno="111", code=_AP_CONNECT),
           "Apache could not connect to the backend: connection refused, nothing listens "
           "there."),
     _rule("apache_connect_timeout", "apache", _F, 503, (_W,),
-          _APACHE_ERRNO.format(errno="110", code="AH00957"),
+          _APACHE_ERRNO.format(errno="110", code=_AP_CONNECT),
           "Apache's connect to the backend timed out: packets are dropped on the way."),
     _rule("apache_connect_no_route", "apache", _F, 503, (_O,),
-          _APACHE_ERRNO.format(errno="113", code="AH00957"),
+          _APACHE_ERRNO.format(errno="113", code=_AP_CONNECT),
           "There is no route from Apache to the backend host."),
     _rule("apache_connect_failed", "apache", _O, 503, (_F,),
-          r"\bAH00957\b|\bAH01114\b|failed to make connection to backend",
+          r"\bAH00957\b|\bAH01114\b|failed to make connection to backend"
+          r"|proxy: [\w-]{1,20}: attempt to connect to \S{1,200} \([^)\n]{0,200}\) failed",
           "Apache could not connect to the backend (mod_proxy answers 503)."),
     _rule("apache_worker_disabled", "apache", _O, 503, (_F,),
-          r"\bAH00959\b|\bAH00940\b",
+          r"\bAH00959\b|\bAH00940\b|disabl(?:ing worker|ed connection) for \(",
           "Apache disabled the backend worker after a failed connect and answers 503 until "
           "the retry window passes.",
           steps=("Find the first failure (AH00957) before this line; `retry=0` on "
                  "`ProxyPass` avoids the 60 s lock-out while debugging.",)),
     _rule("apache_read_timeout", "apache", _T, 502, (_W,),
-          _APACHE_ERRNO.format(errno="70007", code="AH01102"),
+          _APACHE_ERRNO.format(errno="70007", code=_AP_STATUS_LINE),
           "The backend did not send its status line before the proxy timeout; Apache reports "
           "this as 502 Proxy Error, not 504."),
-    _rule("apache_read_reset", "apache", _O, 502, (_P,),
-          _APACHE_ERRNO.format(errno="104", code="AH01102"),
-          "The backend reset the connection before sending its status line."),
+    _rule("apache_read_reset", "apache", _P, 502, (_O,),
+          _APACHE_ERRNO.format(errno="104|70014", code=_AP_STATUS_LINE),
+          "The backend reset or closed a connection Apache reused from its pool before sending "
+          "a status line: the keep-alive race (the backend closes idle connections sooner than "
+          "Apache stops reusing them), or a worker killed mid-request.",
+          advice="keepalive_race"),
     _rule("apache_status_line", "apache", _O, 502, (_T, _P),
-          r"\bAH01102\b",
+          rf"\b{_AP_STATUS_LINE}",
           "Apache could not read the backend's status line; the errno in brackets says why "
           "(70007 timeout, 104 reset)."),
+    _rule("apache_fcgi_timeout", "apache", _T, 504, (_W,),
+          _APACHE_ERRNO.format(errno="70007", code="AH01075"),
+          "mod_proxy_fcgi gave up waiting for PHP-FPM (`Error dispatching request`, timeout): "
+          "the script ran longer than Apache's proxy timeout, or every PHP-FPM worker was busy.",
+          steps=("Compare Apache's `ProxyTimeout` (or `timeout=` on the fcgi `ProxyPass`) with "
+                 "PHP's `max_execution_time` and `request_terminate_timeout`, then find the slow "
+                 "script in PHP-FPM's `slowlog`.",),
+          advice="pool_full"),
+    _rule("apache_fcgi_reset", "apache", _O, 503, (_P, _T),
+          _APACHE_ERRNO.format(errno="104|32|70014", code="AH01075")
+          + r"|\bAH01067\b|Failed to read FastCGI header",
+          "PHP-FPM closed or reset the FastCGI connection before answering: its child crashed, "
+          "was killed (`request_terminate_timeout`, OOM) or restarted.",
+          advice="worker_killed"),
+    _rule("apache_fcgi_dispatch", "apache", _O, 503, (_T, _W, _P),
+          r"\bAH01075\b|Error dispatching request to",
+          "mod_proxy_fcgi could not get an answer from PHP-FPM (`Error dispatching request`); "
+          "the errno in brackets says why (70007 timeout, 104 reset, 111 refused)."),
     _rule("apache_dns_failure", "apache", _D, 500, (),
           r"DNS lookup failure for:",
           "Apache could not resolve the backend host name (mod_proxy answers 500)."),
@@ -672,10 +743,13 @@ _GO = (
           "ResponseHeaderTimeout."),
     _rule("go_connection_reset", "go", _O, 502, (_P,),
           r"\bread(?:from)? tcp \S{1,300} read: connection reset by peer",
-          "The upstream reset the connection mid-request."),
+          "The upstream reset the connection mid-request (a killed worker, or a reused "
+          "connection it had just closed).",
+          advice="premature_close"),
     _rule("go_broken_pipe", "go", _P, 502, (_O,),
           r"\bwrite tcp \S{1,300} write: (?:broken pipe|connection reset by peer)",
-          "The upstream closed a reused connection while the proxy was writing the request."),
+          "The upstream closed a reused connection while the proxy was writing the request.",
+          advice="keepalive_race"),
     _rule("go_x509_expired", "go", _S, None, (),
           r"x509: certificate has expired",
           "The upstream's certificate has expired (Traefik answers 500, Caddy 502).",
@@ -695,6 +769,11 @@ _GO = (
           r"server gave HTTP response to HTTPS client|first record does not look like a TLS "
           r"handshake",
           "The proxy spoke TLS to a plain-HTTP upstream port (Traefik 500, Caddy 502)."),
+    _rule("go_server_closed_idle", "go", _P, 502, (_O,),
+          r"server closed idle connection",
+          "The upstream closed an idle keep-alive connection just as the proxy reused it: the "
+          "keep-alive race (the app's idle timeout is shorter than the proxy's).",
+          advice="keepalive_race"),
     _rule("go_malformed_response", "go", _P, 502, (_S,),
           r"malformed HTTP (?:response|status code|version)",
           "The upstream's response is not valid HTTP/1.x."),
@@ -702,7 +781,8 @@ _GO = (
           _cs(r"(?:\bcaused by:?|:|\"(?:error|err)\"\s{0,3}:\s{0,3}\")\s?(?P<m>(?:unexpected )?EOF)"
               r"(?=$|[\s\"',}])"),
           "The upstream closed the connection without a complete response: a keep-alive race "
-          "or a worker that died mid-request."),
+          "or a worker that died mid-request.",
+          advice="premature_close"),
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -819,10 +899,12 @@ _HEROKU = (
     _rule("heroku_h12", "heroku", _T, 503, (_W,),
           _cs(_heroku("H12", "Request timeout")),
           "Heroku H12: the app sent no first byte within 30 s."),
-    _rule("heroku_h13", "heroku", _O, 503, (_P,),
+    _rule("heroku_h13", "heroku", _P, 503, (_O, _T),
           _cs(_heroku("H13", "Connection closed without response")),
-          "Heroku H13: the dyno closed the connection without answering (worker killed "
-          "mid-request)."),
+          "Heroku H13: the dyno accepted the connection and closed it without answering: the "
+          "web server's keep-alive timeout is shorter than the router's reuse (keep-alive "
+          "race), or its own request timeout killed the worker mid-request.",
+          advice="keepalive_race"),
     _rule("heroku_h14", "heroku", _O, 503, (),
           _cs(_heroku("H14", r"No web (?:dynos|processes) running")),
           "Heroku H14: no web dynos are running."),
@@ -921,27 +1003,27 @@ _CLOUDFLARE = (
           "Cloudflare 1033: the Cloudflare Tunnel is down (cloudflared not running).",
           steps=("Check `systemctl status cloudflared` and `cloudflared tunnel info <name>`.",)),
     _rule("cloudflare_520", "cloudflare", _P, 520, (_O,),
-          _cloudflare("520", "Web server is returning an unknown error"),
+          _cloudflare("520", "Web server is returning an unknown error|Origin Error"),
           "Cloudflare 520: the origin returned an empty, unknown or malformed response (or "
           "crashed mid-request)."),
     _rule("cloudflare_521", "cloudflare", _O, 521, (_F,),
-          _cloudflare("521", "Web server is down"),
+          _cloudflare("521", "Web server is down|Origin Down"),
           "Cloudflare 521: the origin refused Cloudflare's connection (server down, or "
           "Cloudflare IPs blocked)."),
     _rule("cloudflare_522", "cloudflare", _F, 522, (_W, _O),
-          _cloudflare("522", "Connection timed out"),
+          _cloudflare("522", "Connection timed out|Origin Connection Time-?out"),
           "Cloudflare 522: the origin did not answer Cloudflare's TCP handshake within 19 s "
           "(blocked Cloudflare IPs or an overloaded origin)."),
     _rule("cloudflare_523", "cloudflare", _F, 523, (_D,),
-          _cloudflare("523", "Origin is unreachable"),
+          _cloudflare("523", "Origin is unreachable|Origin Unreachable"),
           "Cloudflare 523: Cloudflare has no route to the origin IP (wrong DNS record or "
           "routing)."),
     _rule("cloudflare_524", "cloudflare", _T, 524, (_W,),
-          _cloudflare("524", "A timeout occurred"),
+          _cloudflare("524", "A timeout occurred|Origin Time-?out"),
           "Cloudflare 524: the origin accepted the connection but sent no response within "
           "120 s."),
     _rule("cloudflare_525", "cloudflare", _S, 525, (),
-          _cloudflare("525", "SSL handshake failed"),
+          _cloudflare("525", "SSL handshake failed|Origin SSL Handshake Error"),
           "Cloudflare 525: the TLS handshake between Cloudflare and the origin failed."),
     _rule("cloudflare_526", "cloudflare", _S, 526, (),
           _cloudflare("526", "Invalid SSL certificate"),
@@ -951,6 +1033,10 @@ _CLOUDFLARE = (
           _cloudflare("530"),
           "Cloudflare 530: read the 1xxx code on the page; 1016 means origin DNS, 1033 a "
           "tunnel that is down."),
+    _rule("cloudflare_origin_timeout_page", "cloudflare", _T, 524, (_W,),
+          r"(?P<m>Origin Time-out)",
+          "Cloudflare's older 524 page (\"Origin Time-out\"): the origin accepted the connection "
+          "but sent no response within 100 s."),
     _rule("cloudflare_origin_502", "cloudflare", _U, 502, (_O, _T, _P),
           r"The web server reported a bad gateway error",
           "Cloudflare's branded 502 page: the origin itself returned 502, Cloudflare only "
@@ -966,12 +1052,15 @@ _CLOUDFLARE = (
 _ALB_TIMES = r"\s(?:-1|\d{1,6}\.\d{1,6})\s-1\s-1\s"
 
 _AWS = (
-    _rule("alb_502_target_no_response", "aws_alb", _O, 502, (_P, _S, _F),
+    _rule("alb_502_target_no_response", "aws_alb", _P, 502, (_O, _S, _F),
           rf"{_ALB_TIMES}(?P<m>502\s-)\s"
           r'|elb_status_code"?\s{0,3}[:=]\s{0,3}"?502\b[^\n]{0,80}?target_status_code"?\s{0,3}[:=]'
           r'\s{0,3}"?-',
           "The ALB generated this 502 and the target never answered (target_status_code -): "
-          "refused, reset, closed early, malformed, or a TLS failure to the target."),
+          "most often the target closed an idle keep-alive connection the ALB reused (its "
+          "keep-alive timeout is below the ALB's 60 s idle timeout); else refused, malformed, "
+          "or a TLS failure to the target.",
+          advice="keepalive_race"),
     _rule("alb_504_target_no_response", "aws_alb", _T, 504, (_F,),
           rf"{_ALB_TIMES}(?P<m>504\s-)\s"
           r'|elb_status_code"?\s{0,3}[:=]\s{0,3}"?504\b[^\n]{0,80}?target_status_code"?\s{0,3}[:=]'
@@ -1047,7 +1136,8 @@ _GOOGLE = (
     _rule("gclb_closed_before_data", "google", _P, 502, (_O,),
           _token("backend_connection_closed_before_data_sent_to_client"),
           "The backend closed the connection before answering, usually a keep-alive timeout "
-          "shorter than the load balancer's 600 s."),
+          "shorter than the load balancer's 600 s.",
+          advice="keepalive_race"),
     _rule("gclb_closed_after_partial", "google", _O, None, (_P,),
           _token("backend_connection_closed_after_partial_response_sent"),
           "The backend closed the connection mid-response, so the client got a truncated "
@@ -1146,6 +1236,105 @@ _OTHER = (
           "Proxy-Status: the TLS connection to the upstream failed."),
 )
 
+# ---------------------------------------------------------------------------------------------
+# Application servers: the lines people paste beside the proxy's, which say why the proxy failed.
+
+_APP_SERVERS = (
+    _rule("gunicorn_worker_timeout", "gunicorn", _T, 502, (_W, _O),
+          r"(?P<m>WORKER TIMEOUT) \(pid:\s?\d{1,10}\)",
+          "gunicorn's arbiter killed a worker that handled one request for longer than "
+          "`--timeout` (30 s by default); the proxy sees the connection close without an "
+          "answer (nginx `upstream prematurely closed`, 502).",
+          advice="worker_timeout"),
+    _rule("gunicorn_worker_killed", "gunicorn", _O, 502, (_T, _W),
+          r"Worker \(pid:\s?\d{1,10}\) was sent (?P<m>SIGKILL|SIGTERM|code \d{1,5})",
+          "A gunicorn worker died mid-request: killed after a timeout, or by the kernel's OOM "
+          "killer (\"Perhaps out of memory?\").",
+          advice="worker_killed"),
+    _rule("gunicorn_boot_failed", "gunicorn", _O, 502, (),
+          r"Worker failed to boot|Reason: (?P<m>App failed to load)",
+          "gunicorn cannot start its workers (an import or configuration error), so nothing "
+          "serves the port.",
+          steps=("Run the app's import by hand to see the error: `gunicorn --check-config "
+                 "<module>:<app>` or `python -c 'import <module>'`.",)),
+    _rule("php_fpm_max_children", "php_fpm", _W, None, (_T,),
+          r"server reached (?P<m>(?:pm\.)?max_children) setting",
+          "PHP-FPM has started `pm.max_children` workers and all are busy: new requests wait "
+          "in the listen queue until the proxy gives up (502 on a full unix socket, 504 on a "
+          "timeout).",
+          advice="pool_full"),
+    _rule("php_fpm_busy", "php_fpm", _W, None, (_T,),
+          r"seems busy \(you may need to increase (?:pm\.)?start_servers",
+          "PHP-FPM is spawning workers as fast as it can: the pool is close to full.",
+          advice="pool_full"),
+    _rule("php_fpm_execution_timeout", "php_fpm", _T, 502, (_W,),
+          r"execution timed out \([\d.]{1,20} sec\), terminating",
+          "PHP-FPM killed a child whose script ran past `request_terminate_timeout`; the proxy "
+          "sees the FastCGI connection close (nginx `upstream prematurely closed FastCGI "
+          "stdout`, 502).",
+          advice="worker_timeout"),
+    _rule("php_fpm_child_signal", "php_fpm", _O, 502, (_T,),
+          r"child \d{1,10} exited on signal (?P<m>\d{1,2}(?: \(SIG[A-Z]{2,10}[^)\n]{0,20}\))?)",
+          "A PHP-FPM child died on a signal mid-request (SIGSEGV: a crashing extension; "
+          "SIGKILL: the OOM killer or `request_terminate_timeout`).",
+          advice="worker_killed"),
+    _rule("uwsgi_listen_queue", "uwsgi", _W, None, (_T,),
+          r"(?P<m>listen queue of socket) [^\n]{1,300}? full",
+          "uWSGI's listen queue is full: every worker is busy and the backlog (`--listen`, 100 "
+          "by default) has overflowed, so the proxy's connections are refused or time out.",
+          advice="listen_queue"),
+    _rule("uwsgi_harakiri", "uwsgi", _T, 502, (_W,),
+          r"(?P<m>HARAKIRI)(?: ON WORKER \d{1,5}| triggered)",
+          "uWSGI's harakiri killed a worker whose request ran past `harakiri` seconds; the "
+          "proxy sees the connection close without an answer.",
+          advice="worker_timeout"),
+)
+
+# h2o's proxy logs `[lib/core/proxy.c] in request:<path>:<error>` and answers 502 "Gateway Error".
+_H2O_LOG = r"\[lib/core/proxy\.c\] in request:[^\n]{0,300}?:"
+
+_H2O = (
+    _rule("h2o_connection_refused", "h2o", _O, 502, (_F,),
+          _H2O_LOG + r"(?P<m>connection refused)",
+          "h2o's connection to the upstream was refused: nothing listens there."),
+    _rule("h2o_timeout", "h2o", _T, 502, (_F, _W),
+          _H2O_LOG + r"(?P<m>(?:I/O|network|first byte|connection) timeout)",
+          "h2o timed out connecting to or reading from the upstream."),
+    _rule("h2o_io_error", "h2o", _P, 502, (_O,),
+          _H2O_LOG + r"(?P<m>I/O error(?: \([^)\n]{1,40}\))?|(?:unexpected )?end of stream)",
+          "The upstream closed the connection under h2o before a complete response: on a "
+          "pooled connection this is the keep-alive race, otherwise a worker killed "
+          "mid-request.",
+          advice="keepalive_race"),
+    _rule("h2o_bad_response", "h2o", _P, 502, (),
+          _H2O_LOG + r"(?P<m>failed to parse the response|invalid response from upstream)",
+          "The upstream's response was not valid HTTP for h2o.",
+          advice="bad_response"),
+)
+
+_KEEPALIVE = (
+    _rule("alb_elb_502", "aws_alb", _P, 502, (_O, _S, _F),
+          r"\b(?P<m>HTTPCode_ELB_502_Count)\b|\b(?P<m2>502)\b[\s\S]{0,300}?\bawselb/2\.0\b"
+          r"|\bawselb/2\.0\b[\s\S]{0,300}?\b(?P<m3>502)\b",
+          "A 502 the ALB generated itself (its page or `HTTPCode_ELB_502_Count`, not the "
+          "target's): most often the target closed an idle keep-alive connection the ALB "
+          "reused; else the target refused, reset, sent a malformed response or failed TLS.",
+          advice="keepalive_race"),
+    _rule("alb_elb_504", "aws_alb", _T, 504, (_F,),
+          r"\b(?P<m>HTTPCode_ELB_504_Count)\b"
+          r"|\b(?P<m2>504)\b[\s\S]{0,300}?\bawselb/2\.0\b"
+          r"|\bawselb/2\.0\b[\s\S]{0,300}?\b(?P<m3>504)\b",
+          "A 504 the ALB generated itself: the target did not answer within the idle timeout "
+          "(60 s by default), or the connect (10 s) timed out."),
+    _rule("alb_keepalive_documented", "aws_alb", _P, 502, (_O,),
+          r"closed the connection with a TCP RST or a TCP FIN while the load balancer had an "
+          r"outstanding request",
+          "AWS's own description of the keep-alive race: the target closed a connection the "
+          "ALB was still using, because its keep-alive timeout is shorter than the ALB's idle "
+          "timeout (60 s).",
+          advice="keepalive_race"),
+)
+
 # Generic socket and TLS errors from any client library (Node, Python, Java, curl), last so that a
 # product-specific rule always wins. Nobody in particular writes them, so the source is None.
 _GENERIC = (
@@ -1163,7 +1352,8 @@ _GENERIC = (
     _rule("generic_reset", None, _O, None, (_P,),
           r"\bECONNRESET\b|\bconnection reset by peer\b|\bsocket hang up\b",
           "The peer reset the connection: the process died mid-request, or a keep-alive "
-          "connection was closed under the client."),
+          "connection was closed under the client.",
+          advice="premature_close"),
     _rule("generic_dns", None, _D, None, (),
           r"\bENOTFOUND\b|\bEAI_AGAIN\b|\bNXDOMAIN\b|\bSERVFAIL\b|\bName or service not known\b"
           r"|\bTemporary failure in name resolution\b",
@@ -1198,6 +1388,9 @@ RULES: tuple[Rule, ...] = (
     + _AWS
     + _GOOGLE
     + _AZURE
+    + _APP_SERVERS
+    + _H2O
+    + _KEEPALIVE
     + _OTHER
     + _GENERIC
 )

@@ -1,6 +1,6 @@
 """The fingerprint table behind :mod:`checks.fingerprints`: who generated a 5xx, as data.
 
-Facts come from ``shared/reference/fingerprints.md`` (the "reference"); section numbers in the
+Facts come from ``docs/fingerprints.md`` (the "reference"); section numbers in the
 comments below point into it. The table is read top to bottom and the first rule whose conditions
 all hold wins, so the order is the policy:
 
@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from checks.gateways import ORIGIN, Generator
+from checks.gateways import GatewayId as G
 from checks.model import Cause
 
 _ORIGIN_DOWN = Cause.ORIGIN_DOWN
@@ -48,15 +50,19 @@ class Response:
     status: int
     headers: Mapping[str, tuple[str, ...]]
     body: str
+    reason: str = ""
+    """The status line's reason phrase ("Backend fetch failed"); empty when unknown or HTTP/2."""
 
     @classmethod
-    def build(cls, status: int, headers: Sequence[tuple[str, str]], body: str) -> Response:
+    def build(
+        cls, status: int, headers: Sequence[tuple[str, str]], body: str, reason: str | None = None
+    ) -> Response:
         """Index ``headers`` by lower-cased name and decode HTML entities in ``body``."""
         index: dict[str, list[str]] = {}
         for name, value in headers:
             index.setdefault(name.lower(), []).append(value)
         frozen = {name: tuple(values) for name, values in index.items()}
-        return cls(status, MappingProxyType(frozen), html.unescape(body))
+        return cls(status, MappingProxyType(frozen), html.unescape(body), (reason or "").strip())
 
 
 Facts = dict[str, str]
@@ -129,7 +135,54 @@ class AnyOf:
         return None
 
 
-Condition = Header | NoHeader | Body | EmptyBody | AnyOf
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """The status line's reason phrase matches ``pattern`` (search)."""
+
+    pattern: re.Pattern[str]
+
+    def match(self, r: Response) -> Facts | None:
+        m = self.pattern.search(r.reason)
+        return None if m is None else _groups(m)
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """The body repeats the request id the platform sent in header ``name``.
+
+    ``pattern``, when given, picks the id out of the header value (its first group); ids shorter
+    than :data:`_MIN_ECHO` characters are ignored, so a short value cannot match by chance.
+    """
+
+    name: str
+    pattern: re.Pattern[str] | None = None
+
+    def match(self, r: Response) -> Facts | None:
+        for value in r.headers.get(self.name, ()):
+            ident = value
+            if self.pattern is not None:
+                found = self.pattern.search(value)
+                ident = found.group(1) if found else ""
+            ident = ident.strip()
+            if len(ident) >= _MIN_ECHO and ident in r.body:
+                return {}
+        return None
+
+
+_MIN_ECHO = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The status is one of ``statuses`` (a platform-only code, like Cloudflare's 52x)."""
+
+    statuses: frozenset[int]
+
+    def match(self, r: Response) -> Facts | None:
+        return {} if r.status in self.statuses else None
+
+
+Condition = Header | NoHeader | Body | EmptyBody | AnyOf | Reason | Echo | Status
 
 
 def header(name: str, pattern: str | None = None) -> Header:
@@ -199,11 +252,11 @@ class Rule:
     taken by ``code_from``, or the status when it is in ``status_codes``), ``by_status``, then
     ``default``.
     ``evidence`` is a template over the status, the code and the named groups the conditions
-    captured. ``gateway == "origin"`` marks a pass-through proof; ``relays`` names who relayed.
+    captured. ``gateway == ORIGIN`` marks a pass-through proof; ``relays`` names who relayed.
     """
 
     id: str
-    gateway: str
+    gateway: Generator
     when: tuple[Condition, ...]
     evidence: str
     confidence: float
@@ -215,7 +268,7 @@ class Rule:
     by_code: Mapping[str, Implied] = field(default_factory=dict)
     by_status: Mapping[int, Implied] = field(default_factory=dict)
     default: Implied = UNSAID
-    relays: tuple[str, ...] = ()
+    relays: tuple[G, ...] = ()
 
     def match(self, r: Response) -> Facts | None:
         """The facts captured when this rule applies to ``r``, else None."""
@@ -234,7 +287,7 @@ class Rule:
 class RelayMark:
     """Headers every response through ``gateway`` carries: they prove only that it relayed."""
 
-    gateway: str
+    gateway: G
     label: str
     when: tuple[Condition, ...]
 
@@ -243,9 +296,44 @@ class RelayMark:
         return all(condition.match(r) is not None for condition in self.when)
 
 
-def mark(gateway: str, label: str, *when: Condition) -> RelayMark:
+def mark(gateway: G, label: str, *when: Condition) -> RelayMark:
     """Shorthand for :class:`RelayMark`."""
     return RelayMark(gateway, label, when)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorMark:
+    """A mark ``gateway`` puts only on errors it generates itself, never on a relayed response.
+
+    Its page's title, wording or footer, a header set only on its own errors, its request id
+    repeated in the page, its status line's reason phrase, a status only it uses. ``place`` says
+    where the mark is read (``"body"``, ``"reason"``, ``"status"`` or a header name): marks read
+    in different places are independent, so a page that lost its footer still has the others.
+    """
+
+    gateway: G
+    label: str
+    place: str
+    when: tuple[Condition, ...]
+
+    def match(self, r: Response) -> bool:
+        """Whether every condition holds on ``r``."""
+        return all(condition.match(r) is not None for condition in self.when)
+
+
+def error_mark(gateway: G, label: str, place: str, *when: Condition) -> ErrorMark:
+    """Shorthand for :class:`ErrorMark`."""
+    return ErrorMark(gateway, label, place, when)
+
+
+def reason(pattern: str) -> Reason:
+    """Reason phrase matching ``pattern``, case-insensitively."""
+    return Reason(re.compile(pattern, re.IGNORECASE))
+
+
+def echo(name: str, pattern: str | None = None) -> Echo:
+    """The body repeats header ``name``'s value (or ``pattern``'s first group of it)."""
+    return Echo(name.lower(), None if pattern is None else re.compile(pattern))
 
 
 # --- Shared patterns -------------------------------------------------------------------------
@@ -358,6 +446,11 @@ _FLY_CODES: Mapping[str, Implied] = {  # 2.14
     "PR04": imp(_POOL, _ORIGIN_DOWN),
 }
 
+# obj.response is also the reason phrase on HTTP/1.1 (HTTP/2 sends none): 2.8.
+_FASTLY_REASON = Reason(
+    re.compile(r"^(?P<code>" + "|".join(map(re.escape, _FASTLY_RESPONSES)) + ")$")
+)
+
 # Envoy local replies (2.18, 3.2): the reset reason gives the flag and the cause. Order matters:
 # the transport failure reason, when present, is more precise than the reset reason.
 _ENVOY_RESET = r"reset reason: "
@@ -424,7 +517,7 @@ RULES: tuple[Rule, ...] = (
     # 1. Headers set only on errors the platform generated itself.
     Rule(
         id="cloudflare_error_header",
-        gateway="cloudflare",
+        gateway=G.CLOUDFLARE,
         when=(header("cf-error-type"),),
         evidence="cf-error-type header: set only on error pages Cloudflare generates itself",
         confidence=0.97,
@@ -435,7 +528,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="vercel_error_header",
-        gateway="vercel",
+        gateway=G.VERCEL,
         when=(header("x-vercel-error"),),
         evidence="x-vercel-error header: the Vercel platform generated this error",
         confidence=0.97,
@@ -444,7 +537,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="render_routing",
-        gateway="render",
+        gateway=G.RENDER,
         when=(header("x-render-routing"),),
         evidence="x-render-routing header: Render's router answered, no instance served it",
         confidence=0.9,
@@ -455,7 +548,7 @@ RULES: tuple[Rule, ...] = (
     # 2. Cloudflare's branded page wraps an error the origin returned (2.1).
     Rule(
         id="cloudflare_branded_origin_error",
-        gateway="origin",
+        gateway=ORIGIN,
         when=(
             body(
                 r"The web server reported a (?:bad gateway|gateway time-?out) error"
@@ -465,12 +558,12 @@ RULES: tuple[Rule, ...] = (
         evidence="Cloudflare's branded {status} page: the origin returned the {status}",
         confidence=0.9,
         statuses=frozenset({502, 504}),
-        relays=("cloudflare",),
+        relays=(G.CLOUDFLARE,),
     ),
     # 3. Built-in pages and bodies, innermost platforms first.
     Rule(
         id="cloudflare_error_page",
-        gateway="cloudflare",
+        gateway=G.CLOUDFLARE,
         when=(
             body(r"cf-error-details|cf-wrapper|cf-error-code|/cdn-cgi/styles/(?:main|cf\.errors)"),
         ),
@@ -483,7 +576,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="cloudfront_error_page",
-        gateway="cloudfront",
+        gateway=G.CLOUDFRONT,
         when=(body(r"Generated by cloudfront \(CloudFront\)"),),
         evidence='body is CloudFront\'s error page ("Generated by cloudfront (CloudFront)")',
         confidence=0.95,
@@ -507,25 +600,29 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="fastly_guru_mediation",
-        gateway="fastly",
+        gateway=G.FASTLY,
         when=(body(r"Guru Mediation:"),),
         evidence='body is Fastly\'s synthetic error ("Guru Mediation")',
         confidence=0.95,
-        code_from=(body(r"<title>\d{3} (?P<code>[^<]+)</title>"),),
+        code_from=(body(r"<title>\d{3} (?P<code>[^<]+)</title>"), _FASTLY_REASON),
         by_code=_FASTLY_RESPONSES,
     ),
     Rule(
         id="varnish_guru_meditation",
-        gateway="varnish",
+        gateway=G.VARNISH,
         when=(body(r"Guru Meditation:|<title>503 Backend fetch failed</title>"),),
         evidence='body is Varnish\'s synthetic error ("Guru Meditation")',
         confidence=0.9,
         code_from=(body(r"<title>\d{3} (?P<code>[^<]+)</title>"),),
-        by_code={"Backend fetch failed": imp(None, _ORIGIN_DOWN, _TIMEOUT, _FIREWALL, _POOL)},
+        # A failed fetch also covers a backend that reset, sent garbage or overflowed
+        # http_resp_hdr_len (FetchError "HTC eof", "http format error"): protocol too.
+        by_code={
+            "Backend fetch failed": imp(None, _ORIGIN_DOWN, _TIMEOUT, _FIREWALL, _POOL, _PROTOCOL)
+        },
     ),
     Rule(
         id="akamai_reference",
-        gateway="akamai",
+        gateway=G.AKAMAI,
         when=(body(r"Reference #(?P<ref>\d+\.[0-9a-f]+(?:\.[0-9a-f]+)*)"),),
         evidence='body carries an Akamai error reference ("Reference #{ref}")',
         confidence=0.9,
@@ -539,7 +636,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="google_error_page",
-        gateway="google",
+        gateway=G.GOOGLE,
         when=(body(r"<title>Error \d{3} \(Server Error\)!!1</title>"),),
         evidence='body is the Google Front End error page ("Error {status} (Server Error)!!1")',
         confidence=0.95,
@@ -551,7 +648,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="google_cloud_run_timeout",
-        gateway="google",
+        gateway=G.GOOGLE,
         when=(header("server", r"^Google Frontend$"), body(r"\Aupstream request timeout\s*\Z")),
         evidence='"upstream request timeout" from Server: Google Frontend: Cloud Run\'s timeout',
         confidence=0.8,
@@ -560,7 +657,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="azure_front_door_page",
-        gateway="azure_front_door",
+        gateway=G.AZURE_FRONT_DOOR,
         when=(body(r"Our services aren['’]t available right now"),),
         evidence="body is Azure Front Door's page (\"Our services aren't available right now\")",
         confidence=0.85,
@@ -568,7 +665,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="heroku_application_error",
-        gateway="heroku",
+        gateway=G.HEROKU,
         when=(
             body(r"An error occurred in the application and your page could not be served"),
             AnyOf((header("via", r"heroku-router|\bvegur\b"), header("server", r"^Heroku$"))),
@@ -581,7 +678,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="vercel_error_page",
-        gateway="vercel",
+        gateway=G.VERCEL,
         when=(
             AnyOf((header("x-vercel-id"), header("server", r"^Vercel$"))),
             body(r"Code: [A-Z_]+|\AA server error has occurred"),
@@ -596,7 +693,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="netlify_function_error",
-        gateway="netlify",
+        gateway=G.NETLIFY,
         when=(
             AnyOf((header("server", r"^Netlify$"), header("x-nf-request-id"))),
             body(r"\"errorType\"\s*:"),
@@ -608,7 +705,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="fly_error_code",
-        gateway="fly",
+        gateway=G.FLY,
         when=(
             AnyOf(
                 (header("fly-request-id"), header("server", r"^Fly/"), header("via", r"fly\.io"))
@@ -622,7 +719,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="aws_api_gateway_message",
-        gateway="aws_api_gateway",
+        gateway=G.AWS_API_GATEWAY,
         when=(
             AnyOf(
                 (header("x-amz-apigw-id"), header("x-amzn-errortype"), header("x-amzn-requestid"))
@@ -646,7 +743,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="kong_error_message",
-        gateway="kong",
+        gateway=G.KONG,
         when=(
             body(
                 r"An invalid response was received from the upstream server"
@@ -687,7 +784,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="apache_error_page",
-        gateway="apache",
+        gateway=G.APACHE,
         when=(
             body(
                 r"<h1>Proxy Error</h1>"
@@ -702,7 +799,8 @@ RULES: tuple[Rule, ...] = (
             detail(
                 r"Error reading from remote server",
                 imp(_TIMEOUT, _ORIGIN_DOWN, _PROTOCOL),
-                'reason "Error reading from remote server" (a read timeout in mod_proxy_http)',
+                'reason "Error reading from remote server" (mod_proxy_http got no status line:'
+                " a read timeout, or a backend that reset, closed or sent garbage)",
                 statuses=(502,),
             ),
             detail(r"DNS lookup failure for:", imp(_DNS), 'reason "DNS lookup failure"'),
@@ -718,6 +816,16 @@ RULES: tuple[Rule, ...] = (
                 "the upstream's response was malformed",
             ),
             detail(r"Timeout on 100-Continue", imp(_TIMEOUT), 'reason "Timeout on 100-Continue"'),
+            # Seen from Debian's Apache 2.4: a refused or timed-out connect is a 503, a failed
+            # read is "502 Proxy Error" with a reason; a bare "502 Bad Gateway" page is
+            # mod_proxy_http rejecting the backend's response head.
+            detail(
+                r"<title>502 Bad Gateway</title>",
+                imp(_PROTOCOL, _ORIGIN_DOWN),
+                '"502 Bad Gateway" with no reason: Apache rejected the backend\'s response head'
+                " (AH01106 bad header, AH10124 a line over ResponseFieldSize, AH10404 reset)",
+                statuses=(502,),
+            ),
         ),
         by_status={
             502: imp(None, _TIMEOUT, _ORIGIN_DOWN, _PROTOCOL),
@@ -727,7 +835,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="haproxy_error_page",
-        gateway="haproxy",
+        gateway=G.HAPROXY,
         when=(
             body(
                 r"\A<html><body><h1>50[234] [^<]+</h1>\n(?:"
@@ -746,7 +854,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="envoy_local_reply",
-        gateway="envoy",
+        gateway=G.ENVOY,
         when=(
             body(
                 r"\A(?:no healthy upstream|upstream request timeout"
@@ -760,7 +868,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="traefik_no_available_server",
-        gateway="traefik",
+        gateway=G.TRAEFIK,
         when=(body(r"\Ano available server\n?\Z"),),
         evidence='body is Traefik\'s "no available server": no healthy server in the service',
         confidence=0.9,
@@ -769,7 +877,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="traefik_status_text",
-        gateway="traefik",
+        gateway=G.TRAEFIK,
         when=(body(r"\A(?:Bad Gateway|Gateway Timeout)\n?\Z"),),
         evidence="body is only the status text, as Traefik's proxy error handler writes it",
         confidence=0.7,
@@ -778,7 +886,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="traefik_tls_500",
-        gateway="traefik",
+        gateway=G.TRAEFIK,
         when=(body(r"\AInternal Server Error\n?\Z"), NoHeader("server")),
         evidence='bare "Internal Server Error" with no Server header: Traefik\'s answer to an '
         "upstream TLS error",
@@ -788,7 +896,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="ingress_nginx_page",
-        gateway="ingress_nginx",
+        gateway=G.INGRESS_NGINX,
         when=(_nginx_page("nginx"), NoHeader("server")),
         evidence='body is nginx\'s built-in {page_status} page (footer "nginx") with no Server '
         "header, as ingress-nginx sends it",
@@ -798,7 +906,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="nginx_page",
-        gateway="nginx",
+        gateway=G.NGINX,
         when=(_nginx_page(r"(?:nginx|openresty)(?:/[^<]*)?"),),
         evidence='body is nginx\'s built-in {page_status} page (footer "{footer}")',
         confidence=0.95,
@@ -806,7 +914,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="azure_app_gateway_page",
-        gateway="azure_app_gateway",
+        gateway=G.AZURE_APP_GATEWAY,
         when=(_nginx_page(r"Microsoft-Azure-Application-Gateway/v\d+"),),
         evidence='body is Azure Application Gateway\'s {page_status} page (footer "{footer}")',
         confidence=0.95,
@@ -814,7 +922,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="cloudflare_nginx_page",
-        gateway="cloudflare",
+        gateway=G.CLOUDFLARE,
         when=(_nginx_page(r"cloudflare(?:-nginx)?"),),
         evidence='body is Cloudflare\'s own unbranded {page_status} page (footer "{footer}")',
         confidence=0.9,
@@ -822,7 +930,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="aws_alb_page_legacy",
-        gateway="aws_alb",
+        gateway=G.AWS_ALB,
         when=(_nginx_page(r"awselb/2\.0"),),
         evidence='body is an older ALB {page_status} page (footer "{footer}")',
         confidence=0.9,
@@ -834,7 +942,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="aws_alb_page",
-        gateway="aws_alb",
+        gateway=G.AWS_ALB,
         when=(_nginx_page(None), header("server", r"^awselb/")),
         evidence="body is the ALB's {page_status} page (nginx skeleton without footer) "
         "and Server: awselb/2.0",
@@ -847,7 +955,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="aws_alb_page_unbranded",
-        gateway="aws_alb",
+        gateway=G.AWS_ALB,
         when=(_nginx_page(None),),
         evidence="body is an nginx-style {page_status} page without footer, as an ALB sends it "
         "(no Server: awselb/2.0 seen)",
@@ -861,7 +969,7 @@ RULES: tuple[Rule, ...] = (
     # 4. Weaker: a generator's header with the status it uses, no known body.
     Rule(
         id="aws_api_gateway_error_type",
-        gateway="aws_api_gateway",
+        gateway=G.AWS_API_GATEWAY,
         when=(header("x-amzn-errortype"),),
         evidence="x-amzn-ErrorType header: API Gateway generated this error",
         confidence=0.8,
@@ -870,7 +978,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="aws_alb_header",
-        gateway="aws_alb",
+        gateway=G.AWS_ALB,
         when=(header("server", r"^awselb/"),),
         evidence="Server: awselb/2.0 on a {status}: set on responses the ALB generates itself",
         confidence=0.75,
@@ -883,7 +991,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="caddy_empty",
-        gateway="caddy",
+        gateway=G.CADDY,
         # Caddy < 2.8 adds no Via on proxied responses; no Content-Type narrows it to
         # Caddy's bare WriteHeader (a relayed upstream error usually carries one).
         when=(header("server", r"^Caddy$"), NoHeader("via"), NoHeader("content-type"), EmptyBody()),
@@ -897,7 +1005,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="netlify_empty",
-        gateway="netlify",
+        gateway=G.NETLIFY,
         when=(header("server", r"^Netlify$"), EmptyBody()),
         evidence="empty body with Server: Netlify, as Netlify's platform errors are sent",
         confidence=0.6,
@@ -905,7 +1013,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="cloudflare_status_52x",
-        gateway="cloudflare",
+        gateway=G.CLOUDFLARE,
         when=(_CF_MARK,),
         evidence="status {status} is a Cloudflare-only code and Cloudflare relayed the response",
         confidence=0.85,
@@ -916,7 +1024,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="cloudflare_mentions",
-        gateway="cloudflare",
+        gateway=G.CLOUDFLARE,
         when=(body(r"(?i)\bcloudflare"),),
         evidence='an unbranded {status} page that mentions "cloudflare": Cloudflare-side error',
         confidence=0.75,
@@ -927,7 +1035,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="aws_elb_empty",
-        gateway="aws_elb",
+        gateway=G.AWS_ELB,
         when=(EmptyBody(), header("content-length", r"^0$"), NoHeader("server")),
         evidence="empty {status} with Content-Length: 0 and no Server header, as a Classic ELB "
         "answers (weak)",
@@ -941,63 +1049,374 @@ RULES: tuple[Rule, ...] = (
     # 5. Pass-through proofs.
     Rule(
         id="caddy_via_passthrough",
-        gateway="origin",
+        gateway=ORIGIN,
         when=(header("via", r"\bCaddy\b"),),
         evidence="Via: 1.1 Caddy: Caddy proxied a response its upstream sent",
         confidence=0.85,
-        relays=("caddy",),
+        relays=(G.CADDY,),
     ),
     Rule(
         id="envoy_upstream_passthrough",
-        gateway="origin",
+        gateway=ORIGIN,
         when=(header("x-envoy-upstream-service-time"),),
         evidence="x-envoy-upstream-service-time: Envoy received this status from its upstream",
         confidence=0.85,
-        relays=("envoy",),
+        relays=(G.ENVOY,),
+    ),
+    Rule(
+        id="kong_upstream_passthrough",
+        gateway=ORIGIN,
+        when=(header("x-kong-upstream-status", r"^\d{3}$"),),
+        evidence="X-Kong-Upstream-Status: Kong received this status from its upstream",
+        confidence=0.85,
+        relays=(G.KONG,),
     ),
 )
 
 
 RELAY_MARKS: tuple[RelayMark, ...] = (
-    mark("cloudflare", "Server: cloudflare", header("server", r"^cloudflare")),
-    mark("cloudflare", "cf-ray", header("cf-ray")),
-    mark("cloudfront", "Server: CloudFront", header("server", r"^CloudFront$")),
-    mark("cloudfront", "X-Amz-Cf-Id", header("x-amz-cf-id")),
-    mark("cloudfront", "Via: (CloudFront)", header("via", r"\(CloudFront\)")),
-    mark("fastly", "x-served-by: cache-", header("x-served-by", r"^cache-")),
-    mark("fastly", "x-fastly-request-id", header("x-fastly-request-id")),
-    mark("varnish", "X-Varnish", header("x-varnish")),
-    mark("varnish", "Server: Varnish", header("server", r"^Varnish")),
-    mark("varnish", "Via: varnish", header("via", r"\bvarnish\b"), NoHeader("x-served-by")),
-    mark("akamai", "Server: AkamaiGHost", header("server", r"^AkamaiGHost")),
-    mark("akamai", "X-Akamai-Request-ID", header("x-akamai-request-id")),
-    mark("azure_front_door", "X-Azure-Ref", header("x-azure-ref")),
-    mark("google", "Server: Google Frontend", header("server", r"^Google Frontend$")),
-    mark("google", "Via: 1.1 google", header("via", r"\bgoogle\b")),
-    mark("aws_alb", "Server: awselb", header("server", r"^awselb/")),
+    mark(G.CLOUDFLARE, "Server: cloudflare", header("server", r"^cloudflare")),
+    mark(G.CLOUDFLARE, "cf-ray", header("cf-ray")),
+    # Hit/miss marks say the platform relayed (or cached) a response: never an error mark.
+    mark(G.CLOUDFLARE, "cf-cache-status", header("cf-cache-status")),
+    mark(G.CLOUDFRONT, "Server: CloudFront", header("server", r"^CloudFront$")),
+    mark(G.CLOUDFRONT, "X-Amz-Cf-Id", header("x-amz-cf-id")),
+    mark(G.CLOUDFRONT, "Via: (CloudFront)", header("via", r"\(CloudFront\)")),
+    mark(G.CLOUDFRONT, "X-Amz-Cf-Pop", header("x-amz-cf-pop")),
+    # "Error from cloudfront" is on every error CloudFront relays too (2.4), so it is no proof.
+    mark(G.CLOUDFRONT, "X-Cache: from cloudfront", header("x-cache", r" from cloudfront$")),
+    mark(G.FASTLY, "x-served-by: cache-", header("x-served-by", r"^cache-")),
+    mark(G.FASTLY, "x-fastly-request-id", header("x-fastly-request-id")),
+    mark(G.FASTLY, "x-timer: S…,VS0", header("x-timer", r"^S\d+\.\d+,VS\d+")),
+    mark(G.VARNISH, "X-Varnish", header("x-varnish")),
+    mark(G.VARNISH, "Server: Varnish", header("server", r"^Varnish")),
+    mark(G.VARNISH, "Via: varnish", header("via", r"\bvarnish\b"), NoHeader("x-served-by")),
+    mark(G.AKAMAI, "Server: AkamaiGHost", header("server", r"^AkamaiGHost")),
+    mark(G.AKAMAI, "X-Akamai-Request-ID", header("x-akamai-request-id")),
+    mark(G.AKAMAI, "X-Cache: (AkamaiGHost)", header("x-cache", r"\(AkamaiGHost/")),
+    mark(G.AZURE_FRONT_DOOR, "X-Azure-Ref", header("x-azure-ref")),
+    mark(G.GOOGLE, "Server: Google Frontend", header("server", r"^Google Frontend$")),
+    mark(G.GOOGLE, "Via: 1.1 google", header("via", r"\bgoogle\b")),
+    mark(G.AWS_ALB, "Server: awselb", header("server", r"^awselb/")),
     mark(
-        "azure_app_gateway",
+        G.AZURE_APP_GATEWAY,
         "Server: Microsoft-Azure-Application-Gateway",
         header("server", r"^Microsoft-Azure-Application-Gateway"),
     ),
-    mark("aws_api_gateway", "x-amz-apigw-id", header("x-amz-apigw-id")),
-    mark("vercel", "Server: Vercel", header("server", r"^Vercel$")),
-    mark("vercel", "x-vercel-id", header("x-vercel-id")),
-    mark("netlify", "Server: Netlify", header("server", r"^Netlify$")),
-    mark("netlify", "X-Nf-Request-Id", header("x-nf-request-id")),
-    mark("heroku", "Via: heroku-router", header("via", r"heroku-router|\bvegur\b")),
-    mark("heroku", "Server: Heroku", header("server", r"^Heroku$")),
-    mark("fly", "fly-request-id", header("fly-request-id")),
-    mark("fly", "Server: Fly/", header("server", r"^Fly/")),
-    mark("fly", "Via: fly.io", header("via", r"fly\.io")),
-    mark("render", "rndr-id", header("rndr-id")),
-    mark("kong", "Server: kong", header("server", r"^kong/")),
-    mark("kong", "Via: kong", header("via", r"\bkong/")),
-    mark("kong", "X-Kong-Request-Id", header("x-kong-request-id")),
-    mark("nginx", "Server: nginx", header("server", r"^(?:nginx|openresty)\b")),
-    mark("envoy", "Server: envoy", header("server", r"^(?:istio-)?envoy$")),
-    mark("envoy", "x-envoy-upstream-service-time", header("x-envoy-upstream-service-time")),
-    mark("caddy", "Server: Caddy", header("server", r"^Caddy$")),
-    mark("caddy", "Via: Caddy", header("via", r"\bCaddy\b")),
-    mark("apache", "Server: Apache", header("server", r"^Apache\b")),
+    mark(G.AWS_API_GATEWAY, "x-amz-apigw-id", header("x-amz-apigw-id")),
+    mark(G.AWS_API_GATEWAY, "x-amzn-RequestId", header("x-amzn-requestid")),
+    mark(G.VERCEL, "Server: Vercel", header("server", r"^Vercel$")),
+    mark(G.VERCEL, "x-vercel-id", header("x-vercel-id")),
+    mark(G.NETLIFY, "Server: Netlify", header("server", r"^Netlify$")),
+    mark(G.NETLIFY, "X-Nf-Request-Id", header("x-nf-request-id")),
+    mark(G.HEROKU, "Via: heroku-router", header("via", r"heroku-router|\bvegur\b")),
+    mark(G.HEROKU, "Server: Heroku", header("server", r"^Heroku$")),
+    mark(G.HEROKU, "Nel: heroku-nel", header("nel", r"heroku-nel")),
+    mark(G.FLY, "fly-request-id", header("fly-request-id")),
+    mark(G.FLY, "Server: Fly/", header("server", r"^Fly/")),
+    mark(G.FLY, "Via: fly.io", header("via", r"fly\.io")),
+    mark(G.RENDER, "rndr-id", header("rndr-id")),
+    mark(G.KONG, "Server: kong", header("server", r"^kong/")),
+    mark(G.KONG, "Via: kong", header("via", r"\bkong/")),
+    mark(G.KONG, "X-Kong-Request-Id", header("x-kong-request-id")),
+    mark(G.NGINX, "Server: nginx", header("server", r"^(?:nginx|openresty)\b")),
+    mark(G.ENVOY, "Server: envoy", header("server", r"^(?:istio-)?envoy$")),
+    mark(G.ENVOY, "x-envoy-upstream-service-time", header("x-envoy-upstream-service-time")),
+    mark(G.CADDY, "Server: Caddy", header("server", r"^Caddy$")),
+    mark(G.CADDY, "Via: Caddy", header("via", r"\bCaddy\b")),
+    mark(G.APACHE, "Server: Apache", header("server", r"^Apache\b")),
+)
+
+
+# --- Error marks -----------------------------------------------------------------------------
+# Each platform marks its own errors in several independent places (docs/fingerprints.md,
+# "Marks by gateway"). None of these is on a response the platform merely relayed; RELAY_MARKS
+# above are. fingerprints.attribute names a gateway when its marks in two places agree (one of
+# them an error mark), so a page without its usual footer, a localised page or a custom error
+# page on top of the platform is still attributed.
+
+# Cloudflare's template pages for 502/504 are its branded pass-through pages (2.1).
+_CF_OWN_TEMPLATE = Status(SERVER_ERRORS - {502, 504})
+_NOT_RELAYED_BY_CADDY = NoHeader("via")
+
+ERROR_MARKS: tuple[ErrorMark, ...] = (
+    error_mark(G.CLOUDFLARE, "cf-error-type", "cf-error-type", header("cf-error-type")),
+    error_mark(G.CLOUDFLARE, "cf-error-origin", "cf-error-origin", header("cf-error-origin")),
+    error_mark(G.CLOUDFLARE, "a Cloudflare-only status", "status", Status(_CF_STATUS_CODES)),
+    error_mark(
+        G.CLOUDFLARE,
+        "Cloudflare's error title",
+        "body",
+        body(r"<title>[^<]*\| 5(?:2\d|30): [^<]*</title>"),
+    ),
+    error_mark(
+        G.CLOUDFLARE,
+        "Cloudflare's error page markup",
+        "body",
+        body(r"cf-error-details|cf-wrapper|cf-error-code|/cdn-cgi/styles/(?:main|cf\.errors)"),
+        _CF_OWN_TEMPLATE,
+    ),
+    error_mark(
+        G.CLOUDFLARE,
+        "the cf-ray id repeated in the page",
+        "body",
+        echo("cf-ray", r"^([0-9a-f]{16})"),
+        _CF_OWN_TEMPLATE,
+    ),
+    error_mark(
+        G.CLOUDFRONT,
+        "CloudFront's error title",
+        "body",
+        body(r"(?i)<title>ERROR: The request could not be satisfied</title>"),
+    ),
+    error_mark(
+        G.CLOUDFRONT,
+        "CloudFront's footer",
+        "body",
+        body(r"Generated by cloudfront \(CloudFront\)"),
+    ),
+    error_mark(
+        G.CLOUDFRONT,
+        "CloudFront's reason sentence",
+        "body",
+        body(
+            r"CloudFront (?:wasn['’]t able to|attempted to establish)"
+            r"|associated with the CloudFront distribution"
+        ),
+    ),
+    error_mark(G.CLOUDFRONT, "the X-Amz-Cf-Id repeated in the page", "body", echo("x-amz-cf-id")),
+    error_mark(G.FASTLY, "Fastly's Guru Mediation block", "body", body(r"Guru Mediation:")),
+    error_mark(
+        G.FASTLY,
+        "Fastly's error title",
+        "body",
+        body(
+            r"<title>5\d\d (?:" + "|".join(re.escape(r) for r in _FASTLY_RESPONSES) + r")</title>"
+        ),
+    ),
+    error_mark(
+        G.FASTLY,
+        "Fastly's reason phrase",
+        "reason",
+        _FASTLY_REASON,
+    ),
+    error_mark(
+        G.FASTLY,
+        "the x-served-by node repeated in the page",
+        "body",
+        echo("x-served-by", r"(cache-[\w-]+)$"),
+    ),
+    error_mark(G.FASTLY, "the Varnish footer", "body", body(r"<p>Varnish cache server</p>")),
+    error_mark(G.VARNISH, "Varnish's Guru Meditation block", "body", body(r"Guru Meditation:")),
+    error_mark(
+        G.VARNISH, "Varnish's error title", "body", body(r"<title>503 Backend fetch failed</title>")
+    ),
+    error_mark(G.VARNISH, "Varnish's transaction id line", "body", body(r"<p>XID: \d+</p>")),
+    error_mark(G.VARNISH, "the Varnish footer", "body", body(r"<p>Varnish cache server</p>")),
+    error_mark(
+        G.VARNISH,
+        'reason phrase "Backend fetch failed"',
+        "reason",
+        reason(r"^Backend fetch failed$"),
+    ),
+    error_mark(
+        G.AKAMAI,
+        "Akamai's error reference",
+        "body",
+        body(r"Reference #\d+\.[0-9a-f]+(?:\.[0-9a-f]+)*"),
+    ),
+    error_mark(
+        G.AKAMAI, "Akamai's errors.edgesuite.net link", "body", body(r"errors\.edgesuite\.net")
+    ),
+    error_mark(
+        G.AKAMAI,
+        "Akamai's error wording",
+        "body",
+        body(r"An error occurred while processing your request\."),
+    ),
+    error_mark(
+        G.AZURE_FRONT_DOOR,
+        "Front Door's page wording",
+        "body",
+        body(r"Our services aren['’]t available right now"),
+    ),
+    error_mark(
+        G.AZURE_FRONT_DOOR,
+        "Front Door's Ref A/B/C line",
+        "body",
+        body(r"Ref A: \S+ Ref B: \S+ Ref C: "),
+    ),
+    error_mark(
+        G.GOOGLE,
+        "the Google Front End's error title",
+        "body",
+        body(r"<title>Error \d{3} \(Server Error\)!!1</title>"),
+    ),
+    error_mark(
+        G.GOOGLE,
+        "Google's error wording",
+        "body",
+        body(r"That['’]s an error\.|That['’]s all we know\."),
+    ),
+    error_mark(
+        G.GOOGLE,
+        "Google Cloud Load Balancing's error page",
+        "body",
+        body(r"<h1>Error: Server Error</h1>|<title>50\d Server Error</title>"),
+    ),
+    error_mark(
+        G.GOOGLE,
+        "Google's temporary-error sentence",
+        "body",
+        body(r"The server encountered a temporary error and could not complete your request\."),
+    ),
+    error_mark(G.AWS_ALB, "Server: awselb", "server", header("server", r"^awselb/")),
+    error_mark(G.AWS_ALB, "the ALB's footerless nginx-style page", "body", _nginx_page(None)),
+    error_mark(G.AWS_ALB, 'the "awselb/2.0" footer', "body", _nginx_page(r"awselb/2\.0")),
+    error_mark(
+        G.AWS_ELB,
+        "the Classic ELB's reason phrase",
+        "reason",
+        reason(r"^Service Unavailable: Back-end server is at capacity$|^GATEWAY_TIMEOUT$"),
+    ),
+    error_mark(
+        G.AWS_ELB,
+        "an empty body with Content-Length: 0 and no Server",
+        "body",
+        EmptyBody(),
+        header("content-length", r"^0$"),
+        NoHeader("server"),
+    ),
+    error_mark(
+        G.AZURE_APP_GATEWAY,
+        "App Gateway's footer",
+        "body",
+        _nginx_page(r"Microsoft-Azure-Application-Gateway/v\d+"),
+    ),
+    error_mark(G.AZURE_APP_GATEWAY, "an nginx-style error page", "body", _nginx_page(None)),
+    error_mark(
+        G.AZURE_APP_GATEWAY,
+        "App Gateway v1's error sentence",
+        "body",
+        body(r"Web server received an invalid response while acting as a gateway or proxy server"),
+    ),
+    error_mark(
+        G.AWS_API_GATEWAY,
+        "x-amzn-ErrorType",
+        "x-amzn-errortype",
+        header("x-amzn-errortype"),
+    ),
+    error_mark(
+        G.AWS_API_GATEWAY,
+        "API Gateway's JSON message",
+        "body",
+        body(
+            r"\A\s*\{\s*\"message\"\s*:\s*\"(?:Endpoint request timed out|Internal server error"
+            r"|Internal Server Error|Service Unavailable)\"\s*\}\s*\Z"
+        ),
+    ),
+    error_mark(G.VERCEL, "x-vercel-error", "x-vercel-error", header("x-vercel-error")),
+    error_mark(G.VERCEL, "Vercel's code line", "body", body(r"\bCode: [A-Z][A-Z_]{3,}")),
+    error_mark(G.VERCEL, "Vercel's status line", "body", body(r"\b5\d\d: [A-Z][A-Z_]{3,}\b")),
+    error_mark(
+        G.VERCEL,
+        "Vercel's wording",
+        "body",
+        body(r"An error occurred with your deployment|\AA server error has occurred"),
+    ),
+    error_mark(G.VERCEL, "the x-vercel-id repeated in the page", "body", echo("x-vercel-id")),
+    error_mark(G.NETLIFY, "Netlify's function error payload", "body", body(r"\"errorType\"\s*:")),
+    error_mark(
+        G.NETLIFY, "the X-Nf-Request-Id repeated in the page", "body", echo("x-nf-request-id")
+    ),
+    error_mark(G.HEROKU, "Heroku's error title", "body", body(r"<title>Application Error</title>")),
+    error_mark(
+        G.HEROKU,
+        "Heroku's error wording",
+        "body",
+        body(r"An error occurred in the application and your page could not be served"),
+    ),
+    error_mark(G.HEROKU, "Heroku's log command", "body", body(r"heroku logs --tail")),
+    error_mark(
+        G.HEROKU, "Heroku's framed error page", "body", body(r"herokucdn\.com/error-pages/")
+    ),
+    error_mark(G.FLY, "a Fly proxy error code", "body", body(r"\bP[UCTMRAE]\d\d\b")),
+    error_mark(G.RENDER, "x-render-routing", "x-render-routing", header("x-render-routing")),
+    error_mark(
+        G.KONG,
+        "Kong's error message",
+        "body",
+        body(
+            r"An invalid response was received from the upstream server"
+            r"|The upstream server is currently unavailable|The upstream server is timing out"
+            r"|failure to get a peer from the (?:ring-balancer|retry handler)"
+        ),
+    ),
+    error_mark(
+        G.KONG, "the X-Kong-Request-Id repeated in the page", "body", echo("x-kong-request-id")
+    ),
+    error_mark(
+        G.HAPROXY,
+        "HAProxy's built-in page",
+        "body",
+        body(r"\A<html><body><h1>50[234] [^<]+</h1>\n"),
+    ),
+    error_mark(
+        G.ENVOY,
+        "Envoy's local reply",
+        "body",
+        body(
+            r"\A(?:no healthy upstream|upstream request timeout"
+            r"|upstream connect error or disconnect/reset before headers\.)"
+        ),
+    ),
+    error_mark(
+        G.ENVOY, "x-envoy-overloaded", "x-envoy-overloaded", header("x-envoy-overloaded", "^true$")
+    ),
+    error_mark(
+        G.TRAEFIK,
+        "Traefik's status-text body",
+        "body",
+        body(r"\A(?:Bad Gateway|Gateway Timeout|no available server)\n?\Z"),
+    ),
+    error_mark(
+        G.INGRESS_NGINX, 'nginx\'s page with the bare "nginx" footer', "body", _nginx_page("nginx")
+    ),
+    error_mark(
+        G.NGINX,
+        "nginx's built-in page",
+        "body",
+        _nginx_page(r"(?:nginx|openresty)(?:/[^<]*)?"),
+    ),
+    error_mark(
+        G.CADDY,
+        "Caddy's empty error",
+        "body",
+        EmptyBody(),
+        NoHeader("content-type"),
+        _NOT_RELAYED_BY_CADDY,
+    ),
+    error_mark(
+        G.APACHE,
+        "Apache's Proxy Error page",
+        "body",
+        body(r"<h1>Proxy Error</h1>|<title>\d{3} Proxy Error</title>"),
+    ),
+    error_mark(
+        G.APACHE,
+        "Apache's canned error text",
+        "body",
+        body(
+            r"The proxy server received an invalid\s+response from an upstream server"
+            r"|The server is temporarily unable to service your\s+request due to maintenance"
+            r"|The gateway did not receive a timely response\s+from the upstream server"
+        ),
+    ),
+    error_mark(
+        G.APACHE,
+        "Apache's server signature",
+        "body",
+        body(r"<address>Apache(?:/[^<]{0,100})? Server at [^<]{1,300} Port \d{1,5}</address>"),
+    ),
+    error_mark(G.APACHE, 'reason phrase "Proxy Error"', "reason", reason(r"^Proxy Error$")),
 )

@@ -5,8 +5,13 @@ The advice is data, not code: three tables, combined by :func:`next_steps`.
 * ``_BY_CAUSE``: what to do for each of the seven causes, written "from the origin outward"
   (the guide's rule: check the app first, then the proxy, then the path between them).
 * ``_BY_GATEWAY``: extra steps keyed by ``(gateway id, cause)``, naming the platform's own log,
-  console, directive or command. Gateway ids are the engine's fingerprint ids (``"nginx"``,
-  ``"cloudflare"``, ``"aws_alb"``...); unknown ids simply add nothing.
+  console, directive or command. The rows spell the ids as strings (``"nginx"``, ``"aws_alb"``);
+  they are parsed once, at import, into the typed ids of :mod:`checks.gateways`, so a misspelt
+  id stops the import. Looking up an id no row names simply adds nothing.
+* ``PHRASE_STEPS``: steps keyed by what a matched log phrase says happened (a keep-alive race,
+  a killed worker, a full pool...). ``explain`` leads with them, so the first step fits the phrase
+  that matched rather than the cause in general; the live verdict uses the same steps when it sees
+  the same thing (``phrase_steps("keepalive_race")``).
 * ``_BY_HOP``: steps keyed by ``(hop, cause)``. An ``EDGE_TO_ORIGIN`` break points at the path
   from the proxy or CDN to the origin (allow-lists, security groups, the upstream address and the
   name the proxy resolves); an ``ORIGIN`` break points at the app itself; an ``EDGE`` break at the
@@ -20,9 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from checks.gateways import Source, parse_source
 from checks.model import Cause, Hop
 
-__all__ = ["MAX_STEPS", "next_steps"]
+__all__ = ["MAX_STEPS", "PHRASE_STEPS", "next_steps", "phrase_steps"]
 
 MAX_STEPS = 6
 """The most steps :func:`next_steps` returns; a short list gets read, a long one skimmed."""
@@ -384,6 +390,17 @@ _BY_GATEWAY: Mapping[tuple[str, Cause], tuple[str, ...]] = {
     ("varnish", Cause.WORKERS_EXHAUSTED): (
         "`busy` means `.max_connections` was reached for the backend: raise it or add capacity.",
     ),
+    ("varnish", Cause.PROTOCOL): (
+        "Read why the fetch failed: `varnishlog -g request -q 'FetchError'`; `HTC eof` means "
+        "the backend closed or reset the connection.",
+        "`http format error` from a backend whose response looks valid: its head overflows "
+        "Varnish; raise `-p http_max_hdr=256` (64 lines), `-p http_resp_hdr_len=16k` (8k a line) "
+        "or `-p http_resp_size=64k` (32k in all).",
+    ),
+    ("varnish", Cause.FIREWALL): (
+        "`FetchError ... fail errno 110` in `varnishlog -g request -q 'FetchError'` is a connect "
+        "that timed out after the backend's `.connect_timeout`: packets to it are dropped.",
+    ),
     ("varnish", Cause.UNKNOWN): (
         "Find why the fetch failed: `varnishlog -g request -q 'FetchError'`.",
     ),
@@ -507,6 +524,16 @@ _BY_GATEWAY: Mapping[tuple[str, Cause], tuple[str, ...]] = {
         "Apache reports a slow backend as `502 Proxy Error`: check `ProxyTimeout` or `timeout=` "
         "on `ProxyPass`.",
     ),
+    ("apache", Cause.PROTOCOL): (
+        "AH10124 in the error log is a backend header line over `ResponseFieldSize` (8192 "
+        "bytes): raise it with `responsefieldsize=16384` on `ProxyPass`.",
+        "AH01106 is a backend header Apache could not parse, AH01102 a status line it could not "
+        "read: the errno in brackets says why (104 reset, 70007 timeout).",
+    ),
+    ("apache", Cause.FIREWALL): (
+        "AH00957 with `(70007)The timeout specified has expired` is a connect that timed out "
+        "after `connectiontimeout=` on `ProxyPass`: packets to the backend are dropped.",
+    ),
     ("apache", Cause.TLS): (
         "Check `SSLProxyEngine on`, `SSLProxyCACertificateFile` and `SSLProxyCheckPeerName` "
         "against the backend certificate.",
@@ -627,6 +654,23 @@ _BY_HOP: Mapping[tuple[Hop, Cause], tuple[str, ...]] = {
 }
 
 
+_BY_SOURCE: Mapping[tuple[Source, Cause], tuple[str, ...]] = {
+    (parse_source(source), cause): steps for (source, cause), steps in _BY_GATEWAY.items()
+}
+"""``_BY_GATEWAY`` keyed by typed ids."""
+
+
+def _gateway_steps(generated_by: str | None, cause: Cause) -> tuple[str, ...]:
+    """The steps the table has for ``generated_by`` and ``cause``; none for an unknown id."""
+    if not generated_by:
+        return ()
+    try:
+        source = parse_source(generated_by)
+    except ValueError:
+        return ()
+    return _BY_SOURCE.get((source, cause), ())
+
+
 _EDGE_OWN = frozenset({Cause.DNS, Cause.TLS})
 
 
@@ -641,7 +685,7 @@ def next_steps(
     """
     if cause is Cause.OK:
         return ()
-    gateway = _BY_GATEWAY.get((generated_by, cause), ()) if generated_by else ()
+    gateway = _gateway_steps(generated_by, cause)
     by_hop = _BY_HOP.get((hop, cause), ()) if hop is not None else ()
     # A failing public name or certificate is the edge's own: the cause's general steps are
     # about a proxy's upstream and would send the reader the wrong way.
@@ -652,3 +696,107 @@ def next_steps(
 
 def _unique(steps: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(steps))
+
+
+# --- steps keyed by what a log phrase says happened ------------------------------------------
+
+_KEEPALIVE_TIMEOUTS = (
+    "Keep-alive race: make the app's idle keep-alive timeout LONGER than the proxy's idle timeout "
+    "for reused upstream connections, so the proxy always closes first: gunicorn "
+    "`--keep-alive 75`, Node `server.keepAliveTimeout = 75000` (and `server.headersTimeout` "
+    "above it), uvicorn `--timeout-keep-alive 75`, Puma `persistent_timeout 75`; the proxy side "
+    "is nginx `keepalive_timeout` in the `upstream{}` block (60 s default), the AWS ALB idle "
+    "timeout (60 s), Google's load balancer (600 s)."
+)
+_KEEPALIVE_CONFIRM = (
+    "Confirm the race: the errors are instant, intermittent, and follow idle periods (not load). "
+    "To rule it in, stop reusing upstream connections for a while: nginx without `keepalive` in "
+    "the `upstream{}` block, Apache `disablereuse=On` on `ProxyPass` (or `SetEnv "
+    "proxy-initial-not-pooled 1`), HAProxy `http-reuse never`."
+)
+_WORKER_KILLED = (
+    "Look in the app server's log at the same second for a killed worker: gunicorn "
+    "`[CRITICAL] WORKER TIMEOUT`, uWSGI `HARAKIRI`, PHP-FPM `execution timed out ... "
+    "terminating` or `exited on signal 9`, and `dmesg -T | grep -i -e oom -e killed`."
+)
+_WORKER_TIMEOUT = (
+    "The app server killed a worker that ran past its own timeout (gunicorn `--timeout`, "
+    "30 s by default; uWSGI `harakiri`; PHP-FPM `request_terminate_timeout`): find the slow "
+    "request (the access log entry that ends at the kill), fix or move it to a background job."
+)
+_APP_TIMEOUT_ORDER = (
+    "Keep the timeouts in order, app < proxy: the app server's worker timeout (gunicorn "
+    "`--timeout`, uWSGI `harakiri`, PHP `max_execution_time`) below the proxy's read timeout "
+    "(nginx `proxy_read_timeout`, 60 s), so a slow request gets a clear error instead of a "
+    "closed connection."
+)
+_POOL_FULL = (
+    "Every worker was busy: raise the pool to what memory allows (PHP-FPM `pm.max_children`; "
+    "size it as free RAM / average worker RSS from `ps -ylC php-fpm --sort:rss`; gunicorn "
+    "`--workers`/`--threads`; uWSGI `processes`/`threads`)."
+)
+_POOL_SLOW = (
+    "Find what keeps workers busy before adding more: PHP-FPM `slowlog` with "
+    "`request_slowlog_timeout = 5s`, the status page (`pm.status_path`), slow queries, locks "
+    "and external calls."
+)
+_LISTEN_QUEUE = (
+    "uWSGI's listen queue (`--listen`, 100 by default) overflowed: every worker was busy and "
+    "100 more requests waited. Raise `processes`/`threads` or find the slow requests; raise "
+    "`listen` together with `net.core.somaxconn` only to absorb bursts."
+)
+_PREMATURE_CLOSE = (
+    "The upstream closed the connection without answering: if it happens after idle periods "
+    "it is the keep-alive race, if under load or on slow requests a killed worker. Read the "
+    "app server's log at the same second first."
+)
+_BAD_RESPONSE = (
+    "Read the raw response the upstream sends: `curl -sv --http1.1 --raw "
+    "http://ORIGIN:PORT/ -o /dev/null` (status line, header names, chunk sizes, "
+    "Content-Length)."
+)
+_REFUSED_OR_FIREWALL = (
+    "Refused does not always mean down: from the proxy host run `nc -vz ORIGIN PORT`, then on "
+    "the server `ss -tlnp | grep :PORT`. If the app listens there but the proxy is refused, a "
+    "firewall REJECT rule answers for it (`iptables -S | grep -i reject`, `ufw status`, a cloud "
+    "network ACL)."
+)
+_NO_HEALTHY = (
+    "List the cluster's endpoints and their health flags: `curl -s localhost:15000/clusters | "
+    "grep <cluster>` (`health_flags::failed_active_hc`, `/pending_active_hc`, "
+    "`failed_outlier_check`); Istio: `istioctl proxy-config endpoints <pod> --cluster <name>`."
+)
+_NO_HEALTHY_DNS = (
+    "No endpoint at all can be a failing lookup: a STRICT_DNS / LOGICAL_DNS cluster whose "
+    "name does not resolve from the proxy has zero hosts (`kubectl exec <pod> -- nslookup "
+    "<host>`; Envoy stat `cluster.<name>.update_failure`)."
+)
+_NO_HEALTHY_LAG = (
+    "Endpoints that exist but are not yet healthy point at the health check: a new or "
+    "restarted pod stays out until it passes `healthy_threshold` checks; check its path, port "
+    "and timeout, and readiness probes in Kubernetes."
+)
+_ISTIO_PORTS = (
+    "Istio picks the protocol from the Service port name or `appProtocol` (`http`, `http2`, "
+    "`grpc`, `tcp`): a wrongly named port makes the sidecar speak the wrong protocol to the "
+    "pod; check `kubectl get svc <svc> -o yaml` and `istioctl analyze`."
+)
+
+PHRASE_STEPS: Mapping[str, tuple[str, ...]] = {
+    "keepalive_race": (_KEEPALIVE_TIMEOUTS, _KEEPALIVE_CONFIRM, _WORKER_KILLED),
+    "premature_close": (_PREMATURE_CLOSE, _WORKER_KILLED, _KEEPALIVE_TIMEOUTS),
+    "worker_timeout": (_WORKER_TIMEOUT, _APP_TIMEOUT_ORDER),
+    "worker_killed": (_WORKER_KILLED, _WORKER_TIMEOUT),
+    "pool_full": (_POOL_FULL, _POOL_SLOW),
+    "listen_queue": (_LISTEN_QUEUE, _POOL_SLOW),
+    "bad_response": (_BAD_RESPONSE,),
+    "refused_or_firewall": (_REFUSED_OR_FIREWALL,),
+    "no_healthy_upstream": (_NO_HEALTHY, _NO_HEALTHY_DNS, _NO_HEALTHY_LAG, _ISTIO_PORTS),
+    "istio_ports": (_ISTIO_PORTS,),
+}
+"""Steps for what a matched phrase says happened, keyed by the rule's ``advice`` name."""
+
+
+def phrase_steps(key: str | None) -> tuple[str, ...]:
+    """The steps for one phrase family (``"keepalive_race"``...); empty for None or unknown."""
+    return PHRASE_STEPS.get(key, ()) if key else ()

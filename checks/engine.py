@@ -2,7 +2,9 @@
 
 It resolves the public name, probes every resolved IP (up to ``MAX_IPS``), probes the origin
 directly when one is given, concurrently, repeats for ``runs`` rounds, retries HTTP/1.1 where a
-server negotiated HTTP/2, and hands everything to :func:`checks.verdict.decide`.
+server negotiated HTTP/2, and hands everything to :func:`checks.verdict.decide`. When a public
+gateway error came within milliseconds while the origin answered, it also asks the origin, once,
+what it speaks the other way (:mod:`checks.protocols`: TLS vs plain, HTTP/2 vs HTTP/1.1).
 
 Deadlines: everything a run does shares one deadline, ``timeout`` seconds from the run's start,
 and an optional overall ``budget`` caps every run's deadline, so a check ends within its limit
@@ -23,9 +25,20 @@ from datetime import UTC, datetime
 
 from checks.dns import DnsResolver, Resolver
 from checks.errors import InvalidURL, TargetRefused, UsageError
-from checks.model import Diagnosis, DnsRecord, DnsResult, ErrorKind, Probe, ProbeError, Timings
+from checks.mismatch import points_at_link
+from checks.model import (
+    Diagnosis,
+    DnsRecord,
+    DnsResult,
+    ErrorKind,
+    OriginProtocols,
+    Probe,
+    ProbeError,
+    Timings,
+)
 from checks.policy import AddressPolicy
 from checks.probe import ProbeRequest, Transport, probe
+from checks.protocols import ask_origin
 from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
 from checks.verdict import decide
 
@@ -109,6 +122,31 @@ class _Run:
         self.follow = follow
         self.retried: set[tuple[str, str]] = set()
         """(target, IP) pairs already retried over HTTP/1.1: one retry each per diagnosis."""
+        self.asked = False
+        """Whether the origin has been asked the other way (once per diagnosis)."""
+        self.protocols: OriginProtocols | None = None
+
+    async def ask_other_way(
+        self, public: Sequence[Probe], origin: Sequence[Probe], url: TargetURL, deadline: float
+    ) -> None:
+        """When the public side failed fast while the origin answered, ask the origin on the
+        same address and port what it speaks (TLS vs plain, HTTP/2 vs HTTP/1.1), once, within
+        what is left of the run's deadline. Otherwise (a healthy check) nothing is sent."""
+        answering = points_at_link(public, origin)
+        if self.asked or answering is None or answering.ip is None:
+            return
+        if self.policy.refusal(answering.ip) is not None:
+            return
+        if deadline - asyncio.get_running_loop().time() < _MIN_LEFT:
+            return
+        self.asked = True
+        self.protocols = await ask_origin(
+            answering.ip,
+            answering.port,
+            host=url.netloc,
+            server_name=None if url.is_ip else url.host,
+            deadline=deadline,
+        )
 
     async def resolve(self, host: str, deadline: float) -> DnsResult:
         """Resolve ``host``, giving up (``dns_timeout``) when the deadline passes first."""
@@ -355,6 +393,7 @@ async def diagnose(
             )
         found = public_run.result()
         origin_probes, origin_retries = origin_run.result()
+        await session.ask_other_way(found.public, origin_probes, target, until)
         return replace(found, origin=origin_probes, retries=[*found.retries, *origin_retries])
 
     done: dict[int, _Round] = {}
@@ -395,6 +434,8 @@ async def diagnose(
         origin_probes,
         retries,
         dns=dns,
+        concurrency=concurrency,
+        protocols=session.protocols,
     )
     if len(done) < runs:
         assert budget is not None  # only the budget stops runs
@@ -414,4 +455,5 @@ async def diagnose(
         ips_seen=ips_seen,
         status_mix=tuple(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))),
         runs_done=len(done),
+        origin_protocols=session.protocols,
     )

@@ -15,6 +15,8 @@ from checks.model import (
     DnsResult,
     ErrorKind,
     Hop,
+    Mismatch,
+    OriginProtocols,
     Probe,
     ProbeError,
     Timings,
@@ -37,6 +39,58 @@ def _tls(tls: TlsInfo | None) -> dict[str, Any] | None:
         "version": tls.version,
         "alpn": tls.alpn,
     }
+
+
+def _mismatch(m: Mismatch) -> dict[str, Any]:
+    return {
+        "kind": m.kind,
+        "proxy_speaks": m.proxy_speaks,
+        "origin_speaks": m.origin_speaks,
+        "port": m.port,
+        "cause": m.cause.value,
+        "sentence": m.sentence,
+    }
+
+
+def _mismatch_from(data: dict[str, Any]) -> Mismatch:
+    return Mismatch(
+        kind=data["kind"],
+        proxy_speaks=data["proxy_speaks"],
+        origin_speaks=data["origin_speaks"],
+        port=data["port"],
+        cause=Cause(data["cause"]),
+        sentence=data["sentence"],
+    )
+
+
+def _protocols(found: OriginProtocols | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    return {
+        "ip": found.ip,
+        "port": found.port,
+        "plain_http1": found.plain_http1,
+        "h2c": found.h2c,
+        "tls": found.tls,
+        "tls_http1": found.tls_http1,
+        "tls_h2": found.tls_h2,
+        "notes": list(found.notes),
+    }
+
+
+def _protocols_from(data: dict[str, Any] | None) -> OriginProtocols | None:
+    if data is None:
+        return None
+    return OriginProtocols(
+        ip=data["ip"],
+        port=data["port"],
+        plain_http1=data.get("plain_http1"),
+        h2c=data.get("h2c"),
+        tls=data.get("tls"),
+        tls_http1=data.get("tls_http1"),
+        tls_h2=data.get("tls_h2"),
+        notes=tuple(data.get("notes") or ()),
+    )
 
 
 def probe_to_dict(p: Probe) -> dict[str, Any]:
@@ -90,6 +144,8 @@ def diagnosis_to_dict(d: Diagnosis) -> dict[str, Any]:
             "reproduce": list(v.reproduce),
             "alternatives": [c.value for c in v.alternatives],
             "code": v.code,
+            "mismatch": _mismatch(v.mismatch) if v.mismatch else None,
+            "other_mismatches": [_mismatch(m) for m in v.other_mismatches],
         },
         "dns": None
         if dns is None
@@ -110,6 +166,7 @@ def diagnosis_to_dict(d: Diagnosis) -> dict[str, Any]:
         "ips_seen": list(d.ips_seen),
         "status_mix": dict(d.status_mix),
         "probes": [probe_to_dict(p) for p in d.probes],
+        "origin_protocols": _protocols(d.origin_protocols),
     }
 
 
@@ -189,6 +246,8 @@ def diagnosis_from_dict(data: dict[str, Any]) -> Diagnosis:
             reproduce=tuple(v["reproduce"]),
             alternatives=tuple(Cause(c) for c in v["alternatives"]),
             code=v["code"],
+            mismatch=_mismatch_from(v["mismatch"]) if v.get("mismatch") else None,
+            other_mismatches=tuple(_mismatch_from(m) for m in v.get("other_mismatches") or ()),
         ),
         probes=tuple(probe_from_dict(p) for p in data["probes"]),
         dns=None
@@ -207,4 +266,5 @@ def diagnosis_from_dict(data: dict[str, Any]) -> Diagnosis:
         concurrency=data["concurrency"],
         ips_seen=tuple(data["ips_seen"]),
         status_mix=tuple((k, n) for k, n in mix.items()),
+        origin_protocols=_protocols_from(data.get("origin_protocols")),  # absent before it existed
     )

@@ -162,6 +162,47 @@ class Probe:
 
 
 @dataclass(frozen=True, slots=True)
+class OriginProtocols:
+    """What the origin speaks on one address and port, asked every way (TLS or plain text,
+    HTTP/1.1 or HTTP/2). Asked only when the evidence points at the edge-to-origin link.
+
+    Each answer is True (it speaks that), False (it answered, in another protocol, or closed
+    on it) or None (not asked, or no answer before the check's deadline).
+    """
+
+    ip: str
+    port: int
+    plain_http1: bool | None = None
+    """Answers an HTTP/1.1 request sent in plain text."""
+    h2c: bool | None = None
+    """Answers HTTP/2 with prior knowledge in plain text (``h2c``, what ``grpc_pass`` sends)."""
+    tls: bool | None = None
+    """Completes a TLS handshake."""
+    tls_http1: bool | None = None
+    """Answers an HTTP/1.1 request over TLS."""
+    tls_h2: bool | None = None
+    """Picks ``h2`` by ALPN over TLS and opens with an HTTP/2 SETTINGS frame."""
+    notes: tuple[str, ...] = ()
+    """What each question got, one sentence each, for the evidence."""
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """The proxy and the origin speak different protocols on the edge-to-origin link."""
+
+    kind: str
+    """``plain_to_tls``, ``tls_to_plain``, ``h2_to_http1`` or ``http1_to_h2``."""
+    proxy_speaks: str
+    """What the proxy must be speaking for this mismatch (``"plain HTTP"``, ``"HTTP/2"``...)."""
+    origin_speaks: str
+    """What the origin speaks instead (``"TLS"``, ``"plain HTTP"``, ``"HTTP/1.1 only"``...)."""
+    port: int
+    cause: Cause
+    sentence: str
+    """In words: "the proxy speaks plain HTTP to an origin that speaks TLS on 8443"."""
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     cause: Cause
     generated_by: str | None
@@ -176,6 +217,10 @@ class Verdict:
     """Other causes the evidence does not rule out, most likely first."""
     code: str | None = None
     """The platform's own error code when one was seen (``"521"``, ``"FUNCTION_INVOCATION_FAILED"``)."""
+    mismatch: Mismatch | None = None
+    """The protocol mismatch named, most likely first, when the evidence found one."""
+    other_mismatches: tuple[Mismatch, ...] = ()
+    """Other mismatches the origin's answers leave possible (the evidence cannot tell them apart)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +239,9 @@ class Diagnosis:
     runs_done: int = -1
     """How many of ``runs`` finished (fewer when an overall budget cut the check short).
     Left out, it is ``runs``: every run finished."""
+    origin_protocols: OriginProtocols | None = None
+    """What the origin speaks, asked the other way (TLS vs plain, HTTP/2 vs HTTP/1.1) when the
+    public side failed fast while the origin answered; None when it was not asked."""
 
     def __post_init__(self) -> None:
         if self.runs_done < 0:  # frozen: the one place a default is filled in after __init__

@@ -16,9 +16,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from checks._keepalive import keepalive_race
 from checks.advice import next_steps as advice_for
+from checks.advice import phrase_steps
 from checks.fingerprints import Attribution, attribute
-from checks.model import Cause, DnsResult, ErrorKind, Hop, Probe, Verdict
+from checks.mismatch import LOG_STEP, fix_steps, link_failed_fast, mismatches
+from checks.model import Cause, DnsResult, ErrorKind, Hop, Mismatch, OriginProtocols, Probe, Verdict
+from checks.steps import arrange
 from checks.target import OriginTarget, TargetURL
 
 LARGE_HEADERS = 8 * 1024
@@ -92,6 +96,37 @@ _NO_ROUTE_FOR_US = {ErrorKind.CONNECT_TIMEOUT, ErrorKind.CONNECT_UNREACHABLE}
 # Causes inferred from a generic gateway page, which a healthy origin bypass re-opens.
 _LINK_SUSPECTS = {Cause.TIMEOUT, Cause.ORIGIN_DOWN, Cause.UNKNOWN, Cause.WORKERS_EXHAUSTED}
 
+# Causes a fast gateway error with a healthy origin bypass is re-read from: a generic page's
+# guess, or a page that says only "invalid response" or "handshake failed" on its own.
+_FAST_LINK_SUSPECTS = _LINK_SUSPECTS | {Cause.PROTOCOL, Cause.TLS}
+
+# Platform codes that say the upstream broke the HTTP protocol itself (Envoy's UPE flag).
+_PROTOCOL_ERROR_CODES = frozenset({"UPE"})
+
+# Probe errors that come at once, without waiting for any timeout.
+_FAST_KINDS = {
+    ErrorKind.CONNECT_REFUSED,
+    ErrorKind.PREMATURE_CLOSE,
+    ErrorKind.INVALID_RESPONSE,
+    ErrorKind.TLS_HANDSHAKE,
+    ErrorKind.TLS_EXPIRED,
+    ErrorKind.TLS_HOSTNAME_MISMATCH,
+    ErrorKind.TLS_UNTRUSTED,
+}
+
+
+def _speaks(found: OriginProtocols) -> str:
+    """What the origin answered in, in words: "plain HTTP/1.1 and TLS (HTTP/1.1)"."""
+    names = [
+        ("plain HTTP/1.1", found.plain_http1),
+        ("h2c", found.h2c),
+        ("TLS (HTTP/1.1)", found.tls_http1),
+        ("TLS (h2)", found.tls_h2),
+    ]
+    spoken = [name for name, yes in names if yes]
+    return " and ".join(spoken)
+
+
 # Without the origin's word, where a generated error most likely points.
 _HOP_FOR_CAUSE = {
     Cause.ORIGIN_DOWN: Hop.ORIGIN,
@@ -148,6 +183,34 @@ def _describe(p: Probe) -> str:
     return f"{p.status} from {where}{version} in {_ms(p.timings.total)}{extra}"
 
 
+def _public_attribution(main: Probe) -> Attribution | None:
+    """Who generated the failing public response, read from that response alone.
+
+    None when nothing answered or the answer is usable. The origin bypass, the retries and the
+    other runs are evidence for the cause and the hop, never for who generated this response:
+    a gateway's own page stays that gateway's whatever the origin does.
+    """
+    if main.status is None or is_up(main):
+        return None
+    return attribute(main.status, main.headers, main.body_excerpt, reason=main.reason)
+
+
+def _turned_away_at_once(draft: _Draft, main: Probe) -> bool:
+    """A gateway's own page says its upstream refused or failed, and came without waiting on
+    a timeout (what ``_gateway_generated`` reports as "its upstream failed at once")."""
+    server = _server_ms(main)
+    return draft.cause is Cause.ORIGIN_DOWN and (server is None or server <= 900)
+
+
+def _unmarked_error_denied(main: Probe, o: Probe | None) -> bool:
+    """The public error status carries no gateway's marks (so it reads as the origin's own),
+    but the origin, asked directly, answers without an error status."""
+    if o is None or o.status is None or o.status >= 400 or main.status is None:
+        return False
+    att = _public_attribution(main)
+    return main.status >= 400 and att is not None and att.generated_by == "origin"
+
+
 def _primary(probes: Sequence[Probe]) -> Probe:
     """The most common failure (or the first probe when all are up)."""
     failing = [p for p in probes if not is_up(p)]
@@ -163,9 +226,14 @@ class _Draft:
     confidence: float
     hop: Hop | None
     generated_by: str | None
+    """What the public response's marks say; ``_finish`` reads it again from that response."""
     alternatives: tuple[Cause, ...] = ()
     code: str | None = None
     summary: str = ""
+    timed: bool = False
+    """The cause was inferred from how long the gateway took, not named by its code: a code
+    such as Varnish's "Backend fetch failed" then says nothing about whether it connected."""
+    mismatches: tuple[Mismatch, ...] = ()
 
 
 def _quote_ip(ip: str) -> str:
@@ -212,7 +280,9 @@ class _Reasoner:
         origin_probes: Sequence[Probe],
         retries: Sequence[Probe],
         dns: DnsResult | None,
+        protocols: OriginProtocols | None = None,
     ) -> None:
+        self.protocols = protocols
         self.url = url
         self.origin = origin
         self.public = public
@@ -220,6 +290,10 @@ class _Reasoner:
         self.retries = retries
         self.dns = dns
         self.evidence: list[str] = []
+        self.concurrent = False
+        """True when runs overlapped (``concurrency`` > 1)."""
+        self.lead_steps: tuple[str, ...] = ()
+        """Steps a rule puts before the cause's advice (what the pattern it saw calls for)."""
 
     def decide(self) -> Verdict:
         main = _primary(self.public)
@@ -233,7 +307,7 @@ class _Reasoner:
                 main,
                 o,
             )
-        draft = self._workers_exhausted() or self._protocol_mismatch()
+        draft = self._keepalive_race() or self._workers_exhausted() or self._protocol_mismatch()
         if draft is not None:  # patterns across probes: the origin bypass adds evidence only
             return self._finish(draft, main, o)
         if is_up(main):
@@ -329,6 +403,7 @@ class _Reasoner:
                 gateway_errors[0].status or 502,
                 gateway_errors[0].headers,
                 gateway_errors[0].body_excerpt,
+                reason=gateway_errors[0].reason,
             )
             if gateway_errors
             else None
@@ -344,6 +419,50 @@ class _Reasoner:
             who.generated_by if who else None,
             alternatives=(Cause.TIMEOUT,),
             summary="",
+        )
+
+    def _keepalive_race(self) -> _Draft | None:
+        """Intermittent instant 502s or resets beside quick successes while the origin answers."""
+        race = keepalive_race(self.public, self.origin_probes, concurrent=self.concurrent)
+        if race is None:
+            return None
+        failure = race.failure
+        who = (
+            attribute(failure.status, failure.headers, failure.body_excerpt)
+            if failure.status is not None
+            else None
+        )
+        generated_by = who.generated_by if who is not None else None
+        what = f"a {failure.status}" if failure.status is not None else "a reset"
+        self.evidence.append(
+            f"{race.failed} of {race.total} requests failed with {what} within"
+            f" {_ms(race.fail_ms)} (median) while the others succeeded in {_ms(race.ok_ms)}:"
+            " the failures did not wait on any timeout, and the upstream answers the other runs"
+        )
+        if race.origin_up:
+            self.evidence.append(
+                "the origin answers every direct request, so the app is up: the connections"
+                " the proxy reuses are what fail"
+            )
+        self.lead_steps = phrase_steps("keepalive_race")
+        origin = " while the origin answers every time" if race.origin_up else ""
+        summary = (
+            f"{self.url.host} fails in {race.failed} of {race.total} requests, each within"
+            f" {_ms(race.fail_ms)}, while the others succeed{origin}: a keep-alive race, the app"
+            " closes idle connections the proxy still reuses. Raise the app's keep-alive timeout"
+            " above the proxy's idle timeout (gunicorn `--keep-alive`, Node"
+            " `server.keepAliveTimeout`, above nginx's `keepalive_timeout` in `upstream{}` or"
+            " the load balancer's idle timeout, 60 s on AWS ALB)."
+        )
+        behind_proxy = generated_by not in (None, "origin")
+        return _Draft(
+            Cause.PROTOCOL,
+            (0.75 if race.origin_up else 0.6) - (0.1 if race.failed < 2 else 0.0),
+            Hop.EDGE_TO_ORIGIN if behind_proxy else Hop.ORIGIN,
+            generated_by,
+            alternatives=(Cause.ORIGIN_DOWN, Cause.WORKERS_EXHAUSTED),
+            code=who.code if who is not None else None,
+            summary=summary,
         )
 
     def _protocol_mismatch(self) -> _Draft | None:
@@ -375,7 +494,7 @@ class _Reasoner:
             cause, confidence, alternatives = _KIND_CAUSE[main.error.kind]
             hop = Hop.EDGE if main.error.kind in _EDGE_KINDS else Hop.ORIGIN
             return _Draft(cause, confidence, hop, None, alternatives)
-        att = attribute(main.status, main.headers, main.body_excerpt)
+        att = attribute(main.status, main.headers, main.body_excerpt, reason=main.reason)
         self.evidence.extend(att.evidence)
         if (
             main.error is not None
@@ -417,7 +536,10 @@ class _Reasoner:
             summary=f"The origin answered {status}: an application error, not a gateway error.",
         )
 
-    def _gateway_generated(self, main: Probe, att: Attribution) -> _Draft:
+    def _gateway_generated(
+        self, main: Probe, att: Attribution, *, speaker: str = "the gateway"
+    ) -> _Draft:
+        """The cause a gateway's own page implies; ``speaker`` names that gateway in evidence."""
         server = _server_ms(main)
         if (
             att.cause is Cause.TIMEOUT
@@ -430,7 +552,7 @@ class _Reasoner:
             # closed connection. A 504 or a timeout code stays a timeout even when fast (a
             # cached error page).
             self.evidence.append(
-                f"the gateway reported a timeout-like error after only {_ms(server)}:"
+                f"{speaker} reported a timeout-like error after only {_ms(server)}:"
                 " its upstream closed or reset the connection rather than being slow"
             )
             return _Draft(
@@ -440,6 +562,24 @@ class _Reasoner:
                 att.generated_by,
                 (Cause.PROTOCOL, Cause.TIMEOUT),
                 att.code,
+            )
+        if att.cause is Cause.ORIGIN_DOWN and server is not None and server > 900:
+            # A refused connect fails within milliseconds; a "backend unavailable" page after a
+            # wait means the connect went unanswered (Apache's 503 after `connectiontimeout`)
+            # or the gateway retried (HAProxy's `retries`), so both stay open.
+            self.evidence.append(
+                f"the gateway waited {_ms(server)} before reporting its upstream unavailable:"
+                " a refused connection fails at once, so its connect went unanswered (packets"
+                " dropped) or it retried"
+            )
+            return _Draft(
+                Cause.ORIGIN_DOWN,
+                0.45,
+                Hop.ORIGIN,
+                att.generated_by,
+                (Cause.FIREWALL, *(c for c in att.alternatives if c is not Cause.FIREWALL)),
+                att.code,
+                timed=True,
             )
         if att.cause is not None:
             return _Draft(
@@ -462,7 +602,7 @@ class _Reasoner:
         )
         if server is not None and server > 900:
             self.evidence.append(
-                f"the gateway waited {_ms(server)} before answering:"
+                f"{speaker} waited {_ms(server)} before answering:"
                 " it gave up on a slow or unreachable upstream"
             )
             return _Draft(
@@ -472,9 +612,10 @@ class _Reasoner:
                 att.generated_by,
                 (Cause.FIREWALL, *alternatives),
                 att.code,
+                timed=True,
             )
         self.evidence.append(
-            f"the gateway answered in {_ms(server)}: its upstream failed at once"
+            f"{speaker} answered in {_ms(server)}: its upstream failed at once"
             " (refused, reset, bad response), not by timing out"
         )
         return _Draft(Cause.ORIGIN_DOWN, 0.45, Hop.ORIGIN, att.generated_by, alternatives, att.code)
@@ -489,11 +630,30 @@ class _Reasoner:
                 " (its name, address or certificate) is what fails"
             )
             return draft
+        if _unmarked_error_denied(main, o):
+            self.evidence.append(
+                f"no gateway's page or code marks the public {main.status}, yet the origin"
+                f" answers us {o.status} directly: a gateway this check does not recognise"
+                " generated it, or the edge forwards to another upstream than the one checked"
+            )
         if is_up(o):
             return self._origin_healthy(draft, main, o)
+        if draft.hop is Hop.EDGE:
+            # The public request failed before any gateway answered: that is the first broken
+            # hop, whatever else the origin does.
+            self.evidence.append(
+                f"the origin bypass fails as well ({_outcome(o)}), but the public request fails"
+                " before it reaches any gateway: the public edge is the first thing to fix"
+            )
+            return draft
+        hung = o.error is not None and o.error.kind is ErrorKind.READ_TIMEOUT
+        if hung and _turned_away_at_once(draft, main):
+            return self._kept_waiting(draft, o)
         if o.status is None and o.error is not None:
             cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
-            edge_connected = draft.cause is Cause.TIMEOUT and draft.code is not None
+            edge_connected = (
+                draft.cause is Cause.TIMEOUT and draft.code is not None and not draft.timed
+            )
             if edge_connected and o.error.kind in _NO_ROUTE_FOR_US:
                 self.evidence.append(
                     f"the origin does not accept our connection ({o.error.kind.value}), which is"
@@ -523,22 +683,70 @@ class _Reasoner:
                 alternatives,
                 draft.code,
             )
+        if o.error is not None:
+            return self._origin_unusable(draft, main, o)
         # The origin answered with an error status of its own.
         o_att = attribute(o.status or 0, o.headers, o.body_excerpt)
+        returns = "returns" if o.status == main.status else "itself returns"
+        too = " too" if o.status == main.status else ""
         self.evidence.append(
-            f"the origin returns {o.status} too: the problem is at the origin, the edge only reports it"
+            f"the origin {returns} {o.status}{too}: the problem is at the origin,"
+            " the edge only reports it"
         )
-        if o.error is not None:
-            cause, confidence, alternatives = _KIND_CAUSE[o.error.kind]
-            return _Draft(cause, confidence, Hop.ORIGIN, "origin", alternatives, draft.code)
         if o_att.generated_by != "origin":
-            inner = self._gateway_generated(o, o_att)
+            self._origin_marks(o_att)
+            inner = self._gateway_generated(o, o_att, speaker="the gateway inside the origin")
             inner.hop = Hop.ORIGIN
-            return inner
-        generated = "origin" if main.status == o.status else draft.generated_by
-        inner = self._origin_generated(o, o_att)
-        inner.generated_by = generated
+        else:
+            inner = self._origin_generated(o, o_att)
+            if not (draft.generated_by == "origin" and main.status == o.status):
+                inner.summary = ""  # it speaks of the origin's answer, not the public one
         return inner
+
+    def _kept_waiting(self, draft: _Draft, o: Probe) -> _Draft:
+        """The gateway failed at once, yet the origin keeps us waiting: it did not time out."""
+        self.evidence.append(
+            f"the origin keeps us waiting ({_outcome(o)} after {_ms(o.timings.total)}) while the"
+            " gateway was turned away at once: an overloaded origin (workers or listen queue"
+            " full) accepts some connections and answers none, and refuses others"
+        )
+        return _Draft(
+            Cause.WORKERS_EXHAUSTED,
+            0.6,
+            Hop.ORIGIN,
+            draft.generated_by,
+            (Cause.TIMEOUT, Cause.ORIGIN_DOWN),
+            draft.code,
+        )
+
+    def _origin_marks(self, o_att: Attribution) -> None:
+        """Say what marks the origin's own answer carries, apart from the public response's."""
+        self.evidence.extend(f"the origin's own answer: {e}" for e in o_att.evidence[:1])
+
+    def _origin_unusable(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """The origin answered us, but with a response no client can use (huge headers, a body
+        cut short or stalled, a broken redirect)."""
+        assert o.error is not None
+        kind = o.error.kind
+        cause, confidence, alternatives = _KIND_CAUSE[kind]
+        relayed = main.error is not None and main.error.kind is kind
+        if kind is ErrorKind.HEADERS_TOO_LARGE and not relayed:
+            self.evidence.append(
+                f"the origin answers {o.status}, but its response headers are"
+                f" {o.header_bytes // 1024} KiB, more than a proxy's default buffer"
+                " (nginx proxy_buffer_size 4-8 KiB): the edge cannot take the origin's response"
+            )
+            return _Draft(
+                cause, confidence, Hop.EDGE_TO_ORIGIN, draft.generated_by, alternatives, draft.code
+            )
+        edge = "relays it as it is" if relayed else "only reports it"
+        self.evidence.append(
+            f"the origin answers {o.status}, but its response is unusable ({kind.value}):"
+            f" the problem is at the origin, the edge {edge}"
+        )
+        if draft.cause is not cause and draft.cause is not Cause.UNKNOWN and draft.code is not None:
+            alternatives = (draft.cause, *alternatives)
+        return _Draft(cause, confidence, Hop.ORIGIN, draft.generated_by, alternatives, draft.code)
 
     def _origin_healthy(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
         """The public URL fails while the origin answers us directly."""
@@ -557,9 +765,21 @@ class _Reasoner:
                 (Cause.WORKERS_EXHAUSTED,),
                 draft.code,
             )
-        if draft.code is not None and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN):
+        if (
+            draft.code is not None
+            and not draft.timed
+            and draft.cause not in (Cause.ORIGIN_DOWN, Cause.UNKNOWN)
+        ):
             draft.hop = Hop.EDGE_TO_ORIGIN  # the platform's own code names the cause
-            return draft
+            return self._with_code_mismatch(draft, main, o)
+        if (
+            draft.code is None  # a platform's code (Envoy's UF, Cloudflare's 521) says more
+            and draft.generated_by not in (None, "origin")  # a gateway's own error page
+            and draft.cause in _FAST_LINK_SUSPECTS
+            and link_failed_fast(main)
+            and o.header_bytes <= LARGE_HEADERS
+        ):
+            return self._fast_link(draft, main, o)
         if draft.cause not in _LINK_SUSPECTS:
             draft.hop = Hop.EDGE_TO_ORIGIN
             return draft
@@ -576,8 +796,9 @@ class _Reasoner:
                 (Cause.FIREWALL,),
                 draft.code,
             )
-        how = f"gives up after {_ms(p_ms)}" if draft.cause is Cause.TIMEOUT else "fails at once"
-        if draft.code is not None:
+        slow = draft.cause is Cause.TIMEOUT or (_server_ms(main) or 0.0) > 900
+        how = f"gives up after {_ms(p_ms)}" if slow else "fails at once"
+        if draft.code is not None and not draft.timed:
             how = f"reports the origin down (code {draft.code})"
         self.evidence.append(
             f"the origin answers us in {_ms(o_ms)}, so the application is up, but the edge {how}:"
@@ -592,20 +813,132 @@ class _Reasoner:
             draft.code,
         )
 
+    def _asked(self, o: Probe) -> OriginProtocols | None:
+        """What the origin answered the other way, if it was asked at this probe's address."""
+        found = self.protocols
+        if found is None or (o.ip is not None and found.ip != o.ip) or found.port != o.port:
+            return None
+        return found
+
+    def _with_code_mismatch(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """A platform's code says the TLS handshake failed (Cloudflare's 525) or the upstream
+        broke the protocol (Envoy's UPE): where the origin was asked, name the mismatch its
+        answers leave that fits the code, keeping the code's cause."""
+        found = self._asked(o)
+        if found is None:
+            return draft
+        if draft.cause is Cause.TLS:
+            fits = {"tls_to_plain"}  # the proxy did speak TLS: the origin does not
+        elif draft.cause is Cause.PROTOCOL and draft.code in _PROTOCOL_ERROR_CODES:
+            fits = {"h2_to_http1", "http1_to_h2"}
+        else:
+            return draft
+        same = tuple(m for m in mismatches(found, draft.generated_by) if m.kind in fits)
+        if same:
+            self.evidence.append(
+                f"asked the other way on {_host_port(found.ip, found.port)}: "
+                + "; ".join(found.notes)
+            )
+            draft.mismatches = same
+            draft.summary = f"{self._summary(draft, main).removesuffix('.')}: {same[0].sentence}."
+        return draft
+
+    def _fast_link(self, draft: _Draft, main: Probe, o: Probe) -> _Draft:
+        """The proxy failed within milliseconds while the origin answers us: not a firewall
+        (a dropped SYN makes a proxy wait), but a connection that fails at once. What the origin
+        speaks, asked the other way, says whether the two sides speak different protocols."""
+        server = _server_ms(main)
+        who = draft.generated_by
+        port = self.origin.port if self.origin else o.port
+        self.evidence.append(
+            f"the origin answers us in {_ms(o.timings.total)} while {who} failed in"
+            f" {_ms(server)}: a firewall dropping packets does not fail that fast (the proxy"
+            " would wait, then time out)"
+        )
+        found = self._asked(o)
+        if found is None:
+            self.evidence.append(
+                "the origin was not asked the other way (TLS vs plain, HTTP/2 vs HTTP/1.1):"
+                " no time was left before the deadline"
+            )
+            return _Draft(
+                Cause.ORIGIN_DOWN,
+                0.4,
+                Hop.EDGE_TO_ORIGIN,
+                draft.generated_by,
+                (Cause.PROTOCOL, Cause.TLS, Cause.FIREWALL),
+                draft.code,
+                summary=f"{self.url.host} returns {main.status} generated by {who} in"
+                f" {_ms(server)} while the origin answers us on {port}: probably the proxy"
+                " dials another address or port than the origin listens on, or speaks"
+                " another protocol to it (TLS or HTTP/2).",
+            )
+        self.evidence.append(
+            f"asked the other way on {_host_port(found.ip, found.port)}: " + "; ".join(found.notes)
+        )
+        options = mismatches(found, draft.generated_by)
+        subject = f"{self.url.host} returns {main.status} generated by {who} in {_ms(server)}"
+        if options:
+            first, *others = options
+            causes = [m.cause for m in others if m.cause is not first.cause]
+            alternatives = (*dict.fromkeys(causes), Cause.ORIGIN_DOWN)
+            more = "".join(f" (or {m.sentence})" for m in others)
+            self.evidence.append(
+                "a proxy dialing another address or port than the origin's would fail as fast:"
+                " the mismatch is what the origin's answers allow, the proxy's config confirms it"
+            )
+            return _Draft(
+                first.cause,
+                0.8 if not others else 0.6,
+                Hop.EDGE_TO_ORIGIN,
+                draft.generated_by,
+                alternatives,
+                draft.code,
+                summary=f"{subject} while the origin answers: {first.sentence}{more}.",
+                mismatches=options,
+            )
+        speaks = _speaks(found) or "nothing we asked"
+        self.evidence.append(
+            f"the origin speaks {speaks} on {port}: no protocol mismatch explains the failure"
+        )
+        return _Draft(
+            Cause.ORIGIN_DOWN,
+            0.5,
+            Hop.EDGE_TO_ORIGIN,
+            draft.generated_by,
+            (Cause.FIREWALL, Cause.PROTOCOL),
+            draft.code,
+            summary=f"{subject} while the origin answers us on {port} and speaks {speaks}:"
+            " probably the proxy dials another address or port than the origin listens on"
+            " (its upstream config), or something rejects its connection.",
+        )
+
     # --- output ---------------------------------------------------------------------------
 
     def _ok_summary(self, main: Probe, o: Probe | None) -> str:
         text = f"{self.url.host} answers {main.status} in {_ms(main.timings.total)}"
-        if o is not None and not is_up(o):
-            text += (
-                f"; the origin bypass fails ({_outcome(o)}),"
-                " which is expected if the origin only accepts the edge"
+        if o is None or is_up(o):
+            return text + "."
+        if o.error is not None and o.error.kind is ErrorKind.BLOCKED_ADDRESS:
+            return f"{text}; the origin bypass was not checked: {o.error.message}."
+        if o.error is None:
+            return (
+                f"{text}; the origin, asked directly, answers {o.status}: the edge may serve"
+                " a cached copy, or the origin treats requests that skip the edge differently."
             )
-        return text + "."
+        return (
+            f"{text}; the origin bypass fails ({_outcome(o)}),"
+            " which is expected if the origin only accepts the edge."
+        )
 
     def _finish(self, draft: _Draft, main: Probe, o: Probe | None) -> Verdict:
-        summary = draft.summary or self._summary(draft, main)
-        steps: list[str] = []
+        # Every rule's draft passes here: who generated the public response, and the code it
+        # carries, are read from that response alone, never from the origin or other probes.
+        public = _public_attribution(main) if draft.cause is not Cause.OK else None
+        draft.generated_by = public.generated_by if public else None
+        draft.code = public.code if public else None
+        summary = draft.summary or self._summary(draft, main, o)
+        steps: list[str] = list(self.lead_steps)
         if (
             draft.cause is not Cause.OK
             and self.origin is None
@@ -619,8 +952,29 @@ class _Reasoner:
         # Without the bypass an inferred hop is a guess: its advice ("the origin fails too")
         # would state more than was seen. Edge failures were seen directly.
         seen_hop = draft.hop if self.origin is not None or draft.hop is Hop.EDGE else None
-        steps.extend(
-            self._fill(step, o) for step in advice_for(draft.cause, draft.generated_by, seen_hop)
+        advice = advice_for(draft.cause, draft.generated_by, seen_hop)
+        if draft.mismatches and self.origin is not None:
+            # The fix for the mismatch first; certificate renewal and the like do not apply.
+            address = _host_port(self.origin.host, self.origin.port)
+            origin_tls = self.protocols is not None and self.protocols.tls is True
+            steps.extend(
+                fix_steps(draft.mismatches, draft.generated_by, address, origin_tls=origin_tls)
+            )
+            steps.append(
+                "Confirm from the proxy host what the origin speaks: "
+                f"`curl -v http://{address}/` and `curl -vk https://{address}/`"
+                f" (and `curl -v --http2-prior-knowledge http://{address}/`);"
+                " the one that answers is what the proxy must speak."
+            )
+            steps.append(LOG_STEP)
+            # The cause's own advice is about certificates and buffers, not this mismatch.
+            advice = (
+                *advice_for(Cause.PROTOCOL, None, Hop.EDGE_TO_ORIGIN)[:1],
+                *advice_for(Cause.ORIGIN_DOWN, None, Hop.EDGE_TO_ORIGIN)[:1],
+            )
+        steps.extend(self._fill(step, o) for step in advice)
+        failed_fast = link_failed_fast(main) or (
+            main.status is None and main.error is not None and main.error.kind in _FAST_KINDS
         )
         alternatives = tuple(dict.fromkeys(c for c in draft.alternatives if c is not draft.cause))
         return Verdict(
@@ -630,10 +984,12 @@ class _Reasoner:
             confidence=round(max(0.0, min(1.0, draft.confidence)), 2),
             summary=summary,
             evidence=tuple(dict.fromkeys(self.evidence)),
-            next_steps=tuple(dict.fromkeys(steps)),
+            next_steps=arrange(steps, failed_fast=failed_fast),
             reproduce=reproduce(self.url, main, self.origin, o),
             alternatives=alternatives,
             code=draft.code,
+            mismatch=draft.mismatches[0] if draft.mismatches else None,
+            other_mismatches=draft.mismatches[1:],
         )
 
     def _fill(self, step: str, o: Probe | None) -> str:
@@ -646,9 +1002,13 @@ class _Reasoner:
         step = _placeholder(_ORIGIN_IP, ip, step)
         return _placeholder(_ORIGIN, self.origin.host, step)
 
-    def _summary(self, draft: _Draft, main: Probe) -> str:
+    def _summary(self, draft: _Draft, main: Probe, o: Probe | None = None) -> str:
         what = _outcome(main)
-        who = {None: "", "origin": " from the origin"}.get(
+        # An unmarked error status reads as the origin's own, unless the origin answers us without one.
+        from_origin = (
+            " with no gateway's marks" if _unmarked_error_denied(main, o) else " from the origin"
+        )
+        who = {None: "", "origin": from_origin}.get(
             draft.generated_by, f" generated by {draft.generated_by}"
         )
         code = f" (code {draft.code})" if draft.code else ""
@@ -679,6 +1039,16 @@ def decide(
     retries: Sequence[Probe],
     *,
     dns: DnsResult | None = None,
+    concurrency: int = 1,
+    protocols: OriginProtocols | None = None,
 ) -> Verdict:
-    """The verdict for one diagnosis. Pure: the same probes always give the same verdict."""
-    return _Reasoner(url, origin, public, origin_probes, retries, dns).decide()
+    """The verdict for one diagnosis. Pure: the same probes always give the same verdict.
+
+    ``concurrency`` is how many runs were in flight at once: concurrent runs can exhaust the
+    origin's workers themselves, which the keep-alive race must then rule out. ``protocols`` is
+    what the origin speaks, asked the other way (see :mod:`checks.protocols`) when the public
+    side failed fast while the origin answered.
+    """
+    reasoner = _Reasoner(url, origin, public, origin_probes, retries, dns, protocols)
+    reasoner.concurrent = concurrency > 1
+    return reasoner.decide()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import NamedTuple
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checks._explain_rules import RULES
-from checks.advice import next_steps
+from checks.advice import PHRASE_STEPS, next_steps, phrase_steps
 from checks.explain import MAX_INPUT, Explanation, explain, matching_rule
 from checks.model import Cause
 
@@ -445,6 +446,8 @@ CASES: tuple[Case, ...] = (
     Case("haproxy_check_l4con", DOWN, "haproxy", 503, haproxy_check(
         'Layer4 connection problem, info: "General socket error"')),
     Case("haproxy_check_l4con", DOWN, "haproxy", 503, "px-http/srv1 DOWN L4CON in 0ms"),
+    Case("haproxy_check_l4con_unreachable", FW, "haproxy", 503, haproxy_check(
+        'Layer4 connection problem, info: "No route to host"')),
     Case("haproxy_check_l4tout", FW, "haproxy", 503, haproxy_check("Layer4 timeout")),
     Case("haproxy_check_l4tout", FW, "haproxy", 503, "px-http/srv1 DOWN L4TOUT in 2001ms"),
     Case("haproxy_check_l6", TLS, "haproxy", 503, haproxy_check("Layer6 invalid response")),
@@ -482,7 +485,7 @@ CASES: tuple[Case, ...] = (
         "proxy_http",
         "(70007)The timeout specified has expired: [client 203.0.113.9:51234] AH01102: "
         "error reading status line from remote server 127.0.0.1:8080")),
-    Case("apache_read_reset", DOWN, "apache", 502, apache(
+    Case("apache_read_reset", PROTO, "apache", 502, apache(
         "proxy_http",
         "(104)Connection reset by peer: [client 203.0.113.9:51234] AH01102: error reading "
         "status line from remote server 127.0.0.1:8080")),
@@ -636,7 +639,7 @@ CASES: tuple[Case, ...] = (
     Case("heroku_h12", SLOW, "heroku", 503,
         "Error H12 (Request timeout) -> GET shop.herokuapp.com/ web=web.1 ok=503 time=30000ms"),
     Case("heroku_h12", SLOW, "heroku", 503, "heroku H12"),
-    Case("heroku_h13", DOWN, "heroku", 503, heroku("H13", "Connection closed without response")),
+    Case("heroku_h13", PROTO, "heroku", 503, heroku("H13", "Connection closed without response")),
     Case("heroku_h14", DOWN, "heroku", 503, heroku("H14", "No web processes running")),
     Case("heroku_h15", SLOW, "heroku", 503, heroku("H15", "Idle connection")),
     Case("heroku_h17", PROTO, "heroku", 503, heroku("H17", "Poorly formatted HTTP response")),
@@ -707,8 +710,8 @@ CASES: tuple[Case, ...] = (
     Case("cloudflare_origin_504", SLOW, "cloudflare", 504,
         "The web server reported a gateway time-out error."),
     # --- AWS: ALB, Classic ELB, API Gateway, CloudFront -----------------------------------
-    Case("alb_502_target_no_response", DOWN, "aws_alb", 502, alb("0.000 -1 -1", "502", "-")),
-    Case("alb_502_target_no_response", DOWN, "aws_alb", 502,
+    Case("alb_502_target_no_response", PROTO, "aws_alb", 502, alb("0.000 -1 -1", "502", "-")),
+    Case("alb_502_target_no_response", PROTO, "aws_alb", 502,
         "elb_status_code=502 target_status_code=- target=10.0.1.5:8080"),
     Case("alb_504_target_no_response", SLOW, "aws_alb", 504, alb("0.001 -1 -1", "504", "-")),
     Case("alb_503_no_targets", DOWN, "aws_alb", 503, alb("-1 -1 -1", "503", "-", target_addr="-")),
@@ -778,6 +781,117 @@ CASES: tuple[Case, ...] = (
     Case("proxy_status_limit", POOL, None, None,
         "proxy-status: edge; error=connection_limit_reached"),
     Case("proxy_status_tls", TLS, None, None, "proxy-status: edge; error=tls_certificate_error"),
+    # --- Issue 12: application servers, the keep-alive race, older and rarer wordings --------
+    Case("gunicorn_worker_timeout", SLOW, "gunicorn", 502,
+        "[2026-11-24 01:02:03 +0000] [7] [CRITICAL] WORKER TIMEOUT (pid:12)"),
+    Case("gunicorn_worker_killed", DOWN, "gunicorn", 502,
+        "[2026-11-24 01:02:04 +0000] [7] [ERROR] Worker (pid:12) was sent SIGKILL! Perhaps out "
+        "of memory?"),
+    Case("gunicorn_boot_failed", DOWN, "gunicorn", 502,
+        "[2026-11-24 01:02:03 +0000] [7] [ERROR] Worker failed to boot."),
+    Case("gunicorn_boot_failed", DOWN, "gunicorn", 502,
+        "[2026-11-24 01:02:03 +0000] [7] [INFO] Reason: App failed to load."),
+    Case("php_fpm_max_children", POOL, "php_fpm", None,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] server reached pm.max_children setting (5), "
+        "consider raising it"),
+    Case("php_fpm_max_children", POOL, "php_fpm", None,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] server reached max_children setting (50), "
+        "consider raising it"),
+    Case("php_fpm_busy", POOL, "php_fpm", None,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] seems busy (you may need to increase "
+        "pm.start_servers, or pm.min/max_spare_servers), spawning 8 children, there are 0 idle, "
+        "and 13 total children"),
+    Case("php_fpm_execution_timeout", SLOW, "php_fpm", 502,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] child 4242, script "
+        "'/var/www/html/index.php' (request: \"GET /index.php\") execution timed out "
+        "(30.012345 sec), terminating"),
+    Case("php_fpm_child_signal", DOWN, "php_fpm", 502,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] child 4242 exited on signal 9 (SIGKILL) "
+        "after 31.000000 seconds from start"),
+    Case("php_fpm_child_signal", DOWN, "php_fpm", 502,
+        "[24-Nov-2026 01:02:03] WARNING: [pool www] child 4242 exited on signal 11 (SIGSEGV - "
+        "core dumped) after 2.5 seconds from start"),
+    Case("uwsgi_listen_queue", POOL, "uwsgi", None,
+        'Thu Nov 24 01:02:03 2026 - *** uWSGI listen queue of socket "127.0.0.1:3031" (fd: 3) '
+        "full !!! (101/100) ***"),
+    Case("uwsgi_listen_queue", POOL, "uwsgi", None,
+        "*** uWSGI listen queue of socket 4 full !!! (129/128) ***"),
+    Case("uwsgi_harakiri", SLOW, "uwsgi", 502,
+        "Thu Nov 24 01:02:03 2026 - *** HARAKIRI ON WORKER 3 (pid: 4242, try: 1) ***"),
+    Case("h2o_connection_refused", DOWN, "h2o", 502,
+        "[lib/core/proxy.c] in request:/api/cart:connection refused"),
+    Case("h2o_timeout", SLOW, "h2o", 502, "[lib/core/proxy.c] in request:/api/cart:I/O timeout"),
+    Case("h2o_io_error", PROTO, "h2o", 502,
+        "[lib/core/proxy.c] in request:/api/cart:I/O error (head)"),
+    Case("h2o_io_error", PROTO, "h2o", 502,
+        "[lib/core/proxy.c] in request:/api/cart:unexpected end of stream"),
+    Case("h2o_bad_response", PROTO, "h2o", 502,
+        "[lib/core/proxy.c] in request:/api/cart:failed to parse the response"),
+    Case("alb_keepalive_documented", PROTO, "aws_alb", 502,
+        "HTTP 502: Bad gateway. The target closed the connection with a TCP RST or a TCP FIN "
+        "while the load balancer had an outstanding request to the target."),
+    Case("alb_elb_502", PROTO, "aws_alb", 502,
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+        "Gateway</h1></center>\r\n<hr><center>awselb/2.0</center>\r\n</body>\r\n</html>"),
+    Case("alb_elb_502", PROTO, "aws_alb", 502,
+        "HTTP/2 502\r\nserver: awselb/2.0\r\ndate: Tue, 24 Nov 2026 01:02:03 GMT"),
+    Case("alb_elb_502", PROTO, "aws_alb", 502, "CloudWatch alarm: HTTPCode_ELB_502_Count > 10"),
+    Case("alb_elb_504", SLOW, "aws_alb", 504,
+        "<title>504 Gateway Time-out</title> ... <center>awselb/2.0</center>"),
+    Case("alb_elb_504", SLOW, "aws_alb", 504, "HTTPCode_ELB_504_Count spiked"),
+    Case("go_server_closed_idle", PROTO, "go", 502,
+        'time="2026-11-24T01:02:03Z" level=debug msg="\'502 Bad Gateway\' caused by: http: '
+        'server closed idle connection"'),
+    Case("apache_read_reset", PROTO, "apache", 502, apache(
+        "proxy_http",
+        "(70014)End of file found: [client 203.0.113.9:51234] AH01102: error reading status "
+        "line from remote server 127.0.0.1:8080")),
+    # Apache 2.2 and early 2.4: the same messages without an AH code.
+    Case("apache_read_reset", PROTO, "apache", 502,
+        "[Tue Nov 24 01:02:03 2026] [error] [client 203.0.113.9] (104)Connection reset by peer: "
+        "proxy: error reading status line from remote server 127.0.0.1:8080"),
+    Case("apache_read_timeout", SLOW, "apache", 502,
+        "[Tue Nov 24 01:02:03 2026] [error] [client 203.0.113.9] (70007)The timeout specified "
+        "has expired: proxy: error reading status line from remote server 127.0.0.1:8080"),
+    Case("apache_status_line", DOWN, "apache", 502,
+        "[Sat Oct 18 10:52:47 2026] [error] [client 203.0.113.9] proxy: error reading status "
+        "line from remote server localhost"),
+    Case("apache_connect_refused", DOWN, "apache", 503,
+        "[Tue Nov 24 01:02:03 2026] [error] (111)Connection refused: proxy: HTTP: attempt to "
+        "connect to 127.0.0.1:8080 (localhost) failed"),
+    Case("apache_worker_disabled", DOWN, "apache", 503,
+        "[Tue Nov 24 01:02:03 2026] [error] proxy: HTTP: disabled connection for (localhost)"),
+    Case("apache_worker_disabled", DOWN, "apache", 503,
+        "[Tue Nov 24 01:02:03 2026] [error] ap_proxy_connect_backend disabling worker for "
+        "(localhost)"),
+    Case("apache_fcgi_timeout", SLOW, "apache", 504, apache(
+        "proxy_fcgi",
+        "(70007)The timeout specified has expired: [client 203.0.113.9:54876] AH01075: Error "
+        "dispatching request to : (polling)")),
+    Case("apache_fcgi_reset", DOWN, "apache", 503, apache(
+        "proxy_fcgi",
+        "(104)Connection reset by peer: [client 203.0.113.9:60048] AH01075: Error dispatching "
+        "request to :81:")),
+    Case("apache_fcgi_reset", DOWN, "apache", 503, apache(
+        "proxy_fcgi",
+        "[client 203.0.113.9:60048] AH01067: Failed to read FastCGI header")),
+    Case("apache_fcgi_dispatch", DOWN, "apache", 503, apache(
+        "proxy_fcgi",
+        "[client 203.0.113.9:60048] AH01075: Error dispatching request to :")),
+    Case("cloudflare_524", SLOW, "cloudflare", 524, "HTTP/1.1 524 Origin Time-out"),
+    Case("cloudflare_522", FW, "cloudflare", 522, "522 Origin Connection Time-out"),
+    Case("cloudflare_origin_timeout_page", SLOW, "cloudflare", 524,
+        "<title>Origin Time-out</title>"),
+    Case("envoy_no_healthy_upstream", DOWN, "envoy", 503,
+        "[2026-11-24 01:02:03.456][21][debug][upstream] "
+        "[source/common/upstream/cluster_manager_impl.cc:2143] no healthy host for HTTP "
+        "connection pool"),
+    Case("envoy_no_healthy_upstream", DOWN, "envoy", 503,
+        "rpc error: code = Unavailable desc = no healthy upstream"),
+    Case("istio_port_name", PROTO, "envoy", None,
+        "Info [IST0118] (Service shop/payments) Port name  (port: 8080, targetPort: 8080) "
+        "doesn't follow the naming convention of Istio port and may not be able to identify "
+        "the protocol. Istio protocol selection is based on port name."),
     # --- Generic client-library errors ----------------------------------------------------
     Case("generic_refused", DOWN, None, None,
         "Error: connect ECONNREFUSED 127.0.0.1:3000 at TCPConnectWrap.afterConnect"),
@@ -989,6 +1103,13 @@ ADVERSARIAL = (
     "x509: certificate is valid for a, " * 30_000,
     "elb_status_code=502 " * 50_000,
     "\n" * 1_000_000,
+    "[lib/core/proxy.c] in request:" * 30_000,
+    "1.2.3.4:5 " * 100_000,
+    "(104)x: proxy: error reading status line " * 20_000,
+    ", server: a.b" * 80_000,
+    "uWSGI listen queue of socket " * 30_000,
+    "502 " * 200_000,
+    "awselb/2.0 " * 100_000,
 )
 
 
@@ -1031,3 +1152,236 @@ def test_explain_never_raises_on_log_like_text(text: str) -> None:
     assert isinstance(result.cause, Cause)
     assert result.cause is not Cause.OK
     assert (result.matched is None) == (matching_rule(text) is None)
+
+
+# --- Issue 12: the first next step fits the phrase; the line's own address fills the advice ----
+
+ALB_RACE = alb("0.000 -1 -1", "502", "-")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            nginx(
+                "upstream prematurely closed connection while reading response header from upstream"
+            ),
+            "closed the connection without answering",
+        ),
+        (
+            nginx("upstream prematurely closed connection while reading upstream"),
+            "closed the connection without answering",
+        ),
+        (
+            nginx("writev() failed (32: Broken pipe) while sending request to upstream"),
+            "keep-alive timeout longer",
+        ),
+        (ALB_RACE, "Keep-alive race"),
+        (heroku("H13", "Connection closed without response"), "Keep-alive race"),
+        (
+            apache(
+                "proxy_http",
+                "(104)Connection reset by peer: [client 203.0.113.9:51234] "
+                "AH01102: error reading status line from remote server 127.0.0.1:8080",
+            ),
+            "Keep-alive race",
+        ),
+        (gclb("backend_connection_closed_before_data_sent_to_client"), "Keep-alive race"),
+        ("[lib/core/proxy.c] in request:/api/cart:I/O error (head)", "Keep-alive race"),
+        ("[2026-11-24 01:02:03 +0000] [7] [CRITICAL] WORKER TIMEOUT (pid:12)", "`--timeout`"),
+        (
+            "[24-Nov-2026 01:02:03] WARNING: [pool www] server reached pm.max_children setting (5), "
+            "consider raising it",
+            "`pm.max_children`",
+        ),
+        (
+            '*** uWSGI listen queue of socket "127.0.0.1:3031" (fd: 3) full !!! (101/100) ***',
+            "listen queue",
+        ),
+        (haproxy_check('Layer4 connection problem, info: "Connection refused"'), "firewall REJECT"),
+        ("no healthy upstream", "localhost:15000/clusters"),
+        (envoy(502, "UPE"), "Service port name"),
+        (nginx("upstream sent invalid chunked response while reading upstream"), "raw response"),
+        (
+            nginx("upstream sent too big header while reading response header from upstream"),
+            "proxy_buffer_size",
+        ),
+    ],
+)
+def test_the_first_step_fits_the_phrase_that_matched(line: str, expected: str) -> None:
+    steps = explain(line).next_steps
+    assert expected.lower() in steps[0].lower()
+    assert len(steps) == len(set(steps))
+
+
+def test_only_header_size_lines_lead_with_buffer_advice() -> None:
+    leading = {
+        case.rule for case in CASES if "proxy_buffer_size" in explain(case.line).next_steps[0]
+    }
+    assert leading == {"nginx_too_big_header", "nginx_early_hints"}
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if (r := matching_rule(c.line)) and r.advice])
+def test_phrase_steps_come_right_after_the_rules_own(case: Case) -> None:
+    rule = matching_rule(case.line)
+    assert rule is not None and rule.advice is not None
+    steps = explain(case.line).next_steps
+    first_phrase_step = phrase_steps(rule.advice)[0]
+    # Placeholders sit inside backticks, so the words before the first one are never filled.
+    assert steps[len(rule.steps)].split("`")[0] == first_phrase_step.split("`")[0]
+
+
+def test_every_advice_key_names_phrase_steps() -> None:
+    keys = {rule.advice for rule in RULES if rule.advice is not None}
+    assert keys <= set(PHRASE_STEPS)
+    assert all(PHRASE_STEPS[key] for key in keys)
+
+
+def test_advice_uses_the_upstream_address_port_and_server_name() -> None:
+    steps = explain(
+        nginx(
+            "upstream SSL certificate verify error: (10:certificate has expired) while SSL "
+            "handshaking to upstream",
+            upstream="https://10.0.0.5:8443/",
+        )
+    ).next_steps
+    assert any("-connect 10.0.0.5:443 -servername shop.example.com" in step for step in steps)
+    assert not any(re.search(r"\b(?:ORIGIN|HOST)\b", step) for step in steps)
+
+
+def test_advice_uses_the_upstream_port_and_host_for_a_blocked_path() -> None:
+    steps = explain(
+        nginx(
+            "connect() failed (110: Connection timed out) while connecting to upstream",
+            upstream="http://10.0.0.5:3000/",
+        )
+    ).next_steps
+    text = "\n".join(steps)
+    assert "curl -v http://10.0.0.5:3000/" in text
+    assert "ip route get 10.0.0.5" in text
+    assert not re.search(r"\bPORT\b|<upstream-host>|ORIGIN_IP", text)
+
+
+def test_advice_brackets_an_ipv6_upstream_next_to_a_port() -> None:
+    text = "\n".join(
+        explain(
+            nginx(
+                "connect() failed (110: Connection timed out) while connecting to upstream",
+                upstream="http://[2001:db8::5]:3000/",
+            )
+        ).next_steps
+    )
+    assert "curl -v http://[2001:db8::5]:3000/" in text
+    assert "ip route get 2001:db8::5`" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "port"),
+    [
+        (
+            apache(
+                "proxy_http",
+                "(104)Connection reset by peer: [client 203.0.113.9:51234] "
+                "AH01102: error reading status line from remote server 127.0.0.1:8080",
+            ),
+            "8080",
+        ),
+        ("caused by: dial tcp 10.0.0.5:9000: connect: connection refused", "9000"),
+        (ALB_RACE, "8080"),
+        (
+            nginx(
+                "connect() failed (111: Connection refused) while connecting to upstream",
+                upstream="http://127.0.0.1:3000/",
+            ),
+            "3000",
+        ),
+    ],
+)
+def test_advice_uses_the_port_the_line_names(line: str, port: str) -> None:
+    text = "\n".join(explain(line).next_steps)
+    assert f":{port}" in text
+    assert not re.search(r"\bPORT\b", text)
+
+
+def test_a_unix_socket_upstream_leaves_the_placeholders() -> None:
+    text = "\n".join(
+        explain(
+            nginx(
+                "connect() to unix:/run/php/php8.2-fpm.sock failed (13: Permission denied) "
+                "while connecting to upstream",
+                upstream="fastcgi://unix:/run/php/php8.2-fpm.sock:",
+            )
+        ).next_steps
+    )
+    assert "curl -v http://<upstream-host>:PORT/" in text
+
+
+def test_a_line_without_an_address_keeps_the_placeholders() -> None:
+    text = "\n".join(explain("Error 522").next_steps)
+    assert "ORIGIN" in text or "PORT" in text
+
+
+@pytest.mark.parametrize(
+    ("line", "alternatives"),
+    [
+        ("no healthy upstream", {DNS, SLOW, FW}),
+        (istio(503, "UH", "no_healthy_upstream"), {DNS, SLOW, FW}),
+        (haproxy_check('Layer4 connection problem, info: "Connection refused"'), {FW}),
+        (heroku("H13", "Connection closed without response"), {DOWN, SLOW}),
+        (ALB_RACE, {DOWN}),
+    ],
+)
+def test_ambiguous_lines_name_their_alternatives(line: str, alternatives: set[Cause]) -> None:
+    assert alternatives <= set(explain(line).alternatives)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "HTTP/1.1 525\r\nServer: cloudflare\r\nCF-RAY: 8c1f2e3d4a5b6c7d-AMS",
+        nginx(
+            "upstream SSL certificate verify error: (10:certificate has expired) while SSL "
+            "handshaking to upstream",
+            upstream="https://10.0.0.5:8443/",
+        )
+        .replace("server: shop.example.com", "server: _")
+        .replace('host: "shop.example.com"', 'host: "localhost"'),
+    ],
+)
+def test_a_header_or_a_catch_all_server_is_not_taken_for_the_site(line: str) -> None:
+    text = "\n".join(explain(line).next_steps)
+    assert "-servername HOST" in text
+
+
+def test_the_host_header_names_the_site_when_the_server_name_does_not() -> None:
+    line = nginx(
+        "upstream SSL certificate verify error: (10:certificate has expired) while SSL "
+        "handshaking to upstream",
+        upstream="https://10.0.0.5:8443/",
+    ).replace("server: shop.example.com", "server: _")
+    assert any("-servername shop.example.com" in step for step in explain(line).next_steps)
+
+
+def test_a_rule_that_names_the_keepalive_race_leads_with_it() -> None:
+    for rule in RULES:
+        if "keep-alive" not in rule.summary.lower():
+            continue
+        first = (rule.steps + phrase_steps(rule.advice) + next_steps(rule.cause, rule.source))[0]
+        assert "keep-alive" in first.lower(), rule.id
+
+
+def test_a_step_written_for_another_phrase_goes_last() -> None:
+    steps = explain(
+        nginx("upstream prematurely closed connection while reading upstream")
+    ).next_steps
+    assert not any("`upstream sent too big header`" in step for step in steps[:-1])
+    assert any("keep-alive" in step for step in steps[:3])
+
+
+def test_a_step_written_for_this_phrase_keeps_its_place() -> None:
+    line = nginx(
+        "upstream timed out (110: Connection timed out) while connecting to upstream",
+        upstream="http://10.0.0.5:3000/",
+    )
+    steps = explain(line).next_steps
+    assert steps[0].startswith("`upstream timed out (110) while connecting to upstream` means")

@@ -1,6 +1,6 @@
 """Tests for checks.fingerprints: one realistic response per rule, then the traps.
 
-Bodies and headers come from tests/checks/pages.py, copied from shared/reference/fingerprints.md;
+Bodies and headers come from tests/checks/pages.py, copied from docs/fingerprints.md;
 where the reference gives the bytes (nginx, ALB, HAProxy, Fastly, Varnish, CloudFront, Envoy,
 Traefik, Kong, Apache) they are exact.
 """
@@ -44,6 +44,7 @@ from tests.checks.pages import (
     HEROKU_HEADERS,
     HEROKU_PAGE,
     INGRESS_503,
+    KONG_502_MESSAGE,
     KONG_HEADERS,
     KONG_HTML_504,
     KONG_JSON_502,
@@ -386,6 +387,16 @@ RULE_FIXTURES: dict[str, Case] = {
         None,
         None,
         ("envoy",),
+    ),
+    # Trap: Kong's own message, but Kong says its upstream sent the status (X-Kong-Upstream-Status).
+    "kong_upstream_passthrough": Case(
+        502,
+        (*KONG_HEADERS, ("X-Kong-Upstream-Status", "502")),
+        KONG_JSON_502.replace(KONG_502_MESSAGE, "db down"),
+        "origin",
+        None,
+        None,
+        ("kong",),
     ),
 }
 

@@ -1,7 +1,7 @@
 """End to end through ``diagnose``: a local server plays a CDN, PaaS or proxy edge.
 
 Each edge serves one platform's exact error response (headers and body from tests/checks/pages.py,
-copied from shared/reference/fingerprints.md); with ``--origin`` a second local server plays the
+copied from docs/fingerprints.md); with ``--origin`` a second local server plays the
 origin, healthy, refused or slow. The verdict must name the cause, the generator, the hop and the
 platform's own code, and its evidence must name the platform.
 """
@@ -205,11 +205,11 @@ CASES = [
         None,
         Want(ORIGIN_DOWN, "aws_alb", ORIGIN, None, "awselb"),
     ),
-    case(
+    case(  # a fast 502 while the origin answers, in plain HTTP only: an HTTPS target group
         "aws-alb-502-origin-answers-us",
         Edge(502, ALB_HEADERS, ALB_502),
         "healthy",
-        Want(FIREWALL, "aws_alb", LINK, None, "awselb"),
+        Want(TLS, "aws_alb", LINK, None, "awselb"),
     ),
     case(
         "aws-alb-503",
@@ -369,12 +369,13 @@ CASES = [
         None,
         Want(UNKNOWN, "origin", ORIGIN, None, "nginx relayed"),
     ),
-    # The origin bypass agrees: the origin fails the same way, so the problem is the origin's.
+    # The origin bypass agrees: the origin fails the same way, so the problem is the origin's;
+    # the public page is still nginx's own (issue 12, part 2).
     case(
         "nginx-502-origin-502-too",
         Edge(502, NGINX_HEADERS, nginx_page("502 Bad Gateway", "nginx/1.24.0")),
         "error502",
-        Want(UNKNOWN, "origin", ORIGIN, None, "nginx"),
+        Want(UNKNOWN, "nginx", ORIGIN, None, "the origin returns 502 too"),
     ),
 ]
 

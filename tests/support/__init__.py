@@ -2,20 +2,25 @@
 
 * :mod:`tests.support.servers`: origins on 127.0.0.1 that fail in one specific way each.
 * :mod:`tests.support.dnsstub`: a DNS server answering records, NXDOMAIN, SERVFAIL or nothing.
-* :mod:`tests.support.gateways`: Debian nginx, HAProxy and Caddy proxying to those origins.
+* :mod:`tests.support.gateways`: Debian nginx, HAProxy, Caddy, Apache httpd and Varnish
+  proxying to those origins.
 """
 
 from tests.support.dnsstub import DnsStub
 from tests.support.gateways import (
+    Apache,
     Caddy,
     Gateway,
     GatewayStartError,
     Haproxy,
     Nginx,
+    Varnish,
+    apache,
     caddy,
     free_port,
     haproxy,
     nginx,
+    varnish,
 )
 from tests.support.servers import (
     TLS_HOSTNAME,
@@ -36,8 +41,10 @@ from tests.support.servers import (
     garbage_server,
     h2_broken_server,
     huge_headers_server,
+    long_header_server,
     ok_server,
     redirect_server,
+    reset_in_headers_server,
     reset_server,
     stall_server,
     syn_drop_server,
@@ -48,6 +55,7 @@ from tests.support.servers import (
 
 __all__ = [
     "TLS_HOSTNAME",
+    "Apache",
     "BusyServer",
     "Caddy",
     "ClosedPort",
@@ -60,6 +68,8 @@ __all__ = [
     "OkServer",
     "SynDropServer",
     "TlsServer",
+    "Varnish",
+    "apache",
     "bad_header_server",
     "build_response",
     "caddy",
@@ -74,13 +84,16 @@ __all__ = [
     "h2_broken_server",
     "haproxy",
     "huge_headers_server",
+    "long_header_server",
     "nginx",
     "ok_server",
     "redirect_server",
+    "reset_in_headers_server",
     "reset_server",
     "stall_server",
     "syn_drop_server",
     "tcp_busy_server",
     "tls_server",
     "unix_busy_server",
+    "varnish",
 ]

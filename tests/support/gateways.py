@@ -1,4 +1,5 @@
-"""The real Debian nginx, HAProxy and Caddy as child processes, proxying to a test upstream.
+"""The real Debian nginx, HAProxy, Caddy, Apache httpd and Varnish as child processes, proxying
+to a test upstream.
 
 Each gateway writes its config into a fresh temp dir, listens on 127.0.0.1 at a port picked
 here, and runs in the foreground as our child::
@@ -10,19 +11,21 @@ here, and runs in the foreground as our child::
 Entering waits (≤10 s) until the port accepts connections and raises :class:`GatewayStartError`
 with the process's output if it exits or never listens; leaving terminates the process, waits
 for it and removes the temp dir. Binaries: ``/usr/sbin/nginx``, ``/usr/sbin/haproxy``,
-``/usr/bin/caddy`` (override with ``NGINX``/``HAPROXY``/``CADDY`` attributes on the classes).
+``/usr/bin/caddy``, ``/usr/sbin/apache2``, ``/usr/sbin/varnishd`` (override with the
+``NGINX``/``HAPROXY``/``CADDY``/``APACHE``/``VARNISHD`` attributes on the classes).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Self
 from urllib.parse import urlsplit
@@ -220,7 +223,9 @@ class Nginx(Gateway):
     ``variable_upstream_host``) goes through ``set $up …; proxy_pass http://$up:P`` so nginx
     resolves it per request with that resolver (``valid=1s``, ``resolver_timeout``).
     Runs ``nginx -p DIR -c DIR/nginx.conf -e DIR/error.log -g 'daemon off; master_process off;'``
-    (one process, as root, nothing written outside DIR); error log at ``info``.
+    (one process, as root, nothing written outside DIR); error log at ``info``. ``grpc=True``
+    passes with ``grpc_pass grpc://host:P`` (HTTP/2 in plain text, ``grpcs://`` with
+    ``upstream_tls``) instead of ``proxy_pass``.
     """
 
     name = "nginx"
@@ -242,8 +247,10 @@ class Nginx(Gateway):
         resolver_timeout: str = "2s",
         variable_upstream_host: str | None = None,
         server_tokens: bool = True,
+        grpc: bool = False,
     ) -> None:
         super().__init__()
+        self.grpc = grpc
         self.upstream = upstream
         self.extra_location = extra_location
         self.extra_http = extra_http
@@ -301,6 +308,10 @@ class Nginx(Gateway):
                 lines.append(f"set $up {var_host};")
                 host = "$up"
             target = f"{scheme}://{host}:{port}"
+        if self.grpc:
+            grpc_target = target.replace("https://", "grpcs://").replace("http://", "grpc://")
+            lines.append(f"grpc_pass {grpc_target};")
+            return lines
         lines.append(f"proxy_pass {target};")
         if target.startswith("https://"):
             if self.verify_upstream_tls:
@@ -440,6 +451,7 @@ class Haproxy(Gateway):
     marked DOWN within a fraction of a second. ``retries=None`` keeps HAProxy's default (3, each
     after a turn-around of min(timeout connect, 1 s)). Logs (``option httplog``, termination
     state included) and alerts go to stdout/stderr: :meth:`log_text`. Runs ``haproxy -f CFG -db``.
+    ``server_options`` are appended to the ``server`` line (``"ssl verify none"``, ``"proto h2"``).
     """
 
     name = "haproxy"
@@ -454,8 +466,10 @@ class Haproxy(Gateway):
         timeout_server: str = "1s",
         check: bool = False,
         retries: int | None = None,
+        server_options: str = "",
     ) -> None:
         super().__init__()
+        self.server_options = server_options
         self.upstream_host = upstream_host
         self.upstream_port = upstream_port
         self.timeout_connect = timeout_connect
@@ -468,6 +482,8 @@ class Haproxy(Gateway):
 
     def _write_config(self) -> None:
         check = " check inter 200ms fall 1 rise 1" if self.check else ""
+        if self.server_options:
+            check += " " + self.server_options
         retries = f"    retries {self.retries}\n" if self.retries is not None else ""
         config = f"""global
     log stdout format raw local0 info
@@ -579,6 +595,262 @@ http://:{self.port} {{
 
 
 # --------------------------------------------------------------------------------------------
+# Apache httpd
+# --------------------------------------------------------------------------------------------
+
+
+class Apache(Gateway):
+    """Debian Apache httpd 2.4 with mod_proxy: ``ProxyPass / <upstream>/`` on 127.0.0.1:PORT.
+
+    ``upstream`` is ``http://127.0.0.1:P`` or ``https://127.0.0.1:P`` (mod_ssl is loaded and
+    ``SSLProxyEngine on`` set for the latter; ``verify_upstream_tls`` turns on
+    ``SSLProxyVerify require`` with ``trusted_ca``). ``timeout`` and ``connect_timeout`` are the
+    ``ProxyPass`` ``timeout=`` / ``connectiontimeout=`` in seconds; ``retry=0`` (the default
+    here, so scenarios sharing one gateway do not see each other) keeps mod_proxy from
+    disabling a worker for 60 s after a failed connect; ``retry=None`` keeps Apache's default.
+    ``routes`` maps a first path segment to another upstream (``{"reset": "http://…"}``:
+    ``/reset/…`` goes there), so one Apache can face several misbehaving origins at once.
+    ``ServerTokens OS`` and ``ServerSignature On`` as Debian's ``security.conf`` sets them.
+    Runs ``apache2 -d DIR -f DIR/httpd.conf -DFOREGROUND`` (event MPM, one child, as
+    ``www-data`` like the packaged service; everything it writes is in DIR). Error log at
+    ``info`` for ``proxy*``; access log ``status duration_us "request"``.
+    """
+
+    name = "apache"
+    APACHE = "/usr/sbin/apache2"
+    MODULES = "/usr/lib/apache2/modules"
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        timeout: int = 1,
+        connect_timeout: int = 1,
+        retry: int | None = 0,
+        verify_upstream_tls: bool = False,
+        trusted_ca: str | None = None,
+        extra_config: str = "",
+        routes: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.upstream = upstream.rstrip("/")
+        self.routes = {k.strip("/"): v.rstrip("/") for k, v in (routes or {}).items()}
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.retry = retry
+        self.verify_upstream_tls = verify_upstream_tls
+        self.trusted_ca = trusted_ca
+        self.extra_config = extra_config
+        self.dir.chmod(0o755)  # the www-data child reads nothing here, but may need to traverse
+
+    @property
+    def error_log_path(self) -> Path:
+        return self.dir / "error.log"
+
+    @property
+    def access_log_path(self) -> Path:
+        return self.dir / "access.log"
+
+    def error_log_text(self) -> str:
+        """The error log so far (``proxy*`` modules at info)."""
+        return _read(self.error_log_path)
+
+    def access_log_text(self) -> str:
+        """Access log: ``status duration_us "request"``."""
+        return _read(self.access_log_path)
+
+    def log_text(self) -> str:
+        """Error log followed by access log."""
+        return self.error_log_text() + self.access_log_text()
+
+    def _command(self) -> list[str]:
+        return [self.APACHE, "-d", str(self.dir), "-f", str(self.dir / "httpd.conf"),
+                "-DFOREGROUND"]  # fmt: skip
+
+    def _env(self) -> dict[str, str]:
+        # apache2 reads APACHE_* from Debian's envvars only through apache2ctl; pass a clean
+        # environment so nothing from /etc/apache2 leaks in.
+        return {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LANG": "C"}
+
+    def _write_config(self) -> None:
+        d = self.dir
+        modules = ["mpm_event", "authz_core", "proxy", "proxy_http"]
+        tls = any(u.startswith("https://") for u in (self.upstream, *self.routes.values()))
+        if tls:
+            modules.append("ssl")
+        loads = "\n".join(f"LoadModule {m}_module {self.MODULES}/mod_{m}.so" for m in modules)
+        params = f"timeout={self.timeout} connectiontimeout={self.connect_timeout}"
+        if self.retry is not None:
+            params += f" retry={self.retry}"
+        ssl = ""
+        if tls:
+            ssl = "SSLProxyEngine on\n"
+            if self.verify_upstream_tls:
+                ssl += "SSLProxyVerify require\nSSLProxyCheckPeerName on\n"
+                if self.trusted_ca:
+                    ssl += f"SSLProxyCACertificateFile {self.trusted_ca}\n"
+            else:
+                ssl += (
+                    "SSLProxyVerify none\nSSLProxyCheckPeerName off\nSSLProxyCheckPeerExpire off\n"
+                )
+        proxy = "\n".join(
+            f"ProxyPass {path} {upstream}/ {params}\nProxyPassReverse {path} {upstream}/"
+            for path, upstream in (
+                *((f"/{name}/", up) for name, up in self.routes.items()),
+                ("/", self.upstream),
+            )
+        )
+        config = f"""{loads}
+ServerRoot {d}
+ServerName localhost
+Listen {HOST}:{self.port}
+PidFile {d}/apache2.pid
+DefaultRuntimeDir {d}
+User www-data
+Group www-data
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 25
+MaxRequestWorkers 25
+ServerTokens OS
+ServerSignature On
+ErrorLog {d}/error.log
+LogLevel warn proxy:info proxy_http:info
+LogFormat "%>s %D \\"%r\\"" gw
+CustomLog {d}/access.log gw
+{ssl}{proxy}
+{self.extra_config}
+"""
+        (d / "httpd.conf").write_text(config)
+
+
+# --------------------------------------------------------------------------------------------
+# Varnish
+# --------------------------------------------------------------------------------------------
+
+
+class Varnish(Gateway):
+    """Varnish Cache in front of one backend; every request is passed (nothing is cached).
+
+    ``connect_timeout``, ``first_byte_timeout`` and ``between_bytes_timeout`` go into every
+    ``backend`` block (seconds). ``routes`` maps a first path segment to another backend
+    (``{"reset": ("127.0.0.1", P)}``: ``/reset/…`` is fetched from there as ``/…``), so one
+    Varnish can face several misbehaving origins at once. ``extra_vcl`` is appended. Runs
+    ``varnishd -F -n DIR/work -a 127.0.0.1:PORT -f DIR/default.vcl -s malloc,32m -T none``;
+    the management process's output (VCL compiler errors, child panics) is in
+    :meth:`output_text`. Varnish logs to shared memory, not files: :meth:`fetch_errors` reads
+    the backend side of it with ``varnishlog -d`` (``BackendOpen`` and ``FetchError`` records,
+    such as ``fail errno 111 (Connection refused)``, ``HTC eof``, ``first byte timeout``), and
+    :meth:`log_text` is the output followed by those.
+    """
+
+    name = "varnish"
+    VARNISHD = "/usr/sbin/varnishd"
+    VARNISHLOG = "/usr/bin/varnishlog"
+
+    def __init__(
+        self,
+        upstream_host: str,
+        upstream_port: int,
+        *,
+        connect_timeout: float = 1.0,
+        first_byte_timeout: float = 1.0,
+        between_bytes_timeout: float = 1.0,
+        extra_vcl: str = "",
+        routes: Mapping[str, tuple[str, int]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.upstream_host = upstream_host
+        self.upstream_port = upstream_port
+        self.routes = {k.strip("/"): v for k, v in (routes or {}).items()}
+        if not all(re.fullmatch(r"\w+", name) for name in self.routes):
+            raise ValueError(f"route names are words (they go into VCL regexes): {routes}")
+        self.connect_timeout = connect_timeout
+        self.first_byte_timeout = first_byte_timeout
+        self.between_bytes_timeout = between_bytes_timeout
+        self.extra_vcl = extra_vcl
+        self.dir.chmod(0o755)  # varnishd's jail gives the work dir to the varnish user
+
+    def _command(self) -> list[str]:
+        return [
+            self.VARNISHD, "-F",
+            "-n", str(self.dir / "work"),
+            "-a", f"{HOST}:{self.port}",
+            "-f", str(self.dir / "default.vcl"),
+            "-s", "malloc,32m",
+            "-T", "none",
+        ]  # fmt: skip
+
+    def fetch_errors(self) -> str:
+        """``BackendOpen`` and ``FetchError`` records so far (``varnishlog -d``, ≤5 s)."""
+        if self.proc is None:
+            return ""
+        try:
+            done = subprocess.run(
+                [self.VARNISHLOG, "-d", "-n", str(self.dir / "work"), "-g", "raw",
+                 "-i", "BackendOpen,FetchError"],
+                capture_output=True, text=True, timeout=5.0, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return ""
+        return done.stdout
+
+    def log_text(self) -> str:
+        """The process's output followed by :meth:`fetch_errors`."""
+        return self.output_text() + self.fetch_errors()
+
+    def fetch_errors_for(self, route: str | None = None) -> list[str]:
+        """The ``FetchError`` texts of fetches from one backend (``None``: the default one)."""
+        backend = "default" if route is None else f"route{list(self.routes).index(route)}"
+        by_vxid: dict[str, str] = {}
+        errors: list[str] = []
+        for line in self.fetch_errors().splitlines():
+            fields = line.split(None, 3)
+            if len(fields) < 4:
+                continue
+            vxid, tag, _side, rest = fields
+            if tag == "BackendOpen":
+                by_vxid[vxid] = rest.split()[1]
+            elif tag == "FetchError":
+                named = re.match(r"backend (\w+): ", rest)
+                owner = named.group(1) if named else by_vxid.get(vxid)
+                if owner == backend:
+                    errors.append(rest)
+        return errors
+
+    def _backend(self, name: str, host: str, port: int) -> str:
+        return f"""backend {name} {{
+    .host = "{host}";
+    .port = "{port}";
+    .connect_timeout = {self.connect_timeout}s;
+    .first_byte_timeout = {self.first_byte_timeout}s;
+    .between_bytes_timeout = {self.between_bytes_timeout}s;
+}}
+"""
+
+    def _write_config(self) -> None:
+        backends = [self._backend("default", self.upstream_host, self.upstream_port)]
+        picks = []
+        for i, (path, (host, port)) in enumerate(self.routes.items()):
+            backends.append(self._backend(f"route{i}", host, port))
+            picks.append(
+                f'    if (req.url ~ "^/{path}(/|$)") {{\n'
+                f"        set req.backend_hint = route{i};\n"
+                f'        set req.url = regsub(req.url, "^/{path}/?", "/");\n'
+                f"    }}\n"
+            )
+        vcl = (
+            "vcl 4.1;\n\n"
+            + "\n".join(backends)
+            + "\nsub vcl_recv {\n"
+            + "".join(picks)
+            + "    return (pass);\n}\n"
+            + self.extra_vcl
+        )
+        (self.dir / "default.vcl").write_text(vcl)
+
+
+# --------------------------------------------------------------------------------------------
 # factories (the names tests use)
 # --------------------------------------------------------------------------------------------
 
@@ -591,3 +863,9 @@ haproxy = Haproxy
 
 caddy = Caddy
 """Real Caddy ``reverse_proxy`` (see :class:`Caddy`)."""
+
+apache = Apache
+"""Real Apache httpd ``ProxyPass`` to ``upstream`` (see :class:`Apache`)."""
+
+varnish = Varnish
+"""Real Varnish passing every request to one backend (see :class:`Varnish`)."""

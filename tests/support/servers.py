@@ -293,18 +293,25 @@ class OkServer(LoopServer):
 
 
 class _CannedServer(LoopServer):
-    """Reads the request, writes fixed bytes, closes (or, with ``reset``, sends an RST)."""
+    """Reads the request, writes fixed bytes, closes (or, with ``reset``, sends an RST).
 
-    def __init__(self, payload: bytes, *, reset: bool = False) -> None:
+    ``pause`` seconds pass between the bytes and the close: a proxy that streams has begun
+    passing the response on by then, so a cut body reaches the client as a cut body.
+    """
+
+    def __init__(self, payload: bytes, *, reset: bool = False, pause: float = 0.0) -> None:
         super().__init__()
         self.payload = payload
         self.reset = reset
+        self.pause = pause
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self.read_request(reader, writer)
         if self.payload:
             writer.write(self.payload)
             await writer.drain()
+        if self.pause > 0:
+            await asyncio.sleep(self.pause)
         if self.reset:
             sock = writer.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -826,9 +833,26 @@ def reset_server() -> LoopServer:
     return _CannedServer(b"", reset=True)
 
 
-def cut_body_server(declared: int = 1000, sent: int = 100) -> LoopServer:
-    """``Content-Length: declared`` but only ``sent`` body bytes, then close (crash mid-body)."""
-    return _CannedServer(build_response(200, b"x" * sent, content_length=declared))
+def cut_body_server(
+    declared: int = 1000, sent: int = 100, *, pause: float = 0.0, reset: bool = False
+) -> LoopServer:
+    """``Content-Length: declared`` but only ``sent`` body bytes, then close (crash mid-body).
+
+    ``pause`` waits that long before closing (or, with ``reset``, sending an RST).
+    """
+    return _CannedServer(
+        build_response(200, b"x" * sent, content_length=declared), pause=pause, reset=reset
+    )
+
+
+def long_header_server(length: int = 9000) -> LoopServer:
+    """A 200 with one ``X-Long`` header line of ``length`` bytes (Apache refuses over 8192)."""
+    return _CannedServer(build_response(200, b"ok", [("X-Long", "a" * length)]))
+
+
+def reset_in_headers_server() -> LoopServer:
+    """Sends part of a status line and headers, then an RST (a crash while writing the head)."""
+    return _CannedServer(b"HTTP/1.1 200 OK\r\nContent-Le", reset=True)
 
 
 def drip_server(interval: float = 1.0) -> DripServer:
