@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from checks.gateways import GatewayId
+from checks.gateways import GatewayId as G
 from checks.model import Cause, Mismatch, OriginProtocols, Probe
 
 __all__ = [
@@ -69,57 +71,57 @@ def points_at_link(public: Sequence[Probe], origin: Sequence[Probe]) -> Probe | 
     return answering
 
 
-_TLS_LINES: Mapping[str, str] = {
-    "aws_alb": "AWS ALB: target group protocol `HTTPS` on port PORTNUM",
-    "traefik": "Traefik: the service URL `https://ADDR` (with a `serversTransport` for its CA)",
-    "nginx": "nginx: `proxy_pass https://ADDR;` with `proxy_ssl_server_name on;`",
-    "ingress_nginx": "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTPS`",
-    "haproxy": "HAProxy: `server app ADDR ssl verify required ca-file <ca.pem> sni req.hdr(host)`",
-    "caddy": "Caddy: `reverse_proxy https://ADDR` (or `transport http { tls }`)",
-    "apache": "Apache: `SSLProxyEngine on` with `ProxyPass / https://ADDR/`",
-    "envoy": "Envoy: a `transport_socket` `envoy.transport_sockets.tls` (UpstreamTlsContext"
+_TLS_LINES: Mapping[GatewayId, str] = {
+    G.AWS_ALB: "AWS ALB: target group protocol `HTTPS` on port PORTNUM",
+    G.TRAEFIK: "Traefik: the service URL `https://ADDR` (with a `serversTransport` for its CA)",
+    G.NGINX: "nginx: `proxy_pass https://ADDR;` with `proxy_ssl_server_name on;`",
+    G.INGRESS_NGINX: "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTPS`",
+    G.HAPROXY: "HAProxy: `server app ADDR ssl verify required ca-file <ca.pem> sni req.hdr(host)`",
+    G.CADDY: "Caddy: `reverse_proxy https://ADDR` (or `transport http { tls }`)",
+    G.APACHE: "Apache: `SSLProxyEngine on` with `ProxyPass / https://ADDR/`",
+    G.ENVOY: "Envoy: a `transport_socket` `envoy.transport_sockets.tls` (UpstreamTlsContext"
     " with `sni`) on the cluster",
 }
-_PLAIN_LINES: Mapping[str, str] = {
-    "aws_alb": "AWS ALB: target group protocol `HTTP` on port PORTNUM",
-    "traefik": "Traefik: the service URL `http://ADDR`",
-    "nginx": "nginx: `proxy_pass http://ADDR;` (no `proxy_ssl_*` lines)",
-    "ingress_nginx": "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTP`",
-    "haproxy": "HAProxy: `server app ADDR` without `ssl`",
-    "caddy": "Caddy: `reverse_proxy http://ADDR` (no `tls` in `transport http`)",
-    "apache": "Apache: `ProxyPass / http://ADDR/` (no `SSLProxyEngine` for it)",
-    "envoy": "Envoy: no `envoy.transport_sockets.tls` `transport_socket` on the cluster",
+_PLAIN_LINES: Mapping[GatewayId, str] = {
+    G.AWS_ALB: "AWS ALB: target group protocol `HTTP` on port PORTNUM",
+    G.TRAEFIK: "Traefik: the service URL `http://ADDR`",
+    G.NGINX: "nginx: `proxy_pass http://ADDR;` (no `proxy_ssl_*` lines)",
+    G.INGRESS_NGINX: "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTP`",
+    G.HAPROXY: "HAProxy: `server app ADDR` without `ssl`",
+    G.CADDY: "Caddy: `reverse_proxy http://ADDR` (no `tls` in `transport http`)",
+    G.APACHE: "Apache: `ProxyPass / http://ADDR/` (no `SSLProxyEngine` for it)",
+    G.ENVOY: "Envoy: no `envoy.transport_sockets.tls` `transport_socket` on the cluster",
 }
-_HTTP1_LINES: Mapping[str, str] = {
-    "aws_alb": "AWS ALB: target group protocol version `HTTP1` (not `HTTP2` or `gRPC`)",
-    "traefik": "Traefik: the service URL `SCHEME://ADDR` (not `h2c://`)",
-    "nginx": "nginx: replace `grpc_pass` with `proxy_pass SCHEME://ADDR;` and"
+_HTTP1_LINES: Mapping[GatewayId, str] = {
+    G.AWS_ALB: "AWS ALB: target group protocol version `HTTP1` (not `HTTP2` or `gRPC`)",
+    G.TRAEFIK: "Traefik: the service URL `SCHEME://ADDR` (not `h2c://`)",
+    G.NGINX: "nginx: replace `grpc_pass` with `proxy_pass SCHEME://ADDR;` and"
     " `proxy_http_version 1.1;`",
-    "ingress_nginx": "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTP`"
+    G.INGRESS_NGINX: "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: HTTP`"
     " (not GRPC)",
-    "haproxy": "HAProxy: drop `proto h2` from `server app ADDR` (and use `alpn http/1.1` with"
+    G.HAPROXY: "HAProxy: drop `proto h2` from `server app ADDR` (and use `alpn http/1.1` with"
     " `ssl`)",
-    "caddy": "Caddy: `transport http { versions 1.1 }`",
-    "apache": "Apache: replace `h2c://` / `h2://` with `ProxyPass / SCHEME://ADDR/`",
-    "envoy": "Envoy: no `http2_protocol_options` on the cluster (HTTP/1.1 to it)",
+    G.CADDY: "Caddy: `transport http { versions 1.1 }`",
+    G.APACHE: "Apache: replace `h2c://` / `h2://` with `ProxyPass / SCHEME://ADDR/`",
+    G.ENVOY: "Envoy: no `http2_protocol_options` on the cluster (HTTP/1.1 to it)",
 }
-_H2_LINES: Mapping[str, str] = {
-    "aws_alb": "AWS ALB: target group protocol version `HTTP2` (or `gRPC`)",
-    "traefik": "Traefik: the service URL `h2c://ADDR` (HTTP/2 in plain text)",
-    "nginx": "nginx: `grpc_pass GRPCSCHEME://ADDR;` for a gRPC (HTTP/2-only) origin",
-    "ingress_nginx": "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: GRPC`",
-    "haproxy": "HAProxy: `server app ADDR proto h2`",
-    "caddy": "Caddy: `transport http { versions h2c 2 }`",
-    "apache": "Apache: `ProxyPass / H2SCHEME://ADDR/` (mod_proxy_http2)",
-    "envoy": "Envoy: `http2_protocol_options: {}` on the cluster",
+_H2_LINES: Mapping[GatewayId, str] = {
+    G.AWS_ALB: "AWS ALB: target group protocol version `HTTP2` (or `gRPC`)",
+    G.TRAEFIK: "Traefik: the service URL `h2c://ADDR` (HTTP/2 in plain text)",
+    G.NGINX: "nginx: `grpc_pass GRPCSCHEME://ADDR;` for a gRPC (HTTP/2-only) origin",
+    G.INGRESS_NGINX: "ingress-nginx: `nginx.ingress.kubernetes.io/backend-protocol: GRPC`",
+    G.HAPROXY: "HAProxy: `server app ADDR proto h2`",
+    G.CADDY: "Caddy: `transport http { versions h2c 2 }`",
+    G.APACHE: "Apache: `ProxyPass / H2SCHEME://ADDR/` (mod_proxy_http2)",
+    G.ENVOY: "Envoy: `http2_protocol_options: {}` on the cluster",
 }
-_LINES: Mapping[str, tuple[str, Mapping[str, str]]] = {
+_LINES: Mapping[str, tuple[str, Mapping[GatewayId, str]]] = {
     "plain_to_tls": ("Make the proxy speak TLS to it", _TLS_LINES),
     "tls_to_plain": ("Make the proxy speak plain HTTP to it", _PLAIN_LINES),
     "h2_to_http1": ("Make the proxy speak HTTP/1.1 to it", _HTTP1_LINES),
     "http1_to_h2": ("Make the proxy speak HTTP/2 to it", _H2_LINES),
 }
-_ALL_GATEWAYS = ("nginx", "haproxy", "caddy", "apache", "envoy")
+_ALL_GATEWAYS = (G.NGINX, G.HAPROXY, G.CADDY, G.APACHE, G.ENVOY)
 
 
 def _fill(line: str, address: str, tls: bool) -> str:
@@ -142,13 +144,13 @@ def fix_steps(
     for m in found:
         lead, lines = _LINES[m.kind]
         tls = origin_tls
-        names = (gateway,) if gateway in lines else _ALL_GATEWAYS
-        chosen = "; ".join(_fill(lines[n], address, tls) for n in names if n is not None)
+        names = (GatewayId(gateway),) if gateway is not None and gateway in lines else _ALL_GATEWAYS
+        chosen = "; ".join(_fill(lines[n], address, tls) for n in names)
         steps.append(f"{lead} ({m.sentence}): {chosen}.")
     return tuple(steps)
 
 
-_HTTP2_FIRST = frozenset({"envoy"})
+_HTTP2_FIRST = frozenset({G.ENVOY})
 """Gateways whose commoner slip is the HTTP version: Envoy (Istio) speaks HTTP/2 to a pod whose
 Service port is named ``http2`` or ``grpc``, while its TLS to the pod is the mesh's own."""
 

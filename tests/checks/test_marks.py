@@ -31,6 +31,7 @@ from checks.advice import _BY_SOURCE
 from checks.fingerprints import _AGREE_CONFIDENCE as AGREE_CONFIDENCE
 from checks.fingerprints import GATEWAYS, _place, attribute
 from checks.gateways import ORIGIN, GatewayId, SourceId, parse_source
+from checks.mismatch import _LINES as MISMATCH_LINES
 from tests.checks.conftest import run
 from tests.checks.pages import (
     AFD_HEADERS,
@@ -116,6 +117,8 @@ def test_no_table_names_an_unknown_id() -> None:
     assert all(type(s) in (GatewayId, SourceId) for s in sources)
     assert all(type(s) in (GatewayId, SourceId) for s, _ in _BY_SOURCE)
     assert set(_doc_sections()) <= {g.value for g in GatewayId}
+    for _, lines in MISMATCH_LINES.values():
+        assert all(type(g) is GatewayId for g in lines)
     assert len(_doc_sections()) == len(set(_doc_sections()))
 
 
