@@ -60,8 +60,10 @@ def test_allow_networks_from_the_environment(
         (["https://example.com/", "--resolver", "dns.google"], "--resolver"),
         (["https://example.com/", "--ca-bundle", "/nonexistent.pem"], "no such file"),
         (["https://example.com/", "--allow", "10.0.0.0/33"], "not a network"),
-        (["http://127.0.0.1:9/"], "loopback"),
-        (["http://169.254.169.254/latest/meta-data/"], "metadata"),
+        (["http://127.0.0.1:9/", "--deny-internal"], "loopback"),
+        (["http://169.254.169.254/latest/meta-data/", "--deny-internal"], "metadata"),
+        (["http://metadata.google.internal/", "--deny-internal"], "metadata name"),
+        (["http://127.0.0.1:9/", "--allow", "10.0.0.0/8"], "loopback"),
         ([], "required"),
     ],
 )
