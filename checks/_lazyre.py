@@ -1,6 +1,6 @@
 """Regular expressions compiled on first use, then kept.
 
-The fingerprint and explain tables hold over five hundred patterns. Compiled at import they cost
+The fingerprint and explain tables hold nearly five hundred patterns. Compiled at import they cost
 about 100 ms of CPU at every start of the ``check502`` command, though one check reads only a few
 of them (a healthy answer, none of the explain table). A :class:`LazyPattern` compiles itself
 the first time it is searched. A malformed pattern therefore no longer stops the import: the
