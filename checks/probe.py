@@ -23,8 +23,6 @@ import time
 import zlib
 from dataclasses import dataclass, field, replace
 
-import certifi
-
 from checks import tlsinfo
 from checks._exchange import BODY_DRAIN, BODY_EXCERPT, READ_SIZE, Exchange, Outcome
 from checks._http1 import exchange_http1
@@ -78,6 +76,8 @@ class Transport:
         """The context offering ``h2`` and ``http/1.1`` (``http2``), or ``http/1.1`` only."""
         made = self._contexts.get(http2)
         if made is None:
+            import certifi  # noqa: PLC0415 - with the bundle it names, on first use
+
             made = ssl.create_default_context(cafile=self.ca_bundle or certifi.where())
             made.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
             made = self._contexts.setdefault(http2, made)

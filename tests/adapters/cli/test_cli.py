@@ -224,4 +224,4 @@ def test_a_plain_http_check_loads_neither_the_bot_nor_tls_dns_or_http2() -> None
     loaded = set(json.loads(result.stderr))
     assert "checks" in loaded and "h11" in loaded  # the probe did run here
     assert loaded.isdisjoint({"bot", "apscheduler", "sqlite_utils"}), loaded
-    assert loaded.isdisjoint({"cryptography", "dns", "httpcore", "h2"}), loaded
+    assert loaded.isdisjoint({"cryptography", "dns", "httpcore", "h2", "certifi"}), loaded
