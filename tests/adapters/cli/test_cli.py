@@ -199,6 +199,24 @@ def test_head_reads_the_start_of_the_json_document() -> None:
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("unbuffered", ["1", ""], ids=["unbuffered", "buffered"])
+def test_a_reader_leaving_mid_document_is_noticed(unbuffered: str) -> None:
+    """A document longer than a pipe holds: head leaves while the command still writes. With
+    PYTHONUNBUFFERED the raw write stops short, which the text layer would take for success."""
+    with ok_server(body=b"x" * 16 * 1024) as server:
+        command = f"{sys.executable} -m adapters.cli --json --runs 8 {server.url} | head -c 100"
+        result = subprocess.run(
+            ["bash", "-c", f"{command} >/dev/null; echo ${{PIPESTATUS[0]}}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
+        )
+    assert result.stdout == f"{EXIT_READER_GONE}\n", result.stdout
+    assert result.stderr == ""
+
+
 _LOADED = """
 import json, sys
 from adapters.cli.main import main
