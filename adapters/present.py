@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.model import Monitor
 from checks import Cause, Diagnosis, Hop, Probe
+
+if TYPE_CHECKING:  # only a type: the check502 command must not import the bot (its start-up)
+    from bot.model import Monitor
 
 CAUSE_TITLE: dict[Cause, str] = {
     Cause.OK: "Healthy",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from checks._lazyre import LazyPattern
 from checks.gateways import Source, parse_source
 from checks.model import Cause
 
@@ -40,7 +41,8 @@ class Rule:
     """One fingerprint: a pattern, who writes it, and what it means."""
 
     id: str
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
+    """Compiled (case-insensitive) by its first search: see :mod:`checks._lazyre`."""
     source: Source | None
     """Who writes the line or code: a gateway's typed id, Go, Kubernetes, the origin; or None."""
     cause: Cause
@@ -69,7 +71,7 @@ def _rule(
     # alternatives, then the pattern and the summary, like a table. The source is spelt as a
     # string in the rows and parsed here, once, into its typed id (a misspelt one stops the import).
     source = None if source is None else parse_source(source)
-    pattern = re.compile(regex, re.IGNORECASE)
+    pattern = LazyPattern(regex, re.IGNORECASE)
     return Rule(rule_id, pattern, source, cause, status, summary, alternatives, steps, advice)
 
 

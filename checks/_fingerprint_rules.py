@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from checks._lazyre import LazyPattern
 from checks.gateways import ORIGIN, Generator
 from checks.gateways import GatewayId as G
 from checks.model import Cause
@@ -78,7 +79,7 @@ class Header:
     """Header ``name`` is present; with ``pattern``, one of its values matches (search)."""
 
     name: str
-    pattern: re.Pattern[str] | None = None
+    pattern: LazyPattern | None = None
 
     def match(self, r: Response) -> Facts | None:
         values = r.headers.get(self.name, ())
@@ -106,7 +107,7 @@ class NoHeader:
 class Body:
     """The (entity-decoded) body matches ``pattern`` (search)."""
 
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
 
     def match(self, r: Response) -> Facts | None:
         m = self.pattern.search(r.body)
@@ -139,7 +140,7 @@ class AnyOf:
 class Reason:
     """The status line's reason phrase matches ``pattern`` (search)."""
 
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
 
     def match(self, r: Response) -> Facts | None:
         m = self.pattern.search(r.reason)
@@ -155,7 +156,7 @@ class Echo:
     """
 
     name: str
-    pattern: re.Pattern[str] | None = None
+    pattern: LazyPattern | None = None
 
     def match(self, r: Response) -> Facts | None:
         for value in r.headers.get(self.name, ()):
@@ -187,12 +188,12 @@ Condition = Header | NoHeader | Body | EmptyBody | AnyOf | Reason | Echo | Statu
 
 def header(name: str, pattern: str | None = None) -> Header:
     """Header ``name`` present (and, with ``pattern``, a value matching it case-insensitively)."""
-    return Header(name.lower(), None if pattern is None else re.compile(pattern, re.IGNORECASE))
+    return Header(name.lower(), None if pattern is None else LazyPattern(pattern, re.IGNORECASE))
 
 
 def body(pattern: str, flags: int = 0) -> Body:
     """Body matching ``pattern``."""
-    return Body(re.compile(pattern, flags))
+    return Body(LazyPattern(pattern, flags))
 
 
 # --- What a match implies --------------------------------------------------------------------
@@ -219,7 +220,7 @@ UNSAID = Implied(None)
 class Detail:
     """A finer reading of a matched response: ``implied`` holds where ``pattern`` is in the body."""
 
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
     implied: Implied
     evidence: str
     code: str | None = None
@@ -236,7 +237,7 @@ def detail(
 ) -> Detail:
     """Shorthand for :class:`Detail`."""
     return Detail(
-        re.compile(pattern),
+        LazyPattern(pattern),
         implied,
         evidence,
         code,
@@ -328,12 +329,12 @@ def error_mark(gateway: G, label: str, place: str, *when: Condition) -> ErrorMar
 
 def reason(pattern: str) -> Reason:
     """Reason phrase matching ``pattern``, case-insensitively."""
-    return Reason(re.compile(pattern, re.IGNORECASE))
+    return Reason(LazyPattern(pattern, re.IGNORECASE))
 
 
 def echo(name: str, pattern: str | None = None) -> Echo:
     """The body repeats header ``name``'s value (or ``pattern``'s first group of it)."""
-    return Echo(name.lower(), None if pattern is None else re.compile(pattern))
+    return Echo(name.lower(), None if pattern is None else LazyPattern(pattern))
 
 
 # --- Shared patterns -------------------------------------------------------------------------
@@ -448,7 +449,7 @@ _FLY_CODES: Mapping[str, Implied] = {  # 2.14
 
 # obj.response is also the reason phrase on HTTP/1.1 (HTTP/2 sends none): 2.8.
 _FASTLY_REASON = Reason(
-    re.compile(r"^(?P<code>" + "|".join(map(re.escape, _FASTLY_RESPONSES)) + ")$")
+    LazyPattern(r"^(?P<code>" + "|".join(map(re.escape, _FASTLY_RESPONSES)) + ")$")
 )
 
 # Envoy local replies (2.18, 3.2): the reset reason gives the flag and the cause. Order matters:

@@ -7,16 +7,16 @@ import asyncio
 import ipaddress
 import time
 from pathlib import Path
-from typing import Protocol
-
-import dns.asyncresolver
-import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.resolver
+from typing import TYPE_CHECKING, Protocol
 
 from checks.errors import InvalidURL
 from checks.model import DnsRecord, DnsResult, ErrorKind, ProbeError
+
+if TYPE_CHECKING:
+    import dns.asyncresolver
+
+# dnspython is imported by the first lookup that needs a DNS server, not at import: an IP
+# literal, ``localhost`` or a hosts-file name (the check502 command's cold start) never loads it.
 
 HOSTS_FILE = Path("/etc/hosts")
 
@@ -73,7 +73,8 @@ class DnsResolver:
     """Resolve A and AAAA with dnspython, through a given server or the system's configuration.
 
     With no server, ``localhost`` names and ``/etc/hosts`` are honoured first, as the system's
-    own resolver would.
+    own resolver would. The dnspython resolver (and ``/etc/resolv.conf``) is set up by the first
+    lookup that needs it.
     """
 
     def __init__(
@@ -85,24 +86,44 @@ class DnsResolver:
     ) -> None:
         self._timeout = timeout
         self._hosts_file = hosts_file if nameserver is None else None
-        self._resolver = dns.asyncresolver.Resolver(configure=False)
-        if nameserver is None:
+        self._server = None if nameserver is None else parse_nameserver(nameserver)
+        self._made: dns.asyncresolver.Resolver | None = None
+        self._description: str | None = None
+
+    def _dns(self) -> dns.asyncresolver.Resolver:
+        """The dnspython resolver, set up on first use."""
+        if self._made is not None:
+            return self._made
+        import dns.asyncresolver  # noqa: PLC0415 - on first use (see the module's top)
+        import dns.resolver  # noqa: PLC0415
+
+        made = dns.asyncresolver.Resolver(configure=False)
+        if self._server is None:
             try:
-                self._resolver.read_resolv_conf("/etc/resolv.conf")
+                made.read_resolv_conf("/etc/resolv.conf")
             except (OSError, dns.resolver.NoResolverConfiguration):
-                self._resolver.nameservers = []
-        if nameserver is not None:
-            ip, port = parse_nameserver(nameserver)
-            self._resolver.nameservers = [ip]
-            self._resolver.port = port
-            self.description = f"{ip}:{port}" if ":" not in ip else f"[{ip}]:{port}"
+                made.nameservers = []
+            servers = ", ".join(str(s) for s in made.nameservers)
+            self._description = f"system ({servers})" if servers else "system"
         else:
-            servers = ", ".join(str(s) for s in self._resolver.nameservers)
-            self.description = f"system ({servers})" if servers else "system"
-        self._resolver.lifetime = timeout
-        self._resolver.timeout = min(2.0, timeout)
-        self._resolver.retry_servfail = False
-        self._resolver.cache = None
+            ip, port = self._server
+            made.nameservers = [ip]
+            made.port = port
+            self._description = f"{ip}:{port}" if ":" not in ip else f"[{ip}]:{port}"
+        made.lifetime = self._timeout
+        made.timeout = min(2.0, self._timeout)
+        made.retry_servfail = False
+        made.cache = None
+        self._made = made
+        return made
+
+    @property
+    def description(self) -> str:
+        """Who answers: ``system (10.0.0.2)`` or ``IP:PORT`` of the given server."""
+        if self._description is None:
+            self._dns()
+        assert self._description is not None
+        return self._description
 
     async def resolve(self, host: str) -> DnsResult:
         start = time.perf_counter()
@@ -124,10 +145,13 @@ class DnsResolver:
         return await self._query(host, start)
 
     async def _query(self, host: str, start: float) -> DnsResult:
+        import dns.name  # noqa: PLC0415 - on first use (see the module's top)
+
+        resolver = self._dns()
         qname = dns.name.from_text(host)  # absolute: the search list is never applied
         answers = await asyncio.gather(
-            self._resolver.resolve(qname, "A", search=False),
-            self._resolver.resolve(qname, "AAAA", search=False),
+            resolver.resolve(qname, "A", search=False),
+            resolver.resolve(qname, "AAAA", search=False),
             return_exceptions=True,
         )
         duration = _elapsed_ms(start)
@@ -149,6 +173,9 @@ class DnsResolver:
         return DnsResult(host, self.description, (), duration, error=self._classify(host, errors))
 
     def _classify(self, host: str, errors: list[BaseException]) -> ProbeError:
+        import dns.exception  # noqa: PLC0415 - loaded already by the lookup that failed
+        import dns.resolver  # noqa: PLC0415
+
         server = self.description
         if any(isinstance(e, dns.resolver.NXDOMAIN) for e in errors):
             return ProbeError(

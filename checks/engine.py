@@ -288,8 +288,11 @@ def _resolver(nameserver: str | None, timeout: float) -> DnsResolver:
 
 @functools.lru_cache(maxsize=16)
 def _transport(ca_bundle: str | None) -> Transport:
-    """One transport per CA bundle: loading a bundle costs milliseconds."""
-    return Transport.create(ca_bundle=ca_bundle)
+    """One transport per CA bundle: loading a bundle costs milliseconds, so it is loaded by the
+    first TLS probe (never for a plain-HTTP check), then kept."""
+    if ca_bundle is None:
+        return Transport.on_demand()
+    return Transport.create(ca_bundle=ca_bundle)  # a bundle that cannot be read fails at once
 
 
 def _with_redirects(result: Probe, visited: list[str]) -> Probe:

@@ -24,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import ssl
+import sys
 from collections.abc import Iterator
+from types import ModuleType
 
 import h11
-import httpcore
 
 from checks.model import ErrorKind, ProbeError
 
@@ -191,17 +192,26 @@ def map_exception(exc: BaseException, phase: str) -> ProbeFailure:
             return _closed(phase, "reset")
         if isinstance(item, OSError) and item.errno in _UNREACHABLE_ERRNOS:
             return failure(ErrorKind.CONNECT_UNREACHABLE, f"{item.strerror or 'unreachable'}")
-    if isinstance(exc, TimeoutError | httpcore.TimeoutException):
+    hc = _httpcore()
+    if isinstance(exc, TimeoutError) or (hc and isinstance(exc, hc.TimeoutException)):
         return _timeout(phase)
-    if isinstance(exc, h11.ProtocolError | httpcore.ProtocolError):
+    if isinstance(exc, h11.ProtocolError) or (hc and isinstance(exc, hc.ProtocolError)):
         return _protocol_failure(str(exc), phase)
-    if isinstance(exc, httpcore.NetworkError | asyncio.IncompleteReadError | EOFError):
+    if isinstance(exc, asyncio.IncompleteReadError | EOFError) or (
+        hc and isinstance(exc, hc.NetworkError)
+    ):
         return _closed(phase, "closed")
     if isinstance(exc, OSError):
         if phase == Phase.CONNECT:
             return failure(ErrorKind.CONNECT_REFUSED, f"could not connect: {exc.strerror or exc}")
         return _closed(phase, "closed")
     return failure(ErrorKind.INVALID_RESPONSE, f"{type(exc).__name__}: {exc}")
+
+
+def _httpcore() -> ModuleType | None:
+    """httpcore when loaded, else None: it is imported by the first HTTP/2 exchange only (see
+    :mod:`checks.probe`), and none of its exceptions can exist before it is."""
+    return sys.modules.get("httpcore")
 
 
 def _closed(phase: str, how: str) -> ProbeFailure:

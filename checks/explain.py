@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 
 from checks._explain_rules import RULES, Rule
+from checks._lazyre import LazyPattern
 from checks.advice import MAX_STEPS, next_steps, phrase_steps
 from checks.model import Cause
 
@@ -74,8 +75,8 @@ _NO_MATCH_SUMMARY = (
 )
 
 # (label, pattern): a match is reported as "label value", its groups joined with ": ".
-_DETAILS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (label, re.compile(regex, re.IGNORECASE))
+_DETAILS: tuple[tuple[str, LazyPattern], ...] = tuple(
+    (label, LazyPattern(regex, re.IGNORECASE))
     for label, regex in (
         ("upstream", r'\bupstream: "([^"\n]{1,300})"'),
         ("upstream", r"\bconnect\(\) to (\S{1,300}) failed"),
@@ -180,7 +181,7 @@ def _matched_text(match: re.Match[str]) -> str:
 
 
 # What a line says about where it failed: the upstream it dialled and the public name it served.
-_UPSTREAM_VALUE = re.compile(
+_UPSTREAM_VALUE = LazyPattern(
     r"^(?:[a-z][a-z0-9+.-]{0,20}://)?(?:\[(?P<v6>[0-9a-f:.]{2,45})\]|(?P<name>[^\s/:\[\]\"]{1,255}))"
     r"(?::(?P<port>\d{1,5}))?(?=$|[/\s\"])",
     re.IGNORECASE,
@@ -189,7 +190,7 @@ _UPSTREAM_VALUE = re.compile(
 # A name needs a dot, so a pasted `Server: cloudflare` header is not taken for the site.
 _NAME = r"([A-Za-z0-9][\w-]{0,62}(?:\.[\w-]{1,63}){1,10})"
 _PUBLIC_HOST = tuple(
-    re.compile(regex)
+    LazyPattern(regex)
     for regex in (
         rf', host: "{_NAME}(?::\d{{1,5}})?"',
         rf", server: {_NAME}(?=[,\s]|$)",

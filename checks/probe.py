@@ -21,14 +21,11 @@ import asyncio
 import ssl
 import time
 import zlib
-from dataclasses import dataclass, replace
-
-import certifi
+from dataclasses import dataclass, field, replace
 
 from checks import tlsinfo
 from checks._exchange import BODY_DRAIN, BODY_EXCERPT, READ_SIZE, Exchange, Outcome
 from checks._http1 import exchange_http1
-from checks._http2 import exchange_http2
 from checks.errors import Phase, failure, map_exception
 from checks.model import DnsRecord, ErrorKind, Probe, ProbeError, Timings, TlsInfo
 from checks.target import TargetURL
@@ -48,25 +45,51 @@ _MIN_LEFT = 0.05
 __all__ = ["BODY_DRAIN", "BODY_EXCERPT", "HEADER_LIMIT", "ProbeRequest", "Transport", "probe"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Transport:
     """The engine's network seam: how probes verify TLS.
 
     Two contexts, because ALPN is a property of the context: one offers ``h2`` and
-    ``http/1.1``, the other only ``http/1.1`` (the protocol-mismatch retry).
+    ``http/1.1``, the other only ``http/1.1`` (the protocol-mismatch retry). Each is made when
+    first needed and then kept: loading a CA bundle costs tens of milliseconds of CPU, which a
+    plain-HTTP check never needs (see :meth:`on_demand`).
     """
 
-    offer_h2: ssl.SSLContext
-    http1_only: ssl.SSLContext
+    ca_bundle: str | None = None
+    """PEM file of the CAs to trust; None for certifi's bundle."""
+    _contexts: dict[bool, ssl.SSLContext] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def create(cls, *, ca_bundle: str | None = None) -> Transport:
-        def context(protocols: list[str]) -> ssl.SSLContext:
-            ctx = ssl.create_default_context(cafile=ca_bundle or certifi.where())
-            ctx.set_alpn_protocols(protocols)
-            return ctx
+        """Both contexts made now, so a bundle that cannot be read fails here, at start-up."""
+        transport = cls(ca_bundle)
+        transport.context(http2=True)
+        transport.context(http2=False)
+        return transport
 
-        return cls(offer_h2=context(["h2", "http/1.1"]), http1_only=context(["http/1.1"]))
+    @classmethod
+    def on_demand(cls, *, ca_bundle: str | None = None) -> Transport:
+        """The contexts made by the first TLS probe that needs them (a one-off check)."""
+        return cls(ca_bundle)
+
+    def context(self, *, http2: bool) -> ssl.SSLContext:
+        """The context offering ``h2`` and ``http/1.1`` (``http2``), or ``http/1.1`` only."""
+        made = self._contexts.get(http2)
+        if made is None:
+            import certifi  # noqa: PLC0415 - with the bundle it names, on first use
+
+            made = ssl.create_default_context(cafile=self.ca_bundle or certifi.where())
+            made.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
+            made = self._contexts.setdefault(http2, made)
+        return made
+
+    @property
+    def offer_h2(self) -> ssl.SSLContext:
+        return self.context(http2=True)
+
+    @property
+    def http1_only(self) -> ssl.SSLContext:
+        return self.context(http2=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +186,7 @@ async def probe(
     """Send one GET on a fresh connection and measure it. Failures are values, never raised."""
     url = request.url
     uses_tls = request.scheme == "https"
-    context = (transport.offer_h2 if http2 else transport.http1_only) if uses_tls else None
+    context = transport.context(http2=http2) if uses_tls else None
     exchange = Exchange(
         request.scheme.encode("ascii"), url.path.encode("ascii"), _request_headers(url)
     )
@@ -179,6 +202,10 @@ async def probe(
             reader, writer = conn.reader, conn.writer
             assert reader is not None and writer is not None
             if conn.alpn == "h2":
+                # httpcore (and h2) load with the first HTTP/2 answer: a plain-HTTP check, such
+                # as the check502 command's cold start, never pays for them.
+                from checks._http2 import exchange_http2  # noqa: PLC0415
+
                 await exchange_http2(
                     reader, writer, exchange, out, ip=request.ip, port=request.port
                 )

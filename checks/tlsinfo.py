@@ -5,14 +5,20 @@ from __future__ import annotations
 import asyncio
 import ssl
 from datetime import UTC, datetime
-
-from cryptography import x509
-from cryptography.x509.oid import NameOID
+from typing import TYPE_CHECKING
 
 from checks.model import TlsInfo
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# cryptography is imported where a certificate is read, not at import: a plain-HTTP check (the
+# check502 command's cold start) never loads it.
+
 
 def _name(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415 - on first use (see above)
+
     common = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     if common:
         value = common[0].value
@@ -30,6 +36,8 @@ def describe_certificate(
     now: datetime | None = None,
 ) -> TlsInfo:
     """Turn a DER certificate into a ``TlsInfo``."""
+    from cryptography import x509  # noqa: PLC0415 - on first use (see above)
+
     cert = x509.load_der_x509_certificate(der)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

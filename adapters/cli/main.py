@@ -1,18 +1,23 @@
 """``check502``: diagnose a URL from the terminal, or explain a pasted log line.
 
-Exit codes: 0 healthy, 1 a problem was diagnosed, 2 bad usage, 3 an unexpected internal error.
+The command is the operator's own tool: it checks every address the person at the shell could
+reach with curl (``localhost``, private networks), unlike the bot, which refuses internal
+addresses. ``--deny-internal``, ``--allow NET`` or a set ``CHECK502_ALLOW_NETWORKS`` apply the
+bot's policy instead, for scripts that pass URLs they did not write.
+
+Exit codes: 0 healthy, 1 a problem was diagnosed, 2 bad usage, 3 an unexpected internal error;
+141 when the reader of its output went away (``check502 --json URL | head -c 100``), as curl.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 import checks
@@ -21,6 +26,33 @@ from adapters.cli.render import render_diagnosis, render_explanation, stdout_sty
 log = logging.getLogger("check502")
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_READER_GONE = 141
+"""What a shell reports for a command that SIGPIPE ended (128 + 13), as ``seq | head`` shows."""
+
+
+class _ReaderGone(Exception):
+    """Standard output is a pipe whose reader has exited (``check502 URL | head -c 100``)."""
+
+
+def _emit(text: str) -> None:
+    """Write ``text`` to standard output and flush it, so a reader that went away is noticed
+    here, as :class:`_ReaderGone`, and not as an error while the interpreter exits."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise _ReaderGone from None
+
+
+def _reader_gone() -> int:
+    """End quietly, as a UNIX tool whose reader left: no traceback, no message (curl exits 23
+    with ``-s`` and prints nothing, ``seq`` dies of SIGPIPE: 141). What is still buffered for
+    standard output is thrown away by pointing it at /dev/null (the recipe in Python's ``signal``
+    documentation), so the flush at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_READER_GONE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,10 +74,23 @@ def _positive(kind: type[int] | type[float]):  # type: ignore[no-untyped-def]
 
 
 def _version() -> str:
+    import importlib.metadata  # noqa: PLC0415 - only for --version: it costs every start ~20 ms
+
     try:
         return importlib.metadata.version("check502")
     except importlib.metadata.PackageNotFoundError:
         return "(not installed)"
+
+
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        sys.stdout.write(f"check502 {_version()}\n")
+        parser.exit(EXIT_OK)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Diagnose an HTTP 502: who generated it, which hop is broken, and why.",
         epilog='Also: check502 explain "LOG LINE OR CODE" maps an error-log line to a cause.',
     )
-    parser.add_argument("--version", action="version", version=f"check502 {_version()}")
+    parser.add_argument("--version", action=_Version)
     parser.add_argument("url", help="the public URL, e.g. https://shop.example.com/")
     parser.add_argument(
         "--origin",
@@ -84,13 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="deadline per probe in seconds (default 10)",
     )
     parser.add_argument("--follow", action="store_true", help="follow up to 5 redirects")
-    parser.add_argument(
+    addresses = parser.add_argument_group(
+        "addresses",
+        "Every address is checked by default, internal ones too (localhost, 10.0.0.0/8...), as"
+        " curl would. For URLs you did not write, apply the bot's policy: refuse private,"
+        " loopback, link-local and cloud-metadata addresses, after DNS and on every redirect.",
+    )
+    addresses.add_argument(
+        "--deny-internal",
+        action="store_true",
+        help="apply the bot's policy; also on when CHECK502_ALLOW_NETWORKS is set (its networks,"
+        " comma-separated, are then the allowed ones) or --allow is given",
+    )
+    addresses.add_argument(
         "--allow",
         action="append",
         default=[],
         metavar="NET",
-        help="allow checking this internal network (e.g. 10.0.0.0/8, 127.0.0.1);"
-        " also CHECK502_ALLOW_NETWORKS",
+        help="apply the bot's policy but allow this network (e.g. 10.0.0.0/8, 127.0.0.1);"
+        " repeatable",
     )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON document")
     return parser
@@ -107,7 +164,7 @@ def _explain(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     e = checks.explain(" ".join(args.line))
     if args.json:
-        print(
+        _emit(
             json.dumps(
                 {
                     "cause": e.cause.value,
@@ -121,16 +178,28 @@ def _explain(argv: Sequence[str]) -> int:
                 },
                 indent=2,
             )
+            + "\n"
         )
     else:
-        sys.stdout.write(render_explanation(e, stdout_style()))
+        _emit(render_explanation(e, stdout_style()))
     return EXIT_OK if e.cause is not checks.Cause.UNKNOWN else EXIT_PROBLEM
 
 
-def _policy(allow: Sequence[str]) -> checks.AddressPolicy:
-    setting = ",".join([os.environ.get("CHECK502_ALLOW_NETWORKS", ""), *allow])
+ALLOW_ALL = checks.AddressPolicy(allow_all=True)
+"""The command's default: the operator at the shell may check any address."""
+
+
+def policy(
+    deny_internal: bool, allow: Sequence[str], env: Mapping[str, str]
+) -> checks.AddressPolicy:
+    """Every address, unless ``--deny-internal``, ``--allow`` or a set (non-blank, as the bot
+    reads it) ``CHECK502_ALLOW_NETWORKS`` asks for the bot's policy; then the variable's and the
+    ``--allow`` networks are the allowed ones."""
+    setting = env.get("CHECK502_ALLOW_NETWORKS", "")
+    if not (deny_internal or allow or setting.strip()):
+        return ALLOW_ALL
     try:
-        return checks.AddressPolicy.from_setting(setting)
+        return checks.AddressPolicy.from_setting(",".join([setting, *allow]))
     except ValueError as exc:
         raise checks.UsageError(f"--allow / CHECK502_ALLOW_NETWORKS: {exc}") from None
 
@@ -149,13 +218,13 @@ def _diagnose(argv: Sequence[str]) -> int:
             ca_bundle=args.ca_bundle,
             timeout=args.timeout,
             follow=args.follow,
-            policy=_policy(args.allow),
+            policy=policy(args.deny_internal, args.allow, os.environ),
         )
     )
     if args.json:
-        print(json.dumps(checks.diagnosis_to_dict(diagnosis), indent=2))
+        _emit(json.dumps(checks.diagnosis_to_dict(diagnosis), indent=2) + "\n")
     else:
-        sys.stdout.write(render_diagnosis(diagnosis, stdout_style()))
+        _emit(render_diagnosis(diagnosis, stdout_style()))
     return EXIT_OK if diagnosis.healthy else EXIT_PROBLEM
 
 
@@ -166,9 +235,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        code = _run(argv)
+        sys.stdout.flush()  # what argparse printed (--help, --version) meets a closed pipe here
+    except (_ReaderGone, BrokenPipeError):
+        return _reader_gone()
+    return code
+
+
+def _run(argv: Sequence[str]) -> int:
+    try:
         if argv and argv[0] == "explain":
             return _explain(argv[1:])
         return _diagnose(argv)
+    except _ReaderGone:
+        raise
     except SystemExit as exc:  # argparse: --help, or a usage error it already printed
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except checks.UsageError as exc:
