@@ -133,7 +133,7 @@ def _phase_bar(p: Probe, style: Style) -> list[str]:
     # TLS is left out where there was none (http://), and drawn where it failed.
     phases = [(n, v) for n, v in _phases(p) if not (n == "TLS Handshake" and v is None)]
     width = [max(len(n), 8) + 1 for n, _ in phases]  # with TLS, within 80 columns
-    names = "  " + "".join(n.center(w) for (n, _), w in zip(phases, width, strict=True))
+    names = "   " + " ".join(n.center(w - 1) for (n, _), w in zip(phases, width, strict=True))
     values = (
         "  ["
         + "|".join(
