@@ -198,6 +198,9 @@ def test_the_probe_under_a_failing_verdict_is_a_failing_one() -> None:
     refused = diagnosis(probes=_runs(200, 200, None))
     chosen = sides(refused).public
     assert chosen is not None and chosen.error is not None
+    # A 502 answer says more than a run that got no answer: it is preferred.
+    answered = sides(diagnosis(probes=_runs(None, 200, 502))).public
+    assert answered is not None and answered.status == 502
 
 
 def test_more_probes_only_when_some_were_hidden_and_never_with_json_in_chat() -> None:
