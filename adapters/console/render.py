@@ -127,9 +127,16 @@ def render_alert(alert: Alert, style: Style) -> str:
             expected = f" (expected {alert.expected})" if alert.expected else ""
             head = style.red(f"🔴 DOWN {monitor}: {cause}{expected}")
             body = _indent(render_diagnosis(d, style.inset(2), json_hint=False)) if d else ""
+            i = alert.monitor_id
             actions = style.dim(
-                f"  ack: /check502 ack {alert.monitor_id} · mute: /check502 mute"
-                f" {alert.monitor_id} 1h · history: /check502 history {alert.monitor_id}"
+                _segments(
+                    (
+                        f"ack: /check502 ack {i}",
+                        f"mute: /check502 mute {i} 1h",
+                        f"history: /check502 history {i}",
+                    ),
+                    style.width,
+                )
             )
             return f"{head}\n{body}\n{actions}\n"
         case AlertKind.GROUPED:
@@ -173,6 +180,17 @@ def render_alert(alert: Alert, style: Style) -> str:
         case AlertKind.RESTORED:
             return style.green("✅ Monitoring restored: the bot's own network works again.") + "\n"
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
+
+
+def _segments(parts: tuple[str, ...], width: int | None, indent: str = "  ") -> str:
+    """``parts`` joined by " · ", a line broken only between two parts (a command stays whole)."""
+    lines = [indent + parts[0]]
+    for part in parts[1:]:
+        if width is not None and len(lines[-1]) + 3 + len(part) > width:
+            lines.append(indent + part)
+        else:
+            lines[-1] += " · " + part
+    return "\n".join(lines)
 
 
 def render_delivery(delivery: Delivery, message_id: str, style: Style) -> str:

@@ -17,15 +17,15 @@ import time
 from pathlib import Path
 
 from adapters.cli.render import Style, render_diagnosis
-from adapters.console.render import render_reply
+from adapters.console.render import render_alert, render_reply
 from adapters.present import phases, sides
 from bot.commands import USAGE, help_text
-from bot.model import Channel, DiagnosisReply, ListReply, TextReply
+from bot.model import Alert, AlertKind, Channel, DiagnosisReply, ListReply, TextReply
 from checks import ProbeError, Timings
 from checks.model import ErrorKind
 from tests.adapters.console.test_console import ROOT, _bot, _command, _env
 from tests.support import ok_server
-from tests.support.replies import diagnosis, monitor, probe
+from tests.support.replies import NOW, diagnosis, monitor, probe
 
 ANSI = re.compile(r"\033\[[0-9;]*m")
 QUIT_BOUND = 2.0
@@ -249,3 +249,15 @@ def _bar(p: object) -> dict[str, str]:
     return {
         names[a + 1 : b].strip(): values[a + 1 : b].strip() for a, b in itertools.pairwise(bounds)
     }
+
+
+def test_the_alert_actions_break_between_commands_only() -> None:
+    d = diagnosis()
+    alert = Alert(AlertKind.DOWN, NOW, monitor_id=2, url="http://a.example/", diagnosis=d)
+    wide = render_alert(alert, Style(False))
+    assert "  ack: /check502 ack 2 · mute: /check502 mute 2 1h · history: /check502 history 2" in (
+        wide.splitlines()
+    )
+    narrow = render_alert(alert, Style(False, width=60)).splitlines()
+    assert "  ack: /check502 ack 2 · mute: /check502 mute 2 1h" in narrow
+    assert "  history: /check502 history 2" in narrow
