@@ -106,7 +106,7 @@ def wrap_lines(text: str, width: int | None) -> str:
         if body.startswith(("/check502", "curl ", "$ ")):
             out.append(line)
             continue
-        hang = "  " if body[:2] in {"• ", "→ ", "- "} else ""
+        hang = "  " if body[:2] in {"• ", "→ ", "- ", "✗ "} else ""
         out.append(wrap(body, width, indent, hang))
     return "\n".join(out)
 

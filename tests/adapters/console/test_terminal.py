@@ -20,7 +20,15 @@ from adapters.cli.render import Style, render_diagnosis
 from adapters.console.render import render_alert, render_reply
 from adapters.present import phases, sides
 from bot.commands import USAGE, help_text
-from bot.model import Alert, AlertKind, Channel, DiagnosisReply, ListReply, TextReply
+from bot.model import (
+    Alert,
+    AlertKind,
+    Channel,
+    DiagnosisReply,
+    ErrorReply,
+    ListReply,
+    TextReply,
+)
 from checks import ProbeError, Timings
 from checks.model import ErrorKind
 from tests.adapters.console.test_console import ROOT, _bot, _command, _env
@@ -261,3 +269,9 @@ def test_the_alert_actions_break_between_commands_only() -> None:
     narrow = render_alert(alert, Style(False, width=60)).splitlines()
     assert "  ack: /check502 ack 2 · mute: /check502 mute 2 1h" in narrow
     assert "  history: /check502 history 2" in narrow
+
+
+def test_an_error_wraps_under_its_text() -> None:
+    text = '"clear" is neither a command nor a URL (for a host named clear, write https://clear).'
+    out = render_reply(ErrorReply(text), Style(False, width=60)).splitlines()
+    assert out[0].startswith("✗ ") and len(out) == 2 and out[1].startswith("  clear,"), out
