@@ -37,10 +37,40 @@ PHASES = ("DNS", "connect", "TLS", "first byte", "transfer")
 """Per-phase names, in order, as :func:`phases` returns them."""
 
 
+_FAILED_PHASE: dict[str, str] = {
+    "dns_": "DNS",
+    "connect_": "connect",
+    "tls_": "TLS",
+    "read_timeout": "first byte",
+    "premature_close": "first byte",
+    "invalid_response": "first byte",
+    "headers_too_large": "first byte",
+    "body_truncated": "transfer",
+}
+
+
+def failed_phase(p: Probe) -> str | None:
+    """The phase (a name of :data:`PHASES`) in which the probe failed; None if it did not."""
+    if p.error is None:
+        return None
+    kind = p.error.kind.value
+    return next((name for prefix, name in _FAILED_PHASE.items() if kind.startswith(prefix)), None)
+
+
 def phases(p: Probe) -> list[tuple[str, float | None]]:
-    """Per-phase durations (ms) from the probe's cumulative timings; None where it did not happen."""
+    """Per-phase durations (ms) from the probe's cumulative timings; None where it did not happen.
+
+    The time a failed probe spent after its last finished phase belongs to the phase that
+    failed (a refused connect is drawn under "connect", not under "transfer"); the phases after
+    it did not happen."""
     t = p.timings
-    marks = zip(PHASES, (t.dns, t.connect, t.tls, t.ttfb, t.total), strict=True)
+    failed = failed_phase(p)
+    marks = list(zip(PHASES, (t.dns, t.connect, t.tls, t.ttfb, t.total), strict=True))
+    if failed is not None and failed != "transfer":
+        at = PHASES.index(failed)
+        if marks[at][1] is None:  # the phase never finished: the rest of the time is its own
+            marks[at] = (failed, t.total)
+            marks[at + 1 :] = [(name, None) for name, _ in marks[at + 1 :]]
     out: list[tuple[str, float | None]] = []
     previous = 0.0
     for name, cumulative in marks:
@@ -121,15 +151,34 @@ class Sides:
     origin: Probe | None
 
 
+def supports(d: Diagnosis, p: Probe) -> bool:
+    """Whether ``p`` shows what the verdict says: an answer below 500 for a healthy verdict, a
+    5xx or no answer at all for any other."""
+    if d.verdict.cause is Cause.OK:
+        return p.status is not None and p.status < 500
+    return p.status is None or p.status >= 500
+
+
+def supporting(d: Diagnosis, probes: Iterable[Probe]) -> Probe | None:
+    """Of ``probes``, the one to show for the verdict: the first 5xx answer under a failing
+    verdict (else the first failure without an answer), the first good answer under a healthy
+    one; the first probe when none supports it. With ``runs=`` a 200 never stands under
+    "returns 502"."""
+    found = list(probes)
+    if not found:
+        return None
+    if d.verdict.cause is not Cause.OK:
+        answered = [p for p in found if p.status is not None and p.status >= 500]
+        if answered:
+            return answered[0]
+    return next((p for p in found if supports(d, p)), found[0])
+
+
 def sides(d: Diagnosis) -> Sides:
-    """The first public probe that answered (else the first), and likewise for the origin."""
+    """The public probe and the origin probe that support the verdict (see :func:`supporting`)."""
 
     def pick(target: str) -> Probe | None:
-        found = [p for p in d.probes if p.target == target and not p.protocol_retry]
-        if not found:
-            return None
-        answered = [p for p in found if p.status is not None and p.status >= 500]
-        return (answered or found)[0]
+        return supporting(d, (p for p in d.probes if p.target == target and not p.protocol_retry))
 
     return Sides(pick("public"), pick("origin"))
 

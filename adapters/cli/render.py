@@ -6,20 +6,42 @@ import os
 import sys
 from collections.abc import Iterable
 
-from adapters.present import gateway_headers, phases
+from adapters.present import gateway_headers, phases, supporting
 from checks import Cause, Diagnosis, Explanation, Probe
 
 
 class Style:
     """ANSI colours, off when not a terminal or when NO_COLOR is set."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, enabled: bool, width: int | None = None, *, tty: bool = False) -> None:
         self.enabled = enabled
+        self._width = width
+        self._tty = tty
 
     @classmethod
     def for_stream(cls, stream: object) -> Style:
-        isatty = getattr(stream, "isatty", lambda: False)()
-        return cls(bool(isatty) and "NO_COLOR" not in os.environ)
+        isatty = bool(getattr(stream, "isatty", lambda: False)())
+        return cls(isatty and "NO_COLOR" not in os.environ, tty=isatty)
+
+    @property
+    def width(self) -> int | None:
+        """The columns prose wraps to: ``COLUMNS`` when set, else the terminal's width (read
+        each time: a resized window wraps to its new width); None (no wrapping) in a pipe."""
+        if self._width is not None:
+            return self._width
+        columns = os.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
+        if self._tty:
+            import shutil  # noqa: PLC0415 - only a terminal needs it
+
+            return shutil.get_terminal_size().columns
+        return None
+
+    def inset(self, columns: int) -> Style:
+        """This style for text indented by ``columns`` more (an alert's body)."""
+        width = self.width
+        return Style(self.enabled, None if width is None else max(20, width - columns))
 
     def _wrap(self, code: str, text: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.enabled else text
@@ -43,6 +65,52 @@ class Style:
         return self._wrap("2", text)
 
 
+def wrap(text: str, width: int | None, indent: str = "", hang: str = "") -> str:
+    """``indent + text`` wrapped to ``width`` columns, continuation lines under the text after
+    ``indent`` (and ``hang`` further). Words are never broken, and a command quoted in
+    backticks (`` `curl -v ...` ``) is kept whole on one line so it can be copied: what is
+    longer than the line overflows as is."""
+    first = indent + text
+    if width is None or len(first) <= width:
+        return first
+    import textwrap  # noqa: PLC0415 - only wrapping needs it (the CLI's cold start)
+
+    parts = text.split("`")
+    for i in range(1, len(parts), 2):  # the quoted spans: their spaces do not break
+        if i < len(parts) - 1:
+            parts[i] = parts[i].replace(" ", _KEEP)
+    filled = textwrap.fill(
+        "`".join(parts),
+        width,
+        initial_indent=indent,
+        subsequent_indent=" " * len(indent) + hang,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return filled.replace(_KEEP, " ")
+
+
+_KEEP = "\x00"
+"""Stands for a space that must not break a line while :func:`wrap` fills a paragraph."""
+
+
+def wrap_lines(text: str, width: int | None) -> str:
+    """Each line of ``text`` wrapped to ``width`` under its own indentation; command lines
+    (``/check502 ...``, ``curl ...``, ``$ ...``) are never wrapped, so they stay copyable."""
+    if width is None:
+        return text
+    out = []
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        indent = line[: len(line) - len(body)]
+        if body.startswith(("/check502", "curl ", "$ ")):
+            out.append(line)
+            continue
+        hang = "  " if body[:2] in {"• ", "→ ", "- ", "✗ "} else ""
+        out.append(wrap(body, width, indent, hang))
+    return "\n".join(out)
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}ms"
 
@@ -62,9 +130,10 @@ def _phases(p: Probe) -> list[tuple[str, float | None]]:
 
 
 def _phase_bar(p: Probe, style: Style) -> list[str]:
-    phases = [(n, v) for n, v in _phases(p) if not (n == "TLS Handshake" and p.timings.tls is None)]
-    width = [max(len(n), 8) + 2 for n, _ in phases]
-    names = "  " + "".join(n.center(w) for (n, _), w in zip(phases, width, strict=True))
+    # TLS is left out where there was none (http://), and drawn where it failed.
+    phases = [(n, v) for n, v in _phases(p) if not (n == "TLS Handshake" and v is None)]
+    width = [max(len(n), 8) + 1 for n, _ in phases]  # with TLS, within 80 columns
+    names = "   " + " ".join(n.center(w - 1) for (n, _), w in zip(phases, width, strict=True))
     values = (
         "  ["
         + "|".join(
@@ -99,14 +168,21 @@ def _probe_lines(p: Probe, style: Style) -> list[str]:
     return lines
 
 
-def _section(title: str, items: Iterable[str], style: Style, bullet: str = "•") -> list[str]:
+def _section(
+    title: str, items: Iterable[str], style: Style, bullet: str = "•", *, wrapped: bool = True
+) -> list[str]:
+    """A titled list; its rows wrap to the terminal's width unless ``wrapped`` is False (command
+    lines to copy, which overflow as they are)."""
     rows = list(items)
     if not rows:
         return []
-    return ["", style.bold(title), *(f"  {bullet} {row}" for row in rows)]
+    width = style.width if wrapped else None
+    return ["", style.bold(title), *(wrap(row, width, f"  {bullet} ") for row in rows)]
 
 
-def render_diagnosis(d: Diagnosis, style: Style) -> str:
+def render_diagnosis(d: Diagnosis, style: Style, *, json_hint: bool = True) -> str:
+    """The diagnosis as terminal text. ``json_hint`` says where the hidden probes are (the CLI's
+    ``--json``); a chat, which has no ``--json``, passes False."""
     v = d.verdict
     ok = v.cause is Cause.OK
     mark = style.green("✓ healthy") if ok else style.red(f"✗ {v.cause.value}")
@@ -119,19 +195,21 @@ def render_diagnosis(d: Diagnosis, style: Style) -> str:
         facts.append(f"code {v.code}")
     if v.alternatives:
         facts.append("also possible: " + ", ".join(c.value for c in v.alternatives))
-    lines = [f"{mark}  {style.dim(' · '.join(facts))}", f"  {v.summary}", ""]
-    shown: set[tuple[str, str | None, int]] = set()
-    for p in d.probes:
-        key = (p.target, p.ip, p.protocol_retry)
-        if key in shown and len(d.probes) > 6:
-            continue
-        shown.add(key)
+    lines = [f"{mark}  {style.dim(' · '.join(facts))}", wrap(v.summary, style.width, "  "), ""]
+    shown = list(d.probes)
+    if len(shown) > 6:  # many runs: one probe per address, the one that supports the verdict
+        groups: dict[tuple[str, str | None, bool], list[Probe]] = {}
+        for p in d.probes:
+            groups.setdefault((p.target, p.ip, p.protocol_retry), []).append(p)
+        shown = [probe for group in groups.values() if (probe := supporting(d, group))]
+    for p in shown:
         lines += _probe_lines(p, style)
-    if len(d.probes) > len(shown):
-        lines.append(style.dim(f"  ({len(d.probes) - len(shown)} more probes; --json shows all)"))
+    if hidden := len(d.probes) - len(shown):
+        more = f"{hidden} more probe{'s' if hidden > 1 else ''}"
+        lines.append(style.dim(f"  ({more}; --json shows all)" if json_hint else f"  ({more})"))
     lines += _section("Evidence", v.evidence, style)
     lines += _section("Next steps", v.next_steps, style, "→")
-    lines += _section("Reproduce", v.reproduce, style, "$")
+    lines += _section("Reproduce", v.reproduce, style, "$", wrapped=False)
     return "\n".join(lines) + "\n"
 
 
@@ -140,7 +218,10 @@ def render_explanation(e: Explanation, style: Style) -> str:
     facts = [
         f for f in (e.source and f"from {e.source}", e.status and f"clients see {e.status}") if f
     ]
-    lines = [f"{head}  {style.dim(' · '.join(str(f) for f in facts))}", f"  {e.summary}"]
+    lines = [
+        f"{head}  {style.dim(' · '.join(str(f) for f in facts))}",
+        wrap(e.summary, style.width, "  "),
+    ]
     if e.matched:
         lines.append(style.dim(f"  matched: {e.matched}"))
     if e.alternatives:

@@ -8,8 +8,13 @@ block the next one. ``quit`` or end of input (Ctrl-D) stops.
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import getpass
+import io
+import os
 import sys
+import threading
 from typing import TextIO
 
 from adapters.cli.render import Style
@@ -40,18 +45,68 @@ def _probed(text: str) -> str | None:
     return None
 
 
+_MAX_LINE = 64 * 1024
+"""A line longer than this is handed on as it stands (the grammar refuses it): memory stays
+bounded whatever is piped in."""
+
+
 async def _lines(stream: TextIO) -> asyncio.Queue[str | None]:
-    """Lines of ``stream`` read on a thread (works for terminals, pipes and files)."""
+    """Lines of ``stream``, then None at its end.
+
+    A terminal or a pipe is watched by the event loop (``add_reader``): no thread sits in a
+    blocking read, so ``quit`` ends the process at once even while the terminal stays open.
+    A regular file (or a stream without a descriptor) is read on a daemon thread instead.
+    """
     queue: asyncio.Queue[str | None] = asyncio.Queue()
     loop = asyncio.get_running_loop()
-
-    def pump() -> None:
-        for line in stream:
-            loop.call_soon_threadsafe(queue.put_nowait, line)
-        loop.call_soon_threadsafe(queue.put_nowait, None)
-
-    loop.run_in_executor(None, pump)
+    try:
+        fd = stream.fileno()
+        _watch(loop, fd, queue)
+    except (OSError, ValueError, NotImplementedError, io.UnsupportedOperation):
+        _pump_on_a_thread(loop, stream, queue)
     return queue
+
+
+def _watch(loop: asyncio.AbstractEventLoop, fd: int, queue: asyncio.Queue[str | None]) -> None:
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+
+    def readable() -> None:
+        nonlocal pending
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # a terminal that went away (EIO) ends the input like Ctrl-D
+            chunk = b""
+        if not chunk:
+            loop.remove_reader(fd)
+            rest = pending + decoder.decode(b"", final=True)
+            if rest:
+                queue.put_nowait(rest)
+            queue.put_nowait(None)
+            return
+        pending += decoder.decode(chunk)
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            queue.put_nowait(line + "\n")
+        if len(pending) > _MAX_LINE:
+            queue.put_nowait(pending)
+            pending = ""
+
+    loop.add_reader(fd, readable)  # raises for a regular file: epoll cannot watch one
+
+
+def _pump_on_a_thread(
+    loop: asyncio.AbstractEventLoop, stream: TextIO, queue: asyncio.Queue[str | None]
+) -> None:
+    def pump() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: the console has ended
+            for line in stream:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=pump, name="console-stdin", daemon=True).start()
 
 
 async def run_console(bot: Bot, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
@@ -89,6 +144,10 @@ async def run_console(bot: Bot, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
             if not text:
                 continue
             if text.lower() in {"quit", "exit", "/quit", "/exit"}:
+                for task in running:  # at once: a check still running is abandoned
+                    task.cancel()
+                if running:
+                    await asyncio.wait(running)
                 break
             task = asyncio.create_task(one(text))
             running.add(task)
@@ -99,5 +158,7 @@ async def run_console(bot: Bot, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
             await asyncio.gather(*running)
         await bot.sender.deliver_due()
     finally:
+        with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+            asyncio.get_running_loop().remove_reader(stdin.fileno())
         await bot.stop()
         bot.close()

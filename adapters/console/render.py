@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from adapters.cli.render import Style, render_diagnosis, render_explanation
+from adapters.cli.render import Style, render_diagnosis, render_explanation, wrap, wrap_lines
 from bot.commands import format_duration
 from bot.model import (
     Alert,
@@ -41,12 +41,14 @@ def _indent(text: str, prefix: str = "  ") -> str:
     return "\n".join(prefix + line if line else line for line in text.rstrip("\n").split("\n"))
 
 
-def _state(m: Monitor, style: Style) -> str:
+def _state(m: Monitor, style: Style, width: int = 0) -> str:
+    """The monitor's state padded to ``width`` visible columns, then coloured: the padding is
+    counted on the text a terminal shows, never on the colour codes around it."""
     if m.state == "down":
-        return style.red("DOWN")
+        return style.red(f"{'DOWN':<{width}}")
     if m.state == "up":
-        return style.green("up")
-    return style.dim("new")
+        return style.green(f"{'up':<{width}}")
+    return style.dim(f"{'new':<{width}}")
 
 
 def render_monitor_line(m: Monitor, style: Style) -> str:
@@ -58,14 +60,14 @@ def render_monitor_line(m: Monitor, style: Style) -> str:
     if m.origin:
         extra.append(f"origin {m.origin}")
     tail = f"  {style.dim(' · '.join(extra))}" if extra else ""
-    return f"#{m.id:<4} {_state(m, style):<6} every {format_duration(m.every):<6} {m.url}{tail}"
+    return f"#{m.id:<4} {_state(m, style, 6)} every {format_duration(m.every):<6} {m.url}{tail}"
 
 
 def render_reply(reply: Reply, style: Style) -> str:
     match reply:
         case DiagnosisReply(diagnosis=d, monitor_id=mid):
             head = f"Re-check of #{mid}\n" if mid is not None else ""
-            return head + render_diagnosis(d, style)
+            return head + render_diagnosis(d, style, json_hint=False)
         case WatchReply(monitor=m, diagnosis=d):
             head = (
                 f"Watching #{m.id} {m.url} every {format_duration(m.every)}"
@@ -73,7 +75,8 @@ def render_reply(reply: Reply, style: Style) -> str:
             )
             v = d.verdict
             first = "healthy" if v.cause is Cause.OK else f"{v.cause.value}: {v.summary}"
-            return f"{style.bold(head)}\n  First check: {first}\n"
+            lines = [wrap(head, style.width), wrap(f"First check: {first}", style.width, "  ")]
+            return f"{style.bold(lines[0])}\n{lines[1]}\n"
         case ListReply(monitors=monitors):
             if not monitors:
                 return "No monitors in this channel. Add one: /check502 watch <url>\n"
@@ -82,10 +85,10 @@ def render_reply(reply: Reply, style: Style) -> str:
             return _history(reply, style)
         case ExplainReply(explanation=e):
             return render_explanation(e, style)
-        case TextReply(text=text):
-            return text.rstrip("\n") + "\n"
+        case TextReply(text=text):  # help and the like: prose wraps, command lines do not
+            return wrap_lines(text.rstrip("\n"), style.width) + "\n"
         case ErrorReply(text=text):
-            return style.red(f"✗ {text}") + "\n"
+            return style.red(wrap_lines(f"✗ {text}", style.width)) + "\n"
     raise AssertionError(f"unrendered reply {reply!r}")  # pragma: no cover
 
 
@@ -123,10 +126,17 @@ def render_alert(alert: Alert, style: Style) -> str:
             cause = d.verdict.cause.value if d else "unknown"
             expected = f" (expected {alert.expected})" if alert.expected else ""
             head = style.red(f"🔴 DOWN {monitor}: {cause}{expected}")
-            body = _indent(render_diagnosis(d, style)) if d else ""
+            body = _indent(render_diagnosis(d, style.inset(2), json_hint=False)) if d else ""
+            i = alert.monitor_id
             actions = style.dim(
-                f"  ack: /check502 ack {alert.monitor_id} · mute: /check502 mute"
-                f" {alert.monitor_id} 1h · history: /check502 history {alert.monitor_id}"
+                _segments(
+                    (
+                        f"ack: /check502 ack {i}",
+                        f"mute: /check502 mute {i} 1h",
+                        f"history: /check502 history {i}",
+                    ),
+                    style.width,
+                )
             )
             return f"{head}\n{body}\n{actions}\n"
         case AlertKind.GROUPED:
@@ -170,6 +180,17 @@ def render_alert(alert: Alert, style: Style) -> str:
         case AlertKind.RESTORED:
             return style.green("✅ Monitoring restored: the bot's own network works again.") + "\n"
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
+
+
+def _segments(parts: tuple[str, ...], width: int | None, indent: str = "  ") -> str:
+    """``parts`` joined by " · ", a line broken only between two parts (a command stays whole)."""
+    lines = [indent + parts[0]]
+    for part in parts[1:]:
+        if width is not None and len(lines[-1]) + 3 + len(part) > width:
+            lines.append(indent + part)
+        else:
+            lines[-1] += " · " + part
+    return "\n".join(lines)
 
 
 def render_delivery(delivery: Delivery, message_id: str, style: Style) -> str:
