@@ -38,8 +38,18 @@ def _emit(text: str) -> None:
     """Write ``text`` to standard output and flush it, so a reader that went away is noticed
     here, as :class:`_ReaderGone`, and not as an error while the interpreter exits."""
     try:
-        sys.stdout.write(text)
         sys.stdout.flush()
+        out = sys.stdout.buffer
+        data = memoryview(text.encode(sys.stdout.encoding or "utf-8", "replace"))
+        # Unbuffered (PYTHONUNBUFFERED), the binary layer is the raw file, whose write may stop
+        # short when the reader leaves; the text layer would take that for success. Loop until
+        # everything is written or the pipe is found closed.
+        while data:
+            written = out.write(data)
+            if not written:
+                raise _ReaderGone
+            data = data[written:]
+        out.flush()
     except BrokenPipeError:
         raise _ReaderGone from None
 
