@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.cli.render import Style, render_diagnosis, render_explanation
+from adapters.present import card
 from bot.commands import format_duration
 from bot.model import (
     Alert,
@@ -63,8 +64,9 @@ def render_monitor_line(m: Monitor, style: Style) -> str:
 
 def render_reply(reply: Reply, style: Style) -> str:
     match reply:
-        case DiagnosisReply(diagnosis=d, monitor_id=mid):
-            head = f"Re-check of #{mid}\n" if mid is not None else ""
+        case DiagnosisReply(diagnosis=d, monitor_id=mid, details=details):
+            what = "Details of the alert of" if details else "Re-check of"
+            head = f"{what} #{mid}\n" if mid is not None else ""
             return head + render_diagnosis(d, style)
         case WatchReply(monitor=m, diagnosis=d):
             head = (
@@ -119,16 +121,19 @@ def render_alert(alert: Alert, style: Style) -> str:
     monitor = f"#{alert.monitor_id} {alert.url}" if alert.monitor_id is not None else ""
     match alert.kind:
         case AlertKind.DOWN:
-            d = alert.diagnosis
-            cause = d.verdict.cause.value if d else "unknown"
-            expected = f" (expected {alert.expected})" if alert.expected else ""
-            head = style.red(f"🔴 DOWN {monitor}: {cause}{expected}")
-            body = _indent(render_diagnosis(d, style)) if d else ""
-            actions = style.dim(
-                f"  ack: /check502 ack {alert.monitor_id} · mute: /check502 mute"
-                f" {alert.monitor_id} 1h · history: /check502 history {alert.monitor_id}"
+            c = card(alert.monitor_id, alert.url, alert.diagnosis, expected=alert.expected)
+            lines = [style.red(c.title), f"  {c.headline}", f"  {c.public}"]
+            if c.origin is not None:
+                lines.append(f"  {c.origin}")
+            if c.step is not None:
+                lines.append(f"  Next: {c.step}")
+            lines.append(
+                style.dim(
+                    f"  details: {c.details_command} · ack: /check502 ack {alert.monitor_id}"
+                    f" · mute: /check502 mute {alert.monitor_id} 1h"
+                )
             )
-            return f"{head}\n{body}\n{actions}\n"
+            return "\n".join(lines) + "\n"
         case AlertKind.GROUPED:
             items = alert.grouped
             lines = [style.red(f"🔴 {len(items)} monitors of this channel are DOWN")]
