@@ -95,10 +95,17 @@ async def test_outage_alerts_once_with_the_full_diagnosis(
             # 0.2 s coalescing wait, and two local checks of a few ms each; 1 s of slack.
             assert elapsed < 1 + 0.3 + 0.2 + 1.0
             text = posted.text
-            for shown in ("DOWN", f"#{mid}", "502", "127.0.0.1", "total", "Reproduce", "curl"):
+            # A compact card: headline, the public line (status, latency, IP), the first step.
+            for shown in ("DOWN", f"#{mid}", "502", "127.0.0.1", "Next:", f"details {mid}"):
                 assert shown in text
+            assert len(text) <= 1200 and "Reproduce" not in text
             assert alert.diagnosis is not None
             assert alert.diagnosis.probes[0].status == 502
+            # The full diagnosis is one command away: the one the alert showed.
+            full = await chat.push(f"details {mid}")
+            for shown in ("502", "127.0.0.1", "total", "Reproduce", "curl"):
+                assert shown in full
+            assert alert.diagnosis.verdict.next_steps[-1][:40] in full
 
             # Confirmed: the incident opened on the second consecutive failure, not the first.
             failures = chat.bot.store.rows("SELECT at FROM results WHERE ok = 0 ORDER BY at")
