@@ -18,7 +18,9 @@ from discord.utils import escape_markdown
 from adapters.present import (
     CAUSE_TITLE,
     HOP_TITLE,
+    Card,
     address,
+    card,
     cut,
     fit,
     gateway_headers,
@@ -96,6 +98,8 @@ class Buttons:
     """On an alert: Acknowledge too, and Re-check answers in the alert's thread."""
     mute: bool = True
     ack: bool = True
+    details: bool = False
+    """Details first: the full diagnosis behind an alert, posted in its thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +234,9 @@ def _text_embed(title: str, text: str, colour: int = GREY) -> discord.Embed:
 
 def reply_message(reply: Reply) -> Message:
     match reply:
-        case DiagnosisReply(diagnosis=d, monitor_id=mid):
-            title = f"Re-check of #{mid} · {headline(d)}" if mid is not None else None
+        case DiagnosisReply(diagnosis=d, monitor_id=mid, details=details):
+            what = "Details of the alert of" if details else "Re-check of"
+            title = f"{what} #{mid} · {headline(d)}" if mid is not None else None
             buttons = Buttons(mid, ack=False) if mid is not None else None
             return Message(embed=diagnosis_embed(d, title=title), buttons=buttons)
         case WatchReply(monitor=m, diagnosis=d):
@@ -317,16 +322,13 @@ def alert_message(alert: Alert) -> Message:
     d = alert.diagnosis
     match alert.kind:
         case AlertKind.DOWN:
-            cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
-            expected = f" (expected {alert.expected})" if alert.expected else ""
-            title = f"🔴 DOWN {monitor} · {cause}{expected}"
-            embed = (
-                diagnosis_embed(d, title=title)
-                if d
-                else _text_embed(title, url, COLOUR[Cause.UNKNOWN])
-            )
+            # A compact card a phone shows whole; the full diagnosis is behind Details.
+            c = card(alert.monitor_id, alert.url, d, expected=alert.expected)
+            embed = card_embed(c, COLOUR[d.verdict.cause] if d else COLOUR[Cause.UNKNOWN])
             buttons = (
-                Buttons(alert.monitor_id, alert=True) if alert.monitor_id is not None else None
+                Buttons(alert.monitor_id, alert=True, details=True)
+                if alert.monitor_id is not None
+                else None
             )
             return Message(embed=embed, buttons=buttons)
         case AlertKind.GROUPED:
@@ -397,6 +399,16 @@ def alert_message(alert: Alert) -> Message:
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 
+def card_embed(c: Card, colour: int) -> discord.Embed:
+    """The compact card: its title, then the headline in bold and one line per part."""
+    rows = [f"**{md(c.headline)}**", md(c.public)]
+    if c.origin is not None:
+        rows.append(md(c.origin))
+    if c.step is not None:
+        rows.append(f"→ {md(c.step)}")
+    return _text_embed(c.title, "\n".join(rows), colour)
+
+
 def resolved_message(original: Alert, recovered: Alert) -> Message:
     """The DOWN alert re-rendered as resolved, to edit the alert message with (no buttons)."""
     monitor = f"#{original.monitor_id}" if original.monitor_id is not None else ""
@@ -404,8 +416,9 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
-    embed = diagnosis_embed(d, title=title) if d else _text_embed(title, md(original.url or ""))
-    embed.colour = discord.Colour(GREEN)
+    c = card(original.monitor_id, original.url, d, expected=original.expected)
+    embed = card_embed(c, GREEN)
+    embed.title = cut(title, TITLE_LIMIT)
     recovered_at = discord.utils.format_dt(recovered.at, "f")
     embed.description = cut(
         f"Recovered {recovered_at} after {down} down · details in the thread\n\n"
