@@ -9,6 +9,7 @@ beyond); ``content`` under 2,000.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -78,6 +79,21 @@ COLOUR: dict[Cause, int] = {
 def md(text: str) -> str:
     """Remote or user text, shown literally in Discord's markdown."""
     return escape_markdown(text, as_needed=False)
+
+
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def rich(text: str) -> str:
+    """Like :func:`md`, with the core's `backticked` commands kept as inline code (escaping
+    them would show literal backticks)."""
+    out: list[str] = []
+    at = 0
+    for m in _CODE.finditer(text):
+        out += [md(text[at : m.start()]), code(m.group(1))]
+        at = m.end()
+    out.append(md(text[at:]))
+    return "".join(out)
 
 
 def code(text: str) -> str:
@@ -168,7 +184,7 @@ def diagnosis_embed(d: Diagnosis, *, title: str | None = None) -> discord.Embed:
     public = both.public
     embed = discord.Embed(
         title=cut(title or headline(d), TITLE_LIMIT),
-        description=cut(f"**{md(d.url)}**\n{md(v.summary)}", DESCRIPTION_LIMIT),
+        description=cut(f"**{md(d.url)}**\n{rich(v.summary)}", DESCRIPTION_LIMIT),
         colour=COLOUR[v.cause],
         timestamp=d.checked_at,
     )
@@ -200,8 +216,8 @@ def diagnosis_embed(d: Diagnosis, *, title: str | None = None) -> discord.Embed:
                 " with the public Host and SNI.",
                 inline=True,
             )
-    _field(embed, "Evidence", _listing(md(e) for e in v.evidence))
-    _field(embed, "Next steps", _listing((md(s) for s in v.next_steps), "→"))
+    _field(embed, "Evidence", _listing(rich(e) for e in v.evidence))
+    _field(embed, "Next steps", _listing((rich(s) for s in v.next_steps), "→"))
     if v.reproduce:
         lines = fit((cut(line, 900) for line in v.reproduce), FIELD_LIMIT - 10, more="…")
         _field(embed, "Reproduce", block(lines))
@@ -250,7 +266,7 @@ def reply_message(reply: Reply) -> Message:
                 ),
                 colour=COLOUR[d.verdict.cause],
             )
-            _field(embed, "First check", f"{md(headline(d))}\n{md(d.verdict.summary)}")
+            _field(embed, "First check", f"{md(headline(d))}\n{rich(d.verdict.summary)}")
             embed.set_footer(text=f"/check502 history id:{m.id} · /check502 unwatch id:{m.id}")
             return Message(embed=bounded(embed), buttons=Buttons(m.id, ack=False))
         case ListReply(monitors=monitors):
@@ -268,7 +284,7 @@ def reply_message(reply: Reply) -> Message:
             return Message(embed=_history(reply))
         case ExplainReply(explanation=e):
             title = CAUSE_TITLE[e.cause] if e.cause is not Cause.UNKNOWN else "No known cause"
-            embed = _text_embed(f"🔎 {title}", md(e.summary), COLOUR[e.cause])
+            embed = _text_embed(f"🔎 {title}", rich(e.summary), COLOUR[e.cause])
             facts = []
             if e.source:
                 facts.append(f"written by {md(e.source)}")
@@ -278,7 +294,7 @@ def reply_message(reply: Reply) -> Message:
                 facts.append(f"matched {code(cut(e.matched, 200))}")
             if e.alternatives:
                 facts.append("also possible: " + ", ".join(CAUSE_TITLE[c] for c in e.alternatives))
-            _field(embed, "Next steps", _listing((md(s) for s in e.next_steps), "→"))
+            _field(embed, "Next steps", _listing((rich(s) for s in e.next_steps), "→"))
             if facts:
                 _field(embed, "Matched", " · ".join(facts))
             return Message(embed=bounded(embed))
@@ -335,7 +351,7 @@ def alert_message(alert: Alert) -> Message:
             rows = []
             for a in alert.grouped:
                 v = a.diagnosis.verdict if a.diagnosis else None
-                why = f"{CAUSE_TITLE[v.cause]}: {md(v.summary)}" if v else "down"
+                why = f"{CAUSE_TITLE[v.cause]}: {rich(v.summary)}" if v else "down"
                 rows.append(f"**#{a.monitor_id}** {md(a.url or '')} · {why}")
             embed = _text_embed(
                 f"🔴 {len(alert.grouped)} monitors of this channel are DOWN",
@@ -349,17 +365,17 @@ def alert_message(alert: Alert) -> Message:
             now = CAUSE_TITLE[d.verdict.cause] if d else "?"
             embed = _text_embed(
                 f"🟠 {monitor} still down: {before} → {now}",
-                f"{url}\n{md(d.verdict.summary) if d else ''}",
+                f"{url}\n{rich(d.verdict.summary) if d else ''}",
                 COLOUR[d.verdict.cause] if d else GREY,
             )
             if d:
                 _field(
-                    embed, "Next steps", _listing((md(s) for s in d.verdict.next_steps[:3]), "→")
+                    embed, "Next steps", _listing((rich(s) for s in d.verdict.next_steps[:3]), "→")
                 )
             return Message(embed=bounded(embed))
         case AlertKind.REMINDER:
             down = format_duration(int(alert.downtime_s or 0))
-            why = md(d.verdict.summary) if d else ""
+            why = rich(d.verdict.summary) if d else ""
             embed = _text_embed(f"⏰ {monitor} still down after {down}", f"{url}\n{why}", 0xE67E22)
             buttons = (
                 Buttons(alert.monitor_id, alert=True) if alert.monitor_id is not None else None
@@ -405,7 +421,7 @@ def card_embed(c: Card, colour: int) -> discord.Embed:
     if c.origin is not None:
         rows.append(md(c.origin))
     if c.step is not None:
-        rows.append(f"→ {md(c.step)}")
+        rows.append(f"→ {rich(c.step)}")
     return _text_embed(c.title, "\n".join(rows), colour)
 
 

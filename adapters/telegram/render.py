@@ -509,7 +509,7 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
             texts = [t for t in _chunks("", lines) if plain(t).strip()]
             return [Message(t) for t in texts or ["…"]]  # Telegram refuses a blank text
         case ErrorReply(text=text):
-            return [Message(f"✗ {clip(text, TEXT_LIMIT - 10)}")]
+            return [Message(f"✗ {rich(text, TEXT_LIMIT - 10)}")]
     raise AssertionError(f"unrendered reply {reply!r}")  # pragma: no cover
 
 
@@ -630,7 +630,7 @@ def card_text(c: Card, *, title: str | None = None, note: str | None = None) -> 
     if c.origin is not None:
         lines.append(esc(c.origin))
     if c.step is not None:
-        lines.append(f"→ {esc(c.step)}")
+        lines.append(f"→ {rich(c.step, 1000)}")
     return "\n".join(lines)
 
 
