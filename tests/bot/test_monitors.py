@@ -82,6 +82,8 @@ async def test_outage_alerts_once_with_the_full_diagnosis(
             mid = await watch(chat, site.url)
             await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= 2)
             assert chat.pending() == []
+            nothing = await chat.push(f"details {mid}")
+            assert f"#{mid} has no alert to detail yet" in nothing and "Traceback" not in nothing
 
             site.response = BAD
             flipped = time.monotonic()
