@@ -422,7 +422,8 @@ def alert_message(alert: Alert) -> Message:
         case AlertKind.DOWN:
             # A compact card a phone shows whole; the full diagnosis is behind Details.
             c = card(alert.monitor_id, alert.url, d, expected=alert.expected)
-            body: list[dict[str, Any] | None] = [header(c.title), _card_section(c)]
+            # No header block: the title holds the URL, remote text, escaped in mrkdwn.
+            body: list[dict[str, Any] | None] = [_card_section(c, title=True)]
             if alert.monitor_id is not None:
                 body.append(monitor_buttons(alert.monitor_id, alert=True, details=True))
             return message(f"{c.title}: {c.headline}", body)
@@ -486,8 +487,9 @@ def alert_message(alert: Alert) -> Message:
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 
-def _card_section(c: Card) -> dict[str, Any]:
-    rows = [f"*{esc(c.headline)}*", esc(c.public)]
+def _card_section(c: Card, *, title: bool = False, first: str = "") -> dict[str, Any]:
+    rows = [f"*{esc(c.title)}*"] if title else [first] if first else []
+    rows += [f"*{esc(c.headline)}*", esc(c.public)]
     if c.origin is not None:
         rows.append(esc(c.origin))
     if c.step is not None:
@@ -503,7 +505,7 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
     c = card(original.monitor_id, original.url, d, expected=original.expected)
-    body = [header(title), _card_section(c)]
+    body = [header(title), _card_section(c, first=esc(original.url or ""))]
     note = context(f"Recovered {_when(recovered.at)} after {down} down · details in the thread")
     body.insert(1, note)
     return message(f"✅ RESOLVED {monitor} {original.url or ''} after {down} down.", body)

@@ -7,6 +7,7 @@ hypothesis and from remote-controlled fields such as headers and error pages.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -70,11 +71,6 @@ def test_any_diagnosis_renders_within_slack_limits(
     for message in (
         reply_message(DiagnosisReply(d), rerun="https://shop.example.com/"),
         reply_message(DiagnosisReply(d, monitor_id=7)),
-        alert_message(Alert(AlertKind.DOWN, NOW, 7, url, 1, d)),
-        resolved_message(
-            Alert(AlertKind.DOWN, NOW, 7, url, 1, d),
-            Alert(AlertKind.RECOVERED, NOW, 7, url, 1, d, down_since=NOW - timedelta(minutes=5)),
-        ),
     ):
         within_limits(message)
         seen = block_text(message.blocks)
@@ -82,6 +78,16 @@ def test_any_diagnosis_renders_within_slack_limits(
         for raw in (summary, header, url, *evidence):
             if "<" in raw:
                 assert esc(raw)[:50] in seen or "…" in seen
+    for card in (
+        alert_message(Alert(AlertKind.DOWN, NOW, 7, url, 1, d)),
+        resolved_message(
+            Alert(AlertKind.DOWN, NOW, 7, url, 1, d),
+            Alert(AlertKind.RECOVERED, NOW, 7, url, 1, d, down_since=NOW - timedelta(minutes=5)),
+        ),
+    ):
+        within_limits(card)
+        # The compact card shows only part of it: none of what it shows is a raw "<".
+        assert "<" not in re.sub(r"<!date\^[^>]*>", "", block_text(card.blocks))
 
 
 def visible(blocks: list[dict[str, Any]]) -> str:
@@ -135,7 +141,12 @@ def test_remote_mentions_are_escaped_in_blocks_and_fallback_text() -> None:
     within_limits(message)
     for text in (block_text(message.blocks), message.text):
         assert "<!channel>" not in text and "<@U123>" not in text and "<!here>" not in text
-    assert "&lt;!channel&gt; &lt;@U123&gt; &amp; co" in block_text(message.blocks)
+    assert "https://x/&lt;!channel&gt;" in block_text(message.blocks)
+    # The summary is not on the card; Details shows it, escaped too.
+    details = reply_message(DiagnosisReply(d, 3, details=True))
+    within_limits(details)
+    assert "&lt;!channel&gt; &lt;@U123&gt; &amp; co" in block_text(details.blocks)
+    assert "<!here>" not in block_text(details.blocks)
 
 
 def test_a_grouped_alert_of_two_hundred_monitors_fits() -> None:
