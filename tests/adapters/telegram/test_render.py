@@ -19,6 +19,7 @@ from adapters.telegram.render import (
     ACK,
     ALERT_RECHECK,
     CALLBACK_LIMIT,
+    DETAILS,
     MAX_PARTS,
     MUTE,
     RECHECK,
@@ -264,6 +265,7 @@ def test_watch_reply_and_alert_buttons_carry_the_monitor_id() -> None:
     alert = alert_message(Alert(AlertKind.DOWN, NOW, 2147483647, "https://x/", 1, diagnosis()))
     valid(alert)
     assert _data(alert.keyboard) == [
+        f"{DETAILS}:2147483647",
         f"{ALERT_RECHECK}:2147483647",
         f"{MUTE}:2147483647",
         f"{ACK}:2147483647",
@@ -299,7 +301,7 @@ def test_a_click_note_replaces_the_button_and_keeps_the_rest() -> None:
     after = annotated(alert.text, "✋ Acknowledged by Ana", alert.keyboard, drop=ACK)
     assert after is not None
     assert valid(after).endswith("✋ Acknowledged by Ana")
-    assert _data(after.keyboard) == [f"{ALERT_RECHECK}:3", f"{MUTE}:3"]
+    assert _data(after.keyboard) == [f"{DETAILS}:3", f"{ALERT_RECHECK}:3", f"{MUTE}:3"]
     full = Message("x" * (TEXT_LIMIT - 5), monitor_keyboard(3))
     assert annotated(full.text, "✋ Acknowledged by Ana", full.keyboard, drop=ACK) is None
 
