@@ -336,7 +336,11 @@ async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
             query = await rig.press(f"{MUTE}:{mid}", rig.fake.message(GROUP, sent))
             assert f"Muted #{mid}" in rig.answer(query).params["text"]
             (muted,) = rig.fake.of("editMessageText")  # the button's note, in place
-            assert set(muted.buttons) == {f"{ALERT_RECHECK}:{mid}", f"{ACK}:{mid}"}
+            assert set(muted.buttons) == {
+                f"{DETAILS}:{mid}",
+                f"{ALERT_RECHECK}:{mid}",
+                f"{ACK}:{mid}",
+            }
 
             site.response = GOOD
             _, resolved = await rig.fake.wait("editMessageText", 2)
