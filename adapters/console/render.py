@@ -167,8 +167,8 @@ def render_alert(alert: Alert, style: Style) -> str:
         case AlertKind.DEGRADED:
             return (
                 style.yellow(
-                    f"⚠️  Monitoring degraded: {alert.detail}. Alerts are held back until the bot's"
-                    " own network works again."
+                    f"⚠️  Monitoring degraded: {alert.detail}. Alerts of targets that give no"
+                    " answer wait for the bot's own network."
                 )
                 + "\n"
             )

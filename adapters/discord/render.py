@@ -401,8 +401,8 @@ def alert_message(alert: Alert) -> Message:
             return Message(
                 embed=_text_embed(
                     "⚠️ Monitoring degraded",
-                    f"{md(alert.detail or '')}. Alerts are held back until the bot's own network"
-                    " works again.",
+                    f"{md(alert.detail or '')}. Alerts of targets that give no answer wait for"
+                    " the bot's own network.",
                     0xE67E22,
                 )
             )

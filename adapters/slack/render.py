@@ -477,8 +477,8 @@ def alert_message(alert: Alert) -> Message:
             return message(text, [section(esc(text))])
         case AlertKind.DEGRADED:
             text = (
-                f"⚠️ Monitoring degraded: {alert.detail}. Alerts are held back until the bot's"
-                " own network works again."
+                f"⚠️ Monitoring degraded: {alert.detail}. Alerts of targets that give no"
+                " answer wait for the bot's own network."
             )
             return message(text, [section(esc(text))])
         case AlertKind.RESTORED:

@@ -614,7 +614,7 @@ def alert_message(alert: Alert) -> Message:
         case AlertKind.DEGRADED:
             return Message(
                 f"⚠️ <b>Monitoring degraded</b>: {clip(alert.detail or 'the network is down', 1000)}."
-                " Alerts are held back until the bot's own network works again."
+                " Alerts of targets that give no answer wait for the bot's own network."
             )
         case AlertKind.RESTORED:
             return Message("✅ <b>Monitoring restored</b>: the bot's own network works again.")
