@@ -12,6 +12,7 @@ is someone else's job. The grammar::
     /check502 unmute <id>                                            Unmute
     /check502 ack <id>                                               Ack
     /check502 history <id>                                           History
+    /check502 details <id>                                           Details
     /check502 explain <log line>                                     Explain
     /check502 help [command]                                         Help  (also: empty text)
 
@@ -54,6 +55,7 @@ __all__ = [
     "Check",
     "Command",
     "CommandError",
+    "Details",
     "Expect",
     "Explain",
     "Help",
@@ -102,6 +104,7 @@ USAGE: dict[str, str] = {
     "unmute": f"{PREFIX} unmute <id>",
     "ack": f"{PREFIX} ack <id>",
     "history": f"{PREFIX} history <id>",
+    "details": f"{PREFIX} details <id>",
     "explain": f"{PREFIX} explain <log line>",
     "help": f"{PREFIX} help [command]",
 }
@@ -290,6 +293,13 @@ class History:
 
 
 @dataclass(frozen=True, slots=True)
+class Details:
+    """The full diagnosis behind a monitor's alert (its open or last incident)."""
+
+    monitor_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class Explain:
     """Explain one pasted log line or platform error code."""
 
@@ -304,7 +314,17 @@ class Help:
 
 
 Command: TypeAlias = (
-    Check | Watch | ListMonitors | Unwatch | Mute | Unmute | Ack | History | Explain | Help
+    Check
+    | Watch
+    | ListMonitors
+    | Unwatch
+    | Mute
+    | Unmute
+    | Ack
+    | History
+    | Details
+    | Explain
+    | Help
 )
 
 
@@ -689,11 +709,12 @@ def parse_command(text: str) -> Command:
     return _parse_check("check", args)
 
 
-_ID_COMMANDS: dict[str, type[Unwatch | Unmute | Ack | History]] = {
+_ID_COMMANDS: dict[str, type[Unwatch | Unmute | Ack | History | Details]] = {
     "unwatch": Unwatch,
     "unmute": Unmute,
     "ack": Ack,
     "history": History,
+    "details": Details,
 }
 
 
@@ -725,7 +746,7 @@ def format_command(cmd: Command) -> str:
             words = ["list"]
         case Mute(monitor_id=monitor_id, seconds=seconds):
             words = ["mute", str(monitor_id), _exact_duration(seconds)]
-        case Unwatch() | Unmute() | Ack() | History():
+        case Unwatch() | Unmute() | Ack() | History() | Details():
             words = [_COMMAND_NAMES[type(cmd)], str(cmd.monitor_id)]
         case Explain(line=line):
             words = ["explain", line]
@@ -736,7 +757,7 @@ def format_command(cmd: Command) -> str:
     return " ".join([PREFIX, *words])
 
 
-_COMMAND_NAMES: dict[type[Unwatch | Unmute | Ack | History], str] = {
+_COMMAND_NAMES: dict[type[Unwatch | Unmute | Ack | History | Details], str] = {
     kind: name for name, kind in _ID_COMMANDS.items()
 }
 
@@ -767,6 +788,7 @@ _DESCRIPTIONS: dict[str, str] = {
         "The recovery is still posted."
     ),
     "history": "Show a monitor's last checks, its uptime over 24 h and 7 d, and latency p50/p95.",
+    "details": "Show the full diagnosis behind a monitor's alert (its open or last incident).",
     "explain": (
         "Explain a pasted error-log line or platform error code (nginx, HAProxy, Envoy, "
         "a CDN, a PaaS): which cause it means and what to do next."
@@ -783,6 +805,7 @@ _EXAMPLES: dict[str, str] = {
     "unmute": f"{PREFIX} unmute 12",
     "ack": f"{PREFIX} ack 12",
     "history": f"{PREFIX} history 12",
+    "details": f"{PREFIX} details 12",
     "explain": (
         f"{PREFIX} explain connect() failed (111: Connection refused) while connecting to upstream"
     ),

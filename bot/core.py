@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shlex
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from bot.codec import alert_from_dict
 from bot.commands import (
     Ack,
     Check,
     Command,
+    Details,
     Explain,
     Help,
     History,
@@ -255,11 +258,28 @@ class Bot:
                 return self._ack(context, mid)
             case History(monitor_id=mid):
                 return self._history(self._find(context, mid))
+            case Details(monitor_id=mid):
+                return self._details(self._find(context, mid))
             case Explain(line=line):
                 return ExplainReply(explain(line))
             case Help(topic=topic):
                 return TextReply(help_text(topic, check_limit=self.settings.check_limit))
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    def _details(self, monitor: Monitor) -> Reply:
+        """The diagnosis a monitor's alert showed: the DOWN of its open or last incident."""
+        row = self.store.execute(
+            "SELECT o.payload FROM outbox o JOIN incidents i ON o.key = 'down:' || i.id"
+            " WHERE i.monitor_id = ? ORDER BY i.id DESC LIMIT 1",
+            (monitor.id,),
+        ).fetchone()
+        alert = alert_from_dict(json.loads(row[0])) if row is not None else None
+        if alert is None or alert.diagnosis is None:
+            raise NotFound(
+                f"Monitor #{monitor.id} has no alert to detail yet;"
+                f" `check {monitor.url}` diagnoses it now."
+            )
+        return DiagnosisReply(alert.diagnosis, monitor.id, details=True)
 
     def _find(self, context: Context, monitor_id: int) -> Monitor:
         monitor = self.store.monitor(monitor_id, context.channel)

@@ -18,6 +18,11 @@ from checks import AddressPolicy, Diagnosis, Resolver, Transport, diagnose
 
 log = logging.getLogger("check502.health")
 
+_FIX = (
+    "; if that is expected where the bot runs, set CHECK502_CONTROL_URL to a URL reachable"
+    " from there, or to off"
+)
+
 
 class Health:
     """``await health.check()`` is None when the bot's network works, else what is broken."""
@@ -61,7 +66,7 @@ class Health:
             problem = _problem(self.control_url, diagnosis)
         except Exception as exc:
             log.warning("health check of %s failed", self.control_url, exc_info=True)
-            problem = f"the control target {self.control_url} cannot be checked ({exc})"
+            problem = f"the control target {self.control_url} cannot be checked ({exc}){_FIX}"
         self._cached = (self.clock(), problem)
         return problem
 
@@ -69,9 +74,12 @@ class Health:
 def _problem(url: str, diagnosis: Diagnosis) -> str | None:
     dns = diagnosis.dns
     if dns is not None and dns.error is not None:
-        return f"the bot's resolver ({dns.resolver}) fails for {dns.name}: {dns.error.kind.value}"
+        return (
+            f"the bot's resolver ({dns.resolver}) fails for {dns.name}: "
+            f"{dns.error.kind.value}{_FIX}"
+        )
     public = [p for p in diagnosis.probes if p.target == "public"]
     if any(p.status is not None for p in public):
         return None
     errors = sorted({p.error.kind.value for p in public if p.error is not None}) or ["no answer"]
-    return f"the bot cannot reach its control target {url} ({', '.join(errors)})"
+    return f"the bot cannot reach its control target {url} ({', '.join(errors)}){_FIX}"

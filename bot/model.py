@@ -87,6 +87,8 @@ class DiagnosisReply:
     diagnosis: Diagnosis
     monitor_id: int | None = None
     """The monitor whose re-check this is, when it is one."""
+    details: bool = False
+    """The stored diagnosis behind the monitor's alert (``details``), not a new check."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,11 @@ change is a conditional ``UPDATE`` (``... WHERE id = ? AND state != 'down'``) an
 causes is inserted into the outbox in the same transaction, so a crash between the two is
 impossible and a second writer cannot alert twice.
 
-Before an incident opens, the bot's own health is checked (:mod:`bot.health`); while the bot's
-network is broken no monitor alerts, each affected channel gets one "monitoring degraded"
-notice, and the failing monitors keep being re-checked.
+Before an incident opens with no HTTP answer from the target (refused, timed out, DNS failed),
+the bot's own health is checked (:mod:`bot.health`); while the bot's network is broken no such
+monitor alerts, each affected channel gets one "monitoring degraded"
+notice, and the failing monitors keep being re-checked. A target that answers (a 502 is an
+answer) proves the bot's network works and alerts whatever the control target does.
 
 **Mute holds back noise, never the truth.** While a monitor is muted its checks go on and are
 recorded, and:
@@ -162,7 +164,9 @@ class Monitoring:
         outcome = classify(diagnosis, monitor.expect)
         problem = None
         if health is not None:
-            if outcome.ok:
+            if outcome.ok or _answered(diagnosis):
+                # An HTTP answer from the target proves the bot's network works: only a
+                # failure with no answer at all is gated on the bot's own health.
                 health.cancel()
             else:
                 problem = await health
@@ -503,6 +507,11 @@ class Monitoring:
         if inserted and not_before is not None and not_before > now:
             self.store.execute("UPDATE outbox SET not_before = ? WHERE key = ?", (not_before, key))
         return int(inserted)
+
+
+def _answered(diagnosis: Diagnosis) -> bool:
+    """Some address of the target gave an HTTP answer (any status): the bot's path works."""
+    return any(p.status is not None for p in diagnosis.probes if p.target == "public")
 
 
 def _custom(monitor: Monitor) -> bool:

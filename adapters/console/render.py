@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.cli.render import Style, render_diagnosis, render_explanation, wrap, wrap_lines
+from adapters.present import card
 from bot.commands import format_duration
 from bot.model import (
     Alert,
@@ -65,8 +66,9 @@ def render_monitor_line(m: Monitor, style: Style) -> str:
 
 def render_reply(reply: Reply, style: Style) -> str:
     match reply:
-        case DiagnosisReply(diagnosis=d, monitor_id=mid):
-            head = f"Re-check of #{mid}\n" if mid is not None else ""
+        case DiagnosisReply(diagnosis=d, monitor_id=mid, details=details):
+            what = "Details of the alert of" if details else "Re-check of"
+            head = f"{what} #{mid}\n" if mid is not None else ""
             return head + render_diagnosis(d, style, json_hint=False)
         case WatchReply(monitor=m, diagnosis=d):
             head = (
@@ -122,23 +124,20 @@ def render_alert(alert: Alert, style: Style) -> str:
     monitor = f"#{alert.monitor_id} {alert.url}" if alert.monitor_id is not None else ""
     match alert.kind:
         case AlertKind.DOWN:
-            d = alert.diagnosis
-            cause = d.verdict.cause.value if d else "unknown"
-            expected = f" (expected {alert.expected})" if alert.expected else ""
-            head = style.red(f"🔴 DOWN {monitor}: {cause}{expected}")
-            body = _indent(render_diagnosis(d, style.inset(2), json_hint=False)) if d else ""
+            c = card(alert.monitor_id, alert.url, alert.diagnosis, expected=alert.expected)
+            lines = [style.red(c.title)]
+            body = [c.headline, c.public, *([c.origin] if c.origin is not None else [])]
+            lines += [wrap(text, style.width, "  ") for text in body]
+            if c.step is not None:
+                lines.append(wrap(f"Next: {c.step}", style.width, "  ", "      "))
             i = alert.monitor_id
-            actions = style.dim(
-                _segments(
-                    (
-                        f"ack: /check502 ack {i}",
-                        f"mute: /check502 mute {i} 1h",
-                        f"history: /check502 history {i}",
-                    ),
-                    style.width,
-                )
+            actions = (
+                f"details: {c.details_command}",
+                f"ack: /check502 ack {i}",
+                f"mute: /check502 mute {i} 1h",
             )
-            return f"{head}\n{body}\n{actions}\n"
+            lines.append(style.dim(_segments(actions, style.width)))
+            return "\n".join(lines) + "\n"
         case AlertKind.GROUPED:
             items = alert.grouped
             lines = [style.red(f"🔴 {len(items)} monitors of this channel are DOWN")]
@@ -172,8 +171,8 @@ def render_alert(alert: Alert, style: Style) -> str:
         case AlertKind.DEGRADED:
             return (
                 style.yellow(
-                    f"⚠️  Monitoring degraded: {alert.detail}. Alerts are held back until the bot's"
-                    " own network works again."
+                    f"⚠️  Monitoring degraded: {alert.detail}. Alerts of targets that give no"
+                    " answer wait for the bot's own network."
                 )
                 + "\n"
             )

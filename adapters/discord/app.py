@@ -74,12 +74,13 @@ def _words(*parts: str | None, **options: object) -> str:
 
 class ActionButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"check502:(?P<action>recheck|mute|ack):(?P<id>\d{1,18})(?P<alert>:a)?",
+    template=r"check502:(?P<action>details|recheck|mute|ack):(?P<id>\d{1,18})(?P<alert>:a)?",
 ):
     """Re-check, Mute 1 h or Acknowledge for one monitor; ``:a`` marks an alert's button."""
 
     def __init__(self, action: str, monitor_id: int, *, alert: bool = False) -> None:
         label, style = {
+            "details": ("Details", discord.ButtonStyle.primary),
             "recheck": ("Re-check", discord.ButtonStyle.primary),
             "mute": ("Mute 1 h", discord.ButtonStyle.secondary),
             "ack": ("Acknowledge", discord.ButtonStyle.success),
@@ -113,6 +114,8 @@ def view_for(msg: Message) -> discord.ui.View | None:
     if b is None:
         return None
     view = discord.ui.View(timeout=None)
+    if b.details:
+        view.add_item(ActionButton("details", b.monitor_id, alert=b.alert))
     view.add_item(ActionButton("recheck", b.monitor_id, alert=b.alert))
     if b.mute:
         view.add_item(ActionButton("mute", b.monitor_id, alert=b.alert))
@@ -273,7 +276,10 @@ class Check502Client(discord.Client):
         """On a result: edit it in place. On an alert: post the fresh check in its thread, so
         the alert stays the incident's record."""
         await interaction.response.defer()
-        reply = await self.core.recheck(context, button.monitor_id)
+        if button.action == "details":
+            reply = await self.core.handle(context, f"details {button.monitor_id}")
+        else:
+            reply = await self.core.recheck(context, button.monitor_id)
         msg = self._render(reply)
         if isinstance(reply, ErrorReply) or msg.embed is None:
             await interaction.followup.send(
@@ -289,12 +295,12 @@ class Check502Client(discord.Client):
                 message.channel.id, message.id, msg, name=f"#{button.monitor_id} incident"
             )
         except BotError:
-            log.warning("could not post the re-check in the alert's thread", exc_info=True)
+            log.warning("could not post the %s in the alert's thread", button.action, exc_info=True)
             await interaction.followup.send(**kwargs(msg, view_for))
 
     async def on_button(self, interaction: discord.Interaction[Any], button: ActionButton) -> None:
         context = context_of(interaction)
-        if button.action == "recheck":
+        if button.action in ("recheck", "details"):  # Details: the alert's full diagnosis
             await self._recheck(interaction, context, button)
             return
         command = (
@@ -384,6 +390,7 @@ def build_commands(client: Check502Client) -> app_commands.Group:
     by_id("unmute", "Turn a monitor's alerts back on")
     by_id("ack", "Acknowledge a monitor's incident: no more reminders")
     by_id("history", "A monitor's last checks, uptime and incidents")
+    by_id("details", "The full diagnosis behind a monitor's alert")
 
     @group.command(name="mute", description="Hold back a monitor's alerts for a while")
     @app_commands.describe(

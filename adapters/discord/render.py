@@ -9,6 +9,7 @@ beyond); ``content`` under 2,000.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,7 +19,9 @@ from discord.utils import escape_markdown
 from adapters.present import (
     CAUSE_TITLE,
     HOP_TITLE,
+    Card,
     address,
+    card,
     cut,
     fit,
     gateway_headers,
@@ -78,6 +81,21 @@ def md(text: str) -> str:
     return escape_markdown(text, as_needed=False)
 
 
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def rich(text: str) -> str:
+    """Like :func:`md`, with the core's `backticked` commands kept as inline code (escaping
+    them would show literal backticks)."""
+    out: list[str] = []
+    at = 0
+    for m in _CODE.finditer(text):
+        out += [md(text[at : m.start()]), code(m.group(1))]
+        at = m.end()
+    out.append(md(text[at:]))
+    return "".join(out)
+
+
 def code(text: str) -> str:
     """Inline code; a backtick inside cannot be escaped, so it becomes a look-alike."""
     return "`" + text.replace("`", "ˋ") + "`" if text else ""
@@ -96,6 +114,8 @@ class Buttons:
     """On an alert: Acknowledge too, and Re-check answers in the alert's thread."""
     mute: bool = True
     ack: bool = True
+    details: bool = False
+    """Details first: the full diagnosis behind an alert, posted in its thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +184,7 @@ def diagnosis_embed(d: Diagnosis, *, title: str | None = None) -> discord.Embed:
     public = both.public
     embed = discord.Embed(
         title=cut(title or headline(d), TITLE_LIMIT),
-        description=cut(f"**{md(d.url)}**\n{md(v.summary)}", DESCRIPTION_LIMIT),
+        description=cut(f"**{md(d.url)}**\n{rich(v.summary)}", DESCRIPTION_LIMIT),
         colour=COLOUR[v.cause],
         timestamp=d.checked_at,
     )
@@ -196,8 +216,8 @@ def diagnosis_embed(d: Diagnosis, *, title: str | None = None) -> discord.Embed:
                 " with the public Host and SNI.",
                 inline=True,
             )
-    _field(embed, "Evidence", _listing(md(e) for e in v.evidence))
-    _field(embed, "Next steps", _listing((md(s) for s in v.next_steps), "→"))
+    _field(embed, "Evidence", _listing(rich(e) for e in v.evidence))
+    _field(embed, "Next steps", _listing((rich(s) for s in v.next_steps), "→"))
     if v.reproduce:
         lines = fit((cut(line, 900) for line in v.reproduce), FIELD_LIMIT - 10, more="…")
         _field(embed, "Reproduce", block(lines))
@@ -230,8 +250,9 @@ def _text_embed(title: str, text: str, colour: int = GREY) -> discord.Embed:
 
 def reply_message(reply: Reply) -> Message:
     match reply:
-        case DiagnosisReply(diagnosis=d, monitor_id=mid):
-            title = f"Re-check of #{mid} · {headline(d)}" if mid is not None else None
+        case DiagnosisReply(diagnosis=d, monitor_id=mid, details=details):
+            what = "Details of the alert of" if details else "Re-check of"
+            title = f"{what} #{mid} · {headline(d)}" if mid is not None else None
             buttons = Buttons(mid, ack=False) if mid is not None else None
             return Message(embed=diagnosis_embed(d, title=title), buttons=buttons)
         case WatchReply(monitor=m, diagnosis=d):
@@ -245,7 +266,7 @@ def reply_message(reply: Reply) -> Message:
                 ),
                 colour=COLOUR[d.verdict.cause],
             )
-            _field(embed, "First check", f"{md(headline(d))}\n{md(d.verdict.summary)}")
+            _field(embed, "First check", f"{md(headline(d))}\n{rich(d.verdict.summary)}")
             embed.set_footer(text=f"/check502 history id:{m.id} · /check502 unwatch id:{m.id}")
             return Message(embed=bounded(embed), buttons=Buttons(m.id, ack=False))
         case ListReply(monitors=monitors):
@@ -263,7 +284,7 @@ def reply_message(reply: Reply) -> Message:
             return Message(embed=_history(reply))
         case ExplainReply(explanation=e):
             title = CAUSE_TITLE[e.cause] if e.cause is not Cause.UNKNOWN else "No known cause"
-            embed = _text_embed(f"🔎 {title}", md(e.summary), COLOUR[e.cause])
+            embed = _text_embed(f"🔎 {title}", rich(e.summary), COLOUR[e.cause])
             facts = []
             if e.source:
                 facts.append(f"written by {md(e.source)}")
@@ -273,7 +294,7 @@ def reply_message(reply: Reply) -> Message:
                 facts.append(f"matched {code(cut(e.matched, 200))}")
             if e.alternatives:
                 facts.append("also possible: " + ", ".join(CAUSE_TITLE[c] for c in e.alternatives))
-            _field(embed, "Next steps", _listing((md(s) for s in e.next_steps), "→"))
+            _field(embed, "Next steps", _listing((rich(s) for s in e.next_steps), "→"))
             if facts:
                 _field(embed, "Matched", " · ".join(facts))
             return Message(embed=bounded(embed))
@@ -317,23 +338,20 @@ def alert_message(alert: Alert) -> Message:
     d = alert.diagnosis
     match alert.kind:
         case AlertKind.DOWN:
-            cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
-            expected = f" (expected {alert.expected})" if alert.expected else ""
-            title = f"🔴 DOWN {monitor} · {cause}{expected}"
-            embed = (
-                diagnosis_embed(d, title=title)
-                if d
-                else _text_embed(title, url, COLOUR[Cause.UNKNOWN])
-            )
+            # A compact card a phone shows whole; the full diagnosis is behind Details.
+            c = card(alert.monitor_id, alert.url, d, expected=alert.expected)
+            embed = card_embed(c, COLOUR[d.verdict.cause] if d else COLOUR[Cause.UNKNOWN])
             buttons = (
-                Buttons(alert.monitor_id, alert=True) if alert.monitor_id is not None else None
+                Buttons(alert.monitor_id, alert=True, details=True)
+                if alert.monitor_id is not None
+                else None
             )
             return Message(embed=embed, buttons=buttons)
         case AlertKind.GROUPED:
             rows = []
             for a in alert.grouped:
                 v = a.diagnosis.verdict if a.diagnosis else None
-                why = f"{CAUSE_TITLE[v.cause]}: {md(v.summary)}" if v else "down"
+                why = f"{CAUSE_TITLE[v.cause]}: {rich(v.summary)}" if v else "down"
                 rows.append(f"**#{a.monitor_id}** {md(a.url or '')} · {why}")
             embed = _text_embed(
                 f"🔴 {len(alert.grouped)} monitors of this channel are DOWN",
@@ -347,17 +365,17 @@ def alert_message(alert: Alert) -> Message:
             now = CAUSE_TITLE[d.verdict.cause] if d else "?"
             embed = _text_embed(
                 f"🟠 {monitor} still down: {before} → {now}",
-                f"{url}\n{md(d.verdict.summary) if d else ''}",
+                f"{url}\n{rich(d.verdict.summary) if d else ''}",
                 COLOUR[d.verdict.cause] if d else GREY,
             )
             if d:
                 _field(
-                    embed, "Next steps", _listing((md(s) for s in d.verdict.next_steps[:3]), "→")
+                    embed, "Next steps", _listing((rich(s) for s in d.verdict.next_steps[:3]), "→")
                 )
             return Message(embed=bounded(embed))
         case AlertKind.REMINDER:
             down = format_duration(int(alert.downtime_s or 0))
-            why = md(d.verdict.summary) if d else ""
+            why = rich(d.verdict.summary) if d else ""
             embed = _text_embed(f"⏰ {monitor} still down after {down}", f"{url}\n{why}", 0xE67E22)
             buttons = (
                 Buttons(alert.monitor_id, alert=True) if alert.monitor_id is not None else None
@@ -383,8 +401,8 @@ def alert_message(alert: Alert) -> Message:
             return Message(
                 embed=_text_embed(
                     "⚠️ Monitoring degraded",
-                    f"{md(alert.detail or '')}. Alerts are held back until the bot's own network"
-                    " works again.",
+                    f"{md(alert.detail or '')}. Alerts of targets that give no answer wait for"
+                    " the bot's own network.",
                     0xE67E22,
                 )
             )
@@ -397,6 +415,16 @@ def alert_message(alert: Alert) -> Message:
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 
+def card_embed(c: Card, colour: int) -> discord.Embed:
+    """The compact card: its title, then the headline in bold and one line per part."""
+    rows = [f"**{md(c.headline)}**", md(c.public)]
+    if c.origin is not None:
+        rows.append(md(c.origin))
+    if c.step is not None:
+        rows.append(f"→ {rich(c.step)}")
+    return _text_embed(c.title, "\n".join(rows), colour)
+
+
 def resolved_message(original: Alert, recovered: Alert) -> Message:
     """The DOWN alert re-rendered as resolved, to edit the alert message with (no buttons)."""
     monitor = f"#{original.monitor_id}" if original.monitor_id is not None else ""
@@ -404,8 +432,9 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
-    embed = diagnosis_embed(d, title=title) if d else _text_embed(title, md(original.url or ""))
-    embed.colour = discord.Colour(GREEN)
+    c = card(original.monitor_id, original.url, d, expected=original.expected)
+    embed = card_embed(c, GREEN)
+    embed.title = cut(title, TITLE_LIMIT)
     recovered_at = discord.utils.format_dt(recovered.at, "f")
     embed.description = cut(
         f"Recovered {recovered_at} after {down} down · details in the thread\n\n"

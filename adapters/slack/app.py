@@ -38,6 +38,7 @@ from adapters.slack.incoming import SlackGate
 from adapters.slack.render import (
     ACK,
     ALERT_ACTIONS,
+    DETAILS,
     MUTE,
     MUTE_SECONDS,
     RECHECK,
@@ -158,6 +159,7 @@ class SlackApp:
         app.command(self.config.command)(ack=self._ack_command, lazy=[self._run_command])
         for action_id, work in (
             (RECHECK, self._recheck),
+            (DETAILS, self._details),
             (RERUN, self._rerun),
             (MUTE, self._mute),
             (ACK, self._acknowledge),
@@ -299,22 +301,44 @@ class SlackApp:
         if monitor_id is None:
             return
         reply = await self.bot.recheck(context, monitor_id)
+        if await self._in_thread(body, client, context, reply):
+            return
+        await self._answer(respond, client, context, reply, replace=True)
+
+    async def _details(
+        self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        """An alert's Details: the full diagnosis behind it, posted in the alert's thread."""
+        context, monitor_id = self._clicked(body)
+        if monitor_id is None:
+            return
+        reply = await self.bot.handle(context, f"details {monitor_id}")
+        if await self._in_thread(body, client, context, reply):
+            return
+        await self._respond(respond, None, context, reply_message(reply), response_type="ephemeral")
+
+    async def _in_thread(
+        self, body: dict[str, Any], client: AsyncWebClient, context: Context, reply: Reply
+    ) -> bool:
+        """Post ``reply`` in the thread of the alert whose button was clicked; False when the
+        button was not on an alert, the reply is a refusal, or Slack refused the post."""
         message = body.get("message") or {}
         on_alert = any(b.get("block_id") == ALERT_ACTIONS for b in message.get("blocks", ()) if b)
-        if on_alert and not isinstance(reply, ErrorReply):
-            # An alert stays as the incident's record: the re-check goes into its thread.
-            msg = reply_message(reply)
-            try:
-                await client.chat_postMessage(
-                    channel=context.channel.channel,
-                    thread_ts=message.get("thread_ts") or message.get("ts"),
-                    unfurl_links=False,
-                    **msg.payload(),
-                )
-                return
-            except _RESPOND_FAILURES as exc:
-                log.warning("could not post the re-check in the alert's thread (%s)", exc)
-        await self._answer(respond, client, context, reply, replace=True)
+        if not on_alert or isinstance(reply, ErrorReply):
+            return False
+        # An alert stays as the incident's record: what its buttons show goes into its thread.
+        msg = reply_message(reply)
+        try:
+            await client.chat_postMessage(
+                channel=context.channel.channel,
+                thread_ts=message.get("thread_ts") or message.get("ts"),
+                unfurl_links=False,
+                **msg.payload(),
+            )
+            return True
+        except _RESPOND_FAILURES as exc:
+            log.warning("could not post in the alert's thread (%s)", exc)
+            return False
 
     async def _rerun(
         self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient

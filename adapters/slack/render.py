@@ -22,7 +22,9 @@ from slack_sdk.models.blocks import Block
 from adapters.present import (
     CAUSE_TITLE,
     HOP_TITLE,
+    Card,
     address,
+    card,
     cut,
     fit,
     gateway_headers,
@@ -68,6 +70,7 @@ RECHECK = "check502.recheck"
 RERUN = "check502.rerun"
 MUTE = "check502.mute"
 ACK = "check502.ack"
+DETAILS = "check502.details"
 ACTIONS_BLOCK = "check502.actions"
 ALERT_ACTIONS = "check502.alert_actions"
 """The buttons of an alert: a Re-check there answers in the alert's thread."""
@@ -155,9 +158,12 @@ def listing(title: str, rows: Iterable[str], bullet: str = "•") -> dict[str, A
     return section("\n".join([head, *kept]))
 
 
-def monitor_buttons(monitor_id: int, *, alert: bool = False) -> dict[str, Any]:
-    """Re-check and Mute 1 h; on an alert, Acknowledge too."""
-    row = [button("Re-check", RECHECK, str(monitor_id), "primary")]
+def monitor_buttons(
+    monitor_id: int, *, alert: bool = False, details: bool = False
+) -> dict[str, Any]:
+    """Re-check and Mute 1 h; on an alert, Acknowledge too; ``details``: Details first."""
+    row = [button("Details", DETAILS, str(monitor_id), "primary")] if details else []
+    row.append(button("Re-check", RECHECK, str(monitor_id), None if details else "primary"))
     row.append(button("Mute 1 h", MUTE, str(monitor_id)))
     if alert:
         row.append(button("Acknowledge", ACK, str(monitor_id)))
@@ -295,8 +301,9 @@ def monitor_line(m: Monitor) -> str:
 def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
     """A command's reply. ``rerun``: the command text a "Run again" button repeats."""
     match reply:
-        case DiagnosisReply(diagnosis=d, monitor_id=mid):
-            title = f"Re-check of #{mid} · {headline(d)}" if mid is not None else None
+        case DiagnosisReply(diagnosis=d, monitor_id=mid, details=details):
+            what = "Details of the alert of" if details else "Re-check of"
+            title = f"{what} #{mid} · {headline(d)}" if mid is not None else None
             buttons = monitor_buttons(mid) if mid is not None else None
             if buttons is None and rerun is not None and len(rerun) <= 2000:  # a value's limit
                 buttons = actions(button("Run again", RERUN, rerun))
@@ -413,16 +420,13 @@ def alert_message(alert: Alert) -> Message:
     d = alert.diagnosis
     match alert.kind:
         case AlertKind.DOWN:
-            cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
-            expected = f" (expected {alert.expected})" if alert.expected else ""
-            title = f"🔴 DOWN {monitor} · {cause}{expected}"
-            body: list[dict[str, Any] | None] = diagnosis_blocks(d, title=title) if d else []
-            if not body:
-                body = [header(title), section(esc(url))]
+            # A compact card a phone shows whole; the full diagnosis is behind Details.
+            c = card(alert.monitor_id, alert.url, d, expected=alert.expected)
+            # No header block: the title holds the URL, remote text, escaped in mrkdwn.
+            body: list[dict[str, Any] | None] = [_card_section(c, title=True)]
             if alert.monitor_id is not None:
-                body.append(monitor_buttons(alert.monitor_id, alert=True))
-            why = f" {d.verdict.summary}" if d else ""
-            return message(f"🔴 DOWN {monitor} {url}: {cause}{expected}.{why}", body)
+                body.append(monitor_buttons(alert.monitor_id, alert=True, details=True))
+            return message(f"{c.title}: {c.headline}", body)
         case AlertKind.GROUPED:
             items = alert.grouped
             rows = []
@@ -473,14 +477,24 @@ def alert_message(alert: Alert) -> Message:
             return message(text, [section(esc(text))])
         case AlertKind.DEGRADED:
             text = (
-                f"⚠️ Monitoring degraded: {alert.detail}. Alerts are held back until the bot's"
-                " own network works again."
+                f"⚠️ Monitoring degraded: {alert.detail}. Alerts of targets that give no"
+                " answer wait for the bot's own network."
             )
             return message(text, [section(esc(text))])
         case AlertKind.RESTORED:
             text = "✅ Monitoring restored: the bot's own network works again."
             return message(text, [section(text)])
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
+
+
+def _card_section(c: Card, *, title: bool = False, first: str = "") -> dict[str, Any]:
+    rows = [f"*{esc(c.title)}*"] if title else [first] if first else []
+    rows += [f"*{esc(c.headline)}*", esc(c.public)]
+    if c.origin is not None:
+        rows.append(esc(c.origin))
+    if c.step is not None:
+        rows.append(f"→ {esc(c.step)}")
+    return section("\n".join(rows))
 
 
 def resolved_message(original: Alert, recovered: Alert) -> Message:
@@ -490,7 +504,8 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
-    body = diagnosis_blocks(d, title=title) if d else [header(title)]
+    c = card(original.monitor_id, original.url, d, expected=original.expected)
+    body = [header(title), _card_section(c, first=esc(original.url or ""))]
     note = context(f"Recovered {_when(recovered.at)} after {down} down · details in the thread")
     body.insert(1, note)
     return message(f"✅ RESOLVED {monitor} {original.url or ''} after {down} down.", body)

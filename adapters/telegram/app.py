@@ -34,6 +34,7 @@ from adapters.telegram.logs import redacted_logs
 from adapters.telegram.render import (
     ACK,
     ALERT_RECHECK,
+    DETAILS,
     MUTE,
     MUTE_SECONDS,
     RECHECK,
@@ -321,6 +322,15 @@ class TelegramApp:
             )
             if reply is not None:
                 await self._after_click(message, reply, in_place=action == RECHECK)
+        elif action == DETAILS and monitor_id is not None:
+            # The full diagnosis behind the alert, as a reply to it: the alert stays compact.
+            reply = await _answered(
+                answer,
+                self.bot.handle(context, f"details {monitor_id}"),
+                f"Details of #{monitor_id}…",
+            )
+            if reply is not None:
+                await self._after_click(message, reply, in_place=False)
         elif action == RERUN:
             original = message.reply_to_message
             text = original.text if original is not None else None

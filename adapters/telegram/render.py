@@ -27,7 +27,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from adapters.present import (
     CAUSE_TITLE,
     HOP_TITLE,
+    Card,
     address,
+    card,
     cut,
     gateway_headers,
     headline,
@@ -70,9 +72,11 @@ ALERT_RECHECK = "alert-recheck"
 """Re-check on an alert: the result is posted as a reply, the alert stays the incident's record."""
 MUTE = "mute"
 ACK = "ack"
+DETAILS = "details"
+"""Details on an alert: the full diagnosis behind it, posted as a reply to the alert."""
 RERUN = "rerun"
 """Run again on a check's result: repeats the command the result answers (no id: no room)."""
-ACTIONS = (RECHECK, ALERT_RECHECK, MUTE, ACK, RERUN)
+ACTIONS = (RECHECK, ALERT_RECHECK, MUTE, ACK, RERUN, DETAILS)
 MUTE_SECONDS = 3600
 
 _CELL = 20
@@ -194,8 +198,10 @@ def parse_callback(data: str | None) -> tuple[str, int | None] | None:
     return action, int(rest)
 
 
-def monitor_keyboard(monitor_id: int, *, alert: bool = False) -> InlineKeyboardMarkup:
-    """Re-check and Mute 1 h; on an alert, Acknowledge too."""
+def monitor_keyboard(
+    monitor_id: int, *, alert: bool = False, details: bool = False
+) -> InlineKeyboardMarkup:
+    """Re-check and Mute 1 h; on an alert, Acknowledge too; ``details``: a Details row first."""
     row = [
         InlineKeyboardButton(
             "🔄 Re-check", callback_data=callback(ALERT_RECHECK if alert else RECHECK, monitor_id)
@@ -204,6 +210,9 @@ def monitor_keyboard(monitor_id: int, *, alert: bool = False) -> InlineKeyboardM
     ]
     if alert:
         row.append(InlineKeyboardButton("✋ Acknowledge", callback_data=callback(ACK, monitor_id)))
+    if details:
+        first = InlineKeyboardButton("📋 Details", callback_data=callback(DETAILS, monitor_id))
+        return InlineKeyboardMarkup([[first], row])
     return InlineKeyboardMarkup([row])
 
 
@@ -449,9 +458,10 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
     """A command's reply as one message, or several for a long listing. ``rerun``: the reply
     answers a typed check, which a "Run again" button can repeat."""
     match reply:
-        case DiagnosisReply(diagnosis=d, monitor_id=mid):
+        case DiagnosisReply(diagnosis=d, monitor_id=mid, details=details):
             if mid is not None:
-                title = f"Re-check of #{mid} · {headline(d)}"
+                what = "Details of the alert of" if details else "Re-check of"
+                title = f"{what} #{mid} · {headline(d)}"
                 return [Message(diagnosis_text(d, title=title), monitor_keyboard(mid))]
             return [Message(diagnosis_text(d), _rerun_keyboard() if rerun else None)]
         case WatchReply(monitor=m, diagnosis=d):
@@ -499,7 +509,7 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
             texts = [t for t in _chunks("", lines) if plain(t).strip()]
             return [Message(t) for t in texts or ["…"]]  # Telegram refuses a blank text
         case ErrorReply(text=text):
-            return [Message(f"✗ {clip(text, TEXT_LIMIT - 10)}")]
+            return [Message(f"✗ {rich(text, TEXT_LIMIT - 10)}")]
     raise AssertionError(f"unrendered reply {reply!r}")  # pragma: no cover
 
 
@@ -542,16 +552,14 @@ def alert_message(alert: Alert) -> Message:
     d = alert.diagnosis
     match alert.kind:
         case AlertKind.DOWN:
-            cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
-            expected = f" (expected {alert.expected})" if alert.expected else ""
-            title = f"🔴 DOWN {monitor} · {cause}{expected}"
-            text = (
-                diagnosis_text(d, title=title)
-                if d
-                else f"<b>{clip(title, 300)}</b>\n{clip(url, 600)}"
+            # A compact card a phone shows whole; the full diagnosis is behind Details.
+            c = card(alert.monitor_id, alert.url, d, expected=alert.expected)
+            keyboard = (
+                monitor_keyboard(alert.monitor_id, alert=True, details=True)
+                if alert.monitor_id
+                else None
             )
-            keyboard = monitor_keyboard(alert.monitor_id, alert=True) if alert.monitor_id else None
-            return Message(text, keyboard)
+            return Message(card_text(c), keyboard)
         case AlertKind.GROUPED:
             rows = []
             for a in alert.grouped:
@@ -606,11 +614,24 @@ def alert_message(alert: Alert) -> Message:
         case AlertKind.DEGRADED:
             return Message(
                 f"⚠️ <b>Monitoring degraded</b>: {clip(alert.detail or 'the network is down', 1000)}."
-                " Alerts are held back until the bot's own network works again."
+                " Alerts of targets that give no answer wait for the bot's own network."
             )
         case AlertKind.RESTORED:
             return Message("✅ <b>Monitoring restored</b>: the bot's own network works again.")
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
+
+
+def card_text(c: Card, *, title: str | None = None, note: str | None = None) -> str:
+    """The compact card in Telegram HTML: the title and headline bold, one line per part."""
+    lines = [f"<b>{esc(title or c.title)}</b>"]
+    if note is not None:
+        lines.append(note)
+    lines += [f"<b>{esc(c.headline)}</b>", esc(c.public)]
+    if c.origin is not None:
+        lines.append(esc(c.origin))
+    if c.step is not None:
+        lines.append(f"→ {rich(c.step, 1000)}")
+    return "\n".join(lines)
 
 
 def resolved_message(original: Alert, recovered: Alert) -> Message:
@@ -621,6 +642,5 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
     note = f"<i>Recovered {_when(recovered.at)} after {down} down · details in the reply</i>"
-    if d is None:
-        return Message(f"<b>{clip(title, 300)}</b>\n{note}\n{clip(original.url or '', 600)}")
-    return Message(diagnosis_text(d, title=title, note=note))
+    c = card(original.monitor_id, original.url, d, expected=original.expected)
+    return Message(card_text(c, title=title, note=note))

@@ -26,6 +26,7 @@ from bot.commands import (
     Check,
     Command,
     CommandError,
+    Details,
     Expect,
     Explain,
     Help,
@@ -76,6 +77,7 @@ def test_constants() -> None:
         "unmute",
         "ack",
         "history",
+        "details",
         "explain",
         "help",
     }
@@ -729,6 +731,7 @@ def test_help_text_topic(topic: str) -> None:
         "unmute": Unmute,
         "ack": Ack,
         "history": History,
+        "details": Details,
         "explain": Explain,
         "help": Help,
     }[topic]

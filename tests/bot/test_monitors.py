@@ -35,7 +35,14 @@ from bot.monitoring import classify
 from bot.settings import Settings
 from checks import Cause
 from tests.bot.conftest import fast_settings, until
-from tests.support import DnsStub, LoopServer, OkServer, build_response, ok_server
+from tests.support import (
+    DnsStub,
+    LoopServer,
+    OkServer,
+    build_response,
+    closed_port,
+    ok_server,
+)
 from tests.support.servers import TlsServer
 
 BAD = build_response(502, b"<html><body>upstream failed</body></html>")
@@ -75,6 +82,8 @@ async def test_outage_alerts_once_with_the_full_diagnosis(
             mid = await watch(chat, site.url)
             await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= 2)
             assert chat.pending() == []
+            nothing = await chat.push(f"details {mid}")
+            assert f"#{mid} has no alert to detail yet" in nothing and "Traceback" not in nothing
 
             site.response = BAD
             flipped = time.monotonic()
@@ -88,10 +97,17 @@ async def test_outage_alerts_once_with_the_full_diagnosis(
             # 0.2 s coalescing wait, and two local checks of a few ms each; 1 s of slack.
             assert elapsed < 1 + 0.3 + 0.2 + 1.0
             text = posted.text
-            for shown in ("DOWN", f"#{mid}", "502", "127.0.0.1", "total", "Reproduce", "curl"):
+            # A compact card: headline, the public line (status, latency, IP), the first step.
+            for shown in ("DOWN", f"#{mid}", "502", "127.0.0.1", "Next:", f"details {mid}"):
                 assert shown in text
+            assert len(text) <= 1200 and "Reproduce" not in text
             assert alert.diagnosis is not None
             assert alert.diagnosis.probes[0].status == 502
+            # The full diagnosis is one command away: the one the alert showed.
+            full = await chat.push(f"details {mid}")
+            for shown in ("502", "127.0.0.1", "total", "Reproduce", "curl"):
+                assert shown in full
+            assert alert.diagnosis.verdict.next_steps[-1][:40] in full
 
             # Confirmed: the incident opened on the second consecutive failure, not the first.
             failures = chat.bot.store.rows("SELECT at FROM results WHERE ok = 0 ORDER BY at")
@@ -302,14 +318,16 @@ class Unreachable(LoopServer):
 
 
 async def test_broken_bot_network_sends_one_degraded_notice(tmp_path: Path) -> None:
-    with ok_server() as site, Unreachable() as control:
+    with closed_port() as site, Unreachable() as control:
         async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            # The target refuses: no HTTP answer, so the bot's own network is in doubt.
             await watch(chat, f"{site.url}a")
             await watch(chat, f"{site.url}b")
-            site.response = BAD
             notice = await chat.pop(timeout=10)
             assert notice.delivery.alert.kind is AlertKind.DEGRADED
             assert "control target" in notice.text
+            assert "set CHECK502_CONTROL_URL to a URL reachable" in notice.text
+            assert "or to off" in notice.text
             # The monitors keep being checked; no alert for them, no second notice.
             before = count(chat, "SELECT COUNT(*) FROM results")
             await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= before + 6)
@@ -331,6 +349,37 @@ async def test_broken_bot_network_sends_one_degraded_notice(tmp_path: Path) -> N
             await until(settled, 15)
             assert kinds(seen).count(AlertKind.RESTORED) == 1
             assert AlertKind.DEGRADED not in kinds(seen)
+
+
+async def test_a_target_answering_502_alerts_though_the_control_url_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    # No internet egress: the default control URL cannot be reached. The target's 502 is an
+    # HTTP answer, which proves the bot's network works: it alerts, no degraded notice.
+    with ok_server() as site, closed_port() as control:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            await watch(chat, site.url)
+            site.response = BAD
+            alert = await chat.pop(timeout=10)
+            assert alert.delivery.alert.kind is AlertKind.DOWN
+            await asyncio.sleep(0.3)
+            assert AlertKind.DEGRADED not in kinds(chat.pending())
+            assert count(chat, "SELECT COUNT(*) FROM incidents") == 1
+
+
+async def test_a_refusing_target_is_held_back_while_the_control_url_is_unreachable(
+    tmp_path: Path,
+) -> None:
+    with closed_port() as site, closed_port() as control:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            await watch(chat, site.url)
+            notice = await chat.pop(timeout=10)
+            assert notice.delivery.alert.kind is AlertKind.DEGRADED
+            assert "CHECK502_CONTROL_URL" in notice.text
+            before = count(chat, "SELECT COUNT(*) FROM results")
+            await until(lambda: count(chat, "SELECT COUNT(*) FROM results") >= before + 3)
+            assert AlertKind.DOWN not in kinds(chat.pending())
+            assert count(chat, "SELECT COUNT(*) FROM incidents") == 0
 
 
 class FlakySurface:

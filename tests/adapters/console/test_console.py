@@ -211,8 +211,9 @@ async def test_an_outage_and_its_recovery_post_in_the_alert_thread(
         assert isinstance(chat.last_reply, WatchReply), chat.last_reply
         down = await chat.pop(timeout=10)
         assert down.delivery.alert.kind is AlertKind.DOWN
-        assert down.text.startswith(f"[{down.message_id}] 🔴 DOWN #1 {server.url}: ")
-        assert "/check502 ack 1" in down.text and "/check502 history 1" in down.text
+        assert down.text.startswith(f"[{down.message_id}] 🔴 DOWN #1 {server.url}\n")
+        assert "/check502 ack 1" in down.text and "/check502 details 1" in down.text
+        assert "Public: HTTP/1.1 502 Bad Gateway" in down.text and "Reproduce" not in down.text
 
         server.response = build_response(200, b"ok")
         assert await chat.bot.monitoring.check(1) is not None

@@ -75,10 +75,11 @@ async def test_an_outage_posts_resolves_the_alert_and_follows_up_in_a_new_thread
             (down,) = await rig.fake.wait(SEND)
             assert_within_limits(down.body["embeds"])
             (embed,) = down.body["embeds"]
-            assert embed["title"].startswith(f"🔴 DOWN #{mid} · ")
+            assert embed["title"] == f"🔴 DOWN #{mid} {site.url}"
             assert "502" in embed_text(embed) and "127.0.0.1" in embed_text(embed)
             assert down.body["allowed_mentions"] == {"parse": []}  # "@everyone" pings no one
             assert buttons(down.body) == [
+                f"check502:details:{mid}:a",
                 f"check502:recheck:{mid}:a",
                 f"check502:mute:{mid}:a",
                 f"check502:ack:{mid}:a",
@@ -202,7 +203,7 @@ async def test_acknowledge_on_an_alert_edits_it_and_recheck_answers_in_its_threa
             site.response = BAD
             alert_id = int((await sent(rig, "down"))["message_id"])
             alert = rig.fake.messages[alert_id]
-            recheck, mute, ack = buttons(alert)
+            details, recheck, mute, ack = buttons(alert)
             assert ack == f"check502:ack:{mid}:a"
 
             click = await rig.click(ack, alert)
@@ -212,7 +213,7 @@ async def test_acknowledge_on_an_alert_edits_it_and_recheck_answers_in_its_threa
             assert_within_limits(data["embeds"])
             assert data["embeds"][0]["footer"]["text"].endswith("✋ Acknowledged by Ana")
             assert data["embeds"][0]["title"] == alert["embeds"][0]["title"]
-            assert buttons(data) == [recheck, mute]
+            assert buttons(data) == [details, recheck, mute]
             incident = rig.bot.store.row("SELECT acked_by FROM incidents")
             assert incident is not None and incident["acked_by"] == str(USER)
 
@@ -229,7 +230,42 @@ async def test_acknowledge_on_an_alert_edits_it_and_recheck_answers_in_its_threa
             assert buttons(posted.body) == [f"check502:recheck:{mid}", f"check502:mute:{mid}"]
             await asyncio.sleep(0.3)
             assert rig.fake.of(f"PATCH /webhooks/*/{click['token']}/messages/@original") == []
-            assert buttons(rig.fake.messages[alert_id]) == [recheck, mute]
+            assert buttons(rig.fake.messages[alert_id]) == [details, recheck, mute]
+
+
+def visible(embed: dict[str, Any]) -> str:
+    """What a person reads of an embed: Discord's bold marks and escapes undone."""
+    return embed_text(embed).replace("**", "").replace("\\", "")
+
+
+async def test_the_alert_is_a_compact_card_and_details_posts_the_diagnosis_in_its_thread(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with discord_rig(tmp_path, control.url) as rig:
+            mid = await watch(rig, site.url)
+            site.response = BAD
+            alert_id = int((await sent(rig, "down"))["message_id"])
+            alert = rig.fake.messages[alert_id]
+            (embed,) = alert["embeds"]
+            seen = visible(embed)
+            assert len(seen) <= 1200, len(seen)
+            assert f"🔴 DOWN #{mid} {site.url}" in seen  # the headline
+            assert "Public: HTTP/1.1 502 Bad Gateway" in seen and "127.0.0.1" in seen
+            assert "→ " in seen and "Reproduce" not in seen and "curl" not in seen
+            details = buttons(alert)[0]
+            assert details == f"check502:details:{mid}:a"
+
+            click = await rig.click(details, alert)
+            assert (await rig.callback(click)).body["type"] == DEFERRED_UPDATE
+            _, posted = await rig.fake.wait(f"POST /channels/{alert_id}/messages", 2)
+            assert rig.fake.threads == {alert_id}  # in the alert's thread
+            (full,) = posted.body["embeds"]
+            assert full["title"].startswith(f"Details of the alert of #{mid} · 🔴 ")
+            text = embed_text(full)
+            assert "Reproduce" in text and "curl" in text and "127.0.0.1" in text
+            assert_within_limits(posted.body["embeds"])
+            assert buttons(rig.fake.messages[alert_id]) == buttons(alert)  # the alert stays
 
 
 async def test_buttons_and_commands_in_the_alerts_thread_act_on_the_channels_monitor(
@@ -240,7 +276,7 @@ async def test_buttons_and_commands_in_the_alerts_thread_act_on_the_channels_mon
             mid = await watch(rig, site.url)
             site.response = BAD
             alert_id = int((await sent(rig, "down"))["message_id"])
-            recheck = buttons(rig.fake.messages[alert_id])[0]
+            recheck = buttons(rig.fake.messages[alert_id])[1]
             await rig.callback(await rig.click(recheck, rig.fake.messages[alert_id]))
             _, posted = await rig.fake.wait(f"POST /channels/{alert_id}/messages", 2)
             result = next(m for m in rig.fake.messages.values() if m["channel_id"] == str(alert_id))
@@ -271,10 +307,10 @@ async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
             mid = await watch(rig, site.url)
             site.response = BAD
             alert_id = int((await sent(rig, "down"))["message_id"])
-            recheck, mute, ack = buttons(rig.fake.messages[alert_id])
+            details, recheck, mute, ack = buttons(rig.fake.messages[alert_id])
             answer = await rig.callback(await rig.click(mute, rig.fake.messages[alert_id]))
             assert answer.body["type"] == UPDATE_MESSAGE
-            assert buttons(answer.body["data"]) == [recheck, ack]
+            assert buttons(answer.body["data"]) == [details, recheck, ack]
             monitor = rig.bot.store.monitor(mid)
             assert monitor is not None and monitor.muted_until is not None
 

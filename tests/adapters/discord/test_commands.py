@@ -238,6 +238,7 @@ async def test_commands_are_synced_to_the_guild_once_then_only_when_asked(
             "unmute",
             "ack",
             "history",
+            "details",
             "mute",
             "explain",
             "help",

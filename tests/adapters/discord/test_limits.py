@@ -168,7 +168,7 @@ def _huge_alert() -> Alert:
     )
 
 
-async def test_a_diagnosis_past_6000_is_trimmed_and_accepted(
+async def test_a_diagnosis_past_6000_goes_as_a_compact_card_and_is_accepted(
     tmp_path: Path, control: OkServer
 ) -> None:
     async with discord_rig(tmp_path, control.url) as rig:
@@ -179,8 +179,10 @@ async def test_a_diagnosis_past_6000_is_trimmed_and_accepted(
     message = rig.fake.messages[int(ref.message_id)]
     (embed,) = message["embeds"]
     assert_within_limits(call.body["embeds"])
-    assert EMBED_TOTAL - 200 < embed_size(embed) <= EMBED_TOTAL  # trimmed, not emptied
-    assert embed["description"].startswith("**https://shop.example.com/**")
+    # The alert is the compact card (the full diagnosis is behind Details): well within limits.
+    assert 200 < embed_size(embed) <= 1200
+    assert embed["title"] == "🔴 DOWN #7 https://shop.example.com/"
+    assert message["components"]  # its buttons, Details first
 
 
 async def test_a_lost_answer_retried_with_the_same_nonce_is_one_message(

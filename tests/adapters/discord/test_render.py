@@ -7,11 +7,12 @@ hypothesis and from remote-controlled fields such as headers and error pages.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import discord
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from adapters.discord.app import ActionButton, view_for
@@ -125,6 +126,42 @@ def test_remote_markdown_is_shown_literally() -> None:
     assert "\\[link\\]" in text or "\\[link]" in text
 
 
+def test_our_backticked_commands_are_inline_code_not_literal_backticks() -> None:
+    step = "Restart the upstream: `systemctl restart php-fpm`, then **retry**."
+    d = diagnosis(evidence=(step,), summary="Read `error.log` first.")
+    for msg in (
+        reply_message(DiagnosisReply(d)),
+        alert_message(Alert(AlertKind.DOWN, NOW, 7, "https://shop.example.com/", 1, d)),
+    ):
+        text = text_of(msg)
+        assert "`systemctl restart php-fpm`" in text, text
+        assert "\\`" not in text  # an escaped backtick shows as a literal one
+        assert "\\*\\*retry\\*\\*" in text  # the rest is still escaped
+    assert "`error.log`" in text_of(reply_message(DiagnosisReply(d)))
+
+
+def visible(msg: Message) -> str:
+    """What a person reads of the card: markdown's escapes and bold marks undone."""
+    e = msg.embed
+    assert e is not None
+    text = f"{e.title}\n{e.description}".replace("**", "")
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=HOSTILE, header=HOSTILE, url=HOSTILE)
+@example(text="word `code` " * 500, header="x" * 5000, url="https://x/" + "y" * 5000)
+def test_the_down_card_shows_at_most_1200_characters_whatever_it_holds(
+    text: str, header: str, url: str
+) -> None:
+    public = probe(headers=(("Server", header),))
+    d = diagnosis(summary=text, evidence=(text * 3, text), url=url, probes=(public,))
+    msg = alert_message(Alert(AlertKind.DOWN, NOW, 7, url * 3, 1, d, expected=text[:300]))
+    within_limits(msg)
+    assert len(visible(msg)) <= 1200
+    assert msg.buttons is not None and msg.buttons.details
+
+
 def test_long_evidence_is_trimmed_with_a_count() -> None:
     evidence = tuple(f"line {i}: " + "x" * 200 for i in range(500))
     msg = reply_message(DiagnosisReply(diagnosis(evidence=evidence)))
@@ -161,6 +198,7 @@ def test_buttons_carry_the_monitor_id_within_100_characters() -> None:
     assert view is not None
     ids = [getattr(c, "custom_id", "") for c in view.children]
     assert ids == [
+        "check502:details:123456789012:a",
         "check502:recheck:123456789012:a",
         "check502:mute:123456789012:a",
         "check502:ack:123456789012:a",

@@ -10,7 +10,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from adapters.slack.render import ACK, ALERT_ACTIONS, MUTE, RECHECK
+from adapters.slack.render import ACK, ALERT_ACTIONS, DETAILS, MUTE, RECHECK
 from bot.commands import Unmute, Watch
 from bot.model import Channel, Context, WatchReply
 from tests.adapters.slack.conftest import SlackRig, slack_rig
@@ -62,9 +62,10 @@ async def test_an_outage_posts_follows_up_in_the_thread_and_resolves_the_alert(
             assert_valid_blocks(down.body["blocks"])
             text = block_text(down.body["blocks"])
             assert f"DOWN #{mid}" in text and "502" in text and "127.0.0.1" in text
-            assert "<!channel>" not in text and "&lt;!channel&gt;" in text  # no one is pinged
+            assert "<!channel>" not in text  # no one is pinged
             assert "<!channel>" not in down.body["text"]
             assert buttons(down.body["blocks"]) == {
+                DETAILS: str(mid),
                 RECHECK: str(mid),
                 MUTE: str(mid),
                 ACK: str(mid),
@@ -179,7 +180,7 @@ async def test_acknowledge_button_on_an_alert_stops_reminders_in_place(
             assert update.body["replace_original"] is True
             assert_valid_blocks(update.body["blocks"])
             assert "Acknowledged by <@U0001>" in block_text(update.body["blocks"])
-            assert set(buttons(update.body["blocks"])) == {RECHECK, MUTE}
+            assert set(buttons(update.body["blocks"])) == {DETAILS, RECHECK, MUTE}
             incident = rig.bot.store.row("SELECT acked_by FROM incidents")
             assert incident is not None and incident["acked_by"] == "U0001"
 
@@ -193,6 +194,41 @@ async def test_acknowledge_button_on_an_alert_stops_reminders_in_place(
             assert f"Re-check of #{mid}" in block_text(recheck.body["blocks"])
             assert recheck.at - started < 5
             assert any(b.get("block_id") == ALERT_ACTIONS for b in down.body["blocks"])
+
+
+def visible(blocks: list[dict[str, object]]) -> str:
+    """What a person reads of ``blocks``: mrkdwn's bold marks and Slack's entities undone."""
+    text = block_text(blocks).replace("*", "").replace("`", "")  # type: ignore[arg-type]
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+async def test_the_alert_is_a_compact_card_and_details_posts_the_diagnosis_in_its_thread(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with slack_rig(tmp_path, control.url) as rig:
+            mid = await watch(rig, site.url)
+            site.response = BAD
+            (down,) = await rig.fake.wait("chat.postMessage")
+            assert_valid_blocks(down.body["blocks"])
+            seen = visible(down.body["blocks"])
+            assert len(seen) <= 1200, len(seen)
+            assert f"🔴 DOWN #{mid} {site.url}" in seen  # the headline
+            assert "Public: HTTP/1.1 502 Bad Gateway" in seen and "127.0.0.1" in seen
+            assert "→ " in seen and "Reproduce" not in seen and "curl" not in seen
+            alert_ts = await sent_ts(rig)
+            message = {"type": "message", "ts": alert_ts, "text": down.body["text"]}
+            message["blocks"] = down.body["blocks"]
+
+            await rig.click(DETAILS, str(mid), message)
+            calls = await rig.fake.wait("chat.postMessage", 2)
+            details = calls[-1]
+            assert details.body["thread_ts"] == alert_ts
+            assert_valid_blocks(details.body["blocks"])
+            full = block_text(details.body["blocks"])
+            assert f"Details of the alert of #{mid}" in full
+            assert "Reproduce" in full and "curl" in full and "127.0.0.1" in full
+            assert "<!channel>" not in full and "&lt;!channel&gt;" in full  # no one is pinged
 
 
 async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(

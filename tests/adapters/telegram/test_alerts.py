@@ -7,12 +7,14 @@ runs, and the fake Bot API records what the surface sent, where, and as a reply 
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from adapters.telegram.render import ACK, ALERT_RECHECK, MUTE
+from adapters.telegram.render import ACK, ALERT_RECHECK, DETAILS, MUTE
 from bot.commands import Unmute, Watch
 from bot.model import Channel, Context, WatchReply
 from tests.adapters.telegram.conftest import TelegramRig, telegram_rig
@@ -78,8 +80,9 @@ async def test_an_outage_posts_replies_and_resolves_the_alert(
             assert down.params["parse_mode"] == "HTML"
             text = down.text
             assert f"DOWN #{mid}" in text and "502" in text and "127.0.0.1" in text
-            assert "</code><b>" in text  # the hostile Server header, as text
+            assert "</code><b>" not in text  # the hostile Server header is not on the card
             assert down.buttons == {
+                f"{DETAILS}:{mid}": "📋 Details",
                 f"{ALERT_RECHECK}:{mid}": "🔄 Re-check",
                 f"{MUTE}:{mid}": "🔕 Mute 1 h",
                 f"{ACK}:{mid}": "✋ Acknowledge",
@@ -268,7 +271,11 @@ async def test_acknowledge_on_an_alert_acks_in_place_and_recheck_replies(
             assert edit.params["message_id"] == sent
             assert edit.text.endswith("✋ Acknowledged by Ana Lima")
             assert f"DOWN #{mid}" in edit.text  # the alert is kept, the note added
-            assert set(edit.buttons) == {f"{ALERT_RECHECK}:{mid}", f"{MUTE}:{mid}"}
+            assert set(edit.buttons) == {
+                f"{DETAILS}:{mid}",
+                f"{ALERT_RECHECK}:{mid}",
+                f"{MUTE}:{mid}",
+            }
 
             # Acknowledging again is refused in an alert, and changes nothing.
             again = await rig.press(f"{ACK}:{mid}", rig.fake.message(GROUP, sent))
@@ -286,6 +293,37 @@ async def test_acknowledge_on_an_alert_acks_in_place_and_recheck_replies(
             assert len(rig.fake.of("editMessageText")) == 1
 
 
+def visible(text_html: str) -> str:
+    """What a person reads of Telegram HTML: the tags dropped, the entities decoded."""
+    return html.unescape(re.sub(r"<[^>]*>", "", text_html))
+
+
+async def test_the_alert_is_a_compact_card_and_details_replies_with_the_diagnosis(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with telegram_rig(tmp_path, control.url) as rig:
+            mid = await watch(rig, site.url)
+            site.response = BAD
+            (down,) = await rig.fake.wait("sendMessage")
+            seen = visible(down.text)
+            assert len(seen) <= 1200, len(seen)
+            assert f"🔴 DOWN #{mid} {site.url}" in seen  # the headline
+            assert "Public: HTTP/1.1 502 Bad Gateway" in seen and "127.0.0.1" in seen
+            assert "→ " in seen and "Reproduce" not in seen and "curl" not in seen
+            sent = await alert_id(rig)
+
+            query = await rig.press(f"{DETAILS}:{mid}", rig.fake.message(GROUP, sent))
+            assert rig.answer(query).params["text"] == f"Details of #{mid}…"
+            await rig.fake.wait("sendMessage", 2)
+            details = rig.fake.of("sendMessage")[-1]
+            assert details.reply_to == sent and details.params["chat_id"] == GROUP
+            assert f"Details of the alert of #{mid}" in details.text
+            full = visible(details.text)
+            assert "Reproduce" in full and "curl" in full and "127.0.0.1" in full
+            assert "DOWN" in rig.fake.message(GROUP, sent)["text"]  # the alert stays
+
+
 async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
     tmp_path: Path, control: OkServer
 ) -> None:
@@ -298,7 +336,11 @@ async def test_muted_the_alert_is_still_marked_resolved_and_the_reply_waits(
             query = await rig.press(f"{MUTE}:{mid}", rig.fake.message(GROUP, sent))
             assert f"Muted #{mid}" in rig.answer(query).params["text"]
             (muted,) = rig.fake.of("editMessageText")  # the button's note, in place
-            assert set(muted.buttons) == {f"{ALERT_RECHECK}:{mid}", f"{ACK}:{mid}"}
+            assert set(muted.buttons) == {
+                f"{DETAILS}:{mid}",
+                f"{ALERT_RECHECK}:{mid}",
+                f"{ACK}:{mid}",
+            }
 
             site.response = GOOD
             _, resolved = await rig.fake.wait("editMessageText", 2)
