@@ -263,12 +263,13 @@ def test_the_alert_actions_break_between_commands_only() -> None:
     d = diagnosis()
     alert = Alert(AlertKind.DOWN, NOW, monitor_id=2, url="http://a.example/", diagnosis=d)
     wide = render_alert(alert, Style(False))
-    assert "  ack: /check502 ack 2 · mute: /check502 mute 2 1h · history: /check502 history 2" in (
+    assert "  details: /check502 details 2 · ack: /check502 ack 2 · mute: /check502 mute 2 1h" in (
         wide.splitlines()
     )
     narrow = render_alert(alert, Style(False, width=60)).splitlines()
-    assert "  ack: /check502 ack 2 · mute: /check502 mute 2 1h" in narrow
-    assert "  history: /check502 history 2" in narrow
+    assert "  details: /check502 details 2 · ack: /check502 ack 2" in narrow
+    assert "  mute: /check502 mute 2 1h" in narrow
+    assert all(len(line) <= 60 for line in narrow if "/check502" not in line), narrow
 
 
 def test_an_error_wraps_under_its_text() -> None:
