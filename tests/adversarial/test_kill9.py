@@ -138,49 +138,66 @@ async def test_kill_9_at_each_point_of_an_alerts_life_loses_no_alert(tmp_path: P
             )
             proc = await spawn(env)
 
-            async def kill_and_restart() -> None:
+            async def kill_and_restart(dead: Callable[[], None]) -> None:
+                """Kill the bot, run ``dead`` (what the kill left: asserted before the next
+                bot starts, which may change it at once), then start a new bot."""
                 nonlocal proc
                 proc.send_signal(signal.SIGKILL)
                 _, err = await asyncio.wait_for(proc.communicate(), WAIT)
                 assert proc.returncode == -signal.SIGKILL
                 logs.append(err.decode())
+                dead()
                 fake.release.set()  # let a held request end; its sender is gone
+                await asyncio.sleep(0.2)
+                # Re-armed before the next bot starts: its first request, if held, stays held
+                # (else it would pass the gate at once, fail with 500 and drop its claim).
+                fake.release.clear()
                 proc = await spawn(env)
 
             try:
                 # 1. One failure recorded; the outage is not confirmed.
                 await reached(lambda: db.monitor()["fail_streak"] >= 1, "a first failure")
-                await kill_and_restart()
-                assert db.monitor() == {"state": "new", "fail_streak": 1}
+                await kill_and_restart(
+                    lambda: _holds(db.monitor() == {"state": "new", "fail_streak": 1})
+                )
 
                 # 2. The flip committed with its DOWN row; the row not sent, not even claimed.
                 await reached(lambda: db.outbox("down") is not None, "the DOWN row")
                 fake.hold("before")
-                await kill_and_restart()
-                assert db.monitor()["state"] == "down"
-                assert db.outbox("down") == {
-                    "kind": "down",
-                    "claimed_until": None,
-                    "sent_at": None,
-                    "failed_at": None,
-                    "attempts": 0,
-                }
-                assert fake.of("sendMessage") == []
+
+                def flipped_not_sent() -> None:
+                    assert db.monitor()["state"] == "down"
+                    assert db.outbox("down") == {
+                        "kind": "down",
+                        "claimed_until": None,
+                        "sent_at": None,
+                        "failed_at": None,
+                        "attempts": 0,
+                    }
+                    assert fake.of("sendMessage") == []
+
+                await kill_and_restart(flipped_not_sent)
 
                 # 3. During the send: Telegram has the request, has not accepted it.
                 await asyncio.wait_for(fake.held.wait(), WAIT)
                 fake.hold("after")
-                await kill_and_restart()
-                row = db.outbox("down")
-                assert row is not None and row["claimed_until"] is not None
-                assert row["sent_at"] is None and fake.accepted == []
+
+                def claimed_not_accepted() -> None:
+                    row = db.outbox("down")
+                    assert row is not None and row["claimed_until"] is not None
+                    assert row["sent_at"] is None and fake.accepted == []
+
+                await kill_and_restart(claimed_not_accepted)
 
                 # 4. Telegram accepted the DOWN; the bot has not marked it sent.
                 await asyncio.wait_for(fake.held.wait(), WAIT)
-                await kill_and_restart()
-                row = db.outbox("down")
-                assert row is not None and row["sent_at"] is None
-                assert len(fake.accepted) == 1
+
+                def accepted_not_marked() -> None:
+                    row = db.outbox("down")
+                    assert row is not None and row["sent_at"] is None
+                    assert len(fake.accepted) == 1
+
+                await kill_and_restart(accepted_not_marked)
 
                 # The restarted bot sends it again, and marks it sent.
                 await reached(lambda: (db.outbox("down") or {}).get("sent_at") is not None, "sent")
@@ -190,10 +207,13 @@ async def test_kill_9_at_each_point_of_an_alerts_life_loses_no_alert(tmp_path: P
                 fake.hold("after")
                 site.response = GOOD
                 await asyncio.wait_for(fake.held.wait(), WAIT)
-                await kill_and_restart()
-                row = db.outbox("recovered")
-                assert row is not None and row["sent_at"] is None
-                assert db.monitor()["state"] == "up"
+
+                def recovered_not_marked() -> None:
+                    row = db.outbox("recovered")
+                    assert row is not None and row["sent_at"] is None
+                    assert db.monitor()["state"] == "up"
+
+                await kill_and_restart(recovered_not_marked)
 
                 await reached(
                     lambda: (db.outbox("recovered") or {}).get("sent_at") is not None,
@@ -221,3 +241,7 @@ async def test_kill_9_at_each_point_of_an_alerts_life_loses_no_alert(tmp_path: P
         {"kind": "resolved", "sent": 1, "failed_at": None},  # the alert edited to RESOLVED
         {"kind": "recovered", "sent": 1, "failed_at": None},
     ]
+
+
+def _holds(condition: bool) -> None:
+    assert condition
