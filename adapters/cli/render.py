@@ -180,6 +180,21 @@ def _section(
     return ["", style.bold(title), *(wrap(row, width, f"  {bullet} ") for row in rows)]
 
 
+def _joined(parts: list[str], width: int | None, start: int) -> list[str]:
+    """``parts`` joined by " · " into lines of at most ``width`` columns (the first begins at
+    column ``start``, the others at 2), broken only between two parts."""
+    lines = [parts[0]]
+    used = start + len(parts[0])
+    for part in parts[1:]:
+        if width is not None and used + 3 + len(part) > width:
+            lines.append(part)
+            used = 2 + len(part)
+        else:
+            lines[-1] += " · " + part
+            used += 3 + len(part)
+    return lines
+
+
 def render_diagnosis(d: Diagnosis, style: Style, *, json_hint: bool = True) -> str:
     """The diagnosis as terminal text. ``json_hint`` says where the hidden probes are (the CLI's
     ``--json``); a chat, which has no ``--json``, passes False."""
@@ -195,7 +210,10 @@ def render_diagnosis(d: Diagnosis, style: Style, *, json_hint: bool = True) -> s
         facts.append(f"code {v.code}")
     if v.alternatives:
         facts.append("also possible: " + ", ".join(c.value for c in v.alternatives))
-    lines = [f"{mark}  {style.dim(' · '.join(facts))}", wrap(v.summary, style.width, "  "), ""]
+    plain = "✓ healthy" if ok else f"✗ {v.cause.value}"
+    first, *rest = _joined(facts, style.width, len(plain) + 2)
+    lines = [f"{mark}  {style.dim(first)}", *(f"  {style.dim(line)}" for line in rest)]
+    lines += [wrap(v.summary, style.width, "  "), ""]
     shown = list(d.probes)
     if len(shown) > 6:  # many runs: one probe per address, the one that supports the verdict
         groups: dict[tuple[str, str | None, bool], list[Probe]] = {}
