@@ -212,7 +212,33 @@ def _is_ip(host: str) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-class Nginx(Gateway):
+class _LogFiles(Gateway):
+    """A gateway that writes ``error.log`` and ``access.log`` in its directory (nginx:
+    ``status upstream_status upstream_addr request_time "request"``; Apache httpd: ``status
+    duration_us "request"``; both error logs at info for the proxy modules)."""
+
+    @property
+    def error_log_path(self) -> Path:
+        return self.dir / "error.log"
+
+    @property
+    def access_log_path(self) -> Path:
+        return self.dir / "access.log"
+
+    def error_log_text(self) -> str:
+        """The error log so far."""
+        return _read(self.error_log_path)
+
+    def access_log_text(self) -> str:
+        """The access log so far."""
+        return _read(self.access_log_path)
+
+    def log_text(self) -> str:
+        """Error log followed by access log."""
+        return self.error_log_text() + self.access_log_text()
+
+
+class Nginx(_LogFiles):
     """Debian nginx, one ``server`` on 127.0.0.1, ``location /`` proxying to ``upstream``.
 
     ``upstream`` is ``http://127.0.0.1:P``, ``https://127.0.0.1:P``, ``http://unix:/path:`` or
@@ -264,26 +290,6 @@ class Nginx(Gateway):
         self.resolver_timeout = resolver_timeout
         self.variable_upstream_host = variable_upstream_host
         self.server_tokens = server_tokens
-
-    @property
-    def error_log_path(self) -> Path:
-        return self.dir / "error.log"
-
-    @property
-    def access_log_path(self) -> Path:
-        return self.dir / "access.log"
-
-    def error_log_text(self) -> str:
-        """The error log so far (level info and up)."""
-        return _read(self.error_log_path)
-
-    def access_log_text(self) -> str:
-        """Access log: ``status upstream_status upstream_addr request_time "request"``."""
-        return _read(self.access_log_path)
-
-    def log_text(self) -> str:
-        """Error log followed by access log."""
-        return self.error_log_text() + self.access_log_text()
 
     def _command(self) -> list[str]:
         return [
@@ -599,7 +605,7 @@ http://:{self.port} {{
 # --------------------------------------------------------------------------------------------
 
 
-class Apache(Gateway):
+class Apache(_LogFiles):
     """Debian Apache httpd 2.4 with mod_proxy: ``ProxyPass / <upstream>/`` on 127.0.0.1:PORT.
 
     ``upstream`` is ``http://127.0.0.1:P`` or ``https://127.0.0.1:P`` (mod_ssl is loaded and
@@ -642,26 +648,6 @@ class Apache(Gateway):
         self.trusted_ca = trusted_ca
         self.extra_config = extra_config
         self.dir.chmod(0o755)  # the www-data child reads nothing here, but may need to traverse
-
-    @property
-    def error_log_path(self) -> Path:
-        return self.dir / "error.log"
-
-    @property
-    def access_log_path(self) -> Path:
-        return self.dir / "access.log"
-
-    def error_log_text(self) -> str:
-        """The error log so far (``proxy*`` modules at info)."""
-        return _read(self.error_log_path)
-
-    def access_log_text(self) -> str:
-        """Access log: ``status duration_us "request"``."""
-        return _read(self.access_log_path)
-
-    def log_text(self) -> str:
-        """Error log followed by access log."""
-        return self.error_log_text() + self.access_log_text()
 
     def _command(self) -> list[str]:
         return [self.APACHE, "-d", str(self.dir), "-f", str(self.dir / "httpd.conf"),
