@@ -97,8 +97,11 @@ class Sender:
             else:
                 self.faults.ok()
             wait = 1.0 if due is None else min(1.0, max(0.05, due - self.clock()))
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for can swallow a cancel that
+            # lands as the wait ends, and the sender would then outlive Bot.stop() for good.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):
+                    await self._wake.wait()
 
     async def deliver_due(self) -> int:
         """One pass: deliver what is due, channel by channel (channels side by side)."""

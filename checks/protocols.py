@@ -64,7 +64,8 @@ async def _read_some(reader: asyncio.StreamReader, want: int) -> bytes:
         read = reader.read(min(_READ_LIMIT, want - len(data)))
         if b"\r\n\r\n" in data:
             try:
-                chunk = await asyncio.wait_for(read, _LINGER)
+                async with asyncio.timeout(_LINGER):  # unlike wait_for, never eats a cancel
+                    chunk = await read
             except TimeoutError:
                 break
         else:
