@@ -154,7 +154,7 @@ class Bot:
             return
         self._started = True
         self.store.release_claims()
-        self.monitoring.mend()  # alerts an older check502 left reading DOWN after a muted close
+        self.monitoring.mend_once()  # alerts an older check502 left reading DOWN, muted
         self.schedule.start(self.store.schedule_rows())
         self.schedule.scheduler.add_job(
             self.prune, "interval", seconds=_PRUNE_EVERY, id="prune", next_run_time=_utcnow()
