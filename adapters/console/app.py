@@ -62,7 +62,7 @@ async def _lines(stream: TextIO) -> asyncio.Queue[str | None]:
     try:
         fd = stream.fileno()
         _watch(loop, fd, queue)
-    except (OSError, ValueError, NotImplementedError, io.UnsupportedOperation):
+    except (OSError, ValueError, NotImplementedError):  # io.UnsupportedOperation is both
         _pump_on_a_thread(loop, stream, queue)
     return queue
 

@@ -802,6 +802,27 @@ async def test_a_restart_mends_alerts_an_older_version_left_reading_down(
             assert outbox_kinds(again) == ["down", "resolved"]
 
 
+async def test_a_database_this_version_opened_before_is_not_swept_again(
+    tmp_path: Path, control: OkServer
+) -> None:
+    """The start-up sweep reads every closed incident, so it runs once per file: a silent
+    close made after this version first opened the file is not looked for at the next start
+    (only ``unmute`` mends its own monitor)."""
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server(status=502) as site:
+        async with ConsoleHarness(settings) as chat:
+            mid = await watch_by_hand(chat, site.url)
+            await chat.pop(timeout=10)
+            await mute(chat, mid, 3600)
+            site.response = GOOD
+            close_silently(chat, mid)
+            assert chat.bot.store.get_meta("mended_silent_closes") is not None
+        async with ConsoleHarness(settings) as later:
+            await asyncio.sleep(0.5)
+            assert later.pending() == []
+            assert outbox_kinds(later) == ["down"]
+
+
 # ------------------------------------------------------------------------------------ Re-check
 
 
