@@ -442,8 +442,13 @@ def build_commands(client: Check502Client) -> app_commands.Group:
 
 
 async def run_discord(bot: Bot, env: Mapping[str, str]) -> None:
+    """:func:`serve_discord` with the configuration read from ``env`` (for embedding; the
+    entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
+    await serve_discord(bot, DiscordConfig.from_env(env))
+
+
+async def serve_discord(bot: Bot, config: DiscordConfig) -> None:
     """The Discord surface until cancelled: the gateway for commands, REST for alerts."""
-    config = DiscordConfig.from_env(env)
     discord.http.Route.BASE = config.api_url
     if config.gateway_url is not None:
         # discord.py connects to this constant (it does not ask GET /gateway/bot).

@@ -489,8 +489,13 @@ async def _check_token(client: AsyncWebClient, config: SlackConfig) -> None:
 
 
 async def run_slack(bot: Bot, env: Mapping[str, str]) -> None:
+    """:func:`serve_slack` with the configuration read from ``env`` (for embedding; the
+    entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
+    await serve_slack(bot, SlackConfig.from_env(env, db_path=bot.settings.db_path))
+
+
+async def serve_slack(bot: Bot, config: SlackConfig) -> None:
     """The Slack surface until cancelled: HTTP or Socket Mode, alerts through chat.postMessage."""
-    config = SlackConfig.from_env(env, db_path=bot.settings.db_path)
     slack = SlackApp(bot, config)
     if config.mode is not Mode.OAUTH:
         await _check_token(slack.client, config)

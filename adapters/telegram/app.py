@@ -468,8 +468,13 @@ def _polling_error(exc: TelegramError) -> None:
 
 
 async def run_telegram(bot: Bot, env: Mapping[str, str]) -> None:
+    """:func:`serve_telegram` with the configuration read from ``env`` (for embedding; the
+    entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
+    await serve_telegram(bot, TelegramConfig.from_env(env))
+
+
+async def serve_telegram(bot: Bot, config: TelegramConfig) -> None:
     """The Telegram surface until cancelled: polling or the webhook, alerts through sendMessage."""
-    config = TelegramConfig.from_env(env)
     with redacted_logs(config.token, config.token.partition(":")[2], config.webhook_secret):
         telegram = TelegramApp(bot, config)
         try:
