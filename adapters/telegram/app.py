@@ -423,7 +423,8 @@ class _TelegramCommand:
         return Acked.FAILED if self.placeholder is None else Acked.PLACEHOLDER
 
     def progress(self, check: Check) -> Progress | None:
-        assert self.placeholder is not None
+        if self.placeholder is None:
+            return None
         return self.telegram._progress(self.where, self.placeholder, check.url)
 
     def render(self, reply: Reply) -> list[Message]:

@@ -31,7 +31,7 @@ from bot.core import OUR_FAULT, Bot
 from bot.model import DiagnosisReply, Reply
 from tests.bot.conftest import fast_settings
 from tests.support import OkServer, ok_server
-from tests.support.telegram_fake import TOKEN, FakeTelegram
+from tests.support.telegram_fake import TOKEN, FakeTelegram, forbidden
 
 
 @pytest.fixture
@@ -112,11 +112,13 @@ async def test_console_a_rendering_failure_is_our_fault_not_a_traceback(
 
 
 async def _telegram(
-    tmp_path: Path, control_url: str, text: str, **kw: object
+    tmp_path: Path, control_url: str, text: str, *, refuse_first_send: bool = False, **kw: object
 ) -> tuple[FakeTelegram, dict[str, object]]:
     """``text`` typed in a private chat with the real PTB Application; the fake and the
     message typed."""
     async with FakeTelegram() as fake:
+        if refuse_first_send:
+            fake.script["sendMessage"] = [forbidden()]
         bot = Bot(fast_settings(tmp_path, control_url))
         telegram = TelegramApp(bot, TelegramConfig(token=TOKEN, api_url=fake.api_url), **kw)  # type: ignore[arg-type]
         bot.attach(telegram.surface)
@@ -144,6 +146,18 @@ async def test_telegram_a_check_edits_its_placeholder_with_the_result(
     assert result.params["message_id"] == fake.sent(placeholder)["message_id"]
     assert "healthy" in str(result.params["text"]).lower()
     assert len(server.requests) == 1
+
+
+async def test_telegram_a_check_whose_placeholder_is_refused_is_not_run(
+    tmp_path: Path, control: OkServer, server: OkServer
+) -> None:
+    """The bot cannot post in this chat: a check would go unseen, so it does not run."""
+    fake, _ = await _telegram(
+        tmp_path, control.url, f"/check502 {server.url}", refuse_first_send=True
+    )
+    assert len(fake.of("sendMessage")) == 1  # the refused placeholder, nothing after it
+    assert fake.of("editMessageText") == []
+    assert len(server.requests) == 0
 
 
 async def test_telegram_a_usage_error_is_a_reply_and_nothing_runs(
