@@ -32,6 +32,7 @@ __all__ = [
     "Accepted",
     "Acked",
     "Hooks",
+    "Renderer",
     "acknowledge",
     "complete",
     "parse",
@@ -44,6 +45,7 @@ log = logging.getLogger("check502.flow")
 
 R = TypeVar("R")
 """What a surface renders a reply into (a Slack message, a list of Telegram messages...)."""
+R_co = TypeVar("R_co", covariant=True)
 
 
 class Acked(enum.Enum):
@@ -70,11 +72,18 @@ class Accepted:
     acked: Acked
 
 
-class Hooks(Protocol[R]):
-    """One surface's part of the flow, for one incoming command."""
+class Renderer(Protocol[R_co]):
+    """How a surface renders replies: all :func:`render_safely` needs."""
 
     platform: str
     """Named in the log line of a rendering failure."""
+
+    def render(self, reply: Reply) -> R_co:
+        """The reply in the platform's format; may raise (a bug), :func:`render_safely` copes."""
+
+
+class Hooks(Renderer[R], Protocol[R]):
+    """One surface's part of the flow, for one incoming command."""
 
     async def refuse(self, error: CommandError) -> None:
         """Answer a usage error (privately where the platform can)."""
@@ -85,9 +94,6 @@ class Hooks(Protocol[R]):
 
     def progress(self, check: Check) -> Progress | None:
         """How to show a check's progress in the placeholder (None: not shown)."""
-
-    def render(self, reply: Reply) -> R:
-        """The reply in the platform's format; may raise (a bug), :func:`render_safely` copes."""
 
     async def answer(self, reply: Reply, rendered: R, *, replace: bool) -> None:
         """Show ``rendered``: in place of the placeholder when ``replace``; an
@@ -108,15 +114,15 @@ def probes(command: Command) -> TypeGuard[Check | Watch]:
     return isinstance(command, Check | Watch)
 
 
-def render_safely(hooks: Hooks[R], reply: Reply) -> tuple[Reply, R]:
-    """``hooks.render(reply)``, or when that fails the OUR_FAULT error (the traceback logged):
-    the reply actually shown, and its rendering."""
+def render_safely(renderer: Renderer[R], reply: Reply) -> tuple[Reply, R]:
+    """``renderer.render(reply)``, or when that fails the OUR_FAULT error (the traceback
+    logged): the reply actually shown, and its rendering. Buttons use it as commands do."""
     try:
-        return reply, hooks.render(reply)
+        return reply, renderer.render(reply)
     except Exception:
-        log.exception("could not render a %s for %s", type(reply).__name__, hooks.platform)
+        log.exception("could not render a %s for %s", type(reply).__name__, renderer.platform)
         fault = ErrorReply(OUR_FAULT)
-        return fault, hooks.render(fault)
+        return fault, renderer.render(fault)
 
 
 async def acknowledge(hooks: Hooks[R], text: str) -> Accepted | None:

@@ -209,7 +209,7 @@ class Check502Client(discord.Client):
         return show
 
     def _render(self, reply: Reply) -> Message:
-        return flow.render_safely(_DiscordCommand(self, None), reply)[1]
+        return flow.render_safely(_RENDERER, reply)[1]
 
     async def _deferred(
         self, interaction: discord.Interaction[Any], reply: Reply, msg: Message
@@ -297,24 +297,25 @@ class Check502Client(discord.Client):
 # ------------------------------------------------------------------------------ command flow
 
 
-class _DiscordCommand:
+class _DiscordRenderer:
+    platform = "discord"
+
+    def render(self, reply: Reply) -> Message:
+        return reply_message(reply)
+
+
+_RENDERER = _DiscordRenderer()
+
+
+class _DiscordCommand(_DiscordRenderer):
     """Discord's hooks into the shared command flow for one slash command: a command that
     probes is deferred ("check502 is thinking…") and its response edited with the result;
     a usage error, a refusal and help are ephemeral."""
 
-    platform = "discord"
-
-    def __init__(
-        self, client: Check502Client, interaction: discord.Interaction[Any] | None
-    ) -> None:
+    def __init__(self, client: Check502Client, interaction: discord.Interaction[Any]) -> None:
         self.client = client
-        self._interaction = interaction
+        self.interaction = interaction
         self.private = False
-
-    @property
-    def interaction(self) -> discord.Interaction[Any]:
-        assert self._interaction is not None
-        return self._interaction
 
     async def refuse(self, error: CommandError) -> None:
         await self.interaction.response.send_message(
@@ -330,9 +331,6 @@ class _DiscordCommand:
 
     def progress(self, check: Check) -> Progress | None:
         return self.client._progress(self.interaction, check.url)
-
-    def render(self, reply: Reply) -> Message:
-        return reply_message(reply)
 
     async def answer(self, reply: Reply, rendered: Message, *, replace: bool) -> None:
         if replace:
