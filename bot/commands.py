@@ -14,6 +14,7 @@ is someone else's job. The grammar::
     /check502 history <id>                                           History
     /check502 details <id>                                           Details
     /check502 explain <log line>                                     Explain
+    /check502 status [on|off]                                        Status
     /check502 help [command]                                         Help  (also: empty text)
 
     <id>        12 or #12
@@ -38,7 +39,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import TypeAlias, assert_never
+from typing import Literal, TypeAlias, assert_never
 
 from checks.errors import UsageError
 from checks.target import parse_origin, parse_url
@@ -62,6 +63,7 @@ __all__ = [
     "History",
     "ListMonitors",
     "Mute",
+    "Status",
     "Unmute",
     "Unwatch",
     "Watch",
@@ -106,6 +108,7 @@ USAGE: dict[str, str] = {
     "history": f"{PREFIX} history <id>",
     "details": f"{PREFIX} details <id>",
     "explain": f"{PREFIX} explain <log line>",
+    "status": f"{PREFIX} status [on|off]",
     "help": f"{PREFIX} help [command]",
 }
 """One usage line per subcommand; ``check`` is the default one (a URL with no subcommand)."""
@@ -313,6 +316,13 @@ class Help:
     topic: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The channel's public status page: say its URL (``None``), turn it on, or revoke it."""
+
+    action: Literal["on", "off"] | None = None
+
+
 Command: TypeAlias = (
     Check
     | Watch
@@ -324,6 +334,7 @@ Command: TypeAlias = (
     | History
     | Details
     | Explain
+    | Status
     | Help
 )
 
@@ -636,6 +647,16 @@ def _parse_help(args: _Args) -> Help:
     return Help(_topic(args.positional[0]))
 
 
+def _parse_status(args: _Args) -> Status:
+    if not args.positional:
+        return Status()
+    word = args.positional[0].lower()
+    if word not in ("on", "off"):
+        raise _fail("status", f"{_shown(args.positional[0])} is neither on nor off.")
+    _no_extra("status", args.positional[1:])
+    return Status("on" if word == "on" else "off")
+
+
 def _topic(word: str) -> str:
     topic = word.lower()
     if topic in USAGE:
@@ -698,6 +719,8 @@ def parse_command(text: str) -> Command:
             return _parse_mute(args)
         if word == "help":
             return _parse_help(args)
+        if word == "status":
+            return _parse_status(args)
         monitor_id = _monitor_id(word, args)
         _no_extra(word, args.positional[1:])
         return _ID_COMMANDS[word](monitor_id)
@@ -750,6 +773,8 @@ def format_command(cmd: Command) -> str:
             words = [_COMMAND_NAMES[type(cmd)], str(cmd.monitor_id)]
         case Explain(line=line):
             words = ["explain", line]
+        case Status(action=action):
+            words = ["status"] if action is None else ["status", action]
         case Help(topic=topic):
             words = ["help"] if topic is None else ["help", topic]
         case _:
@@ -793,6 +818,11 @@ _DESCRIPTIONS: dict[str, str] = {
         "Explain a pasted error-log line or platform error code (nginx, HAProxy, Envoy, "
         "a CDN, a PaaS): which cause it means and what to do next."
     ),
+    "status": (
+        "This channel's public status page: its monitors, uptime and incidents, at an"
+        " unguessable URL. status on creates it, status off revokes the URL at once,"
+        " status says it."
+    ),
     "help": "Show all commands, or one command's usage with an example.",
 }
 
@@ -809,6 +839,7 @@ _EXAMPLES: dict[str, str] = {
     "explain": (
         f"{PREFIX} explain connect() failed (111: Connection refused) while connecting to upstream"
     ),
+    "status": f"{PREFIX} status on",
     "help": f"{PREFIX} help watch",
 }
 

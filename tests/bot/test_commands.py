@@ -33,6 +33,7 @@ from bot.commands import (
     History,
     ListMonitors,
     Mute,
+    Status,
     Unmute,
     Unwatch,
     Watch,
@@ -79,6 +80,7 @@ def test_constants() -> None:
         "history",
         "details",
         "explain",
+        "status",
         "help",
     }
     assert all(line.startswith("/check502") and "\n" not in line for line in USAGE.values())
@@ -130,6 +132,10 @@ def test_watch_defaults() -> None:
         ("/check502 help watch", Help("watch")),
         ("HELP Check", Help("check")),
         ("help explain", Help("explain")),
+        # status: say, on, off
+        ("status", Status()),
+        ("/check502 STATUS On", Status("on")),
+        ("status off", Status("off")),
         # check: the default command
         ("https://shop.example.com", Check("https://shop.example.com/")),
         ("/check502 shop.example.com/cart?id=7", Check("https://shop.example.com/cart?id=7")),
@@ -344,6 +350,10 @@ def test_input_of_4096_characters_is_read() -> None:
         ("help bogus", "help", ['No help on "bogus"', "Topics: check, watch"]),
         ("help wtch", "help", ["did you mean watch?"]),
         ("help watch list", "help", ['Unexpected "list"']),
+        # status
+        ("status maybe", "status", ['"maybe" is neither on nor off']),
+        ("status on now", "status", ['Unexpected "now"']),
+        ("status on=1", "status", ["status takes no options"]),
         ("help topic=watch", "help", ["help takes no options"]),
         # the whole input
         ("x" * 4097, "help", ["longer than 4096 characters"]),
@@ -559,6 +569,8 @@ def test_expect_properties(ranges: list[tuple[int, int]], statuses: list[int]) -
         (Explain("H12 at router"), "/check502 explain H12 at router"),
         (Help(), "/check502 help"),
         (Help("watch"), "/check502 help watch"),
+        (Status(), "/check502 status"),
+        (Status("off"), "/check502 status off"),
     ],
 )
 def test_format_command(command: Command, text: str) -> None:
@@ -621,6 +633,7 @@ _COMMANDS: st.SearchStrategy[Command] = st.one_of(
     st.builds(Mute, _IDS, st.integers(60, 30 * 86400)),
     st.builds(Explain, st.text(min_size=1, max_size=300).map(str.strip).filter(bool)),
     st.builds(Help, st.none() | st.sampled_from(sorted(USAGE))),
+    st.builds(Status, st.sampled_from([None, "on", "off"])),
 )
 
 
@@ -733,6 +746,7 @@ def test_help_text_topic(topic: str) -> None:
         "history": History,
         "details": Details,
         "explain": Explain,
+        "status": Status,
         "help": Help,
     }[topic]
     assert type(example) is expected

@@ -1,0 +1,192 @@
+"""What a channel's public status page shows, as frozen values (``/check502 status on``).
+
+The web adapter (:mod:`adapters.web.pages`) renders these; nothing here knows of HTML. The
+figures come from the hourly rollups (:mod:`bot.storage`) in a few aggregate queries for the
+whole channel, never one query per monitor, so a channel of 1,000 monitors loads at once.
+
+Windows count whole hours, the current one included: "24 h" is the current hour and the 23
+before it. Badges (:func:`uptime`) use the same windows as the page, so the two agree.
+
+Nothing private leaves through here: a monitor is shown by its URL without user name, password,
+query or fragment, never by its ``origin=`` address, and incidents without who acknowledged them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from bot import histogram
+from bot.model import Channel, IncidentRecord
+from bot.storage import Store
+
+HOUR = 3600
+RECENT_DAYS = 30
+"""Closed incidents stay on the page this long (the retention's default)."""
+MAX_INCIDENTS = 50
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec:
+    key: str
+    """As badges name it: ``24h``, ``7d``, ``30d``."""
+    title: str
+    bucket_hours: int
+    buckets: int
+
+    @property
+    def hours(self) -> int:
+        return self.bucket_hours * self.buckets
+
+
+WINDOWS: tuple[WindowSpec, ...] = (
+    WindowSpec("24h", "24 hours", 1, 24),
+    WindowSpec("7d", "7 days", 6, 28),
+    WindowSpec("30d", "30 days", 24, 30),
+)
+WINDOW_BY_KEY = {w.key: w for w in WINDOWS}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One bar of an uptime strip: ``hours`` hours from ``start``."""
+
+    start: datetime
+    hours: int
+    checks: int
+    failures: int
+
+    @property
+    def level(self) -> str:
+        """``none`` (no checks), ``up`` (no failure), ``down`` (all failed) or ``partial``."""
+        if self.checks == 0:
+            return "none"
+        if self.failures == 0:
+            return "up"
+        return "down" if self.failures >= self.checks else "partial"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    spec: WindowSpec
+    segments: tuple[Segment, ...]
+
+    @property
+    def checks(self) -> int:
+        return sum(s.checks for s in self.segments)
+
+    @property
+    def uptime(self) -> float | None:
+        """The fraction of checks that were up; None when there were none."""
+        checks = self.checks
+        if checks == 0:
+            return None
+        return (checks - sum(s.failures for s in self.segments)) / checks
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorStatus:
+    id: int
+    name: str
+    """The URL as shown: no user name, password, query or fragment."""
+    state: str
+    """``up``, ``down`` or ``new`` (not checked yet)."""
+    last_checked: datetime | None
+    windows: tuple[Window, ...]
+    """One per :data:`WINDOWS`, in that order."""
+    latency: tuple[float | None, ...]
+    """p95 of the total time, in ms, per hour over the 24-hour window (None: no response)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentStatus:
+    monitor_id: int
+    monitor_name: str
+    incident: IncidentRecord
+
+
+@dataclass(frozen=True, slots=True)
+class StatusPage:
+    generated_at: datetime
+    first_hour: datetime
+    """Start of the 24-hour window (its sparkline's first point)."""
+    monitors: tuple[MonitorStatus, ...]
+    incidents: tuple[IncidentStatus, ...]
+    """Open ones first, then those closed in the last :data:`RECENT_DAYS` days, newest first."""
+
+
+def display_url(url: str) -> str:
+    """``url`` without user name, password, query or fragment: what a public page may show."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(unreadable URL)"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return f"{parts.scheme}://{netloc}{parts.path or '/'}"
+
+
+def first_hour(now: float, hours: int) -> int:
+    """The first hour (epoch hours) of a window of ``hours`` whole hours ending with ``now``'s."""
+    return math.floor(now / HOUR) - hours + 1
+
+
+def uptime(store: Store, monitor_id: int, spec: WindowSpec, now: float) -> float | None:
+    """One monitor's uptime over a window, as the page counts it (for badges)."""
+    checks, up = store.uptime(monitor_id, first_hour(now, spec.hours) * HOUR)
+    return up / checks if checks else None
+
+
+def load(store: Store, channel: Channel, now: float) -> StatusPage:
+    """Everything the channel's page shows, in a handful of queries whatever its size."""
+    monitors = store.monitors_in(channel)
+    names = {m.id: display_url(m.url) for m in monitors}
+    windows: dict[int, list[Window]] = {m.id: [] for m in monitors}
+    for spec in WINDOWS:
+        start = first_hour(now, spec.hours)
+        counts: dict[tuple[int, int], tuple[int, int]] = {}
+        for monitor_id, bucket, checks, failures in store.rollup_buckets(
+            channel, start, spec.bucket_hours
+        ):
+            counts[(monitor_id, bucket)] = (checks, failures)
+        for monitor_id, found in windows.items():
+            segments = []
+            for b in range(spec.buckets):
+                checks, failures = counts.get((monitor_id, b), (0, 0))
+                at = datetime.fromtimestamp((start + b * spec.bucket_hours) * HOUR, UTC)
+                segments.append(Segment(at, spec.bucket_hours, checks, failures))
+            found.append(Window(spec, tuple(segments)))
+    day = WINDOWS[0]
+    start = first_hour(now, day.hours)
+    latency: dict[int, list[float | None]] = {m.id: [None] * day.hours for m in monitors}
+    for monitor_id, hour, blob in store.latency_hours(channel, start):
+        series = latency.get(monitor_id)
+        if series is not None and 0 <= hour - start < day.hours:
+            series[hour - start] = histogram.percentile(histogram.decode(blob), 0.95)
+    incidents = tuple(
+        IncidentStatus(monitor_id, names.get(monitor_id, f"#{monitor_id}"), incident)
+        for monitor_id, incident in store.channel_incidents(
+            channel, now - RECENT_DAYS * 86400, MAX_INCIDENTS
+        )
+    )
+    return StatusPage(
+        generated_at=datetime.fromtimestamp(now, UTC),
+        first_hour=datetime.fromtimestamp(start * HOUR, UTC),
+        monitors=tuple(
+            MonitorStatus(
+                id=m.id,
+                name=names[m.id],
+                state=m.state,
+                last_checked=m.last_checked,
+                windows=tuple(windows[m.id]),
+                latency=tuple(latency[m.id]),
+            )
+            for m in monitors
+        ),
+        incidents=incidents,
+    )
