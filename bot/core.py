@@ -61,8 +61,7 @@ from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
 from bot.settings import Settings
-from bot.statuspage import StatusPage
-from bot.statuspage import load as load_status_page
+from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
 from bot.surface import Surface
 from checks import (
@@ -139,6 +138,7 @@ class Bot:
             self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
         )
         self.sender = Sender(self.store, self.surfaces, settings, clock=clock)
+        self.status_pages = StatusPages(self.store)
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
         self._tasks: list[asyncio.Task[None]] = []
@@ -179,6 +179,7 @@ class Bot:
         self._tasks.clear()
 
     def close(self) -> None:
+        self.status_pages.close()
         self.store.close()
 
     async def prune(self) -> None:
@@ -292,10 +293,10 @@ class Bot:
         url = f"{base}{path}" if base is not None and path is not None else None
         return StatusReply(path=path, url=url, action=action, changed=changed)
 
-    def status_page(self, token: str) -> StatusPage | None:
-        """The page a status token opens, None for an unknown or revoked token."""
-        channel = self.store.status_channel(token)
-        return None if channel is None else load_status_page(self.store, channel, self.clock())
+    async def status_page(self, token: str) -> StatusPage | None:
+        """The page a status token opens, None for an unknown or revoked token (loaded in a
+        worker thread: :class:`bot.statuspage.StatusPages`)."""
+        return await self.status_pages.page(token, self.clock())
 
     def _details(self, monitor: Monitor) -> Reply:
         """The diagnosis a monitor's alert showed: the DOWN of its open or last incident."""

@@ -405,6 +405,20 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    def reader(self) -> Store | None:
+        """A second connection to the same file, read-only, usable from another thread (one at
+        a time): long reads (a status page) run there and never hold up the event loop. In WAL
+        mode it reads while the bot writes. None for an in-memory database."""
+        if self.path == ":memory:":
+            return None
+        uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
+        return Store(sqlite_utils.Database(conn), self.path)
+
     @property
     def version(self) -> int:
         with self._faults():

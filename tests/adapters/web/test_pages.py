@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import secrets
+import sqlite3
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from aiohttp import web
 from adapters.web.pages import BADGE_COLOURS, badge_svg, install, text_width
 from bot.core import Bot
 from bot.model import Channel, Context, StatusReply
-from bot.statuspage import WINDOW_BY_KEY, uptime
+from bot.statuspage import WINDOW_BY_KEY, load, uptime
 from bot.storage import Store
 from tests.bot.conftest import fast_settings
 from tests.support.status_seed import MIX, Seeded, seed_channel
@@ -226,11 +227,9 @@ async def test_a_channel_of_1000_monitors_loads_in_a_fixed_number_of_queries(
         try:
             many = tuple(Seeded(f"https://m{i}.example.com/", "up") for i in range(count))
             seed_channel(store, CHANNEL, many, now=time.time(), days=2, every=3600)
-            bot = Bot(fast_settings(tmp_path, None), store=store)
-            token = store.open_status(CHANNEL, "t" * 32, by="x", now=1.0)
             seen: list[str] = []
             store.db.conn.set_trace_callback(seen.append)
-            page = bot.status_page(token)
+            page = load(store, CHANNEL, time.time())
             store.db.conn.set_trace_callback(None)
             assert page is not None and len(page.monitors) == count
             assert all(m.windows[0].checks > 0 for m in page.monitors)
@@ -239,6 +238,27 @@ async def test_a_channel_of_1000_monitors_loads_in_a_fixed_number_of_queries(
             store.close()
 
     assert statements(3) == statements(1000)
+
+
+async def test_a_page_is_read_on_a_connection_of_its_own_off_the_event_loop(site: Site) -> None:
+    """The bot's own connection (the event loop's) only looks the token up; the page's queries
+    run in a worker thread on a read-only connection, which a write cannot go through."""
+    token = site.path.rsplit("/", 1)[1]
+    seen: list[str] = []
+    site.bot.store.db.conn.set_trace_callback(seen.append)
+    try:
+        page = await site.bot.status_page(token)
+    finally:
+        site.bot.store.db.conn.set_trace_callback(None)
+    assert page is not None and len(page.monitors) == len(MIX)
+    assert len(seen) == 1 and "FROM status_pages WHERE token" in seen[0], seen
+    reader = site.bot.store.reader()
+    assert reader is not None
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.db.conn.execute("DELETE FROM monitors")
+    finally:
+        reader.close()
 
 
 # ---------------------------------------------------------------------------------------- 404
@@ -260,6 +280,7 @@ async def test_unknown_revoked_and_malformed_tokens_are_the_same_404_as_any_path
         status, _, body = await site.get(path)
         assert (status, body) == (404, nothing), path
 
+    assert (await site.get(site.path))[0] == 200  # rendered and cached: revoking beats the cache
     off = await site.status("status off")
     assert off.changed
     for path in (site.path, badge, badge.replace("status.svg", "uptime.svg")):
