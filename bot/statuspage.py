@@ -13,7 +13,9 @@ query or fragment, never by its ``origin=`` address, and incidents without who a
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -142,6 +144,39 @@ def uptime(store: Store, monitor_id: int, spec: WindowSpec, now: float) -> float
     return up / checks if checks else None
 
 
+class StatusPages:
+    """Loads pages off the event loop: in a worker thread, on a read-only connection of its
+    own (:meth:`Store.reader`), so that a channel of 1,000 monitors never delays a check. The
+    token is looked up on the bot's own connection first: a revoked one is refused at once."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._reader: Store | None = None
+        self._lock = threading.Lock()
+
+    async def page(self, token: str, now: float) -> StatusPage | None:
+        """The page ``token`` opens; None for an unknown or revoked token."""
+        channel = self.store.status_channel(token)
+        if channel is None:
+            return None
+        if self.store.path == ":memory:":  # one connection only: read it here
+            return load(self.store, channel, now)
+        return await asyncio.to_thread(self._load, channel, now)
+
+    def _load(self, channel: Channel, now: float) -> StatusPage:
+        with self._lock:
+            if self._reader is None:
+                self._reader = self.store.reader()
+            assert self._reader is not None
+            return load(self._reader, channel, now)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+
 def load(store: Store, channel: Channel, now: float) -> StatusPage:
     """Everything the channel's page shows, in a handful of queries whatever its size."""
     monitors = store.monitors_in(channel)
@@ -154,13 +189,19 @@ def load(store: Store, channel: Channel, now: float) -> StatusPage:
             channel, start, spec.bucket_hours
         ):
             counts[(monitor_id, bucket)] = (checks, failures)
+        starts = [
+            datetime.fromtimestamp((start + b * spec.bucket_hours) * HOUR, UTC)
+            for b in range(spec.buckets)
+        ]
+        empty = tuple(Segment(at, spec.bucket_hours, 0, 0) for at in starts)
         for monitor_id, found in windows.items():
-            segments = []
-            for b in range(spec.buckets):
-                checks, failures = counts.get((monitor_id, b), (0, 0))
-                at = datetime.fromtimestamp((start + b * spec.bucket_hours) * HOUR, UTC)
-                segments.append(Segment(at, spec.bucket_hours, checks, failures))
-            found.append(Window(spec, tuple(segments)))
+            segments = tuple(
+                Segment(at, spec.bucket_hours, *counts[(monitor_id, b)])
+                if (monitor_id, b) in counts
+                else empty[b]
+                for b, at in enumerate(starts)
+            )
+            found.append(Window(spec, segments))
     day = WINDOWS[0]
     start = first_hour(now, day.hours)
     latency: dict[int, list[float | None]] = {m.id: [None] * day.hours for m in monitors}

@@ -8,8 +8,9 @@
 
 The token is the capability: an unknown or revoked one, or a monitor of another channel, is
 aiohttp's own 404, the same as any other unknown path, so a guess learns nothing. The page is
-rendered from :mod:`bot.statuspage` values with Jinja2 (autoescaped) in a worker thread;
-concurrent requests for one token share a single render. Nothing here runs JavaScript in the
+loaded and rendered from :mod:`bot.statuspage` values with Jinja2 (autoescaped) in worker
+threads, never on the event loop; concurrent requests for one token share a single render, and
+a render serves the next :data:`CACHE_SECONDS` seconds of requests. Nothing here runs JavaScript in the
 reader's browser, and the Content-Security-Policy forbids it.
 """
 
@@ -19,6 +20,7 @@ import asyncio
 import base64
 import hashlib
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,6 +53,10 @@ TEMPLATES = Path(__file__).with_name("templates")
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 MONITOR_ID = re.compile(r"[0-9]{1,10}")
 PAGE_MAX_AGE = 30
+CACHE_SECONDS = 5.0
+"""A page is rendered at most once per this long (and per token): reloading it in a loop costs
+the bot nothing more. Browsers and proxies may keep it ``PAGE_MAX_AGE`` seconds anyway."""
+CACHED_PAGES = 32
 BADGE_MAX_AGE = 60
 
 STATE_WORDS = {"up": "UP", "down": "DOWN", "new": "PENDING"}
@@ -83,6 +89,7 @@ class _Pages:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
         self._renders: dict[str, asyncio.Future[str]] = {}
+        self._cache: dict[str, tuple[float, str]] = {}
 
     def _channel_token(self, request: web.Request) -> str:
         token = request.match_info["token"]
@@ -92,12 +99,19 @@ class _Pages:
 
     async def status_page(self, request: web.Request) -> web.Response:
         token = self._channel_token(request)
-        running = self._renders.get(token)
-        if running is None:  # one render at a time per token; the others wait for it
-            running = asyncio.ensure_future(self._render(token))
-            self._renders[token] = running
-            running.add_done_callback(lambda _: self._renders.pop(token, None))
-        html = await asyncio.shield(running)
+        # Asked of the database on every request, cached page or not: a revoked token is a
+        # 404 from the next request on.
+        if self.bot.store.status_channel(token) is None:
+            self._cache.pop(token, None)
+            raise web.HTTPNotFound()
+        html = self._cached(token)
+        if html is None:
+            running = self._renders.get(token)
+            if running is None:  # one render at a time per token; the others wait for it
+                running = asyncio.ensure_future(self._render(token))
+                self._renders[token] = running
+                running.add_done_callback(lambda _: self._renders.pop(token, None))
+            html = await asyncio.shield(running)
         if not html:
             raise web.HTTPNotFound()
         return web.Response(
@@ -107,11 +121,22 @@ class _Pages:
             headers=_headers(PAGE_MAX_AGE, csp=_csp()),
         )
 
+    def _cached(self, token: str) -> str | None:
+        found = self._cache.get(token)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
     async def _render(self, token: str) -> str:
-        page = self.bot.status_page(token)  # SQLite, on the loop's thread as everywhere
+        page = await self.bot.status_page(token)
         if page is None:
             return ""
-        return await asyncio.to_thread(render_page, page)
+        html = await asyncio.to_thread(render_page, page)
+        now = time.monotonic()
+        self._cache = {t: c for t, c in self._cache.items() if c[0] >= now}
+        if len(self._cache) < CACHED_PAGES:
+            self._cache[token] = (now + CACHE_SECONDS, html)
+        return html
 
     def _monitor(self, request: web.Request) -> tuple[int, str, str]:
         """``(id, state, shown name)`` of the badge's monitor, or 404."""
