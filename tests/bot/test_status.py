@@ -23,6 +23,7 @@ from bot.commands import Expect, Watch
 from bot.errors import SettingsError
 from bot.model import Channel, ErrorReply, StatusReply
 from bot.settings import Settings
+from bot.statuspage import display_url
 from bot.storage import _MIGRATIONS, SCHEMA_VERSION, Store
 from tests.bot.conftest import fast_settings
 
@@ -213,3 +214,19 @@ def test_unwatch_leaves_the_page_and_removing_a_monitor_removes_it_from_the_page
         assert store.rollup_buckets(A, 0, 24) == []
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://shop.example.com/cart?session=abc#top", "https://shop.example.com/cart"),
+        ("https://ann:hunter2@shop.example.com/", "https://shop.example.com/"),
+        ("http://[2001:db8::1]:8080/health?token=x", "http://[2001:db8::1]:8080/health"),
+        ("https://shop.example.com", "https://shop.example.com/"),
+        ("https://shop.example.com:99999/", "(unreadable URL)"),
+    ],
+)
+def test_a_public_page_shows_urls_without_credentials_query_or_fragment(
+    url: str, shown: str
+) -> None:
+    assert display_url(url) == shown
