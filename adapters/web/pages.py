@@ -310,16 +310,17 @@ def _strip(window: Window) -> _Strip:
     spec = window.spec
     paths: dict[str, list[str]] = {}
     counts: dict[str, int] = {}
-    for index, segment in enumerate(window.segments):
-        paths.setdefault(segment.level, []).append(f"M{index * _SEGMENT} 0h3v16h-3z")
-        counts[segment.level] = counts.get(segment.level, 0) + 1
+    levels = window.levels
+    for index, kind in enumerate(levels):
+        paths.setdefault(kind, []).append(f"M{index * _SEGMENT} 0h3v16h-3z")
+        counts[kind] = counts.get(kind, 0) + 1
     unit = "hours" if spec.bucket_hours == 1 else f"{spec.bucket_hours}-hour periods"
     if spec.bucket_hours == 24:
         unit = "days"
     figure = _pct(window.uptime)
     parts = [f"Uptime over the last {spec.title}: {figure}"]
     failed = counts.get("partial", 0) + counts.get("down", 0)
-    parts.append(f"{failed} of {len(window.segments)} {unit} with failures")
+    parts.append(f"{failed} of {len(levels)} {unit} with failures")
     if counts.get("none"):
         parts.append(f"{counts['none']} without checks")
     label = spec.key.replace("h", " h").replace("d", " d")
@@ -327,7 +328,7 @@ def _strip(window: Window) -> _Strip:
         label=label,
         figure=figure,
         alt="; ".join(parts) + ".",
-        width=len(window.segments) * _SEGMENT - 1,
+        width=len(levels) * _SEGMENT - 1,
         paths=[
             (level, "".join(paths[level]))
             for level in ("up", "partial", "down", "none")
