@@ -782,30 +782,31 @@ class Store:
 
     def rollup_buckets(
         self, channel: Channel, first_hour: int, hours: int
-    ) -> list[tuple[int, int, int, int]]:
+    ) -> Iterator[tuple[int, int, int, int]]:
         """``(monitor_id, bucket, checks, failures)`` of the channel's monitors from
         ``first_hour`` on, in buckets of ``hours`` hours (bucket 0 starts at ``first_hour``):
-        one aggregate query for the whole channel."""
-        rows = self.execute(
-            "SELECT r.monitor_id, (r.hour - ?1) / ?2, SUM(r.checks), SUM(r.failures)"
-            " FROM rollups r JOIN monitors m ON m.id = r.monitor_id"
-            " WHERE m.platform = ?3 AND m.workspace = ?4 AND m.channel = ?5 AND r.hour >= ?1"
-            " GROUP BY 1, 2",
-            (first_hour, hours, channel.platform, channel.workspace, channel.channel),
-        )
-        return [(int(a), int(b), int(c), int(d)) for a, b, c, d in rows]
+        one aggregate query for the whole channel, its rows read as they are consumed (a list
+        of them all would be tens of thousands of objects alive at once)."""
+        with self._faults():
+            yield from self.db.execute(
+                "SELECT r.monitor_id, (r.hour - ?1) / ?2, SUM(r.checks), SUM(r.failures)"
+                " FROM rollups r JOIN monitors m ON m.id = r.monitor_id"
+                " WHERE m.platform = ?3 AND m.workspace = ?4 AND m.channel = ?5"
+                " AND r.hour >= ?1 GROUP BY 1, 2",
+                (first_hour, hours, channel.platform, channel.workspace, channel.channel),
+            )
 
-    def latency_hours(self, channel: Channel, first_hour: int) -> list[tuple[int, int, bytes]]:
+    def latency_hours(self, channel: Channel, first_hour: int) -> Iterator[tuple[int, int, bytes]]:
         """``(monitor_id, hour, histogram)`` of the channel's monitors from ``first_hour`` on,
-        hours with a latency only."""
-        rows = self.execute(
-            "SELECT r.monitor_id, r.hour, r.latency"
-            " FROM rollups r JOIN monitors m ON m.id = r.monitor_id"
-            " WHERE m.platform = ? AND m.workspace = ? AND m.channel = ? AND r.hour >= ?"
-            " AND r.latency IS NOT NULL",
-            (channel.platform, channel.workspace, channel.channel, first_hour),
-        )
-        return [(int(a), int(b), bytes(c)) for a, b, c in rows]
+        hours with a latency only; read as they are consumed."""
+        with self._faults():
+            yield from self.db.execute(
+                "SELECT r.monitor_id, r.hour, r.latency"
+                " FROM rollups r JOIN monitors m ON m.id = r.monitor_id"
+                " WHERE m.platform = ? AND m.workspace = ? AND m.channel = ? AND r.hour >= ?"
+                " AND r.latency IS NOT NULL",
+                (channel.platform, channel.workspace, channel.channel, first_hour),
+            )
 
     def channel_incidents(
         self, channel: Channel, closed_since: float, limit: int

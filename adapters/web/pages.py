@@ -244,15 +244,19 @@ def render_page(page: StatusPage) -> str:
         for i in page.incidents
         if i.incident.closed_at is not None
     ]
-    return (
-        _environment()
-        .get_template("status.html")
-        .render(
-            css=Markup(_css()),
+    # Each monitor's view is made as the template reaches it and dropped after: a list of them
+    # all would keep some 20,000 objects alive at once, enough for a full garbage collection
+    # (a pause of every thread, the event loop's too).
+    views = (_monitor_view(m) for m in page.monitors)
+    template = _environment().get_template("status.html")
+    return "".join(
+        template.generate(
+            css=Markup(_css()),  # our own file, its hash in the Content-Security-Policy
             summary=summary,
             generated=_when(now),
             generated_iso=now.isoformat(),
-            monitors=[_monitor_view(m) for m in page.monitors],
+            has_monitors=bool(page.monitors),
+            monitors=views,
             open_incidents=open_incidents,
             recent_incidents=recent_incidents,
             recent_days=RECENT_DAYS,

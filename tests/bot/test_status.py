@@ -211,7 +211,7 @@ def test_unwatch_leaves_the_page_and_removing_a_monitor_removes_it_from_the_page
         store.open_status(A, "t" * 32, by="ann", now=1.0)
         store.delete_monitor(monitor.id, 2.0)
         assert store.status_channel("t" * 32) == A
-        assert store.rollup_buckets(A, 0, 24) == []
+        assert list(store.rollup_buckets(A, 0, 24)) == []
     finally:
         store.close()
 
