@@ -10,8 +10,8 @@ The token is the capability: an unknown or revoked one, or a monitor of another 
 aiohttp's own 404, the same as any other unknown path, so a guess learns nothing. The page is
 loaded and rendered from :mod:`bot.statuspage` values with Jinja2 (autoescaped) in worker
 threads, never on the event loop; concurrent requests for one token share a single render, and
-a render serves the next :data:`CACHE_SECONDS` seconds of requests. Nothing here runs JavaScript in the
-reader's browser, and the Content-Security-Policy forbids it.
+a render serves the next :data:`CACHE_SECONDS` seconds of requests. Nothing here runs
+JavaScript in the reader's browser, and the Content-Security-Policy forbids it.
 """
 
 from __future__ import annotations
@@ -91,14 +91,14 @@ class _Pages:
         self._renders: dict[str, asyncio.Future[str]] = {}
         self._cache: dict[str, tuple[float, str]] = {}
 
-    def _channel_token(self, request: web.Request) -> str:
+    def _token(self, request: web.Request) -> str:
         token = request.match_info["token"]
         if not TOKEN.fullmatch(token):
             raise web.HTTPNotFound()
         return token
 
     async def status_page(self, request: web.Request) -> web.Response:
-        token = self._channel_token(request)
+        token = self._token(request)
         # Asked of the database on every request, cached page or not: a revoked token is a
         # 404 from the next request on.
         if self.bot.store.status_channel(token) is None:
@@ -140,7 +140,7 @@ class _Pages:
 
     def _monitor(self, request: web.Request) -> tuple[int, str, str]:
         """``(id, state, shown name)`` of the badge's monitor, or 404."""
-        token = self._channel_token(request)
+        token = self._token(request)
         text = request.match_info["monitor_id"]
         channel = self.bot.store.status_channel(token)
         if channel is None or not MONITOR_ID.fullmatch(text):
