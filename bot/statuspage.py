@@ -7,8 +7,9 @@ whole channel, never one query per monitor, so a channel of 1,000 monitors loads
 Windows count whole hours, the current one included: "24 h" is the current hour and the 23
 before it. Badges (:func:`uptime`) use the same windows as the page, so the two agree.
 
-Nothing private leaves through here: a monitor is shown by its URL without user name, password,
-query or fragment, never by its ``origin=`` address, and incidents without who acknowledged them.
+Nothing private is shown: a monitor is named by its URL without user name, password, query or
+fragment (:func:`display_url`), never by its ``origin=`` address, and the page leaves out who
+created a monitor or acknowledged an incident.
 """
 
 from __future__ import annotations

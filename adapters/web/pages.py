@@ -166,7 +166,7 @@ class _Pages:
         figure = _pct(value)
         label = f"uptime {spec.key}"
         colour = BADGE_COLOURS[_grade(value)]
-        title = f"{name}: uptime over the last {spec.title} {figure}"
+        title = f"{name}: uptime over the last {spec.title}: {figure}"
         return _svg(badge_svg(label, figure, colour, title=title))
 
 
