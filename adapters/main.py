@@ -17,7 +17,8 @@ import signal
 import sys
 from collections.abc import Mapping
 
-from adapters.registry import configured
+from adapters.registry import SurfaceEntry, configured
+from adapters.web.config import WebConfig
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
 from bot.settings import Settings
@@ -26,20 +27,33 @@ from bot.storage import InstanceLock
 log = logging.getLogger("check502")
 
 
-async def _run(settings: Settings, env: Mapping[str, str]) -> None:
+async def _run(
+    settings: Settings, env: Mapping[str, str], surfaces: list[SurfaceEntry], web: WebConfig
+) -> None:
     lock = InstanceLock.acquire(settings.db_path)  # held until this process ends
     try:
-        await _serve(settings, env)
+        await _serve(settings, env, surfaces, web)
     finally:
         lock.release()
 
 
-async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
+async def _serve(
+    settings: Settings, env: Mapping[str, str], surfaces: list[SurfaceEntry], web: WebConfig
+) -> None:
     try:
         bot = Bot(settings)
     except OSError as exc:  # the database's own failures are StorageErrors already
         raise SettingsError(f"cannot start: {exc}") from None
-    surfaces = configured(env)
+    server = None
+    if web.enabled:  # first, so that /healthz answers (and $PORT is bound) while surfaces connect
+        from adapters.web.server import WebServer  # noqa: PLC0415 - aiohttp only with the server
+
+        server = WebServer(bot, web, surfaces=[entry.name for entry in surfaces])
+        try:
+            await server.start()
+        except BaseException:
+            bot.close()
+            raise
     # SIGTERM (a platform stopping the dyno or container) stops as Ctrl-C does: cleanly.
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -47,10 +61,12 @@ async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        await asyncio.gather(*(entry.run(bot, env) for entry in surfaces))
+        await asyncio.gather(*(entry.run(bot, env, server) for entry in surfaces))
     except asyncio.CancelledError:
         log.warning("check502-bot: stopping")
     finally:
+        if server is not None:
+            await server.stop()
         await bot.stop()
         bot.close()
 
@@ -64,7 +80,10 @@ def main() -> int:
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     try:
         settings = Settings.from_env(os.environ)
-        asyncio.run(_run(settings, os.environ))
+        surfaces = configured(os.environ)
+        needed_by = [e.name for e in surfaces if e.needs_http(os.environ, settings.db_path)]
+        web = WebConfig.from_env(os.environ, needed_by=needed_by)
+        asyncio.run(_run(settings, os.environ, surfaces, web))
     except SettingsError as exc:
         sys.stderr.write(f"check502-bot: {exc}\n")
         return 2

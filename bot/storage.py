@@ -828,3 +828,37 @@ def _incident(row: dict[str, Any]) -> IncidentRecord:
         last_failure_at=last,
         acked_by=row["acked_by"],
     )
+
+
+PROBE_KEY = "ready_probe"
+
+
+def write_probe(path: str, timeout: float) -> None:
+    """Write one row of ``meta`` on a connection of its own, waiting at most ``timeout`` s for
+    a lock: what ``/readyz`` asks of the database. Raises :class:`StorageError` saying why not.
+
+    Its own connection (opened read-write, never created: a file removed under the bot is not
+    replaced by an empty one), so that it runs on a worker thread and a slow disk or a held
+    lock cannot stall the event loop, and so that it proves the file writable now, not only
+    when the bot's connection opened it.
+    """
+    try:
+        conn = sqlite3.connect(
+            f"{Path(path).absolute().as_uri()}?mode=rw",
+            uri=True,
+            timeout=timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path) from None
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (PROBE_KEY, repr(time.time()))
+        )
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path) from None
+    finally:
+        conn.close()

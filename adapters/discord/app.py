@@ -34,6 +34,7 @@ from adapters.discord.render import (
 )
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface, kwargs
 from adapters.present import progress_line
+from adapters.web.server import ReadyHook, WebServer
 from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
@@ -419,8 +420,9 @@ def build_commands(client: Check502Client) -> app_commands.Group:
 # ------------------------------------------------------------------------------------ runner
 
 
-async def run_discord(bot: Bot, env: Mapping[str, str]) -> None:
-    """The Discord surface until cancelled: the gateway for commands, REST for alerts."""
+async def run_discord(bot: Bot, env: Mapping[str, str], server: WebServer | None = None) -> None:
+    """The Discord surface until cancelled: the gateway for commands, REST for alerts; its
+    readiness (the gateway's READY) on ``server`` when the web server runs."""
     config = DiscordConfig.from_env(env)
     discord.http.Route.BASE = config.api_url
     if config.gateway_url is not None:
@@ -443,7 +445,16 @@ async def run_discord(bot: Bot, env: Mapping[str, str]) -> None:
             ) from None
         bot.attach(client.surface)
         await bot.start()
+        if server is not None:
+            server.readiness("discord", _gateway_ready(client))
         await client.connect(reconnect=True)
     finally:
         if not client.is_closed():
             await asyncio.shield(client.close())
+
+
+def _gateway_ready(client: discord.Client) -> ReadyHook:
+    async def ready() -> str | None:
+        return None if client.is_ready() and not client.is_closed() else "gateway not ready"
+
+    return ready
