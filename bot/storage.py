@@ -155,6 +155,8 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 _PENDING = "sent_at IS NULL AND failed_at IS NULL"
 BUSY_TIMEOUT_MS = 5000
+PROBE_KEY = "ready_probe"
+"""The ``meta`` row ``/readyz`` writes to prove the database writable."""
 """How long a statement waits for a lock another connection holds before it fails as busy."""
 CHECK_WHOLE_FILE = 64 << 20
 """Files up to this size get a whole ``quick_check`` at start-up (about 1 s per 64 MB on a
@@ -778,6 +780,24 @@ class Store:
         else:
             self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def write_probe(self, timeout: float) -> None:
+        """Write one row of ``meta``, waiting at most ``timeout`` s for a lock another program
+        holds (not the usual :data:`BUSY_TIMEOUT_MS`): what ``/readyz`` asks of the database.
+        Raises :class:`StorageError` saying why it cannot.
+
+        On the bot's own connection, on purpose: a second connection opened on a file whose
+        ``-shm`` cannot be written maps it read-only and dies of SIGBUS (seen with
+        ``chattr +i``), taking the process with it.
+        """
+        with self._faults():
+            self.db.execute(f"PRAGMA busy_timeout={max(1, round(timeout * 1000))}")
+        try:
+            with self.transaction():
+                self.set_meta(PROBE_KEY, repr(time.time()))
+        finally:
+            with self._faults():
+                self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
 
 def _latency_add(blob: bytes | None, ms: float | None) -> bytes | None:
     """SQL ``check502_latency_add(histogram, ms)``: the histogram with ``ms`` counted in."""
@@ -828,37 +848,3 @@ def _incident(row: dict[str, Any]) -> IncidentRecord:
         last_failure_at=last,
         acked_by=row["acked_by"],
     )
-
-
-PROBE_KEY = "ready_probe"
-
-
-def write_probe(path: str, timeout: float) -> None:
-    """Write one row of ``meta`` on a connection of its own, waiting at most ``timeout`` s for
-    a lock: what ``/readyz`` asks of the database. Raises :class:`StorageError` saying why not.
-
-    Its own connection (opened read-write, never created: a file removed under the bot is not
-    replaced by an empty one), so that it runs on a worker thread and a slow disk or a held
-    lock cannot stall the event loop, and so that it proves the file writable now, not only
-    when the bot's connection opened it.
-    """
-    try:
-        conn = sqlite3.connect(
-            f"{Path(path).absolute().as_uri()}?mode=rw",
-            uri=True,
-            timeout=timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-    except sqlite3.Error as exc:
-        raise storage_error(exc, path) from None
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (PROBE_KEY, repr(time.time()))
-        )
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        raise storage_error(exc, path) from None
-    finally:
-        conn.close()

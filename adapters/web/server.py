@@ -9,7 +9,7 @@ catch-all route looks up; the routes known before the start (the health endpoint
 feature modules' :data:`INSTALLERS`) are ordinary aiohttp routes and take precedence.
 
 ``GET /healthz`` is 200 ``ok`` while the process runs. ``GET /readyz`` is 200 when the database
-takes a write (:func:`bot.storage.write_probe`, bounded), the scheduler runs and every
+takes a write (:meth:`bot.storage.Store.write_probe`, bounded), the scheduler runs and every
 configured surface says it is connected; else 503. Its JSON body names each part:
 ``{"ready": false, "checks": {"database": "ok", "scheduler": "ok", "slack": "starting"}}``.
 """
@@ -26,7 +26,6 @@ from aiohttp import web
 from adapters.web.config import WebConfig
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
-from bot.storage import write_probe
 
 log = logging.getLogger("check502.web")
 
@@ -43,6 +42,9 @@ OK = "ok"
 STARTING = "starting"
 CHECK_TIMEOUT = 2.0
 """Seconds each part of ``/readyz`` may take; a part that takes longer is not ready."""
+PROBE_LOCK_WAIT = 0.5
+"""Seconds the database probe waits for a lock another program holds. The probe runs on the
+bot's own connection, on the event loop, so this is also how long it can hold the loop."""
 SHUTDOWN_TIMEOUT = 3.0
 """Seconds requests still running get to finish when the server stops."""
 _FIXED = ("/healthz", "/readyz")
@@ -68,7 +70,6 @@ class WebServer:
         self._mounted: dict[str, dict[str, Handler]] = {}
         self._ready: dict[str, ReadyHook | None] = dict.fromkeys(surfaces)
         """Every configured surface; None until it gives its hook (it is still starting)."""
-        self._probe: asyncio.Future[None] | None = None
         self.app = web.Application()
         self.app.router.add_get("/healthz", healthz)
         self.app.router.add_get("/readyz", self._readyz)
@@ -163,16 +164,8 @@ class WebServer:
         return web.json_response({"ready": ready, "checks": checks}, status=status)
 
     async def _database(self) -> str | None:
-        path = self.bot.store.path
-        if path == ":memory:":
-            return None
-        # One probe at a time: a probe stuck on a lock is shared, not joined by another thread.
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.ensure_future(
-                asyncio.to_thread(write_probe, path, CHECK_TIMEOUT / 2)
-            )
         try:
-            await asyncio.shield(self._probe)
+            self.bot.store.write_probe(PROBE_LOCK_WAIT)
         except StorageError as exc:
             return f"not writable ({exc.reason})"
         return None
