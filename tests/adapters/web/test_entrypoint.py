@@ -3,7 +3,7 @@
 * Slack in HTTP mode and a Telegram webhook in one process, on one port: the real Bolt and PTB
   code paths, each against its fake platform API, then SIGTERM.
 * The console-only default binds no port at all; ``CHECK502_WEB=on`` binds exactly one.
-* ``/readyz`` names a surface that is not connected: a Discord gateway that is down at start.
+* ``/readyz`` says whether a surface is connected: a Discord gateway up, or down at start.
 
 The listening sockets are read from ``/proc``: the process's socket inodes, matched against the
 kernel's TCP tables in the LISTEN state. Everything binds 127.0.0.1; every wait is bounded.
@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from adapters.slack.app import EVENTS_PATH
-from tests.support import free_port
+from tests.support import free_port, stall_server
 from tests.support.discord_fake import TOKEN as DISCORD_TOKEN
 from tests.support.discord_fake import FakeDiscord
 from tests.support.entrypoint import bot_env, kill, spawn
@@ -188,39 +189,59 @@ async def test_web_on_with_the_console_binds_one_port_is_ready_and_stops_on_sigt
         await kill(proc)
 
 
-async def test_readyz_names_a_discord_gateway_that_is_down_at_start(tmp_path: Path) -> None:
-    port, dead = free_port(), free_port()
+@pytest.mark.parametrize("gateway_up", [True, False], ids=["gateway-up", "gateway-down"])
+async def test_readyz_says_whether_the_discord_gateway_is_connected(
+    tmp_path: Path, gateway_up: bool
+) -> None:
+    """Down: the gateway accepts the connection and never answers the WebSocket handshake (a
+    refused connection makes discord.py 2.7 itself fail: its reconnect reads
+    ``self.ws.sequence`` of a WebSocket it never had)."""
+    port = free_port()
     async with FakeDiscord() as fake:
-        env = bot_env(
-            tmp_path,
-            DISCORD_TOKEN=DISCORD_TOKEN,
-            DISCORD_API_URL=fake.api_url,
-            DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{dead}/",
-            PORT=str(port),
-        )
-        proc = await spawn(env)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(timeout=5) as http:
-                deadline = time.monotonic() + 10.0
-                body: dict[str, Any] = {}
-                while time.monotonic() < deadline:
-                    with contextlib.suppress(httpx.TransportError):
-                        r = await http.get(f"{base}/readyz")
-                        body = r.json()
-                        if body["checks"].get("discord") not in (None, "starting"):
-                            break
-                    await asyncio.sleep(0.1)
-                assert r.status_code == 503
+        with stall_server() as stalled:
+            gateway = fake.gateway_url if gateway_up else stalled.url.replace("http", "ws", 1)
+            env = bot_env(
+                tmp_path,
+                DISCORD_TOKEN=DISCORD_TOKEN,
+                DISCORD_API_URL=fake.api_url,
+                DISCORD_GATEWAY_URL=gateway,
+                PORT=str(port),
+            )
+            proc = await spawn(env)
+            try:
+                base = f"http://127.0.0.1:{port}"
+                if gateway_up:
+                    async with httpx.AsyncClient(timeout=5) as http:
+                        body = await _ready(http, base, proc)
+                else:
+                    await _settled(proc, base)
+                    await asyncio.sleep(1.0)  # not a moment on the way: it stays so
+                    body = await _settled(proc, base)
+                discord = "ok" if gateway_up else "gateway not ready"
                 assert body == {
-                    "ready": False,
-                    "checks": {
-                        "database": "ok",
-                        "scheduler": "ok",
-                        "discord": "gateway not ready",
-                    },
+                    "ready": gateway_up,
+                    "checks": {"database": "ok", "scheduler": "ok", "discord": discord},
                 }
-                assert (await http.get(f"{base}/healthz")).status_code == 200  # alive, though
-            await _stop(proc)
-        finally:
-            await kill(proc)
+                await _stop(proc)
+            finally:
+                await kill(proc)
+
+
+async def _settled(proc: asyncio.subprocess.Process, base: str) -> dict[str, Any]:
+    """``/readyz`` once no part is starting any more (bounded); checks ``/healthz`` too."""
+    body: dict[str, Any] = {}
+    async with httpx.AsyncClient(timeout=5) as http:
+        deadline = time.monotonic() + 10.0
+        while time.monotonic() < deadline and proc.returncode is None:
+            with contextlib.suppress(httpx.TransportError):
+                r = await http.get(f"{base}/readyz")
+                body = r.json()
+                if (
+                    "starting" not in body["checks"].values()
+                    and body["checks"]["scheduler"] == "ok"
+                ):
+                    assert r.status_code == (200 if body["ready"] else 503)
+                    assert (await http.get(f"{base}/healthz")).status_code == 200
+                    return body
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"readyz never settled (exit {proc.returncode}): {body}")
