@@ -16,6 +16,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from tests.support import free_port, stall_server
 from tests.support.discord_fake import TOKEN as DISCORD_TOKEN
 from tests.support.discord_fake import FakeDiscord
 from tests.support.entrypoint import bot_env, kill, spawn
-from tests.support.slack_fake import SECRET, FakeSlack, command_form, signed
+from tests.support.slack_fake import SECRET, FakeSlack, command_form, error, signed
 from tests.support.telegram_fake import GROUP, FakeTelegram
 from tests.support.telegram_fake import TOKEN as TELEGRAM_TOKEN
 
@@ -146,6 +147,47 @@ async def test_slack_events_and_the_telegram_webhook_share_one_port_in_one_proce
             await kill(proc)
 
 
+async def test_readyz_follows_slack_socket_mode_and_telegram_polling(tmp_path: Path) -> None:
+    """Neither needs the server; with ``PORT`` set it runs, and ``/readyz`` says whether the
+    Socket Mode WebSocket is connected: ready, then not once Slack drops it (and refuses new
+    connections), and the dropped WebSocket is named."""
+    port = free_port()
+    async with FakeSlack() as slack, FakeTelegram() as telegram:
+        env = bot_env(
+            tmp_path,
+            SLACK_APP_TOKEN="xapp-1-A1-ready-token",
+            SLACK_BOT_TOKEN="xoxb-2222-3333-ready-token",
+            SLACK_API_URL=slack.api_url,
+            TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
+            TELEGRAM_API_URL=telegram.api_url,
+            PORT=str(port),
+        )
+        proc = await spawn(env)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(timeout=5) as http:
+                ready = await _ready(http, base, proc)
+                assert ready["checks"] == {
+                    "database": "ok",
+                    "scheduler": "ok",
+                    "slack": "ok",
+                    "telegram": "ok",
+                }
+                await telegram.wait("getUpdates")
+                slack.script["apps.connections.open"] = [error("internal_error")] * 50
+                await slack.sockets[-1].close()
+                body = await _settled(proc, base, until=lambda b: not b["ready"])
+                assert body["checks"] == {
+                    "database": "ok",
+                    "scheduler": "ok",
+                    "slack": "Socket Mode not connected",
+                    "telegram": "ok",
+                }
+            await _stop(proc)
+        finally:
+            await kill(proc)
+
+
 async def _console(tmp_path: Path, **extra: str) -> asyncio.subprocess.Process:
     """``check502-bot`` with no tokens (the console), its input kept open; once it shows its
     banner (the bot has started)."""
@@ -227,8 +269,13 @@ async def test_readyz_says_whether_the_discord_gateway_is_connected(
                 await kill(proc)
 
 
-async def _settled(proc: asyncio.subprocess.Process, base: str) -> dict[str, Any]:
-    """``/readyz`` once no part is starting any more (bounded); checks ``/healthz`` too."""
+async def _settled(
+    proc: asyncio.subprocess.Process,
+    base: str,
+    until: Callable[[dict[str, Any]], bool] = lambda body: True,
+) -> dict[str, Any]:
+    """``/readyz`` once no part is starting any more and ``until`` holds (bounded); checks
+    ``/healthz`` too."""
     body: dict[str, Any] = {}
     async with httpx.AsyncClient(timeout=5) as http:
         deadline = time.monotonic() + 10.0
