@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from adapters.web.config import WebConfig
-from adapters.web.server import CHECK_TIMEOUT, WebServer, always_ready
+from adapters.web.server import CHECK_TIMEOUT, PROBE_EVERY, WebServer, always_ready
 from bot.core import Bot
 from bot.errors import SettingsError
 from tests.bot.conftest import fast_settings
@@ -57,8 +57,11 @@ async def test_healthz_is_ok_and_readyz_is_ready_with_the_console(tmp_path: Path
         assert status == 200
         checks = {"database": "ok", "scheduler": "ok", "console": "ok"}
         assert body == {"ready": True, "checks": checks}
-        # The probe wrote through a connection of its own: the bot's sees the row.
-        assert bot.store.get_meta("ready_probe") is not None
+        # The probe wrote the row; asked again at once, the answer is reused, not written again.
+        written = bot.store.get_meta("ready_probe")
+        assert written is not None
+        assert (await _readyz(server))[0] == 200
+        assert bot.store.get_meta("ready_probe") == written
 
 
 async def test_a_surface_that_has_not_said_it_is_connected_is_starting(tmp_path: Path) -> None:
@@ -117,6 +120,7 @@ async def test_a_database_that_cannot_be_written_is_not_ready_and_named(tmp_path
             assert (await _readyz(server))[0] == 200
             # The file and its WAL (an immutable -shm makes SQLite itself die of SIGBUS).
             files = [str(disk / "bot.db"), str(disk / "bot.db-wal")]
+            await asyncio.sleep(PROBE_EVERY)  # the last answer is not reused
             _chattr("+i", files)
             try:
                 status, body = await _readyz(server)
@@ -127,6 +131,7 @@ async def test_a_database_that_cannot_be_written_is_not_ready_and_named(tmp_path
             assert isinstance(checks, dict)
             assert checks["database"] in {"not writable (I/O error)", "not writable (read-only)"}
             assert checks["scheduler"] == "ok"
+            await asyncio.sleep(PROBE_EVERY)
             assert (await _readyz(server))[0] == 200  # writable again: ready again
 
 
@@ -149,6 +154,7 @@ async def test_a_database_locked_by_another_program_is_not_ready_within_the_boun
             "scheduler": "ok",
         }
         assert took < CHECK_TIMEOUT + 1.0
+        await asyncio.sleep(PROBE_EVERY)
         assert (await _readyz(server))[0] == 200
 
 
