@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 
@@ -45,6 +46,8 @@ CHECK_TIMEOUT = 2.0
 PROBE_LOCK_WAIT = 0.5
 """Seconds the database probe waits for a lock another program holds. The probe runs on the
 bot's own connection, on the event loop, so this is also how long it can hold the loop."""
+PROBE_EVERY = 1.0
+"""Seconds a database probe's answer is reused: a flood of ``/readyz`` is not a flood of writes."""
 SHUTDOWN_TIMEOUT = 3.0
 """Seconds requests still running get to finish when the server stops."""
 _FIXED = ("/healthz", "/readyz")
@@ -70,6 +73,8 @@ class WebServer:
         self._mounted: dict[str, dict[str, Handler]] = {}
         self._ready: dict[str, ReadyHook | None] = dict.fromkeys(surfaces)
         """Every configured surface; None until it gives its hook (it is still starting)."""
+        self._probed: tuple[float, str | None] | None = None
+        """When the database was last probed, and its answer."""
         self.app = web.Application()
         self.app.router.add_get("/healthz", healthz)
         self.app.router.add_get("/readyz", self._readyz)
@@ -164,11 +169,17 @@ class WebServer:
         return web.json_response({"ready": ready, "checks": checks}, status=status)
 
     async def _database(self) -> str | None:
-        try:
-            self.bot.store.write_probe(PROBE_LOCK_WAIT)
-        except StorageError as exc:
-            return f"not writable ({exc.reason})"
-        return None
+        """The write probe's answer; at most one probe per :data:`PROBE_EVERY` seconds, however
+        often ``/readyz`` is asked (each waits up to :data:`PROBE_LOCK_WAIT` on the loop)."""
+        now = time.monotonic()
+        if self._probed is None or now - self._probed[0] >= PROBE_EVERY:
+            try:
+                self.bot.store.write_probe(PROBE_LOCK_WAIT)
+                answer = None
+            except StorageError as exc:
+                answer = f"not writable ({exc.reason})"
+            self._probed = (time.monotonic(), answer)
+        return self._probed[1]
 
     async def _scheduler(self) -> str | None:
         return None if self.bot.schedule.scheduler.running else "not running"
