@@ -1,10 +1,11 @@
 """``check502-bot``: run the bot with the chat surfaces the environment configures.
 
-Every setting comes from the environment (the README's settings table). A bad setting stops the
-bot at start-up with one line naming the variable; so does a database that cannot be used (one
-line naming the file and what to do) and a second bot on the same database (naming the first
-one's PID). Exit codes: 0 stopped, 2 bad settings or an unusable database, 3 an unexpected
-internal error.
+Every setting comes from the environment (the README's settings table). The core's settings and
+every configured surface's are parsed first, before the database opens and before any surface
+starts or connects: a bad setting stops the bot there with one line naming the variable. So
+does a database that cannot be used (one line naming the file and what to do) and a second bot
+on the same database (naming the first one's PID). Exit codes: 0 stopped, 2 bad settings or an
+unusable database, 3 an unexpected internal error.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from typing import Any
 
-from adapters.registry import SurfaceEntry, configured
+from adapters.registry import Configured, configure
 from adapters.web.config import WebConfig
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
@@ -27,19 +28,15 @@ from bot.storage import InstanceLock
 log = logging.getLogger("check502")
 
 
-async def _run(
-    settings: Settings, env: Mapping[str, str], surfaces: list[SurfaceEntry], web: WebConfig
-) -> None:
+async def _run(settings: Settings, surfaces: list[Configured[Any]], web: WebConfig) -> None:
     lock = InstanceLock.acquire(settings.db_path)  # held until this process ends
     try:
-        await _serve(settings, env, surfaces, web)
+        await _serve(settings, surfaces, web)
     finally:
         lock.release()
 
 
-async def _serve(
-    settings: Settings, env: Mapping[str, str], surfaces: list[SurfaceEntry], web: WebConfig
-) -> None:
+async def _serve(settings: Settings, surfaces: list[Configured[Any]], web: WebConfig) -> None:
     try:
         bot = Bot(settings)
     except OSError as exc:  # the database's own failures are StorageErrors already
@@ -48,7 +45,7 @@ async def _serve(
     if web.enabled:  # first, so that /healthz answers (and $PORT is bound) while surfaces connect
         from adapters.web.server import WebServer  # noqa: PLC0415 - aiohttp only with the server
 
-        server = WebServer(bot, web, surfaces=[entry.name for entry in surfaces])
+        server = WebServer(bot, web, surfaces=[surface.name for surface in surfaces])
         try:
             await server.start()
         except BaseException:
@@ -61,7 +58,7 @@ async def _serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        await asyncio.gather(*(entry.run(bot, env, server) for entry in surfaces))
+        await asyncio.gather(*(surface.run(bot, server) for surface in surfaces))
     except asyncio.CancelledError:
         log.warning("check502-bot: stopping")
     finally:
@@ -79,11 +76,12 @@ def main() -> int:
     # APScheduler logs a line per skipped run; the core counts them (Schedule.metrics).
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     try:
+        # Everything parsed and checked before anything opens, connects or listens.
         settings = Settings.from_env(os.environ)
-        surfaces = configured(os.environ)
-        needed_by = [e.name for e in surfaces if e.needs_http(os.environ, settings.db_path)]
+        surfaces = configure(os.environ, settings)
+        needed_by = [surface.name for surface in surfaces if surface.needs_http]
         web = WebConfig.from_env(os.environ, needed_by=needed_by)
-        asyncio.run(_run(settings, os.environ, surfaces, web))
+        asyncio.run(_run(settings, surfaces, web))
     except SettingsError as exc:
         sys.stderr.write(f"check502-bot: {exc}\n")
         return 2
