@@ -188,6 +188,24 @@ async def test_readyz_follows_slack_socket_mode_and_telegram_polling(tmp_path: P
             await kill(proc)
 
 
+async def test_web_off_with_slack_http_is_one_line_before_the_database(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    token = "xoxb-4444-5555-web-off-token"
+    env = bot_env(home, SLACK_BOT_TOKEN=token, SLACK_SIGNING_SECRET=SECRET, CHECK502_WEB="off")
+    proc = await spawn(env)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), 10.0)
+    finally:
+        await kill(proc)
+    assert proc.returncode == 2
+    lines = err.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("check502-bot: CHECK502_WEB=off, but slack receives over HTTP")
+    assert token not in out.decode() + err.decode()
+    assert list(home.iterdir()) == []  # no database, no lock file
+
+
 async def _console(tmp_path: Path, **extra: str) -> asyncio.subprocess.Process:
     """``check502-bot`` with no tokens (the console), its input kept open; once it shows its
     banner (the bot has started)."""
