@@ -50,7 +50,6 @@ PROBE_EVERY = 1.0
 """Seconds a database probe's answer is reused: a flood of ``/readyz`` is not a flood of writes."""
 SHUTDOWN_TIMEOUT = 3.0
 """Seconds requests still running get to finish when the server stops."""
-_FIXED = ("/healthz", "/readyz")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -131,7 +130,8 @@ class WebServer:
     def mount(self, method: str, path: str, handler: Handler) -> None:
         """Serve ``method path`` with ``handler``, before or after the start."""
         method = method.upper()
-        taken = path in _FIXED or any(
+        # A path an aiohttp route serves (``/healthz``, an installer's) would never reach it.
+        taken = any(
             r.canonical == path for r in self.app.router.resources() if "{" not in r.canonical
         )
         if taken or method in self._mounted.get(path, {}):
