@@ -29,6 +29,9 @@ from tests.support import free_port
 from tests.support.disk import small_disk
 from tests.support.web import web_server
 
+MARGIN = 2.5
+"""Seconds over a bound a loaded 2-core machine may add before an answer counts as late."""
+
 
 @asynccontextmanager
 async def started_bot(directory: Path) -> AsyncIterator[Bot]:
@@ -153,7 +156,7 @@ async def test_a_database_locked_by_another_program_is_not_ready_within_the_boun
             "database": "not writable (locked by another program)",
             "scheduler": "ok",
         }
-        assert took < CHECK_TIMEOUT + 1.0
+        assert took < CHECK_TIMEOUT + MARGIN
         await asyncio.sleep(PROBE_EVERY)
         assert (await _readyz(server))[0] == 200
 
@@ -175,7 +178,7 @@ async def test_a_hook_that_hangs_or_fails_is_not_ready_and_readyz_still_answers(
         server.readiness("telegram", fails)
         started = time.monotonic()
         status, body = await _readyz(server)
-        assert time.monotonic() - started < CHECK_TIMEOUT + 1.0
+        assert time.monotonic() - started < CHECK_TIMEOUT + MARGIN
         assert status == 503
         assert body["checks"] == {
             "database": "ok",
