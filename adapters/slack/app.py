@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
@@ -89,6 +89,12 @@ def _command_context(command: dict[str, Any]) -> Context:
     return _context(command.get("team_id"), command.get("channel_id"), command.get("user_id"))
 
 
+class Render(Protocol):
+    """How replies become Slack messages (:func:`adapters.slack.render.reply_message`)."""
+
+    def __call__(self, reply: Reply, *, rerun: str | None = ...) -> Message: ...
+
+
 _ACCEPTED = "check502_accepted"
 """Where the ack listener leaves the parsed command for the lazy one, in Bolt's context (which
 Bolt copies into the lazy listener's request after the acknowledgement)."""
@@ -146,7 +152,7 @@ class _SlackCommand:
         return self.slack._progress(self.respond, self.context, check.url)
 
     def render(self, reply: Reply) -> Message:
-        return reply_message(reply, rerun=self.rerun)
+        return self.slack.render(reply, rerun=self.rerun)
 
     async def answer(self, reply: Reply, rendered: Message, *, replace: bool) -> None:
         assert self.respond is not None and self.client is not None
@@ -160,9 +166,11 @@ class _SlackCommand:
 class SlackApp:
     """The Bolt app wired to the bot core, and the alert surface that posts with its tokens."""
 
-    def __init__(self, bot: Bot, config: SlackConfig) -> None:
+    def __init__(self, bot: Bot, config: SlackConfig, *, render: Render = reply_message) -> None:
         self.bot = bot
         self.config = config
+        self.render = render
+        """Reply values to Slack messages; a parameter so that tests can hand in a failing one."""
         self.client = web_client(
             config.api_url, None if config.mode is Mode.OAUTH else config.bot_token
         )
@@ -383,7 +391,9 @@ class SlackApp:
         if not on_alert or isinstance(reply, ErrorReply):
             return False
         # An alert stays as the incident's record: what its buttons show goes into its thread.
-        msg = reply_message(reply)
+        shown, msg = flow.render_safely(_SlackCommand(self, context), reply)
+        if isinstance(shown, ErrorReply):
+            return False  # a rendering failure: the caller answers privately
         try:
             await client.chat_postMessage(
                 channel=context.channel.channel,

@@ -9,9 +9,14 @@ executing the command is the core's job (:meth:`bot.Bot.handle`). The modules:
 - :mod:`~bot.commands.expect`: ``expect=`` status-code sets;
 - :mod:`~bot.commands.help`: the help text;
 - :mod:`~bot.commands.errors`: :class:`CommandError` and how user text is quoted in it.
+
+Adding a subcommand: its value type, :data:`USAGE` line and :data:`Command` member in
+``model``; its parsing in :func:`parse_command` and its text in :func:`format_command`
+(``grammar``; tests/bot/test_commands.py fails until its round-trip strategy is added); its
+description and example in ``help``; its execution in :meth:`bot.core.Bot.execute`.
 """
 
-from bot.commands.durations import format_duration, parse_duration
+from bot.commands.durations import MAX_DURATION, format_duration, parse_duration
 from bot.commands.errors import CommandError
 from bot.commands.expect import Expect
 from bot.commands.grammar import format_command, parse_command
@@ -21,8 +26,19 @@ from bot.commands.model import (
     DEFAULT_CONFIRM,
     DEFAULT_EVERY,
     DEFAULT_TIMEOUT,
+    MAX_CONFIRM,
     MAX_EVERY,
+    MAX_EXPLAIN,
+    MAX_INPUT,
+    MAX_MONITOR_ID,
+    MAX_MUTE,
+    MAX_RUNS,
+    MAX_TIMEOUT,
     MIN_EVERY,
+    MIN_MUTE,
+    MIN_TIMEOUT,
+    PREFIX,
+    SUBCOMMANDS,
     USAGE,
     Ack,
     Check,
@@ -43,8 +59,20 @@ __all__ = [
     "DEFAULT_CONFIRM",
     "DEFAULT_EVERY",
     "DEFAULT_TIMEOUT",
+    "MAX_CONFIRM",
+    "MAX_DURATION",
     "MAX_EVERY",
+    "MAX_EXPLAIN",
+    "MAX_INPUT",
+    "MAX_MONITOR_ID",
+    "MAX_MUTE",
+    "MAX_RUNS",
+    "MAX_TIMEOUT",
     "MIN_EVERY",
+    "MIN_MUTE",
+    "MIN_TIMEOUT",
+    "PREFIX",
+    "SUBCOMMANDS",
     "USAGE",
     "Ack",
     "Check",

@@ -7,22 +7,33 @@ answer, so dropping or reordering a step fails one of them:
 * a usage error is answered (privately where the platform can) and nothing runs;
 * a command that probes shows "Checking <url>…" before its result, and the result replaces it;
 * a rendering failure is the one OUR_FAULT sentence where the result would be, the placeholder
-  replaced, the traceback only in the log.
+  replaced (or, on Slack, deleted and the sentence told privately), the traceback only in the
+  log.
+
+Slack runs the flow split in two (Bolt's ack and lazy listeners): the command parsed in the ack
+reaches the lazy listener in Bolt's context.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from aiohttp import web
 from telegram import Update
 
 from adapters.cli.render import Style
 from adapters.console.app import run_console
 from adapters.console.render import render_reply
+from adapters.slack.app import EVENTS_PATH, SlackApp, serve_http
+from adapters.slack.config import Mode, SlackConfig
+from adapters.slack.render import Message as SlackMessage
+from adapters.slack.render import reply_message
 from adapters.telegram.app import TelegramApp
 from adapters.telegram.config import TelegramConfig
 from adapters.telegram.render import Message, reply_messages
@@ -31,6 +42,7 @@ from bot.core import OUR_FAULT, Bot
 from bot.model import DiagnosisReply, Reply
 from tests.bot.conftest import fast_settings
 from tests.support import OkServer, ok_server
+from tests.support.slack_fake import SECRET, FakeSlack, command_form, signed
 from tests.support.telegram_fake import TOKEN, FakeTelegram, forbidden
 
 
@@ -61,6 +73,12 @@ def _telegram_render_with_a_bug(reply: Reply, *, rerun: bool = False) -> list[Me
     if isinstance(reply, DiagnosisReply):
         raise _RenderBug("a rendering bug")
     return reply_messages(reply, rerun=rerun)
+
+
+def _slack_render_with_a_bug(reply: Reply, *, rerun: str | None = None) -> SlackMessage:
+    if isinstance(reply, DiagnosisReply):
+        raise _RenderBug("a rendering bug")
+    return reply_message(reply, rerun=rerun)
 
 
 async def _console(tmp_path: Path, control_url: str, session: str, **kw: object) -> str:
@@ -183,3 +201,47 @@ async def test_telegram_a_rendering_failure_replaces_the_placeholder_with_our_fa
     assert OUR_FAULT in str(result.params["text"])
     assert "rendering bug" not in str(result.params["text"])
     assert any("DiagnosisReply for telegram" in r.getMessage() for r in caplog.records)
+
+
+# -------------------------------------------------------------------------------------- slack
+
+
+async def test_slack_a_rendering_failure_deletes_the_ack_and_says_our_fault_privately(
+    tmp_path: Path, control: OkServer, server: OkServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, "check502.flow")
+    async with FakeSlack() as fake:
+        config = SlackConfig(
+            mode=Mode.HTTP, api_url=fake.api_url, bot_token="xoxb-test", signing_secret=SECRET
+        )
+        bot = Bot(fast_settings(tmp_path, control.url))
+        slack = SlackApp(bot, config, render=_slack_render_with_a_bug)
+        bot.attach(slack.surface)
+        await bot.start()
+        runner: web.AppRunner = await serve_http(slack, "127.0.0.1", 0)
+        host, port = runner.addresses[0][:2]
+        try:
+            async with httpx.AsyncClient(timeout=10) as http:
+                response_url = fake.response_url("1")
+                body, headers = signed(command_form(server.url, response_url))
+                ack = await http.post(
+                    f"http://{host}:{port}{EVENTS_PATH}", content=body, headers=headers
+                )
+                acked = time.monotonic()
+                # The ack listener parsed it: "Checking <url>…" in the channel, at once.
+                assert ack.json() == {
+                    "response_type": "in_channel",
+                    "text": f"Checking {server.url}…",
+                }
+                # The lazy listener ran that command (the check happened) and the answer
+                # replaced the ack: deleted, and the sentence told privately.
+                delete, private = await fake.wait(response_url.removeprefix(fake.url), 2)
+        finally:
+            await runner.cleanup()
+            await bot.stop()
+            bot.close()
+    assert len(server.requests) == 1
+    assert delete.at > acked and delete.body.get("delete_original") is True
+    assert private.body["response_type"] == "ephemeral"
+    assert OUR_FAULT in private.body["text"] and "rendering bug" not in private.body["text"]
+    assert any("DiagnosisReply for slack" in r.getMessage() for r in caplog.records)
