@@ -164,6 +164,8 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 _PENDING = "sent_at IS NULL AND failed_at IS NULL"
 BUSY_TIMEOUT_MS = 5000
+PROBE_KEY = "ready_probe"
+"""The ``meta`` row ``/readyz`` writes to prove the database writable."""
 """How long a statement waits for a lock another connection holds before it fails as busy."""
 CHECK_WHOLE_FILE = 64 << 20
 """Files up to this size get a whole ``quick_check`` at start-up (about 1 s per 64 MB on a
@@ -880,6 +882,24 @@ class Store:
             self.execute("DELETE FROM meta WHERE key = ?", (key,))
         else:
             self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def write_probe(self, timeout: float) -> None:
+        """Write one row of ``meta``, waiting at most ``timeout`` s for a lock another program
+        holds (not the usual :data:`BUSY_TIMEOUT_MS`): what ``/readyz`` asks of the database.
+        Raises :class:`StorageError` saying why it cannot.
+
+        On the bot's own connection, on purpose: a second connection opened on a file whose
+        ``-shm`` cannot be written maps it read-only and dies of SIGBUS (seen with
+        ``chattr +i``), taking the process with it.
+        """
+        with self._faults():
+            self.db.execute(f"PRAGMA busy_timeout={max(1, round(timeout * 1000))}")
+        try:
+            with self.transaction():
+                self.set_meta(PROBE_KEY, repr(time.time()))
+        finally:
+            with self._faults():
+                self.db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
 
 
 def _latency_add(blob: bytes | None, ms: float | None) -> bytes | None:
