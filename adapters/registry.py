@@ -12,6 +12,8 @@ A surface loads its platform library only when it runs; its ``config`` module is
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from adapters.slack.config import SlackConfig
     from adapters.telegram.config import TelegramConfig
     from adapters.web.server import WebServer
+
+log = logging.getLogger("check502")
 
 C = TypeVar("C")
 """A surface's parsed configuration."""
@@ -74,7 +78,12 @@ async def _console(bot: Bot, config: None, server: WebServer | None) -> None:
         from adapters.web.server import always_ready  # noqa: PLC0415 - aiohttp only with the server
 
         server.readiness("console", always_ready)
-    await run_console(bot)
+    await run_console(bot, stop_bot=server is None)
+    if server is not None:
+        # On a platform the console's input is empty from the start: the web home (status
+        # pages, /metrics) goes on serving until the process is stopped.
+        log.warning("console: input ended; the web server goes on until SIGTERM or Ctrl-C")
+        await asyncio.Event().wait()
 
 
 def _slack_config(env: Mapping[str, str], settings: Settings) -> SlackConfig:

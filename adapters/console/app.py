@@ -103,9 +103,11 @@ async def run_console(
     stdout: TextIO = sys.stdout,
     *,
     render: Callable[[Reply, Style], str] = render_reply,
+    stop_bot: bool = True,
 ) -> None:
     """The console until ``quit`` or the end of ``stdin``; ``render`` turns replies into text
-    (a parameter so that tests can hand in a failing one)."""
+    (a parameter so that tests can hand in a failing one). The bot stops with the console unless
+    ``stop_bot`` is false (the web server still serves it; its owner stops it)."""
     style = Style.for_stream(stdout)
     interactive = stdin.isatty()
 
@@ -148,5 +150,6 @@ async def run_console(
     finally:
         with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
             asyncio.get_running_loop().remove_reader(stdin.fileno())
-        await bot.stop()
-        bot.close()
+        if stop_bot:
+            await bot.stop()
+            bot.close()

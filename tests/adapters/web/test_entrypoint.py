@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import time
 from collections.abc import Callable
@@ -310,3 +311,33 @@ async def _settled(
                     return body
             await asyncio.sleep(0.1)
     raise AssertionError(f"readyz never settled (exit {proc.returncode}): {body}")
+
+
+async def test_the_one_server_serves_the_status_page_a_console_turns_on_and_outlives_its_input(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    proc = await _console(tmp_path, CHECK502_WEB="on", PORT=str(port))
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(b"status on\n")
+        await proc.stdin.drain()
+        path = ""
+        deadline = time.monotonic() + 10.0
+        while not path and time.monotonic() < deadline:
+            line = await asyncio.wait_for(proc.stdout.readline(), 10.0)
+            found = re.search(rb"/status/[A-Za-z0-9_-]{20,}", line)
+            path = found.group().decode() if found else ""
+        assert path, "the console never said the status page's path"
+        proc.stdin.close()  # the console's input ends (as on a platform): the web home stays
+        async with httpx.AsyncClient(timeout=5) as http:
+            await _ready(http, f"http://127.0.0.1:{port}", proc)
+            page = await http.get(f"http://127.0.0.1:{port}{path}")
+            unknown = await http.get(f"http://127.0.0.1:{port}/status/{'x' * 32}")
+        assert page.status_code == 200
+        assert "<h1" in page.text
+        assert unknown.status_code == 404
+        assert proc.returncode is None
+        await _stop(proc)
+    finally:
+        await kill(proc)
