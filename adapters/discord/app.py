@@ -481,10 +481,53 @@ async def serve_discord(bot: Bot, config: DiscordConfig, server: WebServer | Non
         await bot.start()
         if server is not None:
             server.readiness("discord", _gateway_ready(client))
-        await client.connect(reconnect=True)
+        await _connect(client, config)
     finally:
         if not client.is_closed():
             await asyncio.shield(client.close())
+
+
+GATEWAY_RETRY_MAX = 60.0
+"""The longest wait between two attempts at a gateway that could never be reached."""
+
+
+async def _connect(client: discord.Client, config: DiscordConfig) -> None:
+    """``client.connect``, retried with backoff while the gateway has never answered:
+    discord.py 2.7 reconnects only a connection it once had (a first connection refused ends in
+    an AttributeError on the WebSocket it never had), and a network down when the bot starts is
+    a wait, not an exit."""
+    delay = 1.0
+    while not client.is_closed():
+        try:
+            await client.connect(reconnect=True)
+            return
+        except AttributeError:
+            if client.ws is not None:
+                raise
+        log.warning(
+            "Discord: cannot reach the gateway %s; trying again in %.0f s",
+            config.gateway_url or "wss://gateway.discord.gg",
+            delay,
+        )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, GATEWAY_RETRY_MAX)
+
+
+class _OneLine(logging.Filter):
+    """discord.py logs each reconnect with the whole traceback of a refused connection: one
+    line naming the error is the news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+logging.getLogger("discord.client").addFilter(_OneLine())
 
 
 def _gateway_ready(client: discord.Client) -> ReadyHook:

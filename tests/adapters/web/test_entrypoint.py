@@ -250,22 +250,30 @@ async def test_web_on_with_the_console_binds_one_port_is_ready_and_stops_on_sigt
         await kill(proc)
 
 
-@pytest.mark.parametrize("gateway_up", [True, False], ids=["gateway-up", "gateway-down"])
+@pytest.mark.parametrize(
+    "gateway", ["up", "stalled", "refused"], ids=["gateway-up", "gateway-down", "gateway-refused"]
+)
 async def test_readyz_says_whether_the_discord_gateway_is_connected(
-    tmp_path: Path, gateway_up: bool
+    tmp_path: Path, gateway: str
 ) -> None:
-    """Down: the gateway accepts the connection and never answers the WebSocket handshake (a
-    refused connection makes discord.py 2.7 itself fail: its reconnect reads
-    ``self.ws.sequence`` of a WebSocket it never had)."""
+    """Down: the gateway accepts the connection and never answers the WebSocket handshake, or
+    refuses the connection (which discord.py 2.7 alone cannot retry: its reconnect reads
+    ``self.ws.sequence`` of a WebSocket it never had; the surface retries it), and the bot waits
+    for it, logging one line per attempt, never a traceback."""
     port = free_port()
+    gateway_up = gateway == "up"
     async with FakeDiscord() as fake:
         with stall_server() as stalled:
-            gateway = fake.gateway_url if gateway_up else stalled.url.replace("http", "ws", 1)
+            gateway_url = {
+                "up": fake.gateway_url,
+                "stalled": stalled.url.replace("http", "ws", 1),
+                "refused": f"ws://127.0.0.1:{free_port()}",
+            }[gateway]
             env = bot_env(
                 tmp_path,
                 DISCORD_TOKEN=DISCORD_TOKEN,
                 DISCORD_API_URL=fake.api_url,
-                DISCORD_GATEWAY_URL=gateway,
+                DISCORD_GATEWAY_URL=gateway_url,
                 PORT=str(port),
             )
             proc = await spawn(env)
@@ -283,7 +291,8 @@ async def test_readyz_says_whether_the_discord_gateway_is_connected(
                     "ready": gateway_up,
                     "checks": {"database": "ok", "scheduler": "ok", "discord": discord},
                 }
-                await _stop(proc)
+                output = await _stop(proc)
+                assert "Traceback" not in output
             finally:
                 await kill(proc)
 
