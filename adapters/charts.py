@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import math
 import threading
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from bot.model import HistoryReply, Series
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+log = logging.getLogger("check502.charts")
 
 WIDTH_PX = 1000
 HEIGHT_PX = 500
@@ -86,10 +89,20 @@ def alt_text(reply: HistoryReply) -> str:
 
 
 async def history_chart(reply: HistoryReply, *, at: datetime | None = None) -> Chart | None:
-    """The chart of ``reply``, drawn in a worker thread; None when there is nothing to draw."""
+    """The chart of ``reply``, drawn in a worker thread; None when there is nothing to draw, or
+    when drawing failed (logged in one line: the text reply stands without it)."""
     if not reply.chartable:
         return None
-    png = await asyncio.to_thread(render_png, reply)
+    try:
+        png = await asyncio.to_thread(render_png, reply)
+    except Exception as exc:  # noqa: BLE001 - a chart is an extra: its failure is one log line
+        log.warning(
+            "could not draw the chart of monitor #%s (%s: %s)",
+            reply.monitor.id,
+            type(exc).__name__,
+            exc,
+        )
+        return None
     when = at or datetime.now(UTC)
     return Chart(png, filename(reply.monitor.id, when), title(reply), alt_text(reply))
 

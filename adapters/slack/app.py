@@ -48,11 +48,11 @@ from adapters.slack.render import (
     esc,
     reply_message,
 )
-from adapters.slack.surface import ClientFor, SlackSurface, web_client
+from adapters.slack.surface import ClientFor, SlackSurface, share_history_chart, web_client
 from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
-from bot.model import Channel, Context, ErrorReply, Reply
+from bot.model import Channel, Context, ErrorReply, HistoryReply, Reply
 from checks import UsageError
 
 log = logging.getLogger("check502.slack")
@@ -199,6 +199,10 @@ class SlackApp:
         if acked is not None:
             await asyncio.sleep(max(0.0, acked + ACK_HEAD_START - time.monotonic()))
         await self._answer(respond, client, context, reply, rerun=rerun, replace=_probes(parsed))
+        if isinstance(reply, HistoryReply):  # the chart follows its text (files:write)
+            note = await share_history_chart(client, context.channel.channel, reply)
+            if note is not None:
+                await self._respond(respond, None, context, note, response_type="ephemeral")
 
     def _progress(self, respond: AsyncRespond, context: Context, url: str) -> Progress:
         """Replaces "Checking <url>…" with "Checking <url>… 3/10 runs", at most
