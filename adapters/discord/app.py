@@ -32,12 +32,12 @@ from adapters.discord.render import (
     md,
     reply_message,
 )
-from adapters.discord.surface import NO_MENTIONS, DiscordSurface, kwargs
+from adapters.discord.surface import NO_MENTIONS, DiscordSurface, attach_history_chart, kwargs
 from adapters.present import progress_line
 from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
-from bot.model import Channel, Context, ErrorReply, Reply
+from bot.model import Channel, Context, ErrorReply, HistoryReply, Reply
 from checks import UsageError
 
 log = logging.getLogger("check502.discord")
@@ -221,9 +221,12 @@ class Check502Client(discord.Client):
             await self._deferred(interaction, reply)
             return
         reply = await self.core.handle(context, text)
+        msg = self._render(reply)
         await interaction.response.send_message(
-            **kwargs(self._render(reply), view_for), ephemeral=isinstance(reply, ErrorReply)
+            **kwargs(msg, view_for), ephemeral=isinstance(reply, ErrorReply)
         )
+        if isinstance(reply, HistoryReply) and msg.embed is not None:
+            await attach_history_chart(interaction, reply, msg.embed)  # after the text
 
     def _progress(self, interaction: discord.Interaction[Any], url: str) -> Progress:
         """Edits the deferred response ("thinking…") into "Checking <url>… 3/10 runs"."""
