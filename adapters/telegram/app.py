@@ -29,6 +29,7 @@ from telegram.error import Conflict as PollingConflict
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from adapters.charts import Chart, history_chart
 from adapters.telegram.config import Mode, TelegramConfig
 from adapters.telegram.logs import redacted_logs
 from adapters.telegram.render import (
@@ -41,6 +42,9 @@ from adapters.telegram.render import (
     RERUN,
     Message,
     annotated,
+    as_caption,
+    chart_caption,
+    chart_refused,
     checking,
     parse_callback,
     reply_messages,
@@ -53,12 +57,13 @@ from adapters.telegram.surface import (
     channel_of,
     edit,
     send,
+    send_photo,
 )
 from adapters.telegram.webhook import TelegramWebhook
 from bot.commands import Check, Command, Watch, format_duration, parse_command
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
-from bot.model import Context, ErrorReply, Reply, TextReply
+from bot.model import Context, ErrorReply, HistoryReply, Reply, TextReply
 from checks import UsageError
 
 log = logging.getLogger("check502.telegram")
@@ -235,6 +240,9 @@ class TelegramApp:
             if isinstance(parsed, Check):
                 shown = self._progress(where, progress, parsed.url)
         reply = await self.bot.handle(context, text, progress=shown)
+        if isinstance(reply, HistoryReply):
+            await self._show_history(where, reply)
+            return
         await self._show(where, reply, progress=progress, rerun=isinstance(parsed, Check))
 
     def _progress(self, where: _Where, message_id: int, url: str) -> Progress:
@@ -276,6 +284,43 @@ class TelegramApp:
         for message in rest:
             if await self._post(where, message) is None:
                 return
+
+    async def _show_history(self, where: _Where, reply: HistoryReply) -> None:
+        """``history`` with its chart: one photo captioned with the text when that fits in a
+        caption, else the text then the photo with a short caption. A refused photo leaves the
+        text (sent, or sent instead), one log line, and a short note saying why."""
+        chart = await history_chart(reply)
+        if chart is None:
+            await self._show(where, reply)
+            return
+        messages = _rendered(reply)
+        caption = as_caption(messages[0]) if len(messages) == 1 else None
+        problem = None
+        if caption is not None:
+            problem = await self._photo(where, chart, caption)
+            if problem is None:
+                return
+        await self._show(where, reply)
+        if problem is None:
+            problem = await self._photo(where, chart, chart_caption(chart.title))
+        if problem is not None:
+            await self._post(where, chart_refused(problem), reply_to=where.message_id)
+
+    async def _photo(self, where: _Where, chart: Chart, caption: Message) -> str | None:
+        """Send ``chart`` as a reply to the command; None when sent, else Telegram's reason."""
+        try:
+            await send_photo(
+                self.application.bot,
+                where.chat_id,
+                chart,
+                caption,
+                thread_id=where.thread_id,
+                reply_to=where.message_id,
+            )
+        except TelegramError as exc:
+            log.warning("Telegram: could not send the chart to chat %s (%s)", where.chat_id, exc)
+            return str(exc)
+        return None
 
     async def _post(
         self, where: _Where, message: Message, *, reply_to: int | None = None
