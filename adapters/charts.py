@@ -68,7 +68,7 @@ def host_of(url: str) -> str:
 
 
 def filename(monitor_id: int, at: datetime) -> str:
-    return f"check502-{monitor_id}-{at.astimezone(UTC):%Y%m%dT%H%MZ}.png"
+    return f"check502-{monitor_id}-{at.astimezone(UTC):%Y%m%dT%H%M%SZ}.png"
 
 
 def title(reply: HistoryReply) -> str:

@@ -20,12 +20,12 @@ from typing import TextIO
 from adapters.cli.render import Style
 from adapters.console.harness import CONSOLE
 from adapters.console.render import render_reply
-from adapters.console.surface import ConsoleSurface, Posted
+from adapters.console.surface import ConsoleSurface, Posted, chart_dir, save_history_chart
 from adapters.present import progress_line
 from bot.commands import Check, Watch, parse_command
 from bot.core import Bot
 from bot.errors import BotError
-from bot.model import Context
+from bot.model import Context, HistoryReply
 from checks import UsageError
 
 _BANNER = (
@@ -135,7 +135,12 @@ async def run_console(bot: Bot, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
             async def progress(done: int, runs: int) -> None:
                 write(style.dim(progress_line(url, done, runs)))
 
-        write(render_reply(await bot.handle(context, text, progress=progress), style))
+        reply = await bot.handle(context, text, progress=progress)
+        write(render_reply(reply, style))
+        if isinstance(reply, HistoryReply):  # the chart as a file: its path follows the text
+            saved = await save_history_chart(reply, chart_dir(bot.settings))
+            if saved is not None:
+                write(style.dim(saved))
 
     try:
         lines = await _lines(stdin)
