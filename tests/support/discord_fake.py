@@ -332,6 +332,8 @@ def bot_user() -> dict[str, Any]:
 
 
 class FakeDiscord(LoopbackFake[Call]):
+    client_max_size = 2 * REQUEST_FILES_LIMIT
+
     def __init__(self, *, token: str = TOKEN) -> None:
         super().__init__()
         self.token = token

@@ -183,6 +183,8 @@ def error(code: str) -> Scripted:
 
 
 class FakeSlack(LoopbackFake[Call]):
+    client_max_size = 64 * 1024**2
+
     def __init__(self) -> None:
         super().__init__()
         self.script: dict[str, list[Scripted]] = {}

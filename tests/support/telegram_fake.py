@@ -290,6 +290,7 @@ class _Refused(Exception):
 
 @dataclass
 class FakeTelegram(LoopbackFake[Call]):
+    client_max_size = 2 * PHOTO_LIMIT
     tokens: set[str] = field(default_factory=lambda: {TOKEN})
     """Tokens getMe accepts; any other gets 401 Unauthorized."""
     forums: set[int] = field(default_factory=lambda: {FORUM})
