@@ -7,7 +7,8 @@ pay for it; it draws with the Agg canvas on a figure of its own (no pyplot, no g
 in a worker thread (:func:`history_chart`), one chart at a time.
 
 The picture is 1000 × 500 px: a column per window (the last 24 h by hour, the last 7 d by 6 h),
-latency in ms above (p50 and p95 lines; a gap where a bucket had no response), failed checks
+latency in ms above (seconds from 10 s on; p50 and p95 lines; a gap where a bucket had no
+response), failed checks
 per bucket as bars below, times in UTC. A monitor with no check in the 7 days has no chart
 (None); one whose checks all failed without a response has bars and an empty latency panel
 that says so.
@@ -113,10 +114,22 @@ def render_png(reply: HistoryReply) -> bytes:
     from matplotlib.figure import Figure  # noqa: PLC0415
 
     with _LOCK:
-        fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+        fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
         FigureCanvasAgg(fig)
-        fig.suptitle(f"check502 {title(reply)}", fontsize=12, fontweight="bold")
-        grid = fig.add_gridspec(2, 2, height_ratios=(3, 2))
+        fig.suptitle(f"check502 {title(reply)}", fontsize=12, fontweight="bold", y=0.985)
+        # Fixed margins: a constrained layout costs some 200 ms more CPU per chart, and this
+        # picture always has the same parts.
+        grid = fig.add_gridspec(
+            2,
+            2,
+            height_ratios=(3, 2),
+            left=0.07,
+            right=0.99,
+            top=0.875,
+            bottom=0.07,
+            wspace=0.16,
+            hspace=0.1,
+        )
         for column, (series, heading) in enumerate(
             ((reply.day, "Last 24 h, hourly (UTC)"), (reply.week, "Last 7 days, per 6 h (UTC)"))
         ):
@@ -142,9 +155,13 @@ def _draw(series: Series, heading: str, latency: Axes, failures: Axes) -> None:
 
     p50 = [_nan(p.p50_ms) for p in series.points]
     p95 = [_nan(p.p95_ms) for p in series.points]
+    unit = "ms"
+    if max((v for v in p95 if not math.isnan(v)), default=0.0) >= 10_000:
+        # Tens of seconds: shown in seconds, so that tick labels stay short enough to read.
+        unit, p50, p95 = "s", [v / 1000 for v in p50], [v / 1000 for v in p95]
     latency.plot(middles, p95, color=P95_COLOUR, marker="o", markersize=3, label="p95")
     latency.plot(middles, p50, color=P50_COLOUR, marker="o", markersize=3, label="p50")
-    latency.set_ylabel("latency (ms)")
+    latency.set_ylabel(f"latency ({unit})")
     latency.set_ylim(bottom=0)
     latency.grid(True, color=GRID_COLOUR)
     if all(math.isnan(v) for v in p95):
