@@ -1,9 +1,9 @@
 """The bot: one object every surface talks to.
 
-``await bot.handle(context, text)`` parses a command (the one grammar, :mod:`bot.commands`),
-executes it for the channel in ``context`` and returns a reply value for the surface to
-render. ``start()`` opens the database, rebuilds the schedule from the monitors table, and
-starts the outbox sender that delivers alerts through the attached surfaces.
+``await bot.handle(context, command)`` executes a command (parsed once, by the surface's flow,
+with the one grammar of :mod:`bot.commands`) for the channel in ``context`` and returns a reply
+value for the surface to render. ``start()`` opens the database, rebuilds the schedule from the
+monitors table, and starts the outbox sender that delivers alerts through the attached surfaces.
 
 A monitor belongs to the channel that created it: every command that names a monitor id finds
 it only in the caller's channel, and says "no such monitor" otherwise, whether or not it exists
@@ -37,9 +37,9 @@ from bot.commands import (
     Unmute,
     Unwatch,
     Watch,
+    format_command,
     format_duration,
     help_text,
-    parse_command,
 )
 from bot.errors import BotError, Conflict, NotFound, RateLimited, StorageError
 from bot.health import Health
@@ -209,12 +209,13 @@ class Bot:
     # ------------------------------------------------------------------------------- commands
 
     async def handle(
-        self, context: Context, text: str, *, progress: Progress | None = None
+        self, context: Context, command: Command, *, progress: Progress | None = None
     ) -> Reply:
-        """Parse and execute; every failure becomes a one-sentence :class:`ErrorReply`.
-        A check of several runs reports its progress to ``progress`` (see :data:`Progress`)."""
+        """Execute a parsed command; every failure becomes a one-sentence :class:`ErrorReply`.
+        A check of several runs reports its progress to ``progress`` (see :data:`Progress`).
+        The text was parsed once, at the edge (:mod:`adapters.flow`); it is not parsed again."""
         try:
-            reply = await self.execute(context, parse_command(text), progress=progress)
+            reply = await self.execute(context, command, progress=progress)
         except StorageError as exc:
             # Every write of a command is one transaction: nothing of it was kept.
             self._command_faults.fault(exc)
@@ -222,7 +223,9 @@ class Bot:
         except (UsageError, BotError) as exc:
             return ErrorReply(str(exc))
         except Exception:
-            log.exception("command %r from %s failed", text[:200], context.channel)
+            log.exception(
+                "command %r from %s failed", format_command(command)[:200], context.channel
+            )
             return ErrorReply(OUR_FAULT)
         self._command_faults.ok()
         return reply

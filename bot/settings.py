@@ -7,11 +7,11 @@ them at start-up and names the variable that is wrong, rather than failing later
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.commands import CHECK_LIMIT
+from bot.commands.durations import setting_seconds
 from bot.errors import SettingsError
 from checks import AddressPolicy, UsageError
 from checks.dns import parse_nameserver
@@ -20,15 +20,14 @@ from checks.target import parse_url
 MAX_CHECK_LIMIT = 600.0
 """The longest overall limit of a chat check: a chat platform lets a reply be edited for at
 least this long (Discord's interaction token lasts 15 minutes, Slack's response URL 30)."""
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
 
 
 def _seconds(name: str, text: str, *, minimum: float = 0.0) -> float:
-    match = _DURATION.match(text)
-    if match is None:
+    """A duration setting, read by the grammar's one duration parser (its SETTING rules:
+    ``500ms``, ``5s``, ``10m``, ``1h30m``, ``2d``, fractions, a bare number is seconds)."""
+    value = setting_seconds(text)
+    if value is None:
         raise SettingsError(f"{name}={text!r} is not a duration (e.g. 5s, 10m, 1h)")
-    value = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum:g} s")
     return value

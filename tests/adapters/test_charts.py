@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from adapters.charts import history_chart
+from bot.commands import History
 from bot.core import Bot
 from bot.model import Channel, Context, HistoryReply
 from bot.settings import Settings
@@ -38,7 +39,7 @@ def replies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Hist
         record_history(bot.store, failing, NOW, hours=10, only_failures=True)
 
         async def history(mid: int) -> HistoryReply:
-            reply = await bot.handle(Context(CHANNEL, "ann"), f"history {mid}")
+            reply = await bot.handle(Context(CHANNEL, "ann"), History(mid))
             assert isinstance(reply, HistoryReply), reply
             return reply
 

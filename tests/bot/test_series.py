@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bot.commands import History
 from bot.core import Bot
 from bot.model import Context, HistoryReply, Series
 from bot.settings import Settings
@@ -53,7 +54,7 @@ async def test_history_carries_hourly_and_six_hourly_series_from_the_rollups(
     checks = _checks(11, NOW - 9 * DAY, NOW, step=400.0)
     bot, m = _history(tmp_path, checks, _checks(12, NOW - 2 * DAY, NOW, step=200.0))
     try:
-        reply = await bot.handle(Context(CHANNEL, "ann"), f"history {m}")
+        reply = await bot.handle(Context(CHANNEL, "ann"), History(m))
     finally:
         bot.close()
     assert isinstance(reply, HistoryReply), reply
@@ -87,8 +88,8 @@ async def test_a_gap_is_a_bucket_of_no_checks_and_no_checks_is_nothing_to_chart(
     recent = _checks(13, math.floor(NOW / HOUR) * HOUR - 2 * HOUR, NOW, step=120.0)
     bot, m = _history(tmp_path, recent, [])
     try:
-        reply = await bot.handle(Context(CHANNEL, "ann"), f"history {m}")
-        empty = await bot.handle(Context(CHANNEL, "ann"), f"history {m + 1}")
+        reply = await bot.handle(Context(CHANNEL, "ann"), History(m))
+        empty = await bot.handle(Context(CHANNEL, "ann"), History(m + 1))
     finally:
         bot.close()
     assert isinstance(reply, HistoryReply) and reply.day is not None
