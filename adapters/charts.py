@@ -37,7 +37,6 @@ log = logging.getLogger("check502.charts")
 WIDTH_PX = 1000
 HEIGHT_PX = 500
 DPI = 100
-FILENAME_LIMIT = 100
 ALT_TEXT_LIMIT = 1000
 """Slack's limit of ``alt_txt``; the others take more."""
 
@@ -65,7 +64,10 @@ class Chart:
 
 
 def host_of(url: str) -> str:
-    return urlsplit(url).hostname or url
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:  # a monitor's URL was checked when it was watched; still, never raise
+        return url
 
 
 def filename(monitor_id: int, at: datetime) -> str:
@@ -79,7 +81,7 @@ def title(reply: HistoryReply) -> str:
 def alt_text(reply: HistoryReply) -> str:
     """The chart in one paragraph: each window's checks, failures and worst p95."""
     parts = [f"Chart of monitor #{reply.monitor.id} ({host_of(reply.monitor.url)}), times in UTC."]
-    for name, series in (("Last 24 h", reply.day), ("last 7 d", reply.week)):
+    for name, series in (("Last 24 h", reply.day), ("Last 7 d", reply.week)):
         if series is None:
             continue
         failed = sum(p.failures for p in series.points)
