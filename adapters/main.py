@@ -19,6 +19,7 @@ import sys
 from typing import Any
 
 from adapters.registry import Configured, configure
+from adapters.web.config import WebConfig
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
 from bot.settings import Settings
@@ -27,19 +28,29 @@ from bot.storage import InstanceLock
 log = logging.getLogger("check502")
 
 
-async def _run(settings: Settings, surfaces: list[Configured[Any]]) -> None:
+async def _run(settings: Settings, surfaces: list[Configured[Any]], web: WebConfig) -> None:
     lock = InstanceLock.acquire(settings.db_path)  # held until this process ends
     try:
-        await _serve(settings, surfaces)
+        await _serve(settings, surfaces, web)
     finally:
         lock.release()
 
 
-async def _serve(settings: Settings, surfaces: list[Configured[Any]]) -> None:
+async def _serve(settings: Settings, surfaces: list[Configured[Any]], web: WebConfig) -> None:
     try:
         bot = Bot(settings)
     except OSError as exc:  # the database's own failures are StorageErrors already
         raise SettingsError(f"cannot start: {exc}") from None
+    server = None
+    if web.enabled:  # first, so that /healthz answers (and $PORT is bound) while surfaces connect
+        from adapters.web.server import WebServer  # noqa: PLC0415 - aiohttp only with the server
+
+        server = WebServer(bot, web, surfaces=[surface.name for surface in surfaces])
+        try:
+            await server.start()
+        except BaseException:
+            bot.close()
+            raise
     # SIGTERM (a platform stopping the dyno or container) stops as Ctrl-C does: cleanly.
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -47,10 +58,12 @@ async def _serve(settings: Settings, surfaces: list[Configured[Any]]) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        await asyncio.gather(*(surface.run(bot) for surface in surfaces))
+        await asyncio.gather(*(surface.run(bot, server) for surface in surfaces))
     except asyncio.CancelledError:
         log.warning("check502-bot: stopping")
     finally:
+        if server is not None:
+            await server.stop()
         await bot.stop()
         bot.close()
 
@@ -66,7 +79,9 @@ def main() -> int:
         # Everything parsed and checked before anything opens, connects or listens.
         settings = Settings.from_env(os.environ)
         surfaces = configure(os.environ, settings)
-        asyncio.run(_run(settings, surfaces))
+        needed_by = [surface.name for surface in surfaces if surface.needs_http]
+        web = WebConfig.from_env(os.environ, needed_by=needed_by)
+        asyncio.run(_run(settings, surfaces, web))
     except SettingsError as exc:
         sys.stderr.write(f"check502-bot: {exc}\n")
         return 2

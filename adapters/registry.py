@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from adapters.discord.config import DiscordConfig
     from adapters.slack.config import SlackConfig
     from adapters.telegram.config import TelegramConfig
+    from adapters.web.server import WebServer
 
 C = TypeVar("C")
 """A surface's parsed configuration."""
@@ -36,8 +37,11 @@ class SurfaceEntry(Generic[C]):
     config: Callable[[Mapping[str, str], Settings], C]
     """Parse and check the surface's variables; :class:`bot.errors.SettingsError` names the
     first bad one. Nothing is opened or connected."""
-    run: Callable[[Bot, C], Awaitable[None]]
-    """Run the surface with its parsed configuration until cancelled."""
+    run: Callable[[Bot, C, WebServer | None], Awaitable[None]]
+    """Run the surface with its parsed configuration until cancelled (with the web server, when
+    it runs: a surface mounts its endpoints and gives its readiness there)."""
+    needs_http: Callable[[C], bool] = lambda config: False
+    """Whether the surface, so configured, receives over HTTP (the web server must run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +55,25 @@ class Configured(Generic[C]):
     def name(self) -> str:
         return self.entry.name
 
-    async def run(self, bot: Bot) -> None:
-        await self.entry.run(bot, self.config)
+    @property
+    def needs_http(self) -> bool:
+        return self.entry.needs_http(self.config)
+
+    async def run(self, bot: Bot, server: WebServer | None = None) -> None:
+        await self.entry.run(bot, self.config, server)
 
 
 def _no_config(env: Mapping[str, str], settings: Settings) -> None:
     return None
 
 
-async def _console(bot: Bot, config: None) -> None:
+async def _console(bot: Bot, config: None, server: WebServer | None) -> None:
     from adapters.console.app import run_console  # noqa: PLC0415 - a surface loads its library only when it runs
 
+    if server is not None:
+        from adapters.web.server import always_ready  # noqa: PLC0415 - aiohttp only with the server
+
+        server.readiness("console", always_ready)
     await run_console(bot)
 
 
@@ -71,10 +83,10 @@ def _slack_config(env: Mapping[str, str], settings: Settings) -> SlackConfig:
     return SlackConfig.from_env(env, db_path=settings.db_path)
 
 
-async def _slack(bot: Bot, config: SlackConfig) -> None:
+async def _slack(bot: Bot, config: SlackConfig, server: WebServer | None) -> None:
     from adapters.slack.app import serve_slack  # noqa: PLC0415 - a surface loads its library only when it runs
 
-    await serve_slack(bot, config)
+    await serve_slack(bot, config, server)
 
 
 def _discord_config(env: Mapping[str, str], settings: Settings) -> DiscordConfig:
@@ -83,10 +95,10 @@ def _discord_config(env: Mapping[str, str], settings: Settings) -> DiscordConfig
     return DiscordConfig.from_env(env)
 
 
-async def _discord(bot: Bot, config: DiscordConfig) -> None:
+async def _discord(bot: Bot, config: DiscordConfig, server: WebServer | None) -> None:
     from adapters.discord.app import serve_discord  # noqa: PLC0415 - a surface loads its library only when it runs
 
-    await serve_discord(bot, config)
+    await serve_discord(bot, config, server)
 
 
 def _telegram_config(env: Mapping[str, str], settings: Settings) -> TelegramConfig:
@@ -95,19 +107,29 @@ def _telegram_config(env: Mapping[str, str], settings: Settings) -> TelegramConf
     return TelegramConfig.from_env(env)
 
 
-async def _telegram(bot: Bot, config: TelegramConfig) -> None:
+async def _telegram(bot: Bot, config: TelegramConfig, server: WebServer | None) -> None:
     from adapters.telegram.app import serve_telegram  # noqa: PLC0415 - a surface loads its library only when it runs
 
-    await serve_telegram(bot, config)
+    await serve_telegram(bot, config, server)
+
+
+def _slack_http(config: SlackConfig) -> bool:
+    return config.needs_http
+
+
+def _telegram_http(config: TelegramConfig) -> bool:
+    return config.needs_http
 
 
 SLACK_SWITCH = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_CLIENT_ID")
 
 SURFACES: dict[str, SurfaceEntry[Any]] = {
     "console": SurfaceEntry("console", (), _no_config, _console),
-    "slack": SurfaceEntry("slack", SLACK_SWITCH, _slack_config, _slack),
+    "slack": SurfaceEntry("slack", SLACK_SWITCH, _slack_config, _slack, _slack_http),
     "discord": SurfaceEntry("discord", ("DISCORD_TOKEN",), _discord_config, _discord),
-    "telegram": SurfaceEntry("telegram", ("TELEGRAM_BOT_TOKEN",), _telegram_config, _telegram),
+    "telegram": SurfaceEntry(
+        "telegram", ("TELEGRAM_BOT_TOKEN",), _telegram_config, _telegram, _telegram_http
+    ),
 }
 
 

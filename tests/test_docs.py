@@ -98,3 +98,15 @@ def test_license_is_mit() -> None:
     text = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert text.startswith("MIT License")
     assert "Copyright (c) 2026 the check502 authors" in text
+
+
+def test_the_procfile_runs_the_bot_as_the_web_process() -> None:
+    """A PaaS routes HTTP only to the ``web`` process type, and the bot serves HTTP."""
+    lines = [row for row in (ROOT / "Procfile").read_text().splitlines() if row.strip()]
+    assert lines == ["web: check502-bot"]
+
+
+def test_the_deployment_doc_names_the_health_endpoints_and_the_public_urls() -> None:
+    text = (ROOT / "docs" / "deployment.md").read_text(encoding="utf-8")
+    for needed in ("/healthz", "/readyz", "CHECK502_WEB", "Socket Mode", "polling", "gateway"):
+        assert needed in text, needed

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
@@ -36,6 +36,7 @@ from adapters.discord.render import (
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface, attach_history_chart, kwargs
 from adapters.flow import Acked
 from adapters.present import progress_line
+from adapters.web.server import ReadyHook, WebServer
 from bot.commands import Ack, Check, Command, CommandError, Details, Help, Mute
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
@@ -348,7 +349,7 @@ class _DiscordCommand(_DiscordRenderer):
 
 
 def build_commands(client: Check502Client) -> app_commands.Group:
-    """``/check502 check|watch|list|unwatch|mute|unmute|ack|history|explain|help``."""
+    """``/check502 check|watch|list|unwatch|mute|unmute|ack|history|explain|status|help``."""
     group = app_commands.Group(
         name="check502", description="Diagnose 502 Bad Gateway errors, and watch URLs"
     )
@@ -430,6 +431,15 @@ def build_commands(client: Check502Client) -> app_commands.Group:
     async def explain(interaction: discord.Interaction[Any], line: str) -> None:
         await client.run_command(interaction, f"explain {line}")
 
+    @group.command(
+        name="status", description="This channel's public status page: on, off, or its URL"
+    )
+    @app_commands.describe(action="on creates the page, off revokes its URL; empty says the URL")
+    async def status(
+        interaction: discord.Interaction[Any], action: Literal["on", "off"] | None = None
+    ) -> None:
+        await client.run_command(interaction, _words("status", action))
+
     @group.command(name="help", description="How to use check502")
     @app_commands.describe(topic="A command to explain, e.g. watch")
     async def help_(interaction: discord.Interaction[Any], topic: str | None = None) -> None:
@@ -441,14 +451,15 @@ def build_commands(client: Check502Client) -> app_commands.Group:
 # ------------------------------------------------------------------------------------ runner
 
 
-async def run_discord(bot: Bot, env: Mapping[str, str]) -> None:
+async def run_discord(bot: Bot, env: Mapping[str, str], server: WebServer | None = None) -> None:
     """:func:`serve_discord` with the configuration read from ``env`` (for embedding; the
     entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
-    await serve_discord(bot, DiscordConfig.from_env(env))
+    await serve_discord(bot, DiscordConfig.from_env(env), server)
 
 
-async def serve_discord(bot: Bot, config: DiscordConfig) -> None:
-    """The Discord surface until cancelled: the gateway for commands, REST for alerts."""
+async def serve_discord(bot: Bot, config: DiscordConfig, server: WebServer | None = None) -> None:
+    """The Discord surface until cancelled: the gateway for commands, REST for alerts; its
+    readiness (the gateway's READY) on ``server`` when the web server runs."""
     discord.http.Route.BASE = config.api_url
     if config.gateway_url is not None:
         # discord.py connects to this constant (it does not ask GET /gateway/bot).
@@ -470,7 +481,16 @@ async def serve_discord(bot: Bot, config: DiscordConfig) -> None:
             ) from None
         bot.attach(client.surface)
         await bot.start()
+        if server is not None:
+            server.readiness("discord", _gateway_ready(client))
         await client.connect(reconnect=True)
     finally:
         if not client.is_closed():
             await asyncio.shield(client.close())
+
+
+def _gateway_ready(client: discord.Client) -> ReadyHook:
+    async def ready() -> str | None:
+        return None if client.is_ready() and not client.is_closed() else "gateway not ready"
+
+    return ready

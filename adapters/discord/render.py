@@ -35,6 +35,7 @@ from adapters.present import (
     state_label,
     status_line,
     status_mix,
+    status_sentences,
     timings_line,
 )
 from bot.commands import format_duration
@@ -48,6 +49,7 @@ from bot.model import (
     ListReply,
     Monitor,
     Reply,
+    StatusReply,
     TextReply,
     WatchReply,
 )
@@ -299,6 +301,8 @@ def reply_message(reply: Reply) -> Message:
             if facts:
                 _field(embed, "Matched", " · ".join(facts))
             return Message(embed=bounded(embed))
+        case StatusReply():
+            return reply_message(TextReply("\n".join(status_sentences(reply))))
         case TextReply(text=text):
             return Message(embed=_text_embed("check502", text))
         case ErrorReply(text=text):

@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
-from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -52,6 +51,7 @@ from adapters.slack.render import (
     reply_message,
 )
 from adapters.slack.surface import ClientFor, SlackSurface, share_history_chart, web_client
+from adapters.web.server import ReadyHook, WebServer, always_ready
 from bot.commands import Ack as BotAck
 from bot.commands import Check, Command, CommandError, Details, Help, Mute
 from bot.core import Bot, Progress
@@ -465,29 +465,15 @@ class SlackApp:
 # ---------------------------------------------------------------------------------- serving
 
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.Response(text="ok\n")
-
-
-def web_app(slack: SlackApp) -> web.Application:
-    """``/slack/events`` behind :class:`SlackGate`, Bolt's OAuth pages (if any), ``/healthz``."""
-    app = web.Application()
-    app.router.add_post(EVENTS_PATH, SlackGate(slack.app, slack.config.signing_secret).handle)
+def mount(slack: SlackApp, server: WebServer) -> None:
+    """``/slack/events`` behind :class:`SlackGate`, and Bolt's OAuth pages (if any), on the
+    bot's one web server."""
+    server.mount("POST", EVENTS_PATH, SlackGate(slack.app, slack.config.signing_secret).handle)
     flow = slack.app.oauth_flow
     if flow is not None:
         pages = slack.app.server(path=EVENTS_PATH).handle_get_requests
-        app.router.add_get(flow.install_path, pages)
-        app.router.add_get(flow.redirect_uri_path, pages)
-    app.router.add_get("/healthz", _healthz)
-    return app
-
-
-async def serve_http(slack: SlackApp, host: str, port: int) -> web.AppRunner:
-    """Serve ``/slack/events`` (and the OAuth pages, ``/healthz``) on ``host:port``."""
-    runner = web.AppRunner(web_app(slack), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    return runner
+        server.mount("GET", flow.install_path, pages)
+        server.mount("GET", flow.redirect_uri_path, pages)
 
 
 async def _check_token(client: AsyncWebClient, config: SlackConfig) -> None:
@@ -504,20 +490,22 @@ async def _check_token(client: AsyncWebClient, config: SlackConfig) -> None:
         ) from None
 
 
-async def run_slack(bot: Bot, env: Mapping[str, str]) -> None:
+async def run_slack(bot: Bot, env: Mapping[str, str], server: WebServer | None = None) -> None:
     """:func:`serve_slack` with the configuration read from ``env`` (for embedding; the
     entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
-    await serve_slack(bot, SlackConfig.from_env(env, db_path=bot.settings.db_path))
+    await serve_slack(bot, SlackConfig.from_env(env, db_path=bot.settings.db_path), server)
 
 
-async def serve_slack(bot: Bot, config: SlackConfig) -> None:
-    """The Slack surface until cancelled: HTTP or Socket Mode, alerts through chat.postMessage."""
+async def serve_slack(bot: Bot, config: SlackConfig, server: WebServer | None = None) -> None:
+    """The Slack surface until cancelled: HTTP (on ``server``) or Socket Mode, alerts through
+    chat.postMessage."""
+    if config.mode is not Mode.SOCKET and server is None:
+        raise SettingsError(f"Slack in {config.mode} mode needs the web server (CHECK502_WEB)")
     slack = SlackApp(bot, config)
     if config.mode is not Mode.OAUTH:
         await _check_token(slack.client, config)
     bot.attach(slack.surface)
     await bot.start()
-    runner: web.AppRunner | None = None
     handler = None
     try:
         if config.mode is Mode.SOCKET:
@@ -526,21 +514,26 @@ async def serve_slack(bot: Bot, config: SlackConfig) -> None:
             )
 
             handler = AsyncSocketModeHandler(slack.app, config.app_token)
+            if server is not None:
+                server.readiness("slack", _connected(handler))
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.warning("Slack: connected in Socket Mode")
         else:
-            runner = await serve_http(slack, config.host, config.port)
-            log.warning(
-                "Slack: listening on %s:%s%s (%s)",
-                config.host,
-                config.port,
-                EVENTS_PATH,
-                config.mode,
-            )
+            assert server is not None
+            mount(slack, server)
+            server.readiness("slack", always_ready)  # the token was accepted (or OAuth: none)
+            log.warning("Slack: listening on %s at %s (%s)", server.where, EVENTS_PATH, config.mode)
         await asyncio.Event().wait()
     finally:
         if handler is not None:
             with contextlib.suppress(Exception):
                 await handler.close_async()  # type: ignore[no-untyped-call]
-        if runner is not None:
-            await runner.cleanup()
+
+
+def _connected(handler: Any) -> ReadyHook:
+    """Socket Mode's readiness: slack-sdk's own test of its WebSocket session."""
+
+    async def ready() -> str | None:
+        return None if await handler.client.is_connected() else "Socket Mode not connected"
+
+    return ready

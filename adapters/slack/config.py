@@ -4,7 +4,7 @@ Three ways to run, chosen by which variables are set:
 
 * **Socket Mode** (``SLACK_APP_TOKEN`` + ``SLACK_BOT_TOKEN``): a WebSocket to Slack, no public URL.
 * **HTTP, one workspace** (``SLACK_BOT_TOKEN`` + ``SLACK_SIGNING_SECRET``): ``/slack/events``
-  on ``$PORT``.
+  on the bot's one web server (:mod:`adapters.web`, ``$PORT``).
 * **HTTP, any workspace via OAuth** (``SLACK_CLIENT_ID`` + ``SLACK_CLIENT_SECRET`` +
   ``SLACK_SIGNING_SECRET``): ``/slack/install`` and ``/slack/oauth_redirect`` as well; bot
   tokens are kept in slack-sdk's SQLite installation store.
@@ -45,9 +45,12 @@ class SlackConfig:
     client_secret: str | None = field(default=None, repr=False)
     redirect_uri: str | None = None
     install_db: str = "slack-installations.db"
-    host: str = "0.0.0.0"
-    port: int = 3000
     command: str = "/check502"
+
+    @property
+    def needs_http(self) -> bool:
+        """Slack posts to us (HTTP and OAuth modes); Socket Mode needs no public URL."""
+        return self.mode is not Mode.SOCKET
 
     @property
     def authorization_url(self) -> str:
@@ -93,13 +96,6 @@ class SlackConfig:
         parts = urlsplit(api_url)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
             raise SettingsError(f"SLACK_API_URL={api_url!r} is not an http(s) URL")
-        port_text = get("PORT") or "3000"
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise SettingsError(f"PORT={port_text!r} is not a port number") from None
-        if not 0 <= port <= 65535:
-            raise SettingsError(f"PORT={port} is not a port number")
         install_db = get("CHECK502_SLACK_INSTALL_DB") or str(
             Path(db_path).with_name("slack-installations.db")
         )
@@ -116,7 +112,5 @@ class SlackConfig:
             client_secret=client_secret,
             redirect_uri=get("SLACK_REDIRECT_URI"),
             install_db=install_db,
-            host=get("CHECK502_LISTEN") or "0.0.0.0",
-            port=port,
             command=command,
         )

@@ -62,6 +62,7 @@ from adapters.telegram.surface import (
     send_photo,
 )
 from adapters.telegram.webhook import TelegramWebhook
+from adapters.web.server import WebServer
 from bot.commands import Ack as BotAck
 from bot.commands import Check, Command, CommandError, Details, Mute
 from bot.core import OUR_FAULT, Bot, Progress
@@ -188,26 +189,38 @@ class TelegramApp:
         except TelegramError as exc:
             log.warning("Telegram: could not publish the command menu (%s)", exc)
 
-    async def serve(self) -> None:
-        """Receive updates: long polling, or the webhook (:mod:`adapters.telegram.webhook`)
-        when one is configured."""
+    async def serve(self, server: WebServer | None = None) -> None:
+        """Receive updates: long polling, or the webhook (:mod:`adapters.telegram.webhook`) on
+        ``server`` when one is configured."""
         updater = self.application.updater
         assert updater is not None
         config = self.config
         if config.mode is Mode.WEBHOOK:
+            if server is None:
+                raise SettingsError("the Telegram webhook needs the web server (CHECK502_WEB)")
             self.webhook = TelegramWebhook(self.application, config, ALLOWED_UPDATES)
-            await self.webhook.start(retries=BOOTSTRAP_RETRIES)
+            self.webhook.mount(server)
+            await self.webhook.set_webhook(retries=BOOTSTRAP_RETRIES)
         else:
             await updater.start_polling(
                 allowed_updates=ALLOWED_UPDATES,
                 bootstrap_retries=BOOTSTRAP_RETRIES,
                 error_callback=_polling_error,
             )
+        if server is not None:
+            server.readiness("telegram", self.ready)
+
+    async def ready(self) -> str | None:
+        """Initialized and running, and the webhook set (or polling running)."""
+        if not self.application.running:
+            return "not started"
+        if self.webhook is not None:
+            return None if self.webhook.set else "webhook not set"
+        updater = self.application.updater
+        return None if updater is not None and updater.running else "not polling"
 
     async def stop(self) -> None:
         """Stop receiving, then the Application, then its HTTP clients (reverse order)."""
-        if self.webhook is not None:
-            await self.webhook.stop()
         updater = self.application.updater
         if updater is not None and updater.running:
             await updater.stop()
@@ -514,14 +527,15 @@ def _polling_error(exc: TelegramError) -> None:
         log.warning("Telegram: getUpdates failed (%s); retrying", exc)
 
 
-async def run_telegram(bot: Bot, env: Mapping[str, str]) -> None:
+async def run_telegram(bot: Bot, env: Mapping[str, str], server: WebServer | None = None) -> None:
     """:func:`serve_telegram` with the configuration read from ``env`` (for embedding; the
     entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
-    await serve_telegram(bot, TelegramConfig.from_env(env))
+    await serve_telegram(bot, TelegramConfig.from_env(env), server)
 
 
-async def serve_telegram(bot: Bot, config: TelegramConfig) -> None:
-    """The Telegram surface until cancelled: polling or the webhook, alerts through sendMessage."""
+async def serve_telegram(bot: Bot, config: TelegramConfig, server: WebServer | None = None) -> None:
+    """The Telegram surface until cancelled: polling or the webhook (on ``server``), alerts
+    through sendMessage."""
     with redacted_logs(config.token, config.token.partition(":")[2], config.webhook_secret):
         telegram = TelegramApp(bot, config)
         try:
@@ -529,15 +543,14 @@ async def serve_telegram(bot: Bot, config: TelegramConfig) -> None:
             # Attached once initialized: until then the outbox holds Telegram alerts back.
             bot.attach(telegram.surface)
             await bot.start()
-            await telegram.serve()
+            await telegram.serve(server)
             name = telegram.application.bot.username
             if config.mode is Mode.WEBHOOK:
                 log.warning(
-                    "Telegram: @%s receives updates at %s (listening on %s:%s%s)",
+                    "Telegram: @%s receives updates at %s (listening on %s at %s)",
                     name,
                     config.webhook_url,
-                    config.host,
-                    config.port,
+                    server.where if server is not None else "-",
                     config.webhook_path,
                 )
                 if config.secret_generated:

@@ -3,9 +3,10 @@
 Two ways to receive updates, chosen by whether ``TELEGRAM_WEBHOOK_URL`` is set:
 
 * **Polling** (the default): long-polls ``getUpdates``; no public URL, nothing listens.
-* **Webhook** (``TELEGRAM_WEBHOOK_URL``): PTB's own server listens on ``CHECK502_LISTEN`` and
-  ``CHECK502_TELEGRAM_PORT`` (else ``PORT``, else 8443), and Telegram posts each update there
-  with ``X-Telegram-Bot-Api-Secret-Token``; a request without the right secret gets 403.
+* **Webhook** (``TELEGRAM_WEBHOOK_URL``): the bot's one web server (:mod:`adapters.web`, which
+  reads ``CHECK502_LISTEN``, ``PORT`` and ``CHECK502_TELEGRAM_PORT``) serves the webhook's path,
+  and Telegram posts each update there with ``X-Telegram-Bot-Api-Secret-Token``; a request
+  without the right secret gets 403.
 
 Secrets (the bot token, the webhook secret) are never part of an error message or a ``repr``.
 """
@@ -23,8 +24,6 @@ from bot.errors import SettingsError
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
 """PTB's ``base_url``: the token and ``/method`` are appended to it."""
-DEFAULT_PORT = 8443
-"""One of the four ports Telegram posts webhooks to (443, 80, 88, 8443)."""
 MAX_RETRIES = 2
 """How often PTB's rate limiter retries a 429 itself before the caller sees it."""
 
@@ -49,13 +48,16 @@ class TelegramConfig:
     secret_generated: bool = False
     """No ``TELEGRAM_WEBHOOK_SECRET`` was set: this one was made for this run."""
     webhook_path: str = "/"
-    host: str = "0.0.0.0"
-    port: int = DEFAULT_PORT
     max_retries: int = MAX_RETRIES
 
     @property
     def mode(self) -> Mode:
         return Mode.WEBHOOK if self.webhook_url else Mode.POLLING
+
+    @property
+    def needs_http(self) -> bool:
+        """Telegram posts to us (the webhook); polling needs no public URL."""
+        return self.mode is Mode.WEBHOOK
 
     @property
     def file_url(self) -> str:
@@ -100,7 +102,6 @@ class TelegramConfig:
                 )
             if secret is None:
                 secret, generated = secrets.token_urlsafe(32), True
-        port = _port(env)
         return cls(
             token=token,
             api_url=api_url,
@@ -108,8 +109,6 @@ class TelegramConfig:
             webhook_secret=secret,
             secret_generated=generated,
             webhook_path=path,
-            host=get("CHECK502_LISTEN") or "0.0.0.0",
-            port=port,
         )
 
 
@@ -128,19 +127,3 @@ def _api_url(given: str | None, token: str) -> str:
         )
     base = given.rstrip("/")
     return base if base.endswith("/bot") else base + "/bot"
-
-
-def _port(env: Mapping[str, str]) -> int:
-    """``CHECK502_TELEGRAM_PORT``, else ``PORT`` (what a PaaS routes to), else 8443."""
-    for name in ("CHECK502_TELEGRAM_PORT", "PORT"):
-        text = (env.get(name) or "").strip()
-        if not text:
-            continue
-        try:
-            port = int(text)
-        except ValueError:
-            raise SettingsError(f"{name}={text!r} is not a port number") from None
-        if not 0 <= port <= 65535:
-            raise SettingsError(f"{name}={port} is not a port number")
-        return port
-    return DEFAULT_PORT

@@ -2,7 +2,7 @@
 
 PTB's own webhook server answers a body that is not JSON with a 500 (and its traceback at
 DEBUG), an update it cannot read with a 400 and a CRITICAL traceback quoting the data, and
-reads bodies up to 100 MB. This one serves the same path on aiohttp and runs an update only if
+reads bodies up to 100 MB. This one serves the same path on the bot's web server and runs an update only if
 it carries our secret token (compared in constant time), is a JSON object of at most
 :data:`adapters.incoming.MAX_BODY` bytes with an integer ``update_id``, and PTB can read it;
 anything else is a 4xx and one log line. An ``update_id`` seen before (Telegram resends an
@@ -26,6 +26,7 @@ from telegram.ext import Application
 
 from adapters.incoming import RecentKeys, Refused, read_body, refusal
 from adapters.telegram.config import TelegramConfig
+from adapters.web.server import WebServer
 
 log = logging.getLogger("check502.telegram")
 
@@ -51,7 +52,7 @@ def parse_update(body: bytes) -> dict[str, Any]:
 
 
 class TelegramWebhook:
-    """The webhook's aiohttp server, feeding ``application``'s update queue."""
+    """The webhook's endpoint on the bot's web server, feeding ``application``'s update queue."""
 
     def __init__(
         self,
@@ -63,21 +64,19 @@ class TelegramWebhook:
         self.config = config
         self.allowed_updates = allowed_updates
         self.seen = RecentKeys(SEEN_SECONDS, SEEN_KEPT)
-        self._runner: web.AppRunner | None = None
+        self.set = False
+        """Telegram accepted ``setWebhook``."""
 
-    def web_app(self) -> web.Application:
-        app = web.Application()
+    def mount(self, server: WebServer) -> None:
+        """Serve the webhook's path (with and without a trailing slash) on the web server."""
         path = self.config.webhook_path
-        app.router.add_post(path, self.handle)
+        server.mount("POST", path, self.handle)
         if not path.endswith("/"):
-            app.router.add_post(f"{path}/", self.handle)
-        return app
+            server.mount("POST", f"{path}/", self.handle)
 
-    async def start(self, *, retries: int) -> None:
-        """Listen, then tell Telegram where to post (``setWebhook``, retried ``retries`` times)."""
-        self._runner = web.AppRunner(self.web_app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self.config.host, self.config.port).start()
+    async def set_webhook(self, *, retries: int) -> None:
+        """Tell Telegram where to post (``setWebhook``, retried ``retries`` times); the path
+        must be served already, as Telegram may post at once."""
         config = self.config
         for attempt in range(retries + 1):
             try:
@@ -86,17 +85,13 @@ class TelegramWebhook:
                     secret_token=config.webhook_secret,
                     allowed_updates=list(self.allowed_updates),
                 )
+                self.set = True
                 return
             except (NetworkError, RetryAfter) as exc:
                 if attempt == retries:
                     raise
                 log.warning("Telegram: setWebhook failed (%s); retrying", exc)
                 await asyncio.sleep(1.0)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     async def handle(self, request: web.Request) -> web.Response:
         try:

@@ -24,13 +24,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiohttp import web
 from telegram import Update
 
 from adapters.cli.render import Style
 from adapters.console.app import run_console
 from adapters.console.render import render_reply
-from adapters.slack.app import EVENTS_PATH, SlackApp, serve_http
+from adapters.slack.app import EVENTS_PATH, SlackApp, mount
 from adapters.slack.config import Mode, SlackConfig
 from adapters.slack.render import Message as SlackMessage
 from adapters.slack.render import reply_message
@@ -44,6 +43,7 @@ from tests.bot.conftest import fast_settings
 from tests.support import OkServer, ok_server
 from tests.support.slack_fake import SECRET, FakeSlack, command_form, signed
 from tests.support.telegram_fake import TOKEN, FakeTelegram, forbidden
+from tests.support.web import web_server
 
 
 @pytest.fixture
@@ -218,15 +218,12 @@ async def test_slack_a_rendering_failure_deletes_the_ack_and_says_our_fault_priv
         slack = SlackApp(bot, config, render=_slack_render_with_a_bug)
         bot.attach(slack.surface)
         await bot.start()
-        runner: web.AppRunner = await serve_http(slack, "127.0.0.1", 0)
-        host, port = runner.addresses[0][:2]
         try:
-            async with httpx.AsyncClient(timeout=10) as http:
+            async with web_server(bot) as web, httpx.AsyncClient(timeout=10) as http:
+                mount(slack, web)
                 response_url = fake.response_url("1")
                 body, headers = signed(command_form(server.url, response_url))
-                ack = await http.post(
-                    f"http://{host}:{port}{EVENTS_PATH}", content=body, headers=headers
-                )
+                ack = await http.post(f"{web.url}{EVENTS_PATH}", content=body, headers=headers)
                 acked = time.monotonic()
                 # The ack listener parsed it: "Checking <url>…" in the channel, at once.
                 assert ack.json() == {
@@ -237,7 +234,6 @@ async def test_slack_a_rendering_failure_deletes_the_ack_and_says_our_fault_priv
                 # replaced the ack: deleted, and the sentence told privately.
                 delete, private = await fake.wait(response_url.removeprefix(fake.url), 2)
         finally:
-            await runner.cleanup()
             await bot.stop()
             bot.close()
     assert len(server.requests) == 1

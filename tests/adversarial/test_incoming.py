@@ -29,9 +29,10 @@ from adapters.telegram.config import TelegramConfig
 from bot.core import Bot
 from tests.adapters.slack.conftest import SlackRig, slack_rig
 from tests.bot.conftest import fast_settings
-from tests.support import OkServer, free_port
+from tests.support import OkServer
 from tests.support.slack_fake import SECRET, command_form, signed
 from tests.support.telegram_fake import GROUP, TOKEN, FakeTelegram
+from tests.support.web import web_server
 
 WEBHOOK_SECRET = "webhook-secret_0123456789-abcdef"
 SETTLE = 0.5
@@ -209,25 +210,22 @@ class Webhook:
 async def webhook(tmp_path: Path, control_url: str) -> AsyncIterator[Webhook]:
     async with FakeTelegram() as fake:
         bot = Bot(fast_settings(tmp_path, control_url))
-        port = free_port()
         config = TelegramConfig(
             token=TOKEN,
             api_url=fake.api_url,
             webhook_url="https://bot.example.com/telegram",
             webhook_secret=WEBHOOK_SECRET,
             webhook_path="/telegram",
-            host="127.0.0.1",
-            port=port,
         )
         telegram = TelegramApp(bot, config)
         bot.attach(telegram.surface)
         await telegram.start()
         await bot.start()
         try:
-            await telegram.serve()
-            await fake.wait("setWebhook")
-            async with httpx.AsyncClient(timeout=10) as http:
-                yield Webhook(fake, f"http://127.0.0.1:{port}/telegram", http)
+            async with web_server(bot) as server, httpx.AsyncClient(timeout=10) as http:
+                await telegram.serve(server)
+                await fake.wait("setWebhook")
+                yield Webhook(fake, f"{server.url}/telegram", http)
         finally:
             await telegram.stop()
             await bot.stop()

@@ -32,14 +32,17 @@ def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-async def spawn(env: dict[str, str]) -> asyncio.subprocess.Process:
-    """``check502-bot`` (the installed script, else ``python -m adapters.main``) with ``env``."""
+async def spawn(
+    env: dict[str, str], *, stdin: int = asyncio.subprocess.DEVNULL
+) -> asyncio.subprocess.Process:
+    """``check502-bot`` (the installed script, else ``python -m adapters.main``) with ``env``;
+    ``stdin=asyncio.subprocess.PIPE`` keeps the console's input open."""
     command = [str(BOT_SCRIPT)] if BOT_SCRIPT.exists() else [sys.executable, "-m", "adapters.main"]
     return await asyncio.create_subprocess_exec(
         *command,
         cwd=REPO,
         env=env,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

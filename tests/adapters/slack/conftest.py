@@ -11,9 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
-from adapters.slack.app import EVENTS_PATH, SlackApp, serve_http
+from adapters.slack.app import EVENTS_PATH, SlackApp, mount
 from adapters.slack.config import Mode, SlackConfig
 from bot.core import Bot
 from bot.model import Channel, Monitor
@@ -29,6 +28,7 @@ from tests.support.slack_fake import (
     command_form,
     signed,
 )
+from tests.support.web import web_server
 
 
 @pytest.fixture(autouse=True)
@@ -95,12 +95,10 @@ async def slack_rig(
         slack = SlackApp(bot, config)
         bot.attach(slack.surface)
         await bot.start()
-        runner: web.AppRunner = await serve_http(slack, "127.0.0.1", 0)
-        host, port = runner.addresses[0][:2]
         try:
-            async with httpx.AsyncClient(timeout=10) as http:
-                yield SlackRig(fake, bot, slack, f"http://{host}:{port}{EVENTS_PATH}", http)
+            async with web_server(bot) as server, httpx.AsyncClient(timeout=10) as http:
+                mount(slack, server)
+                yield SlackRig(fake, bot, slack, f"{server.url}{EVENTS_PATH}", http)
         finally:
-            await runner.cleanup()
             await bot.stop()
             bot.close()

@@ -42,7 +42,8 @@ def test_bot_token_and_signing_secret_mean_http_mode() -> None:
     assert config.signing_secret == SIGNING
     assert config.app_token is None and config.client_id is None
     assert config.api_url == DEFAULT_API_URL
-    assert (config.host, config.port, config.command) == ("0.0.0.0", 3000, "/check502")
+    assert config.command == "/check502"
+    assert config.needs_http
 
 
 def test_app_token_means_socket_mode_without_a_signing_secret() -> None:
@@ -50,6 +51,7 @@ def test_app_token_means_socket_mode_without_a_signing_secret() -> None:
     assert config.mode is Mode.SOCKET
     assert (config.bot_token, config.app_token) == (BOT, APP)
     assert config.signing_secret == ""
+    assert not config.needs_http  # a WebSocket out: no public URL
 
 
 def test_socket_mode_ignores_a_signing_secret_set_as_well() -> None:
@@ -79,12 +81,10 @@ def test_the_install_db_and_command_and_listen_address_can_be_set() -> None:
             **OAUTH_ENV,
             "CHECK502_SLACK_INSTALL_DB": "/var/lib/installs.db",
             "CHECK502_SLACK_COMMAND": "/diag502",
-            "CHECK502_LISTEN": "127.0.0.1",
         }
     )
     assert config.install_db == "/var/lib/installs.db"
     assert config.command == "/diag502"
-    assert config.host == "127.0.0.1"
 
 
 def test_blank_values_count_as_unset_and_values_are_trimmed() -> None:
@@ -151,24 +151,6 @@ def test_a_bad_combination_is_refused_naming_the_variable(env: dict[str, str], n
     message = str(raised.value)
     assert named in message
     assert "\n" not in message
-    _no_secret_in(message)
-
-
-@pytest.mark.parametrize(
-    ("port", "expected"),
-    [(None, 3000), ("8080", 8080), (" 443 ", 443), ("0", 0), ("65535", 65535)],
-)
-def test_port_is_read_from_port(port: str | None, expected: int) -> None:
-    env = dict(HTTP_ENV) if port is None else {**HTTP_ENV, "PORT": port}
-    assert SlackConfig.from_env(env).port == expected
-
-
-@pytest.mark.parametrize("port", ["http", "80.5", "-1", "65536", "3000000"])
-def test_a_bad_port_is_refused_naming_port(port: str) -> None:
-    with pytest.raises(SettingsError) as raised:
-        SlackConfig.from_env({**HTTP_ENV, "PORT": port})
-    message = str(raised.value)
-    assert message.startswith("PORT=")
     _no_secret_in(message)
 
 

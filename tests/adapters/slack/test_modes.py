@@ -25,7 +25,7 @@ import httpx
 import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from adapters.slack.app import EVENTS_PATH, SlackApp, serve_http
+from adapters.slack.app import EVENTS_PATH, SlackApp, mount
 from adapters.slack.config import Mode, SlackConfig
 from bot.core import Bot
 from bot.errors import DeliveryError
@@ -35,6 +35,7 @@ from tests.support import OkServer, free_port, ok_server
 from tests.support.entrypoint import bot_env, kill, spawn
 from tests.support.slack_fake import SECRET, FakeSlack, command_form, error, signed
 from tests.support.slack_render_check import assert_valid_blocks, block_text
+from tests.support.web import web_server
 
 
 @contextlib.asynccontextmanager
@@ -116,10 +117,9 @@ async def test_oauth_install_then_commands_and_alerts_use_the_installed_token(
             slack = SlackApp(bot, config)
             bot.attach(slack.surface)
             await bot.start()
-            runner = await serve_http(slack, "127.0.0.1", 0)
-            host, port = runner.addresses[0][:2]
-            base = f"http://{host}:{port}"
-            try:
+            async with web_server(bot) as server:
+                mount(slack, server)
+                base = server.url
                 async with httpx.AsyncClient(timeout=10) as http:
                     await _install(http, base, fake)
                     assert slack.installations is not None
@@ -159,8 +159,6 @@ async def test_oauth_install_then_commands_and_alerts_use_the_installed_token(
                 assert raised.value.permanent is True
                 assert "T0999" in str(raised.value)
                 assert len(fake.of("chat.postMessage")) == 1
-            finally:
-                await runner.cleanup()
 
 
 async def _install(http: httpx.AsyncClient, base: str, fake: FakeSlack) -> None:
@@ -241,7 +239,7 @@ async def test_check502_bot_serves_slack_over_http_and_stops_on_sigterm(
         try:
             async with httpx.AsyncClient(timeout=5) as http:
                 base = f"http://127.0.0.1:{port}"
-                await _healthy(http, f"{base}/healthz", proc)
+                await _healthy(http, f"{base}/readyz", proc)
                 body, headers = signed(command_form("help", fake.response_url("bin-1")))
                 r = await http.post(f"{base}{EVENTS_PATH}", content=body, headers=headers)
                 assert r.status_code == 200, r.text
@@ -360,7 +358,11 @@ async def test_check502_bot_checks_the_bot_token_before_it_starts(tmp_path: Path
 async def test_check502_bot_names_the_slack_api_url_it_cannot_reach(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}/api/"
     env = bot_env(
-        tmp_path, SLACK_BOT_TOKEN="xoxb-1-x", SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=dead
+        tmp_path,
+        SLACK_BOT_TOKEN="xoxb-1-x",
+        SLACK_SIGNING_SECRET=SECRET,
+        SLACK_API_URL=dead,
+        PORT=str(free_port()),
     )
     proc = await spawn(env)
     try:

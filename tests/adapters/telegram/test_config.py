@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.registry import configured
-from adapters.telegram.config import DEFAULT_API_URL, DEFAULT_PORT, Mode, TelegramConfig
+from adapters.telegram.config import DEFAULT_API_URL, Mode, TelegramConfig
 from bot.errors import SettingsError
 
 TOKEN = "123456789:AAEsecret-part_of-the-token-0123456"
@@ -34,7 +34,7 @@ def test_a_token_alone_means_polling_the_cloud_api() -> None:
     assert config.api_url == DEFAULT_API_URL == "https://api.telegram.org/bot"
     assert config.file_url == "https://api.telegram.org/file/bot"
     assert config.webhook_url is None and config.webhook_secret is None
-    assert (config.host, config.port) == ("0.0.0.0", DEFAULT_PORT)
+    assert not config.needs_http  # polling: no public URL, nothing listens
 
 
 def test_a_webhook_url_means_webhook_mode_on_its_path() -> None:
@@ -43,6 +43,7 @@ def test_a_webhook_url_means_webhook_mode_on_its_path() -> None:
     assert config.webhook_url == "https://bot.example.com/telegram"
     assert config.webhook_secret == SECRET and not config.secret_generated
     assert config.webhook_path == "/telegram"
+    assert config.needs_http
 
 
 def test_a_webhook_without_a_secret_gets_one_made_for_the_run() -> None:
@@ -56,20 +57,15 @@ def test_a_webhook_without_a_secret_gets_one_made_for_the_run() -> None:
     assert first.webhook_secret != second.webhook_secret
 
 
-def test_the_listen_path_address_and_port_can_be_set() -> None:
+def test_the_webhook_path_can_be_set() -> None:
     config = TelegramConfig.from_env(
         {
             **WEBHOOK,
             "TELEGRAM_WEBHOOK_URL": "https://bot.example.com/",
             "CHECK502_TELEGRAM_WEBHOOK_PATH": "/hooks/tg",
-            "CHECK502_LISTEN": "127.0.0.1",
-            "PORT": "3000",
-            "CHECK502_TELEGRAM_PORT": "8443",
         }
     )
     assert config.webhook_path == "/hooks/tg"
-    assert (config.host, config.port) == ("127.0.0.1", 8443)
-    assert TelegramConfig.from_env({**WEBHOOK, "PORT": " 88 "}).port == 88  # a PaaS's $PORT
     bare = TelegramConfig.from_env({**WEBHOOK, "TELEGRAM_WEBHOOK_URL": "https://b.example.com"})
     assert bare.webhook_path == "/"
 
@@ -101,11 +97,10 @@ def test_blank_values_count_as_unset_and_values_are_trimmed() -> None:
             "TELEGRAM_BOT_TOKEN": f"  {TOKEN}\n",
             "TELEGRAM_WEBHOOK_URL": "   ",
             "TELEGRAM_API_URL": "",
-            "PORT": " ",
         }
     )
     assert config.token == TOKEN and config.mode is Mode.POLLING
-    assert config.api_url == DEFAULT_API_URL and config.port == DEFAULT_PORT
+    assert config.api_url == DEFAULT_API_URL
 
 
 @pytest.mark.parametrize(
@@ -129,9 +124,6 @@ def test_blank_values_count_as_unset_and_values_are_trimmed() -> None:
             {**WEBHOOK, "TELEGRAM_API_URL": f"https://api.telegram.org/bot{TOKEN}"},
             "TELEGRAM_API_URL",
         ),
-        ({**WEBHOOK, "PORT": "http"}, "PORT"),
-        ({**WEBHOOK, "CHECK502_TELEGRAM_PORT": "65536"}, "CHECK502_TELEGRAM_PORT"),
-        ({**WEBHOOK, "CHECK502_TELEGRAM_PORT": "-1"}, "CHECK502_TELEGRAM_PORT"),
     ],
     ids=[
         "nothing",
@@ -149,9 +141,6 @@ def test_blank_values_count_as_unset_and_values_are_trimmed() -> None:
         "api-url-not-http",
         "api-url-with-placeholder",
         "api-url-with-the-token",
-        "port-not-a-number",
-        "port-too-high",
-        "port-negative",
     ],
 )
 def test_a_bad_setting_is_refused_naming_the_variable(env: dict[str, str], named: str) -> None:

@@ -1,6 +1,7 @@
 """The Telegram surface's two ways to receive updates, each through PTB's own code end to end.
 
-* Webhook: PTB's tornado server on 127.0.0.1 with a secret token; ``setWebhook`` to the fake.
+* Webhook: our endpoint on the bot's web server (127.0.0.1) with a secret token; ``setWebhook``
+  to the fake.
 * Polling: the real ``run_telegram`` long-polling the fake's ``getUpdates``.
 * ``check502-bot`` itself, as a process, configured for Telegram by its environment.
 
@@ -22,9 +23,10 @@ from adapters.telegram.app import ALLOWED_UPDATES, TelegramApp, run_telegram
 from adapters.telegram.config import TelegramConfig
 from bot.core import Bot
 from tests.bot.conftest import fast_settings
-from tests.support import OkServer, free_port
+from tests.support import OkServer
 from tests.support.entrypoint import bot_env, spawn
 from tests.support.telegram_fake import GROUP, TOKEN, FakeTelegram
+from tests.support.web import web_server
 
 SECRET = "webhook-secret_0123456789-abcdef"
 
@@ -45,28 +47,30 @@ async def running_bot(tmp_path: Path, control: OkServer) -> AsyncIterator[Bot]:
 async def test_the_webhook_refuses_a_wrong_secret_and_handles_the_right_one(
     tmp_path: Path, control: OkServer
 ) -> None:
-    async with FakeTelegram() as fake, running_bot(tmp_path, control) as bot:
-        port = free_port()
+    async with (
+        FakeTelegram() as fake,
+        running_bot(tmp_path, control) as bot,
+        contextlib.AsyncExitStack() as stack,
+    ):
         config = TelegramConfig(
             token=TOKEN,
             api_url=fake.api_url,
             webhook_url="https://bot.example.com/telegram",
             webhook_secret=SECRET,
             webhook_path="/telegram",
-            host="127.0.0.1",
-            port=port,
         )
         telegram = TelegramApp(bot, config)
         bot.attach(telegram.surface)
         await telegram.start()
         await bot.start()
         try:
-            await telegram.serve()
+            server = await stack.enter_async_context(web_server(bot))
+            await telegram.serve(server)
             (hook,) = await fake.wait("setWebhook")
             assert hook.params["url"] == "https://bot.example.com/telegram"
             assert hook.params["secret_token"] == SECRET
             assert hook.params["allowed_updates"] == list(ALLOWED_UPDATES)
-            url = f"http://127.0.0.1:{port}/telegram"
+            url = f"{server.url}/telegram"
             update = fake.typed("/check502 list", chat_id=GROUP)
             async with httpx.AsyncClient(timeout=5) as http:
                 for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "not-the-secret-at-all"}):
