@@ -33,6 +33,9 @@ HOP_TITLE: dict[Hop, str] = {
     Hop.ORIGIN: "the origin",
 }
 
+NO_CHART = "No chart: no checks in the last 7 days yet."
+"""What ``history`` says instead of attaching a chart when there is nothing to draw."""
+
 PHASES = ("DNS", "connect", "TLS", "first byte", "transfer")
 """Per-phase names, in order, as :func:`phases` returns them."""
 

@@ -16,12 +16,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import shlex
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from bot import series
 from bot.codec import alert_from_dict
 from bot.commands import (
     Ack,
@@ -424,6 +426,10 @@ class Bot:
         n24, up24 = self.store.uptime(monitor.id, day)
         n7, up7 = self.store.uptime(monitor.id, week)
         p50, p95 = self.store.latency_percentiles(monitor.id, day, (0.50, 0.95))
+        # The chart's series: one read of at most 7 d of hourly rows (about 170).
+        last = math.floor(now / series.HOUR)
+        first_day, first_week = series.day_start(last), series.week_start(last)
+        rows = self.store.rollups(monitor.id, min(first_day, first_week), last)
         return HistoryReply(
             monitor=monitor,
             checks=self.store.recent_checks(monitor.id),
@@ -433,6 +439,8 @@ class Bot:
             p95_ms=p95,
             checks_24h=n24,
             incidents=self.store.incidents_of(monitor.id),
+            day=series.build(rows, first_day, 1, series.DAY_BUCKETS),
+            week=series.build(rows, first_week, series.WEEK_STEP_HOURS, series.WEEK_BUCKETS),
         )
 
     # -------------------------------------------------------------------------------- monitors

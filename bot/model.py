@@ -104,6 +104,32 @@ class ListReply:
 
 
 @dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One bucket of a monitor's history (from the hourly rollups), for a chart."""
+
+    start: datetime
+    """When the bucket starts (UTC); it lasts its series' ``step``."""
+    checks: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+    """Total-time percentiles of the bucket's checks that got a response; None without any."""
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """A monitor's checks over a window in equal buckets, oldest first, empty ones included."""
+
+    step: int
+    """Seconds per bucket: 3600 (the last 24 h) or 21600 (the last 7 d)."""
+    points: tuple[SeriesPoint, ...]
+
+    @property
+    def checks(self) -> int:
+        return sum(p.checks for p in self.points)
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryReply:
     monitor: Monitor
     checks: tuple[CheckRecord, ...]
@@ -116,6 +142,15 @@ class HistoryReply:
     """Total-time percentiles over 24 h, of checks that got a response."""
     checks_24h: int
     incidents: tuple[IncidentRecord, ...]
+    day: Series | None = None
+    """Hourly over the last 24 h (the current hour last), for a chart."""
+    week: Series | None = None
+    """Per 6 h over the last 7 d (UTC 00/06/12/18 boundaries, the current one last)."""
+
+    @property
+    def chartable(self) -> bool:
+        """Some check in the last 7 d: there is something to draw."""
+        return self.week is not None and self.week.checks > 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ them at start-up and names the variable that is wrong, rather than failing later
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -90,6 +91,9 @@ class Settings:
     max_monitors_per_channel: int = 100
     delivery_attempts: int = 20
     """Deliveries that keep failing are given up after this many attempts (and logged)."""
+    chart_dir: str | None = None
+    """Where the console writes ``history`` charts (``CHECK502_CHART_DIR``); None: the
+    directory ``check502-charts`` in the system's temporary directory."""
     check_limit: float = CHECK_LIMIT
     """Seconds a chat check (``/check502 <url> runs=10``) takes at most, every run and retry
     included; runs not finished by then are left out and the reply says so."""
@@ -164,6 +168,10 @@ class Settings:
                         f"CHECK502_CONTROL_URL={v!r} is not an http(s) URL (or off)"
                     ) from None
                 values["control_url"] = v.strip()
+        if (v := get("CHECK502_CHART_DIR")) is not None:
+            if os.path.exists(v) and not os.path.isdir(v):
+                raise SettingsError(f"CHECK502_CHART_DIR={v!r} is a file, not a directory")
+            values["chart_dir"] = v
         if (v := get("CHECK502_PUBLIC_URL")) is not None:
             values["public_url"] = _public_url(v.strip())
         if (v := get("CHECK502_CERT_WARN_DAYS")) is not None:

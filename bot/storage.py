@@ -665,6 +665,21 @@ class Store:
         )
         return tuple(histogram.percentile(counts, q) for q in quantiles)
 
+    def rollups(
+        self, monitor_id: int, first_hour: int, last_hour: int
+    ) -> list[tuple[int, int, int, bytes | None]]:
+        """``(hour, checks, failures, latency histogram)`` of each stored hour from
+        ``first_hour`` to ``last_hour`` (hour numbers since the epoch), in order: at most one row
+        per hour of the span, read through the primary key."""
+        return [
+            (int(r[0]), int(r[1]), int(r[2]), r[3])
+            for r in self.execute(
+                "SELECT hour, checks, failures, latency FROM rollups"
+                " WHERE monitor_id = ? AND hour BETWEEN ? AND ? ORDER BY hour",
+                (monitor_id, first_hour, last_hour),
+            )
+        ]
+
     # Retention runs in steps, each one short transaction reading at most ``limit`` rows, so
     # the caller (on the event loop) can let checks run between them. Raw rows are walked in id
     # order, i.e. the order they were written, and a walk stops at the first row still to be

@@ -23,7 +23,7 @@ from adapters.cli.render import Style
 from adapters.console.harness import CONSOLE
 from adapters.console.hooks import ConsoleHooks
 from adapters.console.render import render_reply
-from adapters.console.surface import ConsoleSurface, Posted
+from adapters.console.surface import ConsoleSurface, Posted, chart_dir
 from bot.core import Bot
 from bot.model import Context, Reply
 
@@ -125,7 +125,8 @@ async def run_console(
     running: set[asyncio.Task[None]] = set()
 
     async def one(text: str) -> None:
-        await flow.run(bot, ConsoleHooks(write, write, style, render=render), context, text)
+        hooks = ConsoleHooks(write, write, style, render=render, charts=chart_dir(bot.settings))
+        await flow.run(bot, hooks, context, text)
 
     try:
         lines = await _lines(stdin)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from adapters.cli.render import Style
 from adapters.console.render import render_reply
+from adapters.console.surface import save_history_chart
 from adapters.flow import Acked, probes
 from adapters.present import progress_line
 from bot.commands import Check, Command, CommandError
 from bot.core import Progress
-from bot.model import ErrorReply, Reply
+from bot.model import ErrorReply, HistoryReply, Reply
 
 
 class ConsoleHooks:
@@ -27,11 +29,14 @@ class ConsoleHooks:
         style: Style,
         *,
         render: Callable[[Reply, Style], str] = render_reply,
+        charts: Path | None = None,
     ) -> None:
         self.note = note
         self.show = show
         self.style = style
         self._render = render
+        self.charts = charts
+        """Where ``history`` charts are written (None: no chart)."""
 
     async def refuse(self, error: CommandError) -> None:
         self.show(self._render(ErrorReply(str(error)), self.style))
@@ -53,3 +58,8 @@ class ConsoleHooks:
 
     async def answer(self, reply: Reply, rendered: str, *, replace: bool) -> None:
         self.show(rendered)
+        if isinstance(reply, HistoryReply) and self.charts is not None:
+            # The chart as a file: its path follows the text.
+            saved = await save_history_chart(reply, self.charts)
+            if saved is not None:
+                self.show(self.style.dim(saved))

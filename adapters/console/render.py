@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.cli.render import Style, render_diagnosis, render_explanation, wrap, wrap_lines
-from adapters.present import card, status_sentences
+from adapters.present import NO_CHART, card, status_sentences
 from bot.commands import format_duration
 from bot.model import (
     Alert,
@@ -120,6 +120,8 @@ def _history(h: HistoryReply, style: Style) -> str:
             end = f"closed {_when(i.closed_at)}" if i.closed_at else style.red("open")
             ack = f" · acked by {i.acked_by}" if i.acked_by else ""
             lines.append(f"  {_when(i.opened_at)}  {i.cause.value:<18} {end}{ack}")
+    if not h.chartable:
+        lines += ["", style.dim(NO_CHART)]
     return "\n".join(lines) + "\n"
 
 

@@ -33,14 +33,14 @@ from adapters.discord.render import (
     md,
     reply_message,
 )
-from adapters.discord.surface import NO_MENTIONS, DiscordSurface, kwargs
+from adapters.discord.surface import NO_MENTIONS, DiscordSurface, attach_history_chart, kwargs
 from adapters.flow import Acked
 from adapters.present import progress_line
 from adapters.web.server import ReadyHook, WebServer
 from bot.commands import Ack, Check, Command, CommandError, Details, Help, Mute
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
-from bot.model import Channel, Context, ErrorReply, Reply
+from bot.model import Channel, Context, ErrorReply, HistoryReply, Reply
 
 log = logging.getLogger("check502.discord")
 
@@ -341,6 +341,8 @@ class _DiscordCommand(_DiscordRenderer):
             **kwargs(rendered, view_for),
             ephemeral=self.private or isinstance(reply, ErrorReply),
         )
+        if isinstance(reply, HistoryReply) and rendered.embed is not None:
+            await attach_history_chart(self.interaction, reply, rendered.embed)  # after the text
 
 
 # ---------------------------------------------------------------------------------- commands

@@ -21,11 +21,13 @@ PERMISSIONS = {
     "View Channel": 1 << 10,
     "Send Messages": 1 << 11,
     "Embed Links": 1 << 14,
+    "Attach Files": 1 << 15,
     "Read Message History": 1 << 16,
     "Create Public Threads": 1 << 35,
     "Send Messages in Threads": 1 << 38,
 }
-"""What the bot needs in an alert channel: post, embed, reply, and follow up in a thread."""
+"""What the bot needs in an alert channel: post, embed, attach (``history``'s chart), reply,
+and follow up in a thread."""
 
 
 class Sync(enum.StrEnum):

@@ -19,6 +19,7 @@ from discord.utils import escape_markdown
 from adapters.present import (
     CAUSE_TITLE,
     HOP_TITLE,
+    NO_CHART,
     Card,
     address,
     card,
@@ -330,7 +331,21 @@ def _history(h: HistoryReply) -> discord.Embed:
         for i in h.incidents
     ]
     _field(embed, "Incidents", _listing(incidents))
+    if not h.chartable:
+        embed.set_footer(text=NO_CHART)
     return bounded(embed)
+
+
+def with_chart(embed: discord.Embed, filename: str) -> discord.Embed:
+    """``embed`` showing the attached chart ``filename`` (sent with it) as its image."""
+    shown = embed.copy()
+    shown.set_image(url=f"attachment://{filename}")
+    return shown
+
+
+def chart_refused(reason: str) -> str:
+    """Said privately when the chart of ``history`` could not be attached (its text was)."""
+    return cut(f"✗ The chart could not be attached ({md(reason)}).", CONTENT_LIMIT)
 
 
 # ----------------------------------------------------------------------------------- alerts

@@ -13,6 +13,8 @@ discord.py itself waits out 429s (its rate-limit buckets); what reaches here is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +22,16 @@ from typing import Any
 import aiohttp
 import discord
 
-from adapters.discord.render import Message, alert_message, resolved_message
+from adapters.charts import history_chart
+from adapters.discord.render import (
+    Message,
+    alert_message,
+    chart_refused,
+    resolved_message,
+    with_chart,
+)
 from bot.errors import DeliveryError
-from bot.model import Delivery, MessageRef
+from bot.model import Delivery, HistoryReply, MessageRef
 
 log = logging.getLogger("check502.discord")
 
@@ -178,3 +187,33 @@ class DiscordSurface:
             raise delivery_error(exc, "edit") from None
         except _FAILURES as exc:
             raise delivery_error(exc, "edit") from None
+
+
+# ------------------------------------------------------------------------------------ charts
+
+
+async def attach_history_chart(
+    interaction: discord.Interaction[Any], reply: HistoryReply, embed: discord.Embed
+) -> bool:
+    """Draw ``reply``'s chart and show it in ``embed``, the interaction's response already sent:
+    the response is edited to carry the PNG as an attachment the embed's image names. True when
+    shown; on a refusal the text stays, one line is logged and the user is told privately."""
+    chart = await history_chart(reply)
+    if chart is None:
+        return False
+    file = discord.File(io.BytesIO(chart.png), filename=chart.filename, description=chart.alt_text)
+    try:
+        await interaction.edit_original_response(
+            embed=with_chart(embed, chart.filename),
+            attachments=[file],
+            allowed_mentions=NO_MENTIONS,
+        )
+        return True
+    except _FAILURES as exc:
+        reason = exc.text if isinstance(exc, discord.HTTPException) else type(exc).__name__
+        log.warning("Discord: could not attach the chart of #%s (%s)", reply.monitor.id, reason)
+    with contextlib.suppress(*_FAILURES):  # the log line above says it; the text stands
+        await interaction.followup.send(
+            chart_refused(reason), ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+    return False

@@ -50,13 +50,13 @@ from adapters.slack.render import (
     esc,
     reply_message,
 )
-from adapters.slack.surface import ClientFor, SlackSurface, web_client
+from adapters.slack.surface import ClientFor, SlackSurface, share_history_chart, web_client
 from adapters.web.server import ReadyHook, WebServer, always_ready
 from bot.commands import Ack as BotAck
 from bot.commands import Check, Command, CommandError, Details, Help, Mute
 from bot.core import Bot, Progress
 from bot.errors import SettingsError
-from bot.model import Channel, Context, ErrorReply, Reply
+from bot.model import Channel, Context, ErrorReply, HistoryReply, Reply
 
 log = logging.getLogger("check502.slack")
 
@@ -161,6 +161,12 @@ class _SlackCommand:
         await self.slack._answer(
             self.respond, self.client, self.context, reply, rendered, replace=replace
         )
+        if isinstance(reply, HistoryReply):  # the chart follows its text (files:write)
+            note = await share_history_chart(self.client, self.context.channel.channel, reply)
+            if note is not None:
+                await self.slack._respond(
+                    self.respond, None, self.context, note, response_type="ephemeral"
+                )
 
 
 class SlackApp:

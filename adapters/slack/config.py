@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from bot.errors import SettingsError
 
-SCOPES = ("commands", "chat:write", "chat:write.public")
+SCOPES = ("commands", "chat:write", "chat:write.public", "files:write")
+"""The bot scopes: ``files:write`` posts ``history`` charts (``files_upload_v2``)."""
 DEFAULT_API_URL = "https://slack.com/api/"
 
 

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import Block
 from adapters.present import (
     CAUSE_TITLE,
     HOP_TITLE,
+    NO_CHART,
     Card,
     address,
     card,
@@ -410,9 +411,21 @@ def _history(h: HistoryReply) -> Message:
         ),
         listing("Last checks", rows, "") or section("*Last checks*\n(none yet)"),
         listing("Incidents", incidents, "•"),
+        None if h.chartable else context(NO_CHART),
     ]
     text = f"#{m.id} {m.url}: uptime 24 h {pct(h.uptime_24h)}, 7 d {pct(h.uptime_7d)}."
     return message(text, blocks)
+
+
+def chart_refused(code: str) -> Message:
+    """Said privately when the chart of ``history`` could not be posted (its text was)."""
+    why = {
+        "not_in_channel": "the bot is not in this channel: `/invite @check502`, then try again",
+        "missing_scope": "the app lacks the `files:write` scope: reinstall it to the workspace",
+        "channel_not_found": "Slack does not let the bot see this channel: `/invite @check502`",
+        "upload_failed": "the upload did not go through; try again later",
+    }.get(code, f"Slack said `{esc(code)}`")
+    return Message(f"The chart could not be posted: {why}.")
 
 
 # ----------------------------------------------------------------------------------- alerts

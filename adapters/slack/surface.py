@@ -17,9 +17,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import Message, alert_message, resolved_message
+from adapters.charts import Chart, history_chart
+from adapters.slack.render import Message, alert_message, chart_refused, resolved_message
 from bot.errors import DeliveryError
-from bot.model import AlertKind, Delivery, MessageRef
+from bot.model import AlertKind, Delivery, HistoryReply, MessageRef
 
 log = logging.getLogger("check502.slack")
 
@@ -140,3 +141,45 @@ class SlackSurface:
             raise delivery_error(exc, "chat.update") from None
         except _FAILURES as exc:
             raise delivery_error(exc, "chat.update") from None
+
+
+# ------------------------------------------------------------------------------------ charts
+
+
+async def share_history_chart(
+    client: AsyncWebClient, channel: str, reply: HistoryReply, *, thread_ts: str | None = None
+) -> Message | None:
+    """Draw ``reply``'s chart and share it in ``channel``, after its text reply; the private note
+    to show when Slack refused it (None: shared, or nothing to draw)."""
+    chart = await history_chart(reply)
+    if chart is None:
+        return None
+    problem = await upload_chart(client, channel, chart, thread_ts=thread_ts)
+    return None if problem is None else chart_refused(problem)
+
+
+async def upload_chart(
+    client: AsyncWebClient, channel: str, chart: Chart, *, thread_ts: str | None = None
+) -> str | None:
+    """Share ``chart`` in ``channel`` (in ``thread_ts``'s thread if given) with Slack's v2 file
+    upload; None when shared, else why not (Slack's error code, e.g. ``not_in_channel``), after
+    logging one line. Never raises for Slack or network failures."""
+    try:
+        await client.files_upload_v2(
+            channel=channel,
+            file=chart.png,
+            filename=chart.filename,
+            title=chart.title,
+            alt_txt=chart.alt_text,
+            thread_ts=thread_ts,
+        )
+    except SlackApiError as exc:
+        code = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+        log.warning("Slack: could not post the chart in %s (%s)", channel, code)
+        return code
+    except _FAILURES as exc:
+        log.warning(
+            "Slack: could not post the chart in %s (%s: %s)", channel, type(exc).__name__, exc
+        )
+        return "upload_failed"
+    return None

@@ -30,6 +30,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from adapters import flow
+from adapters.charts import Chart, history_chart
 from adapters.flow import Acked
 from adapters.telegram.config import Mode, TelegramConfig
 from adapters.telegram.logs import redacted_logs
@@ -43,6 +44,9 @@ from adapters.telegram.render import (
     RERUN,
     Message,
     annotated,
+    as_caption,
+    chart_caption,
+    chart_refused,
     checking,
     parse_callback,
     reply_messages,
@@ -55,6 +59,7 @@ from adapters.telegram.surface import (
     channel_of,
     edit,
     send,
+    send_photo,
 )
 from adapters.telegram.webhook import TelegramWebhook
 from adapters.web.server import WebServer
@@ -62,7 +67,7 @@ from bot.commands import Ack as BotAck
 from bot.commands import Check, Command, CommandError, Details, Mute
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import SettingsError
-from bot.model import Context, ErrorReply, Reply, TextReply
+from bot.model import Context, ErrorReply, HistoryReply, Reply, TextReply
 
 log = logging.getLogger("check502.telegram")
 
@@ -279,6 +284,44 @@ class TelegramApp:
             if await self._post(where, message) is None:
                 return
 
+    async def _show_history(
+        self, where: _Where, reply: HistoryReply, messages: list[Message]
+    ) -> None:
+        """``history`` with its chart: one photo captioned with the text when that fits in a
+        caption, else the text then the photo with a short caption. A refused photo leaves the
+        text (sent, or sent instead), one log line, and a short note saying why."""
+        chart = await history_chart(reply)
+        if chart is None:
+            await self._show(where, messages)
+            return
+        caption = as_caption(messages[0]) if len(messages) == 1 else None
+        problem = None
+        if caption is not None:
+            problem = await self._photo(where, chart, caption)
+            if problem is None:
+                return
+        await self._show(where, messages)
+        if problem is None:
+            problem = await self._photo(where, chart, chart_caption(chart.title))
+        if problem is not None:
+            await self._post(where, chart_refused(problem), reply_to=where.message_id)
+
+    async def _photo(self, where: _Where, chart: Chart, caption: Message) -> str | None:
+        """Send ``chart`` as a reply to the command; None when sent, else Telegram's reason."""
+        try:
+            await send_photo(
+                self.application.bot,
+                where.chat_id,
+                chart,
+                caption,
+                thread_id=where.thread_id,
+                reply_to=where.message_id,
+            )
+        except TelegramError as exc:
+            log.warning("Telegram: could not send the chart to chat %s (%s)", where.chat_id, exc)
+            return str(exc)
+        return None
+
     async def _post(
         self, where: _Where, message: Message, *, reply_to: int | None = None
     ) -> int | None:
@@ -444,6 +487,9 @@ class _TelegramCommand:
         return self.telegram.render(reply, rerun=self.rerun)
 
     async def answer(self, reply: Reply, rendered: list[Message], *, replace: bool) -> None:
+        if isinstance(reply, HistoryReply) and not replace:  # with its chart
+            await self.telegram._show_history(self.where, reply, rendered)
+            return
         await self.telegram._show(
             self.where, rendered, progress=self.placeholder if replace else None
         )

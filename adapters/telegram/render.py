@@ -27,6 +27,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from adapters.present import (
     CAUSE_TITLE,
     HOP_TITLE,
+    NO_CHART,
     Card,
     address,
     card,
@@ -64,6 +65,8 @@ from checks import Cause, Diagnosis, Probe
 
 TEXT_LIMIT = 4096
 """Telegram's limit of a message text; we keep the HTML source itself within it."""
+CAPTION_LIMIT = 1024
+"""Telegram's limit of a photo's caption, counted after entity parsing (what shows)."""
 MAX_PARTS = 10
 """A split reply is at most this many messages (the last one says what was left out)."""
 CALLBACK_LIMIT = 64
@@ -543,8 +546,25 @@ def _history(h: HistoryReply) -> str:
             stats,
             _Listing("<b>Last checks</b>", rows, "") if rows else "<b>Last checks</b>\n(none yet)",
             _Listing("<b>Incidents</b>", incidents),
+            None if h.chartable else f"<i>{esc(NO_CHART)}</i>",
         ]
     )
+
+
+def as_caption(message: Message) -> Message | None:
+    """``message`` as a photo's caption, when what it shows fits in :data:`CAPTION_LIMIT`."""
+    shown = plain(message.text) if message.html else message.text
+    return message if length(shown) <= CAPTION_LIMIT else None
+
+
+def chart_caption(title: str) -> Message:
+    """The short caption of a chart sent after its history's text."""
+    return Message(f"📈 {clip(title, CAPTION_LIMIT - 20)} (UTC)")
+
+
+def chart_refused(reason: str) -> Message:
+    """Said when the chart of ``history`` could not be sent (its text was)."""
+    return Message(f"✗ The chart could not be sent ({clip(reason, 300)}).")
 
 
 # ------------------------------------------------------------------------------- alerts

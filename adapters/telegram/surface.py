@@ -36,6 +36,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from adapters.charts import Chart
 from adapters.telegram.render import Message, alert_message, as_plain, resolved_message
 from bot.errors import DeliveryError
 from bot.model import Channel, Delivery, MessageRef
@@ -276,3 +277,34 @@ class TelegramSurface:
         except TelegramError as exc:
             raise delivery_error(exc, "sendMessage") from None
         return MessageRef(str(sent.message_id), str(reply_to) if reply_to is not None else None)
+
+
+# ------------------------------------------------------------------------------------ charts
+
+
+async def send_photo(
+    bot: TelegramBot,
+    chat_id: int | str,
+    chart: Chart,
+    caption: Message,
+    *,
+    thread_id: int | None = None,
+    reply_to: int | None = None,
+) -> TelegramMessage:
+    """``sendPhoto`` of the chart's PNG with ``caption`` (within 1,024 as shown); raises
+    :class:`telegram.error.TelegramError` when Telegram refuses it."""
+    reply = (
+        ReplyParameters(reply_to, allow_sending_without_reply=True)
+        if reply_to is not None
+        else None
+    )
+    return await bot.send_photo(
+        chat_id,
+        photo=chart.png,
+        filename=chart.filename,
+        caption=caption.text,
+        parse_mode=ParseMode.HTML if caption.html else None,
+        reply_markup=caption.keyboard,
+        message_thread_id=thread_id,
+        reply_parameters=reply,
+    )

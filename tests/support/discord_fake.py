@@ -15,6 +15,14 @@ value, 2,048 per footer, ``custom_id`` 1-100, a nonce of at most 25; beyond, 400
 nonce seen in the last few minutes is not created again: the first one is returned, as Discord
 does.
 
+Files are multipart as on Discord: a ``payload_json`` part and one ``files[n]`` part per file
+(kept on the call, :attr:`Call.files`). The payload's ``attachments`` must name each part by its
+index ``id`` and the part's filename; an embed's ``attachment://<name>`` image must name a file
+of the message; only ``.png .jpg .jpeg .webp .gif`` show in an embed; beyond, 400 "Invalid Form
+Body" naming the field. A file over 10 MiB, or a request over 25 MiB in all, is 413 "Request
+entity too large" (code 40005). An accepted file becomes one of the message's ``attachments``,
+and an embed's ``attachment://`` URL becomes that attachment's URL, as Discord returns them.
+
 The gateway (``/ws``) says HELLO, answers heartbeats and, after IDENTIFY, sends READY;
 :meth:`FakeDiscord.dispatch` then pushes events such as INTERACTION_CREATE.
 
@@ -33,11 +41,11 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 from tests.support.loopback import LoopbackFake
 
@@ -69,6 +77,10 @@ ROW_BUTTONS = 5
 NONCE_LIMIT = 25
 NONCE_WINDOW = 300.0
 """Discord checks a nonce's uniqueness "in the past few minutes"."""
+FILE_LIMIT = 10 * 1024 * 1024
+REQUEST_FILES_LIMIT = 25 * 1024 * 1024
+ATTACHMENT_DESCRIPTION_LIMIT = 1024
+EMBED_IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
 _OPTION_TYPES: tuple[tuple[type, int], ...] = ((bool, 5), (int, 4), (float, 10), (str, 3))
 _ROUTES: tuple[tuple[str, str, str], ...] = (
@@ -86,6 +98,16 @@ _ROUTES: tuple[tuple[str, str, str], ...] = (
 
 
 @dataclass(frozen=True)
+class Upload:
+    """One ``files[n]`` part of a multipart request."""
+
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class Call:
     method: str
     path: str
@@ -96,6 +118,8 @@ class Call:
     """The JSON body (or a multipart request's ``payload_json``); None when there was none."""
     at: float
     """time.monotonic() when it arrived."""
+    files: tuple[Upload, ...] = ()
+    """The file parts of a multipart request, in order."""
 
     @property
     def route(self) -> str:
@@ -268,6 +292,27 @@ def message_errors(body: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"message": "Invalid Form Body", "code": 50035, "errors": errors}
 
 
+def _message_of(body: Any) -> Mapping[str, Any]:
+    """The message in a request body: an interaction callback's ``data``, else the body."""
+    if not isinstance(body, Mapping):
+        return {}
+    data = body.get("data")
+    if "type" in body and isinstance(data, Mapping):
+        return data
+    return body
+
+
+def _resolved_image(embed: dict[str, Any], attachments: list[dict[str, Any]]) -> dict[str, Any]:
+    """An embed as Discord returns it: an ``attachment://`` image points at the attachment."""
+    image = embed.get("image") or {}
+    url = str(image.get("url") or "")
+    if url.startswith("attachment://"):
+        for attachment in attachments:
+            if attachment["filename"] == url.removeprefix("attachment://"):
+                embed = {**embed, "image": {**image, "url": attachment["url"]}}
+    return embed
+
+
 def _refused(body: Any) -> web.Response | None:
     found = message_errors(body) if isinstance(body, Mapping) else None
     return None if found is None else _json(found, 400)
@@ -287,6 +332,8 @@ def bot_user() -> dict[str, Any]:
 
 
 class FakeDiscord(LoopbackFake[Call]):
+    client_max_size = 2 * REQUEST_FILES_LIMIT
+
     def __init__(self, *, token: str = TOKEN) -> None:
         super().__init__()
         self.token = token
@@ -307,6 +354,8 @@ class FakeDiscord(LoopbackFake[Call]):
         self.ready = asyncio.Event()
         self.nonces: dict[str, tuple[float, int]] = {}
         """``enforce_nonce`` sends: nonce -> (when, the message it created)."""
+        self.uploads: dict[str, bytes] = {}
+        """The bytes of every attachment accepted, by attachment id (see :meth:`attached`)."""
         self._ids = itertools.count(1600000000000000000)
         self._seq = itertools.count(1)
 
@@ -345,10 +394,16 @@ class FakeDiscord(LoopbackFake[Call]):
     # ---------------------------------------------------------------------------- handlers
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await self._body(request)
+        body, files = await self._body(request)
         path = request.path.removeprefix(API_PREFIX)
         call = Call(
-            request.method, path, dict(request.query), dict(request.headers), body, time.monotonic()
+            request.method,
+            path,
+            dict(request.query),
+            dict(request.headers),
+            body,
+            time.monotonic(),
+            files,
         )
         self.record(call)
         scripted: Scripted | None = None
@@ -358,7 +413,13 @@ class FakeDiscord(LoopbackFake[Call]):
                 if not scripted.done:
                     return _json(scripted.body, scripted.status, scripted.headers)
                 break
-        answer = self._route(call, path)
+        if files or _message_of(body).get("attachments"):
+            if (refused := self._files_refused(call)) is not None:
+                return refused
+            if files:  # the parts travel with the message body to where it is created
+                message = {**_message_of(body), "_files": files}
+                body = {**body, "data": message} if "data" in body else message
+        answer = self._route(replace(call, body=body), path)
         if scripted is not None:
             return _json(scripted.body, scripted.status, scripted.headers)
         return answer
@@ -374,13 +435,99 @@ class FakeDiscord(LoopbackFake[Call]):
         return _json({"message": "404: Not Found", "code": 0}, 404)
 
     @staticmethod
-    async def _body(request: web.Request) -> Any:
-        if request.content_type.startswith("multipart/"):
-            form = await request.post()
-            payload = form.get("payload_json")
-            return json.loads(str(payload)) if payload is not None else None
-        raw = await request.read()
-        return json.loads(raw) if raw else None
+    async def _body(request: web.Request) -> tuple[Any, tuple[Upload, ...]]:
+        if not request.content_type.startswith("multipart/"):
+            raw = await request.read()
+            return (json.loads(raw) if raw else None), ()
+        payload: Any = None
+        files: list[Upload] = []
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            assert isinstance(part, BodyPartReader)
+            data = await part.read(decode=False)
+            if part.name == "payload_json":
+                payload = json.loads(data)
+            elif part.name is not None and part.filename is not None:
+                ctype = part.headers.get("Content-Type", "application/octet-stream")
+                files.append(Upload(part.name, part.filename, ctype, bytes(data)))
+        return payload, tuple(files)
+
+    def _files_refused(self, call: Call) -> web.Response | None:
+        """Discord's answer to files it refuses (None: accepted)."""
+        if any(len(f.data) > FILE_LIMIT for f in call.files) or (
+            sum(len(f.data) for f in call.files) > REQUEST_FILES_LIMIT
+        ):
+            return _json({"message": "Request entity too large", "code": 40005}, 413)
+        body = _message_of(call.body)
+        by_index = {}
+        for f in call.files:
+            match = re.fullmatch(r"files\[(\d+)\]", f.field)
+            if match is None:
+                return _json({"message": "Invalid Form Body", "code": 50035, "errors": {}}, 400)
+            by_index[int(match[1])] = f
+        errors: dict[str, Any] = {}
+        names: set[str] = set()
+        for i, attachment in enumerate(body.get("attachments") or []):
+            found: dict[str, Any] = {}
+            raw_id = attachment.get("id") if isinstance(attachment, Mapping) else None
+            description = attachment.get("description") if isinstance(attachment, Mapping) else ""
+            if _text_len(description) > ATTACHMENT_DESCRIPTION_LIMIT:
+                found["description"] = _too_long(ATTACHMENT_DESCRIPTION_LIMIT)
+            if isinstance(raw_id, int) or (isinstance(raw_id, str) and len(raw_id) < 5):
+                part = by_index.get(int(raw_id))
+                if part is None or attachment.get("filename") != part.filename:
+                    found["id"] = {
+                        "_errors": [
+                            {
+                                "code": "ATTACHMENT_NOT_FOUND",
+                                "message": "Attachment data not found",
+                            }
+                        ]
+                    }
+                else:
+                    names.add(part.filename)
+            if found:
+                errors.setdefault("attachments", {})[str(i)] = found
+        if not body.get("attachments"):
+            names = {f.filename for f in call.files}
+        kept = self._kept_attachment_names(call)
+        for i, embed in enumerate(body.get("embeds") or []):
+            url = str((embed.get("image") or {}).get("url") or "")
+            if not url.startswith("attachment://"):
+                continue
+            name = url.removeprefix("attachment://")
+            if name not in names | kept or not name.lower().endswith(EMBED_IMAGE_TYPES):
+                errors.setdefault("embeds", {})[str(i)] = {
+                    "image": {
+                        "url": {
+                            "_errors": [
+                                {
+                                    "code": "URL_TYPE_INVALID_URL",
+                                    "message": "Not a well formed URL.",
+                                }
+                            ]
+                        }
+                    }
+                }
+        if not errors:
+            return None
+        return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, 400)
+
+    def _kept_attachment_names(self, call: Call) -> set[str]:
+        """Filenames of the attachments an edit keeps (by their ids) on the message edited."""
+        body = _message_of(call.body)
+        kept = {str(a.get("id")) for a in body.get("attachments") or [] if isinstance(a, Mapping)}
+        names: set[str] = set()
+        for message in self.messages.values():
+            for attachment in message.get("attachments") or []:
+                if attachment["id"] in kept:
+                    names.add(attachment["filename"])
+        return names
+
+    def attached(self, message_id: int) -> list[tuple[dict[str, Any], bytes]]:
+        """A message's attachments as Discord lists them, each with the bytes uploaded."""
+        message = self.messages[message_id]
+        return [(a, self.uploads[a["id"]]) for a in message.get("attachments") or []]
 
     def _authorized(self, call: Call) -> bool:
         return call.headers.get("Authorization") == f"Bot {self.token}"
@@ -469,16 +616,55 @@ class FakeDiscord(LoopbackFake[Call]):
         self.messages[mid] = message
         return message
 
-    @staticmethod
-    def _update(message: dict[str, Any], body: dict[str, Any]) -> None:
+    def _update(self, message: dict[str, Any], body: dict[str, Any]) -> None:
+        if "attachments" in body or "_files" in body:
+            self._attach(message, body)
         if "content" in body:
             message["content"] = body["content"] or ""
         if "embeds" in body:
-            message["embeds"] = [{"type": "rich", **e} for e in body["embeds"] or []]
+            message["embeds"] = [
+                _resolved_image({"type": "rich", **e}, message.get("attachments") or [])
+                for e in body["embeds"] or []
+            ]
         if "components" in body:
             message["components"] = body["components"] or []
         if "flags" in body and body["flags"] is not None:
             message["flags"] = int(body["flags"])
+
+    def _attach(self, message: dict[str, Any], body: dict[str, Any]) -> None:
+        """The message's attachments after ``body``: those it names to keep, and its files."""
+        files: tuple[Upload, ...] = body.get("_files", ())
+        by_index = {int(f.field[6:-1]): f for f in files}
+        before = {a["id"]: a for a in message.get("attachments") or []}
+        after: list[dict[str, Any]] = []
+        listed = body.get("attachments")
+        if listed is None:  # files without an attachments list: each part, in order
+            listed = [{"id": i, "filename": f.filename} for i, f in sorted(by_index.items())]
+        for entry in listed:
+            raw_id = entry.get("id")
+            if str(raw_id) in before:
+                after.append(before[str(raw_id)])
+                continue
+            part = by_index.get(int(raw_id))
+            if part is None:
+                continue
+            attachment_id = str(self.snowflake())
+            self.uploads[attachment_id] = part.data
+            url = f"{self.url}/attachments/{message['channel_id']}/{attachment_id}/{part.filename}"
+            attachment: dict[str, Any] = {
+                "id": attachment_id,
+                "filename": part.filename,
+                "size": len(part.data),
+                "url": url,
+                "proxy_url": url,
+                "content_type": "image/png"
+                if part.data.startswith(b"\x89PNG\r\n\x1a\n")
+                else part.content_type,
+            }
+            if entry.get("description"):
+                attachment["description"] = entry["description"]
+            after.append(attachment)
+        message["attachments"] = after
 
     def _send(self, call: Call, ch: str) -> web.Response:
         channel_id = int(ch)

@@ -21,6 +21,10 @@ CallT = TypeVar("CallT")
 
 
 class LoopbackFake(ABC, Generic[CallT]):
+    client_max_size = 1024**2
+    """The largest request body aiohttp reads (its default); a fake taking files raises it
+    above the platform's own limit, so that the fake, not aiohttp, answers an upload too big."""
+
     def __init__(self) -> None:
         self.calls: list[CallT] = []
         self.sockets: list[web.WebSocketResponse] = []
@@ -53,7 +57,7 @@ class LoopbackFake(ABC, Generic[CallT]):
     # -------------------------------------------------------------------------- lifecycle
 
     async def __aenter__(self) -> Self:
-        app = web.Application()
+        app = web.Application(client_max_size=self.client_max_size)
         self.routes(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()

@@ -12,7 +12,20 @@ else ``invalid_blocks``, ``no_text`` or ``msg_too_long``, on ``chat.postMessage`
 ``chat.update`` and response URLs alike (a response URL answers 400 ``invalid_blocks``). It
 keeps the messages it posted, per channel: a ``thread_ts`` that names no message of that
 channel is ``thread_not_found``, and ``chat.update`` of an unknown ``ts`` is
-``message_not_found``. Also the client side of Slack: :func:`signed` builds
+``message_not_found``.
+
+File uploads (the v2 flow of ``files_upload_v2``) are as strict: ``files.getUploadURLExternal``
+needs the ``files:write`` scope (:attr:`FakeSlack.scopes`, else ``missing_scope``), a filename
+and a length > 0 (else ``invalid_arguments``), ``alt_txt`` of at most 1,000; the bytes POSTed to
+its ``upload_url`` must be exactly that length (else HTTP 400); ``files.completeUploadExternal``
+takes a JSON ``files`` list of uploaded ids (else ``invalid_arguments`` / ``file_not_found``),
+shares into ``channel_id`` only when the channel exists (:attr:`FakeSlack.channels`, else
+``channel_not_found``) and the bot is a member (else ``not_in_channel``), into ``thread_ts``
+only when that message is in the channel (``thread_not_found``); ``thread_ts`` or
+``initial_comment`` without a channel is ``invalid_arguments``; ``blocks`` are validated unless
+``initial_comment`` is given (then Slack ignores them). A shared file is kept
+(:attr:`FakeSlack.files`) with its bytes, and posts a message in the channel. Also the client
+side of Slack: :func:`signed` builds
 requests signed the way Slack signs them, :func:`command_form` and :func:`action_form` the
 bodies Slack posts for a slash command and a button click.
 
@@ -44,6 +57,25 @@ USER = "U0001"
 
 BLOCKS_LIMIT = 50
 TEXT_LIMIT = 40_000
+ALT_TEXT_LIMIT = 1000
+SCOPES = frozenset({"commands", "chat:write", "chat:write.public", "files:write"})
+
+
+@dataclass
+class SlackFile:
+    """A file as the fake holds it: declared by getUploadURLExternal, then uploaded, shared."""
+
+    id: str
+    filename: str
+    length: int
+    alt_txt: str | None
+    data: bytes | None = None
+    """The bytes POSTed to the upload URL (None until then)."""
+    title: str | None = None
+    channel: str | None = None
+    """Where ``files.completeUploadExternal`` shared it (None: not shared, or private)."""
+    thread_ts: str | None = None
+    completed: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +183,8 @@ def error(code: str) -> Scripted:
 
 
 class FakeSlack(LoopbackFake[Call]):
+    client_max_size = 64 * 1024**2
+
     def __init__(self) -> None:
         super().__init__()
         self.script: dict[str, list[Scripted]] = {}
@@ -166,6 +200,12 @@ class FakeSlack(LoopbackFake[Call]):
         """The messages posted, by (channel, ts), as Slack holds them now."""
         self.socket_acks: list[dict[str, Any]] = []
         self.connected = asyncio.Event()
+        self.scopes: set[str] = set(SCOPES)
+        """The bot token's scopes; a method needing another answers ``missing_scope``."""
+        self.channels: dict[str, bool] = {CHANNEL: True}
+        """The channels that exist, each with whether the bot is a member (files need it)."""
+        self.files: dict[str, SlackFile] = {}
+        self._file_ids = itertools.count(1)
 
     # --------------------------------------------------------------------------- lifecycle
 
@@ -174,6 +214,7 @@ class FakeSlack(LoopbackFake[Call]):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/ws", self._websocket)
+        app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_route("*", "/{tail:.*}", self._handle)
 
     @property
@@ -229,6 +270,10 @@ class FakeSlack(LoopbackFake[Call]):
                 return self._post(call.body)
             case "chat.update":
                 return self._update(call.body)
+            case "files.getUploadURLExternal":
+                return self._upload_url(call.body)
+            case "files.completeUploadExternal":
+                return self._complete_upload(call.body)
             case "oauth.v2.access":
                 return {
                     "ok": True,
@@ -278,6 +323,122 @@ class FakeSlack(LoopbackFake[Call]):
         if (blocks := _blocks(body.get("blocks"))) is not None:
             message["blocks"] = blocks
         return {"ok": True, "channel": channel, "ts": ts, "text": message["text"]}
+
+    # ------------------------------------------------------------------------------ files
+
+    def shared(self, channel: str = CHANNEL) -> list[SlackFile]:
+        """The files shared into ``channel``, in order."""
+        return [f for f in self.files.values() if f.completed and f.channel == channel]
+
+    def _upload_url(self, body: dict[str, Any]) -> dict[str, Any]:
+        if "files:write" not in self.scopes:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "files:write",
+                "provided": ",".join(sorted(self.scopes)),
+            }
+        filename = str(body.get("filename") or "")
+        try:
+            length = int(body.get("length", ""))
+        except ValueError:
+            length = 0
+        alt_txt = body.get("alt_txt")
+        if not filename.strip() or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        if alt_txt is not None and len(str(alt_txt)) > ALT_TEXT_LIMIT:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._file_ids):010d}"
+        self.files[file_id] = SlackFile(file_id, filename, length, alt_txt)
+        return {"ok": True, "upload_url": f"{self.url}/upload/v1/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        data = await request.read()
+        file_id = request.match_info["file_id"]
+        call = Call(
+            request.method,
+            request.path,
+            dict(request.headers),
+            {"bytes": len(data)},
+            time.monotonic(),
+        )
+        self.record(call)
+        queued = self.script.get("upload")
+        if queued:
+            s = queued.pop(0)
+            return web.json_response(s.body, status=s.status, headers=s.headers)
+        declared = self.files.get(file_id)
+        if declared is None or declared.data is not None:
+            return web.Response(status=404, text="not found")
+        if len(data) != declared.length:
+            return web.Response(status=400, text="length mismatch")
+        declared.data = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _complete_upload(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            files = json.loads(body["files"]) if isinstance(body.get("files"), str) else None
+        except ValueError:
+            files = None
+        if (
+            not isinstance(files, list)
+            or not files
+            or not all(isinstance(f, dict) and isinstance(f.get("id"), str) for f in files)
+        ):
+            return {"ok": False, "error": "invalid_arguments"}
+        found = [self.files.get(f["id"]) for f in files]
+        if any(f is None or f.data is None or f.completed for f in found):
+            return {"ok": False, "error": "file_not_found"}
+        channel = body.get("channel_id")
+        thread = body.get("thread_ts")
+        comment = body.get("initial_comment")
+        if channel is None:
+            if thread is not None or comment is not None:
+                return {"ok": False, "error": "invalid_arguments"}
+        else:
+            channel = str(channel)
+            if channel not in self.channels:
+                return {"ok": False, "error": "channel_not_found"}
+            if not self.channels[channel]:
+                return {"ok": False, "error": "not_in_channel"}
+            if thread is not None and (channel, str(thread)) not in self.messages:
+                return {"ok": False, "error": "thread_not_found"}
+        blocks = _blocks(body.get("blocks")) if comment is None else None
+        if blocks and (errors := block_errors(blocks)):
+            return {"ok": False, "error": "invalid_blocks", "errors": errors}
+        if isinstance(comment, str) and len(comment) > TEXT_LIMIT:
+            return {"ok": False, "error": "msg_too_long"}
+        shared = []
+        for spec, kept in zip(files, found, strict=True):
+            assert kept is not None and kept.data is not None
+            kept.title = spec.get("title") or kept.filename
+            kept.completed = True
+            kept.channel = channel
+            kept.thread_ts = None if thread is None else str(thread)
+            png = kept.data.startswith(b"\x89PNG\r\n\x1a\n")
+            shared.append(
+                {
+                    "id": kept.id,
+                    "name": kept.filename,
+                    "title": kept.title,
+                    "mimetype": "image/png" if png else "application/octet-stream",
+                    "filetype": "png" if png else "binary",
+                    "size": len(kept.data),
+                    "shares": {},  # sharing is asynchronous on Slack: empty at first
+                }
+            )
+        if channel is not None:
+            ts = f"1700000000.{next(self._ts):06d}"
+            message: dict[str, Any] = {
+                "type": "message",
+                "ts": ts,
+                "text": comment or "",
+                "files": [{"id": f["id"]} for f in shared],
+            }
+            if thread is not None:
+                message["thread_ts"] = str(thread)
+            self.messages[(channel, ts)] = message
+        return {"ok": True, "files": shared}
 
     # ------------------------------------------------------------------------- Socket Mode
 

@@ -11,6 +11,12 @@ and behaves like Telegram where our code could get it wrong:
   change nothing, and replies to a message that is gone fail as they do on Telegram, and a test
   can press a button on exactly the message the bot sent (:meth:`FakeTelegram.click`).
 * ``answerCallbackQuery`` twice for one press fails, as it does on Telegram.
+* ``sendPhoto`` takes multipart as the Bot API does: a ``photo`` file part is required (400
+  "there is no photo in the request" otherwise), at most 10 MB (400 "file is too big"), a PNG
+  whose IHDR gives width + height ≤ 10,000 and a side ratio ≤ 20 (else 400
+  ``PHOTO_INVALID_DIMENSIONS``; not a PNG: ``IMAGE_PROCESS_FAILED``), a caption of at most
+  1,024 after entity parsing (400 "message caption is too long"). The file's bytes are kept
+  on the call (:attr:`Call.files`).
 * ``getUpdates`` serves :meth:`FakeTelegram.push`-ed updates, long-polling at most a second.
 
 Replies can be scripted per method, before the normal one: a 429 with ``retry_after``
@@ -25,13 +31,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import struct
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from tests.support.loopback import LoopbackFake
 
@@ -55,6 +62,11 @@ FORUM = -1009876543210
 """A supergroup with forum topics."""
 
 TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+PHOTO_LIMIT = 10_000_000
+"""Bytes of a photo upload (PTB's ``FileSizeLimit.PHOTOSIZE_UPLOAD``)."""
+PHOTO_SIDES = 10_000
+PHOTO_RATIO = 20
 CALLBACK_LIMIT = 64
 ANSWER_LIMIT = 200
 _JSON_PARAMS = {
@@ -209,11 +221,14 @@ class Call:
     headers: dict[str, str]
     at: float
     """time.monotonic() when it arrived."""
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    """A multipart request's file parts: field name -> (filename, bytes)."""
 
     @property
     def text(self) -> str:
-        """What the user sees of a sendMessage/editMessageText (HTML parsed)."""
-        raw = str(self.params.get("text", ""))
+        """What the user sees of a sendMessage/editMessageText (HTML parsed), or of a photo's
+        caption."""
+        raw = str(self.params.get("text", self.params.get("caption", "")))
         return shown(raw) if self.params.get("parse_mode") == "HTML" else raw
 
     @property
@@ -275,6 +290,7 @@ class _Refused(Exception):
 
 @dataclass
 class FakeTelegram(LoopbackFake[Call]):
+    client_max_size = 2 * PHOTO_LIMIT
     tokens: set[str] = field(default_factory=lambda: {TOKEN})
     """Tokens getMe accepts; any other gets 401 Unauthorized."""
     forums: set[int] = field(default_factory=lambda: {FORUM})
@@ -389,12 +405,25 @@ class FakeTelegram(LoopbackFake[Call]):
     # ---------------------------------------------------------------------------- handlers
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        params: dict[str, Any]
-        if "json" in request.headers.get("Content-Type", "") and raw:
-            params = json.loads(raw)
+        params: dict[str, Any] = {}
+        files: dict[str, tuple[str, bytes]] = {}
+        if request.content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                assert isinstance(part, BodyPartReader)
+                data = bytes(await part.read(decode=False))
+                if part.name is None:
+                    continue
+                if part.filename is not None:
+                    files[part.name] = (part.filename, data)
+                else:
+                    params[part.name] = data.decode()
         else:
-            params = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
+            raw = await request.read()
+            if "json" in request.headers.get("Content-Type", "") and raw:
+                params = json.loads(raw)
+            else:
+                params = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
         for key in list(params):
             value = params[key]
             if key in _JSON_PARAMS and isinstance(value, str):
@@ -404,7 +433,7 @@ class FakeTelegram(LoopbackFake[Call]):
             elif key in _BOOL_PARAMS and value in ("true", "false"):
                 params[key] = value == "true"
         token, method = request.match_info["token"], request.match_info["method"]
-        call = Call(method, token, params, dict(request.headers), time.monotonic())
+        call = Call(method, token, params, dict(request.headers), time.monotonic(), files)
         self.record(call)
         if token not in self.tokens:
             return _error(401, "Unauthorized")
@@ -425,6 +454,8 @@ class FakeTelegram(LoopbackFake[Call]):
                 return BOT
             case "sendMessage":
                 return _public(self._send(call))
+            case "sendPhoto":
+                return _public(self._send_photo(call))
             case "editMessageText":
                 return _public(self._edit(call))
             case "editMessageReplyMarkup":
@@ -453,7 +484,9 @@ class FakeTelegram(LoopbackFake[Call]):
                 return await self._get_updates(p)
         raise _Refused(404, "Not Found")
 
-    def _text(self, p: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    def _text(
+        self, p: dict[str, Any], *, empty_ok: bool = False
+    ) -> tuple[str, list[dict[str, Any]]]:
         raw = str(p.get("text", ""))
         if p.get("parse_mode") == "HTML":
             try:
@@ -464,25 +497,29 @@ class FakeTelegram(LoopbackFake[Call]):
             raise _Refused(400, f"Bad Request: unsupported parse_mode {p['parse_mode']!r}")
         else:
             text, entities = raw, []
-        if not text.strip():
+        if not text.strip() and not empty_ok:
             raise _Refused(400, "Bad Request: message text is empty")
         if utf16(text) > TEXT_LIMIT:
             raise _Refused(400, "Bad Request: message is too long")
         return text, entities
 
-    def _send(self, call: Call) -> dict[str, Any]:
+    def _send(self, call: Call, *, text: str | None = "") -> dict[str, Any]:
+        """A new message of ``call``: its text (None: a media message, without one)."""
         p = call.params
         chat_id = int(p["chat_id"])
-        text, entities = self._text(p)
+        entities: list[dict[str, Any]] = []
+        if text is not None:
+            text, entities = self._text(p)
         _check_markup(p.get("reply_markup"))
         message: dict[str, Any] = {
             "message_id": next(self._ids),
             "date": int(time.time()),
             "chat": self.chat(chat_id),
             "from": BOT,
-            "text": text,
             "_call": call,
         }
+        if text is not None:
+            message["text"] = text
         if entities:
             message["entities"] = entities
         _set_markup(message, p.get("reply_markup"))
@@ -502,6 +539,43 @@ class FakeTelegram(LoopbackFake[Call]):
         self.messages[(chat_id, message["message_id"])] = message
         return message
 
+    def _send_photo(self, call: Call) -> dict[str, Any]:
+        p = call.params
+        upload = call.files.get("photo")
+        if upload is None:
+            raise _Refused(400, "Bad Request: there is no photo in the request")
+        filename, data = upload
+        if len(data) > PHOTO_LIMIT:
+            raise _Refused(400, "Bad Request: file is too big")
+        size = png_size(data)
+        if size is None:
+            raise _Refused(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        width, height = size
+        if width + height > PHOTO_SIDES or max(width, height) > PHOTO_RATIO * min(width, height):
+            raise _Refused(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        caption, entities = "", []
+        if "caption" in p:
+            caption, entities = self._text({**p, "text": p["caption"]}, empty_ok=True)
+            if utf16(caption) > CAPTION_LIMIT:
+                raise _Refused(400, "Bad Request: message caption is too long")
+        # A photo is a message without text; _send keeps the chat, the reply and the keyboard.
+        message = self._send(call, text=None)
+        message["photo"] = [
+            {
+                "file_id": f"photo-{message['message_id']}",
+                "file_unique_id": f"u{message['message_id']}",
+                "width": width,
+                "height": height,
+                "file_size": len(data),
+            }
+        ]
+        message["_photo"] = (filename, data)
+        if caption:
+            message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
+        return message
+
     def _find(self, p: dict[str, Any]) -> dict[str, Any]:
         message = self.messages.get((int(p.get("chat_id", 0)), int(p.get("message_id", 0))))
         if message is None:
@@ -511,6 +585,8 @@ class FakeTelegram(LoopbackFake[Call]):
     def _edit(self, call: Call) -> dict[str, Any]:
         p = call.params
         message = self._find(p)
+        if "text" not in message:
+            raise _Refused(400, "Bad Request: there is no text in the message to edit")
         text, entities = self._text(p)
         markup = p.get("reply_markup")
         _check_markup(markup)
@@ -548,6 +624,14 @@ class FakeTelegram(LoopbackFake[Call]):
         if found is None:
             return {"message_id": message_id, "date": 0, "chat": self.chat(chat_id)}
         return {k: v for k, v in found.items() if k != "reply_to_message" and k[0] != "_"}
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` from a PNG's IHDR; None when ``data`` is not a PNG."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return (width, height) if width and height else None
 
 
 def _public(message: dict[str, Any]) -> dict[str, Any]:

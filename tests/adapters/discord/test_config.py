@@ -61,8 +61,13 @@ def test_the_invite_url_asks_for_exactly_the_permissions_needed() -> None:
     assert url.startswith("https://discord.com/oauth2/authorize?client_id=42&")
     assert "scope=bot+applications.commands" in url
     assert f"permissions={config.permissions}" in url
-    assert config.permissions == 1024 + 2048 + 16384 + 65536 + (1 << 35) + (1 << 38)
-    assert set(PERMISSIONS) >= {"Send Messages", "Embed Links", "Create Public Threads"}
+    assert config.permissions == 1024 + 2048 + 16384 + 32768 + 65536 + (1 << 35) + (1 << 38)
+    assert set(PERMISSIONS) >= {
+        "Send Messages",
+        "Embed Links",
+        "Attach Files",
+        "Create Public Threads",
+    }
 
 
 def test_a_discord_token_turns_the_discord_surface_on() -> None:

@@ -177,7 +177,7 @@ async def _install(http: httpx.AsyncClient, base: str, fake: FakeSlack) -> None:
     query = urllib.parse.parse_qs(authorize.query)
     assert query["state"] == [state]
     assert query["client_id"] == ["111.222"]
-    assert query["scope"] == ["commands,chat:write,chat:write.public"]
+    assert query["scope"] == ["commands,chat:write,chat:write.public,files:write"]
 
     # Slack sends the browser back with a code; the state must match the browser's cookie.
     forged = await http.get(f"{base}/slack/oauth_redirect", params={"code": "abc", "state": state})
