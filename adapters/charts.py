@@ -2,9 +2,12 @@
 
 Shared by every surface: a chart is one more rendering of the core's :class:`HistoryReply`
 (its ``day`` and ``week`` series), attached by each surface in its own way. matplotlib is
-imported here only when a chart is drawn, so starting the bot or ``check502 --help`` does not
+imported only when a chart is drawn, so starting the bot or ``check502 --help`` does not
 pay for it; it draws with the Agg canvas on a figure of its own (no pyplot, no global state),
-in a worker thread (:func:`history_chart`), one chart at a time.
+in one worker process (:func:`history_chart`), one chart at a time. A process, not a thread:
+drawing costs 0.4–0.7 s of CPU, and in a thread it holds the GIL the event loop needs, which
+delayed scheduled checks by up to half a second and inflated the phase timings of checks in
+flight (``bench/charts`` prints both).
 
 The picture is 1000 × 500 px: a column per window (the last 24 h by hour, the last 7 d by 6 h),
 latency in ms above (seconds from 10 s on; p50 and p95 lines; a gap where a bucket had no
@@ -20,7 +23,10 @@ import asyncio
 import io
 import logging
 import math
-import threading
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -45,9 +51,43 @@ P95_COLOUR = "#ff7f0e"
 FAILURE_COLOUR = "#d62728"
 GRID_COLOUR = "#dddddd"
 
-_LOCK = threading.Lock()
-"""One drawing at a time: matplotlib is not thread-safe, and a burst of ``history`` commands
-then costs one core, not all of them."""
+DRAW_TIMEOUT = 30.0
+"""Seconds a chart may take, the worker's start (matplotlib's import) included."""
+
+
+class _Drawer:
+    """The one worker process that draws, started on the first chart (spawned: it shares no
+    lock or thread with the bot) and at a lower priority than the checks. A worker that died is
+    replaced by the next chart."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def draw(self, reply: HistoryReply) -> bytes:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_nice
+            )
+        pool = self._pool
+        try:
+            async with asyncio.timeout(DRAW_TIMEOUT):
+                return await asyncio.get_running_loop().run_in_executor(pool, render_png, reply)
+        except (BrokenProcessPool, TimeoutError):
+            self.close(pool)
+            raise
+
+    def close(self, pool: ProcessPoolExecutor | None = None) -> None:
+        """Stop the worker (``pool``: only if it is still that one)."""
+        if self._pool is not None and pool in (None, self._pool):
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _nice() -> None:
+    os.nice(10)
+
+
+_DRAWER = _Drawer()
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +132,13 @@ def alt_text(reply: HistoryReply) -> str:
 
 
 async def history_chart(reply: HistoryReply, *, at: datetime | None = None) -> Chart | None:
-    """The chart of ``reply``, drawn in a worker thread; None when there is nothing to draw, or
-    when drawing failed (logged in one line: the text reply stands without it)."""
+    """The chart of ``reply``, drawn in the worker process; None when there is nothing to draw,
+    or when drawing failed or took over :data:`DRAW_TIMEOUT` (logged in one line: the text reply
+    stands without it)."""
     if not reply.chartable:
         return None
     try:
-        png = await asyncio.to_thread(render_png, reply)
+        png = await _DRAWER.draw(reply)
     except Exception as exc:  # noqa: BLE001 - a chart is an extra: its failure is one log line
         log.warning(
             "could not draw the chart of monitor #%s (%s: %s)",
@@ -115,34 +156,33 @@ def render_png(reply: HistoryReply) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415 - lazy, heavy
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    with _LOCK:
-        fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
-        FigureCanvasAgg(fig)
-        fig.suptitle(f"check502 {title(reply)}", fontsize=12, fontweight="bold", y=0.985)
-        # Fixed margins: a constrained layout costs some 200 ms more CPU per chart, and this
-        # picture always has the same parts.
-        grid = fig.add_gridspec(
-            2,
-            2,
-            height_ratios=(3, 2),
-            left=0.07,
-            right=0.99,
-            top=0.875,
-            bottom=0.07,
-            wspace=0.16,
-            hspace=0.1,
-        )
-        for column, (series, heading) in enumerate(
-            ((reply.day, "Last 24 h, hourly (UTC)"), (reply.week, "Last 7 days, per 6 h (UTC)"))
-        ):
-            if series is None:
-                continue
-            latency = fig.add_subplot(grid[0, column])
-            failures = fig.add_subplot(grid[1, column], sharex=latency)
-            _draw(series, heading, latency, failures)
-        out = io.BytesIO()
-        fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
-        return out.getvalue()
+    fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI)
+    FigureCanvasAgg(fig)
+    fig.suptitle(f"check502 {title(reply)}", fontsize=12, fontweight="bold", y=0.985)
+    # Fixed margins: a constrained layout costs some 200 ms more CPU per chart, and this
+    # picture always has the same parts.
+    grid = fig.add_gridspec(
+        2,
+        2,
+        height_ratios=(3, 2),
+        left=0.07,
+        right=0.99,
+        top=0.875,
+        bottom=0.07,
+        wspace=0.16,
+        hspace=0.1,
+    )
+    for column, (series, heading) in enumerate(
+        ((reply.day, "Last 24 h, hourly (UTC)"), (reply.week, "Last 7 days, per 6 h (UTC)"))
+    ):
+        if series is None:
+            continue
+        latency = fig.add_subplot(grid[0, column])
+        failures = fig.add_subplot(grid[1, column], sharex=latency)
+        _draw(series, heading, latency, failures)
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
+    return out.getvalue()
 
 
 def _draw(series: Series, heading: str, latency: Axes, failures: Axes) -> None:

@@ -7,6 +7,10 @@ three and checks each several ways.
 from __future__ import annotations
 
 import asyncio
+import logging
+import multiprocessing
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -109,3 +113,23 @@ def test_starting_a_surface_does_not_import_matplotlib() -> None:
         check=True,
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+async def test_a_drawing_worker_that_died_costs_one_chart_and_is_replaced(
+    replies: dict[str, HistoryReply], caplog: pytest.LogCaptureFixture
+) -> None:
+    reply = replies["healthy"]
+    assert await history_chart(reply) is not None  # the worker runs
+    workers = multiprocessing.active_children()
+    assert len(workers) == 1 and workers[0].pid != os.getpid()  # drawn in a process of its own
+    os.kill(workers[0].pid or 0, signal.SIGKILL)
+    workers[0].join(5.0)
+    with caplog.at_level(logging.WARNING, logger="check502.charts"):
+        assert await history_chart(reply) is None  # the chart asked of the dead worker
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        f"could not draw the chart of monitor #{reply.monitor.id}"
+    ]
+    assert caplog.records[0].exc_info is None  # one line, no traceback
+    again = await history_chart(reply)  # a new worker
+    assert again is not None
+    assert_chart(again.png)
