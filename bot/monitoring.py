@@ -135,6 +135,11 @@ class Monitoring:
         self._episode = store.get_meta(_DEGRADED)
         """The current "monitoring degraded" episode (kept in ``meta``; read once, here)."""
 
+    @property
+    def in_flight(self) -> int:
+        """Monitors being checked now."""
+        return len(self._running)
+
     async def check(self, monitor_id: int) -> Applied | None:
         """A scheduled check of a monitor; None when it is gone or already being checked."""
         if monitor_id in self._running:

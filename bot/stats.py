@@ -347,5 +347,7 @@ class CoreSnapshot:
     gate: GateState
     results_dropped: int
     """Checks whose result could not be recorded (the database failed)."""
+    in_flight: int
+    """Monitor checks running now."""
     platforms: tuple[str, ...] = field(default=())
     """The attached surfaces."""

@@ -120,6 +120,9 @@ def families(frame: Frame, version: str) -> Iterator[Metric]:
         "How long each monitor check took, its deadline included.",
         core.stats.check_duration,
     )
+    running = GaugeMetricFamily("check502_checks_in_flight", "Monitor checks running now.")
+    running.add_metric([], core.in_flight)
+    yield running
     dropped = CounterMetricFamily(
         "check502_check_results_dropped",
         "Monitor checks whose result could not be recorded (the database failed).",

@@ -67,6 +67,7 @@ def core_snapshot(bot: Bot) -> CoreSnapshot:
         scheduler=SchedulerSnapshot(metrics.lag.snapshot(), metrics.skipped, metrics.shed),
         gate=gate_state(bot.monitoring.health, degraded=bot.monitoring.degraded),
         results_dropped=bot.check_faults.count,
+        in_flight=bot.monitoring.in_flight,
         platforms=tuple(sorted(bot.surfaces)),
     )
 
