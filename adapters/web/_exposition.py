@@ -1,9 +1,9 @@
 """The core's figures as Prometheus metric families, encoded by prometheus_client.
 
-Imported only when ``/metrics`` is installed (prometheus_client takes some 100 ms to import,
-which ``check502 --help`` and the console must not pay). Every function here runs in the
-metrics thread (:mod:`adapters.web.metrics`) on frozen values: :class:`Frame` holds all a
-scrape shows, so :meth:`FrameCollector.collect` reads memory only, never the database.
+Only the metrics worker process (:mod:`adapters.web._scraper`) imports this, so the bot itself
+never pays prometheus_client's import (some 100 ms). Everything here works on frozen values:
+:class:`Frame` holds all a scrape shows, so :meth:`FrameCollector.collect` reads memory only,
+never the database.
 """
 
 from __future__ import annotations
@@ -14,12 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 
-from prometheus_client import (
-    GC_COLLECTOR,
-    PLATFORM_COLLECTOR,
-    PROCESS_COLLECTOR,
-    CollectorRegistry,
-)
+from prometheus_client import PLATFORM_COLLECTOR, CollectorRegistry, ProcessCollector
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -29,6 +24,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import choose_encoder
 
+from adapters.web._scraper import Encoded
 from bot.stats import PHASES, CoreSnapshot, GateState, HistogramSnapshot, StoreGauges
 
 _MONITOR = ["monitor", "platform"]
@@ -40,13 +36,6 @@ class Frame:
 
     core: CoreSnapshot
     store: StoreGauges
-
-
-@dataclass(frozen=True, slots=True)
-class Encoded:
-    body: bytes
-    content_type: str
-    gzipped: bool
 
 
 def _version() -> str:
@@ -198,15 +187,16 @@ def _le(bound: float) -> str:
 
 
 class Renderer:
-    """A registry of our own (never the global one) with the frame's collector and the
-    process, platform and garbage-collector collectors; :meth:`render` encodes one scrape."""
+    """A registry of our own (never the global one) with the frame's collector, the process
+    collector of the bot's process ``pid`` (``process_*``) and the platform's (``python_info``);
+    :meth:`render` encodes one scrape."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int | None = None) -> None:
         self.registry = CollectorRegistry()
         self.collector = FrameCollector()
         self.registry.register(self.collector)
-        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-            self.registry.register(standard)
+        self.registry.register(ProcessCollector(pid=lambda: pid or "self", registry=None))
+        self.registry.register(PLATFORM_COLLECTOR)
 
     def render(
         self, core: CoreSnapshot, store: StoreGauges, *, accept: str, gzip_ok: bool

@@ -4,58 +4,55 @@
 
 1. copies the core's in-memory counters on the event loop (:func:`core_snapshot`: a few dict
    copies, no I/O);
-2. hands that copy to the metrics thread (one worker, its own read-only SQLite connection),
-   which reads the database's gauges (three aggregate queries: about 50 ms at 10,000 monitors)
-   and encodes everything with prometheus_client, negotiated by ``Accept``
-   (``choose_encoder``: 0.0.4 by default, 1.0.0 or OpenMetrics when asked) and gzipped when
-   ``Accept-Encoding`` allows;
-3. answers with those bytes.
+2. sends that copy to the metrics worker, a process of its own (:mod:`adapters.web._scraper`),
+   which reads the database's gauges on its own read-only connection (three aggregate queries,
+   some 50 ms at 10,000 monitors) and encodes everything with prometheus_client, negotiated by
+   ``Accept`` (``choose_encoder``: 0.0.4 by default, 1.0.0 or OpenMetrics when asked) and
+   gzipped when ``Accept-Encoding`` allows;
+3. answers with the bytes it gets back.
 
-Steps 2's reading and encoding (some 1 s of CPU at 10,000 monitors, 70,000 samples) happen off
-the event loop, so a scrape does not hold up due checks (``bench/web`` measures both). A scrape
-is bounded: it gives up after :data:`TIMEOUT` seconds (interrupting the read) with a 503, and
-more than :data:`MAX_QUEUED` scrapes at once are refused with a 503 at once, so a flood of
-scrapes queues neither threads nor memory. A failure is one line of text, never a traceback.
+At 10,000 monitors step 2 is some 70,000 samples and about 1 s of CPU: in the bot's own process,
+even in a thread, it would hold the GIL the event loop needs and delay due checks
+(``bench/web`` measures that they are not). A scrape is bounded: after :data:`TIMEOUT` seconds
+it is answered with a 503 and the worker is killed (a new one starts with the next scrape);
+scrapes go to the worker one at a time, and one more than :data:`MAX_QUEUED` waiting is refused
+with a 503 at once. A failure is one line of text, never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import logging
-import sqlite3
-from typing import TYPE_CHECKING
+import os
+import pickle
+import struct
+import sys
 
 from aiohttp import web
 
+from adapters.web._scraper import MAX_MESSAGE, Encoded, Failure, Request
 from bot.core import Bot
 from bot.errors import StorageError
-from bot.stats import (
-    CoreSnapshot,
-    SchedulerSnapshot,
-    StoreGauges,
-    gate_state,
-    open_reader,
-    read_gauges,
-)
-
-if TYPE_CHECKING:
-    from adapters.web._exposition import Encoded, Renderer
+from bot.stats import CoreSnapshot, SchedulerSnapshot, StoreGauges, gate_state, read_gauges
 
 log = logging.getLogger("check502.web.metrics")
 
 PATH = "/metrics"
 TIMEOUT = 8.0
 """Seconds a scrape may take before it is answered with a 503 (Prometheus's default
-``scrape_timeout`` is 10 s)."""
+``scrape_timeout`` is 10 s); the worker's start (once, some 1–2 s) is included."""
 MAX_QUEUED = 3
-"""Scrapes in progress or waiting for the metrics thread; one more is refused at once."""
+"""Scrapes in progress or waiting for the worker; one more is refused at once."""
+_LENGTH = struct.Struct(">I")
 
 
 def install(app: web.Application, bot: Bot) -> None:
-    """Serve ``GET /metrics`` for ``bot`` on ``app`` (and stop its thread on cleanup)."""
+    """Serve ``GET /metrics`` for ``bot`` on ``app``; the worker starts with the app and stops
+    at its cleanup."""
     exporter = Exporter(bot)
     app.router.add_get(PATH, exporter.handle)
+    app.on_startup.append(exporter.start)
     app.on_cleanup.append(exporter.close)
 
 
@@ -73,87 +70,131 @@ def core_snapshot(bot: Bot) -> CoreSnapshot:
 
 
 class Exporter:
-    """The ``/metrics`` handler and its thread."""
+    """The ``/metrics`` handler and its worker process."""
 
     def __init__(self, bot: Bot) -> None:
-        from adapters.web import _exposition  # noqa: PLC0415 - prometheus_client only when served
-
         self.bot = bot
-        self._renderer: Renderer = _exposition.Renderer()
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="check502-metrics"
-        )
-        self._reader: sqlite3.Connection | None = None
-        """The metrics thread's own connection (opened there, used only there)."""
+        self._worker: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
         self._queued = 0
+
+    async def start(self, _app: web.Application | None = None) -> None:
+        """Start the worker now, so the first scrape does not wait for it (a failure here is
+        logged; the first scrape tries again)."""
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                await self._ensure_worker()
+        except (OSError, TimeoutError) as exc:
+            log.warning("the metrics worker did not start (%s); /metrics tries again", exc)
 
     async def handle(self, request: web.Request) -> web.Response:
         if self._queued >= MAX_QUEUED:
             return _unavailable("too many scrapes at once; try again shortly")
-        accept = request.headers.get("Accept", "")
-        gzip_ok = _accepts_gzip(request.headers.get("Accept-Encoding", ""))
+        self._queued += 1
+        try:
+            return await self._scrape(request)
+        finally:
+            self._queued -= 1
+
+    async def _scrape(self, request: web.Request) -> web.Response:
         core = core_snapshot(self.bot)
         now = self.bot.clock()
-        loop = asyncio.get_running_loop()
-        memory = self.bot.store.path == ":memory:"
         gauges: StoreGauges | None = None
-        if memory:  # no second connection can see it (tests): read here, it is small
+        if self.bot.store.path == ":memory:":  # no other process can open it (tests): read here
             try:
                 gauges = read_gauges(self.bot.store.db.conn, now, path=":memory:")
             except StorageError as exc:
-                return self._failed(exc)
-        self._queued += 1
-        job = self._pool.submit(self._scrape, core, gauges, now, accept, gzip_ok)
-        # Counted down when the thread is done with it, not when this request gives up.
-        job.add_done_callback(lambda _: loop.call_soon_threadsafe(self._done))
+                return self._failed(exc.reason)
+        ask = Request(
+            core,
+            now,
+            request.headers.get("Accept", ""),
+            _accepts_gzip(request.headers.get("Accept-Encoding", "")),
+            gauges,
+        )
         try:
             async with asyncio.timeout(TIMEOUT):
-                encoded = await asyncio.wrap_future(job)
+                async with self._lock:
+                    answer = await self._call(ask)
         except TimeoutError:
-            job.cancel()  # not started yet: it never will
-            reader = self._reader
-            if reader is not None:
-                reader.interrupt()  # a read still running ends now
-            log.warning("a /metrics scrape took over %s s; answered 503", TIMEOUT)
+            log.warning("a /metrics scrape took over %s s; the worker is restarted", TIMEOUT)
+            await self._kill()
             return _unavailable(f"the metrics took over {TIMEOUT:g} s to read")
-        except StorageError as exc:
-            return self._failed(exc)
-        except Exception:
-            log.exception("a /metrics scrape failed")
+        except (OSError, EOFError, ValueError, pickle.PickleError) as exc:
+            log.warning(
+                "the metrics worker failed (%s: %s); it is restarted", type(exc).__name__, exc
+            )
+            await self._kill()
+            return _unavailable("the metrics worker failed; try again")
+        if isinstance(answer, Failure):
+            if answer.storage:
+                return self._failed(answer.message)
+            log.error("a /metrics scrape failed in the worker: %s", answer.message)
             return web.Response(status=500, text="metrics failed; the details are in the log\n")
-        headers = {"Content-Type": encoded.content_type, "Vary": "Accept, Accept-Encoding"}
-        if encoded.gzipped:
+        if not isinstance(answer, Encoded):
+            await self._kill()
+            return _unavailable("the metrics worker failed; try again")
+        headers = {"Content-Type": answer.content_type, "Vary": "Accept, Accept-Encoding"}
+        if answer.gzipped:
             headers["Content-Encoding"] = "gzip"
-        return web.Response(body=encoded.body, headers=headers)
+        return web.Response(body=answer.body, headers=headers)
 
-    def _scrape(
-        self,
-        core: CoreSnapshot,
-        gauges: StoreGauges | None,
-        now: float,
-        accept: str,
-        gzip_ok: bool,
-    ) -> Encoded:
-        """In the metrics thread: read the database's gauges (unless given), encode."""
-        if gauges is None:
-            if self._reader is None:
-                self._reader = open_reader(self.bot.store.path)
-            gauges = read_gauges(self._reader, now, path=self.bot.store.path)
-        return self._renderer.render(core, gauges, accept=accept, gzip_ok=gzip_ok)
+    async def _ensure_worker(self) -> asyncio.subprocess.Process:
+        worker = self._worker
+        if worker is not None and worker.returncode is None:
+            return worker
+        worker = self._worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "adapters.web._scraper",
+            self.bot.store.path,
+            str(os.getpid()),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            limit=MAX_MESSAGE,
+        )
+        return worker
 
-    def _done(self) -> None:
-        self._queued -= 1
+    async def _call(self, request: Request) -> object:
+        """One request to the worker and its answer (the caller holds the lock)."""
+        worker = await self._ensure_worker()
+        assert worker.stdin is not None and worker.stdout is not None
+        data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
+        worker.stdin.write(_LENGTH.pack(len(data)) + data)
+        await worker.stdin.drain()
+        head = await worker.stdout.readexactly(_LENGTH.size)
+        (length,) = _LENGTH.unpack(head)
+        if length > MAX_MESSAGE:
+            raise ValueError(f"the worker sent {length} bytes")
+        # From the worker this module started, over its own pipe.
+        return pickle.loads(await worker.stdout.readexactly(length))
 
-    def _failed(self, exc: StorageError) -> web.Response:
-        log.warning("a /metrics scrape could not read the database: %s", exc.line())
-        return _unavailable(f"the database could not be read ({exc.reason})")
+    async def _kill(self) -> None:
+        worker, self._worker = self._worker, None
+        if worker is None or worker.returncode is not None:
+            return
+        worker.kill()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await worker.wait()
 
-    async def close(self, _app: web.Application) -> None:
-        """Stop the thread (after the scrape it may be encoding) and close its connection."""
-        await asyncio.get_running_loop().run_in_executor(None, self._pool.shutdown, True)
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+    def _failed(self, reason: str) -> web.Response:
+        log.warning("a /metrics scrape could not read the database (%s)", reason)
+        return _unavailable(f"the database could not be read ({reason})")
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        """Stop the worker: its stdin closes and it ends (killed if it does not, within 5 s)."""
+        worker, self._worker = self._worker, None
+        if worker is None or worker.returncode is not None:
+            return
+        assert worker.stdin is not None
+        worker.stdin.close()
+        try:
+            async with asyncio.timeout(5):
+                await worker.wait()
+        except TimeoutError:
+            worker.kill()
+            await worker.wait()
 
 
 def _unavailable(why: str) -> web.Response:

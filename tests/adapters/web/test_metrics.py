@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client import ProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -271,7 +272,14 @@ async def test_content_type_follows_accept(
     assert info.value == 1 and info.labels["version"]
     assert got.value("check502_outbox_pending", platform="console") == 0
     assert got.value("check502_gate_state", state="unknown") == 1
-    assert any(s.name == "process_resident_memory_bytes" for s in got.samples())
+    # process_* describe the bot's process (this one), not the metrics worker's.
+    (mine,) = [
+        s
+        for f in ProcessCollector(registry=None).collect()
+        for s in f.samples
+        if s.name == "process_start_time_seconds"
+    ]
+    assert got.value("process_start_time_seconds") == mine.value
 
 
 async def test_gzip_only_when_asked(tmp_path: Path) -> None:
