@@ -7,12 +7,15 @@ encoder; in a thread of the bot's process that CPU would still hold the GIL the 
 stdout: each message is a 4-byte big-endian length and a pickle (both ends are this package;
 nothing else writes to the pipes). A request is a :class:`Request`, an answer an
 :class:`~adapters.web._exposition.Encoded` or an error :class:`Failure`. The worker reads the
-database through its own read-only connection, so it never blocks the bot's writes (WAL), and it
+database through its own read-only connection, so it never blocks the bot's writes (WAL), runs
+at a lower CPU priority than the bot (``nice`` +10: on busy cores due checks go first), and it
 ends when its stdin closes (the bot stopped or died).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
 import struct
 import sys
@@ -23,6 +26,8 @@ from bot.errors import StorageError
 from bot.stats import CoreSnapshot, StoreGauges, open_reader, read_gauges
 
 _LENGTH = struct.Struct(">I")
+NICE = 10
+"""How much lower the worker's CPU priority is than the bot's."""
 MAX_MESSAGE = 256 << 20
 """A message larger than this is a broken pipe's garbage, not a scrape."""
 
@@ -113,6 +118,9 @@ def main() -> int:
         return 2
     stdout = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing printed by accident can break the protocol
+    # Below the bot: when the cores are busy, due checks go first and a scrape waits.
+    with contextlib.suppress(OSError):
+        os.nice(NICE)
     try:
         serve(sys.argv[1], int(sys.argv[2]), sys.stdin.buffer, stdout)
     except (BrokenPipeError, KeyboardInterrupt):
