@@ -10,6 +10,8 @@ scrape's values are compared with what the database recorded.
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -297,3 +299,50 @@ async def test_gzip_only_when_asked(tmp_path: Path) -> None:
     assert gzip.decompress(zipped).startswith(b"# HELP check502_build_info")
     assert plain.startswith(b"# HELP check502_build_info")
     assert b'check502_gate_state{state="off"} 1.0' in plain  # no control URL: no gate
+
+
+def worker_pids() -> list[int]:
+    """The metrics workers this process started (found in /proc, as an operator would)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if b"adapters.web._scraper" in cmdline and ppid == os.getpid():
+            found.append(int(proc.name))
+    return found
+
+
+async def test_a_database_that_cannot_be_read_is_a_one_line_503(tmp_path: Path) -> None:
+    async with ConsoleHarness(fast_settings(tmp_path, None)) as chat, serving(chat) as base:
+        assert (await scrape(base)).status == 200
+        chat.bot.store.execute("ALTER TABLE incidents RENAME TO incidents_away")
+        got = await scrape(base)
+        assert got.status == 503
+        assert got.text.startswith("metrics unavailable: the database could not be read (")
+        assert got.text.count("\n") == 1 and "Traceback" not in got.text
+        chat.bot.store.execute("ALTER TABLE incidents_away RENAME TO incidents")
+        assert (await scrape(base)).status == 200  # the same worker reads again
+
+
+async def test_a_dead_worker_is_replaced(tmp_path: Path) -> None:
+    async with ConsoleHarness(fast_settings(tmp_path, None)) as chat, serving(chat) as base:
+        assert (await scrape(base)).status == 200
+        (first,) = worker_pids()
+        os.kill(first, signal.SIGKILL)
+        statuses = []
+        for _ in range(3):
+            got = await scrape(base)
+            statuses.append(got.status)
+            if got.status == 200:
+                break
+            assert got.text.count("\n") == 1 and "Traceback" not in got.text
+        assert statuses[-1] == 200, statuses
+        assert len(statuses) <= 2, statuses  # at most the scrape that found it dead fails
+        (second,) = worker_pids()
+        assert second != first
+    assert worker_pids() == []  # the app's cleanup stopped it
