@@ -9,8 +9,8 @@ Two kinds of figures, read two ways:
   zero with the process, as Prometheus counters do.
 * **Gauges of the database** (each monitor's state and last check, open incidents, the outbox)
   are read by :func:`read_gauges`: three aggregate queries whatever the number of monitors, on
-  a read-only connection of its own (:func:`open_reader`) so that the reader can run off the
-  event loop while the core writes (WAL lets one writer and readers work at once).
+  a read-only connection of its own (:func:`open_reader`), in the metrics worker's process
+  while the core writes (WAL lets one writer and readers work at once).
 
 Nothing here imports prometheus_client: the values are plain frozen data, and names, types and
 labels are given to them only by the web adapter.
@@ -266,7 +266,7 @@ _OUTBOX_SQL = (
 
 
 def open_reader(path: str) -> sqlite3.Connection:
-    """A read-only connection to the bot's database, usable from one other thread.
+    """A read-only connection to the bot's database (the metrics worker's, in its own process).
 
     Raises :class:`StorageError` when the file cannot be opened.
     """
@@ -276,7 +276,6 @@ def open_reader(path: str) -> sqlite3.Connection:
         conn = sqlite3.connect(
             f"file:{quote(path)}?mode=ro",
             uri=True,
-            check_same_thread=False,
             timeout=BUSY_TIMEOUT_MS / 1000,
         )
         conn.execute("PRAGMA query_only = ON")
@@ -291,8 +290,10 @@ def read_gauges(conn: sqlite3.Connection, now: float, *, path: str = "") -> Stor
     Raises :class:`StorageError` when the database fails (or :meth:`sqlite3.Connection.
     interrupt` stopped the read).
     """
+    own = not conn.in_transaction  # the bot's own connection (":memory:") may be in one
     try:
-        conn.execute("BEGIN")
+        if own:
+            conn.execute("BEGIN")
         try:
             monitors = tuple(
                 MonitorGauge(
@@ -316,7 +317,8 @@ def read_gauges(conn: sqlite3.Connection, now: float, *, path: str = "") -> Stor
                 for platform, n, oldest in conn.execute(_OUTBOX_SQL, (now,))
             }
         finally:
-            conn.execute("ROLLBACK")
+            if own:
+                conn.execute("ROLLBACK")
     except sqlite3.Error as exc:
         raise storage_error(exc, path) from exc
     return StoreGauges(monitors, incidents, outbox)

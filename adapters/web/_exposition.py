@@ -47,7 +47,7 @@ def _version() -> str:
 
 class FrameCollector:
     """A custom collector of the frame set for the scrape being encoded (one at a time: the
-    metrics thread encodes scrapes one after the other)."""
+    metrics worker encodes scrapes one after the other)."""
 
     def __init__(self) -> None:
         self.frame: Frame | None = None

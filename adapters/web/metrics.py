@@ -39,9 +39,10 @@ from bot.stats import CoreSnapshot, SchedulerSnapshot, StoreGauges, gate_state, 
 log = logging.getLogger("check502.web.metrics")
 
 PATH = "/metrics"
-TIMEOUT = 8.0
-"""Seconds a scrape may take before it is answered with a 503 (Prometheus's default
-``scrape_timeout`` is 10 s); the worker's start (once, some 1–2 s) is included."""
+TIMEOUT = 20.0
+"""Seconds a scrape may take before it is answered with a 503 and the worker replaced. At
+10,000 monitors a scrape is about 1 s of CPU, and takes several seconds on busy cores (the
+worker yields to the checks); the worker's start (once, 1–2 s) counts too."""
 MAX_QUEUED = 3
 """Scrapes in progress or waiting for the worker; one more is refused at once."""
 _LENGTH = struct.Struct(">I")

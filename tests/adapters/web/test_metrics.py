@@ -346,3 +346,15 @@ async def test_a_dead_worker_is_replaced(tmp_path: Path) -> None:
         (second,) = worker_pids()
         assert second != first
     assert worker_pids() == []  # the app's cleanup stopped it
+
+
+async def test_an_in_memory_database_is_read_by_the_bot_itself(tmp_path: Path) -> None:
+    """No other process can open ":memory:": the bot reads its gauges, the worker encodes."""
+    settings = fast_settings(tmp_path, None, db_path=":memory:")
+    with ok_server() as site:
+        async with ConsoleHarness(settings) as chat, serving(chat) as base:
+            monitor = await watch(chat, site.url)
+            got = await scrape(base)
+    assert got.status == 200
+    assert got.value("check502_monitor_up", monitor=str(monitor)) == 1
+    assert got.value("check502_monitor_http_status_code", monitor=str(monitor)) == 200
