@@ -48,10 +48,10 @@ MAX_QUEUED = 3
 _LENGTH = struct.Struct(">I")
 
 
-def install(app: web.Application, bot: Bot) -> None:
+def install(app: web.Application, bot: Bot, *, timeout: float = TIMEOUT) -> None:
     """Serve ``GET /metrics`` for ``bot`` on ``app``; the worker starts with the app and stops
-    at its cleanup."""
-    exporter = Exporter(bot)
+    at its cleanup. A scrape is answered within ``timeout`` seconds."""
+    exporter = Exporter(bot, timeout=timeout)
     app.router.add_get(PATH, exporter.handle)
     app.on_startup.append(exporter.start)
     app.on_cleanup.append(exporter.close)
@@ -73,8 +73,9 @@ def core_snapshot(bot: Bot) -> CoreSnapshot:
 class Exporter:
     """The ``/metrics`` handler and its worker process."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, timeout: float = TIMEOUT) -> None:
         self.bot = bot
+        self.timeout = timeout
         self._worker: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self._queued = 0
@@ -83,7 +84,7 @@ class Exporter:
         """Start the worker now, so the first scrape does not wait for it (a failure here is
         logged; the first scrape tries again)."""
         try:
-            async with asyncio.timeout(TIMEOUT):
+            async with asyncio.timeout(self.timeout):
                 await self._ensure_worker()
         except (OSError, TimeoutError) as exc:
             log.warning("the metrics worker did not start (%s); /metrics tries again", exc)
@@ -113,27 +114,37 @@ class Exporter:
             _accepts_gzip(request.headers.get("Accept-Encoding", "")),
             gauges,
         )
+        deadline = asyncio.get_running_loop().time() + self.timeout
         try:
-            async with asyncio.timeout(TIMEOUT):
-                async with self._lock:
-                    answer = await self._call(ask)
+            async with asyncio.timeout_at(deadline):
+                await self._lock.acquire()
         except TimeoutError:
-            log.warning("a /metrics scrape took over %s s; the worker is restarted", TIMEOUT)
-            await self._kill()
-            return _unavailable(f"the metrics took over {TIMEOUT:g} s to read")
+            return _unavailable("the scrapes before this one are still being read")
+        try:
+            async with asyncio.timeout_at(deadline):
+                answer = await self._call(ask)
+        except TimeoutError:
+            log.warning("a /metrics scrape took over %s s; the worker is replaced", self.timeout)
+            self._discard()
+            return _unavailable(f"the metrics took over {self.timeout:g} s to read")
         except (OSError, EOFError, ValueError, pickle.PickleError) as exc:
             log.warning(
-                "the metrics worker failed (%s: %s); it is restarted", type(exc).__name__, exc
+                "the metrics worker failed (%s: %s); it is replaced", type(exc).__name__, exc
             )
-            await self._kill()
+            self._discard()
             return _unavailable("the metrics worker failed; try again")
+        except asyncio.CancelledError:
+            self._discard()  # its answer to this request would be read by the next one
+            raise
+        finally:
+            self._lock.release()
         if isinstance(answer, Failure):
             if answer.storage:
                 return self._failed(answer.message)
             log.error("a /metrics scrape failed in the worker: %s", answer.message)
             return web.Response(status=500, text="metrics failed; the details are in the log\n")
         if not isinstance(answer, Encoded):
-            await self._kill()
+            self._discard()
             return _unavailable("the metrics worker failed; try again")
         headers = {"Content-Type": answer.content_type, "Vary": "Accept, Accept-Encoding"}
         if answer.gzipped:
@@ -170,14 +181,12 @@ class Exporter:
         # From the worker this module started, over its own pipe.
         return pickle.loads(await worker.stdout.readexactly(length))
 
-    async def _kill(self) -> None:
+    def _discard(self) -> None:
+        """Kill the worker (the child watcher reaps it); the next scrape starts a new one."""
         worker, self._worker = self._worker, None
-        if worker is None or worker.returncode is not None:
-            return
-        worker.kill()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(5):
-                await worker.wait()
+        if worker is not None and worker.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                worker.kill()
 
     def _failed(self, reason: str) -> web.Response:
         log.warning("a /metrics scrape could not read the database (%s)", reason)

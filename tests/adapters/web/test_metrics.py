@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -38,10 +39,10 @@ BAD = build_response(502, b"<html><body>upstream failed</body></html>")
 
 
 @asynccontextmanager
-async def serving(chat: ConsoleHarness) -> AsyncIterator[str]:
+async def serving(chat: ConsoleHarness, **options: float) -> AsyncIterator[str]:
     """``/metrics`` of ``chat.bot`` on a real server at 127.0.0.1:<free port>; its base URL."""
     app = web.Application()
-    install(app, chat.bot)
+    install(app, chat.bot, **options)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -358,3 +359,36 @@ async def test_an_in_memory_database_is_read_by_the_bot_itself(tmp_path: Path) -
     assert got.status == 200
     assert got.value("check502_monitor_up", monitor=str(monitor)) == 1
     assert got.value("check502_monitor_http_status_code", monitor=str(monitor)) == 200
+
+
+async def test_a_scrape_past_its_limit_is_a_503_in_time_and_the_worker_is_replaced(
+    tmp_path: Path,
+) -> None:
+    async with (
+        ConsoleHarness(fast_settings(tmp_path, None)) as chat,
+        serving(chat, timeout=1.0) as base,
+    ):
+        assert (await scrape(base)).status == 200
+        (first,) = worker_pids()
+        # 30,000 monitors (210,000 samples, seconds of encoding) for a 1-second limit.
+        rows = [
+            ("console", "local", "terminal", f"http://127.0.0.1:9/{i}", 60, 2, "200-399", 4.0)
+            for i in range(30_000)
+        ]
+        with chat.bot.store.transaction() as db:
+            db.conn.executemany(
+                "INSERT INTO monitors (platform, workspace, channel, url, every, confirm, expect,"
+                " timeout, created_by, created_at) VALUES (?,?,?,?,?,?,?,?, 'test', 0)",
+                rows,
+            )
+        started = time.monotonic()
+        got = await scrape(base)
+        took = time.monotonic() - started
+        assert got.status == 503
+        assert got.text == "metrics unavailable: the metrics took over 1 s to read\n"
+        assert took < 1.0 + 2.0  # the limit, and the loaded machine's margin
+        await until(lambda: first not in worker_pids())  # killed, not left encoding
+        chat.bot.store.execute("DELETE FROM monitors")
+        assert (await scrape(base)).status == 200
+        (second,) = worker_pids()
+        assert second != first
