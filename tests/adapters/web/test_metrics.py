@@ -12,6 +12,8 @@ from __future__ import annotations
 import gzip
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -392,3 +394,13 @@ async def test_a_scrape_past_its_limit_is_a_503_in_time_and_the_worker_is_replac
         assert (await scrape(base)).status == 200
         (second,) = worker_pids()
         assert second != first
+
+
+def test_the_bot_never_imports_prometheus_client() -> None:
+    """Only the metrics worker does: the bot's start and ``check502 --help`` stay fast."""
+    code = (
+        "import sys, adapters.web.metrics, adapters.main;"
+        " sys.exit('prometheus_client' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=60, check=False)
+    assert done.returncode == 0
