@@ -1,10 +1,11 @@
 """``check502-bot``: run the bot with the chat surfaces the environment configures.
 
-Every setting comes from the environment (the README's settings table). A bad setting stops the
-bot at start-up with one line naming the variable; so does a database that cannot be used (one
-line naming the file and what to do) and a second bot on the same database (naming the first
-one's PID). Exit codes: 0 stopped, 2 bad settings or an unusable database, 3 an unexpected
-internal error.
+Every setting comes from the environment (the README's settings table). The core's settings and
+every configured surface's are parsed first, before the database opens and before any surface
+starts or connects: a bad setting stops the bot there with one line naming the variable. So
+does a database that cannot be used (one line naming the file and what to do) and a second bot
+on the same database (naming the first one's PID). Exit codes: 0 stopped, 2 bad settings or an
+unusable database, 3 an unexpected internal error.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from typing import Any
 
-from adapters.registry import configured
+from adapters.registry import Configured, configure
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
 from bot.settings import Settings
@@ -26,20 +27,19 @@ from bot.storage import InstanceLock
 log = logging.getLogger("check502")
 
 
-async def _run(settings: Settings, env: Mapping[str, str]) -> None:
+async def _run(settings: Settings, surfaces: list[Configured[Any]]) -> None:
     lock = InstanceLock.acquire(settings.db_path)  # held until this process ends
     try:
-        await _serve(settings, env)
+        await _serve(settings, surfaces)
     finally:
         lock.release()
 
 
-async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
+async def _serve(settings: Settings, surfaces: list[Configured[Any]]) -> None:
     try:
         bot = Bot(settings)
     except OSError as exc:  # the database's own failures are StorageErrors already
         raise SettingsError(f"cannot start: {exc}") from None
-    surfaces = configured(env)
     # SIGTERM (a platform stopping the dyno or container) stops as Ctrl-C does: cleanly.
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
@@ -47,7 +47,7 @@ async def _serve(settings: Settings, env: Mapping[str, str]) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        await asyncio.gather(*(entry.run(bot, env) for entry in surfaces))
+        await asyncio.gather(*(surface.run(bot) for surface in surfaces))
     except asyncio.CancelledError:
         log.warning("check502-bot: stopping")
     finally:
@@ -63,8 +63,10 @@ def main() -> int:
     # APScheduler logs a line per skipped run; the core counts them (Schedule.metrics).
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     try:
+        # Everything parsed and checked before anything opens, connects or listens.
         settings = Settings.from_env(os.environ)
-        asyncio.run(_run(settings, os.environ))
+        surfaces = configure(os.environ, settings)
+        asyncio.run(_run(settings, surfaces))
     except SettingsError as exc:
         sys.stderr.write(f"check502-bot: {exc}\n")
         return 2

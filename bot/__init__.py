@@ -1,7 +1,8 @@
 """check502's platform-neutral bot core: one grammar, monitors, alerts, storage.
 
-Surfaces (console, Slack, Discord, Telegram) turn platform events into text for
-:meth:`Bot.handle` and render the reply values it returns; alerts reach them through
+Surfaces (console, Slack, Discord, Telegram) parse what a user typed once, with the one grammar
+(:func:`parse_command`), hand the :class:`Command` to :meth:`Bot.handle` and render the reply
+values it returns (the sequence is :mod:`adapters.flow`); alerts reach them through
 :class:`Surface.deliver`. Nothing here knows a chat platform.
 """
 

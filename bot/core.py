@@ -1,9 +1,9 @@
 """The bot: one object every surface talks to.
 
-``await bot.handle(context, text)`` parses a command (the one grammar, :mod:`bot.commands`),
-executes it for the channel in ``context`` and returns a reply value for the surface to
-render. ``start()`` opens the database, rebuilds the schedule from the monitors table, and
-starts the outbox sender that delivers alerts through the attached surfaces.
+``await bot.handle(context, command)`` executes a command (parsed once, by the surface's flow,
+with the one grammar of :mod:`bot.commands`) for the channel in ``context`` and returns a reply
+value for the surface to render. ``start()`` opens the database, rebuilds the schedule from the
+monitors table, and starts the outbox sender that delivers alerts through the attached surfaces.
 
 A monitor belongs to the channel that created it: every command that names a monitor id finds
 it only in the caller's channel, and says "no such monitor" otherwise, whether or not it exists
@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import shlex
 import time
 from collections.abc import Awaitable, Callable
@@ -32,12 +33,13 @@ from bot.commands import (
     History,
     ListMonitors,
     Mute,
+    Status,
     Unmute,
     Unwatch,
     Watch,
+    format_command,
     format_duration,
     help_text,
-    parse_command,
 )
 from bot.errors import BotError, Conflict, NotFound, RateLimited, StorageError
 from bot.health import Health
@@ -50,6 +52,7 @@ from bot.model import (
     ListReply,
     Monitor,
     Reply,
+    StatusReply,
     TextReply,
     WatchReply,
 )
@@ -59,6 +62,7 @@ from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
 from bot.settings import Settings
 from bot.stats import Stats
+from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
 from bot.surface import Surface
 from checks import (
@@ -142,6 +146,7 @@ class Bot:
             self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
         )
         self.sender = Sender(self.store, self.surfaces, settings, clock=clock, stats=self.stats)
+        self.status_pages = StatusPages(self.store)
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
         self._tasks: list[asyncio.Task[None]] = []
@@ -182,6 +187,7 @@ class Bot:
         self._tasks.clear()
 
     def close(self) -> None:
+        self.status_pages.close()
         self.store.close()
 
     async def prune(self) -> None:
@@ -215,12 +221,13 @@ class Bot:
     # ------------------------------------------------------------------------------- commands
 
     async def handle(
-        self, context: Context, text: str, *, progress: Progress | None = None
+        self, context: Context, command: Command, *, progress: Progress | None = None
     ) -> Reply:
-        """Parse and execute; every failure becomes a one-sentence :class:`ErrorReply`.
-        A check of several runs reports its progress to ``progress`` (see :data:`Progress`)."""
+        """Execute a parsed command; every failure becomes a one-sentence :class:`ErrorReply`.
+        A check of several runs reports its progress to ``progress`` (see :data:`Progress`).
+        The text was parsed once, at the edge (:mod:`adapters.flow`); it is not parsed again."""
         try:
-            reply = await self.execute(context, parse_command(text), progress=progress)
+            reply = await self.execute(context, command, progress=progress)
         except StorageError as exc:
             # Every write of a command is one transaction: nothing of it was kept.
             self._command_faults.fault(exc)
@@ -228,7 +235,9 @@ class Bot:
         except (UsageError, BotError) as exc:
             return ErrorReply(str(exc))
         except Exception:
-            log.exception("command %r from %s failed", text[:200], context.channel)
+            log.exception(
+                "command %r from %s failed", format_command(command)[:200], context.channel
+            )
             return ErrorReply(OUR_FAULT)
         self._command_faults.ok()
         return reply
@@ -270,9 +279,35 @@ class Bot:
                 return self._details(self._find(context, mid))
             case Explain(line=line):
                 return ExplainReply(explain(line))
+            case Status(action=action):
+                return self._status(context, action)
             case Help(topic=topic):
                 return TextReply(help_text(topic, check_limit=self.settings.check_limit))
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    def _status(self, context: Context, action: str | None) -> StatusReply:
+        """Say, open or revoke the channel's status page (an unguessable token per channel;
+        a new one each time it is turned on again)."""
+        channel = context.channel
+        changed = False
+        if action == "off":
+            changed = self.store.close_status(channel)
+            token = None
+        elif action == "on":
+            fresh = secrets.token_urlsafe(24)
+            token = self.store.open_status(channel, fresh, by=context.user, now=self.clock())
+            changed = token == fresh
+        else:
+            token = self.store.status_token(channel)
+        path = None if token is None else f"/status/{token}"
+        base = self.settings.public_url
+        url = f"{base}{path}" if base is not None and path is not None else None
+        return StatusReply(path=path, url=url, action=action, changed=changed)
+
+    async def status_page(self, token: str) -> StatusPage | None:
+        """The page a status token opens, None for an unknown or revoked token (loaded in a
+        worker thread: :class:`bot.statuspage.StatusPages`)."""
+        return await self.status_pages.page(token, self.clock())
 
     def _details(self, monitor: Monitor) -> Reply:
         """The diagnosis a monitor's alert showed: the DOWN of its open or last incident."""

@@ -6,11 +6,11 @@ them at start-up and names the variable that is wrong, rather than failing later
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.commands import CHECK_LIMIT
+from bot.commands.durations import setting_seconds
 from bot.errors import SettingsError
 from checks import AddressPolicy, UsageError
 from checks.dns import parse_nameserver
@@ -19,15 +19,14 @@ from checks.target import parse_url
 MAX_CHECK_LIMIT = 600.0
 """The longest overall limit of a chat check: a chat platform lets a reply be edited for at
 least this long (Discord's interaction token lasts 15 minutes, Slack's response URL 30)."""
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$", re.IGNORECASE)
 
 
 def _seconds(name: str, text: str, *, minimum: float = 0.0) -> float:
-    match = _DURATION.match(text)
-    if match is None:
+    """A duration setting, read by the grammar's one duration parser (its SETTING rules:
+    ``500ms``, ``5s``, ``10m``, ``1h30m``, ``2d``, fractions, a bare number is seconds)."""
+    value = setting_seconds(text)
+    if value is None:
         raise SettingsError(f"{name}={text!r} is not a duration (e.g. 5s, 10m, 1h)")
-    value = float(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum:g} s")
     return value
@@ -41,6 +40,20 @@ def _int(name: str, text: str, *, minimum: int = 0) -> int:
     if value < minimum:
         raise SettingsError(f"{name} must be at least {minimum}")
     return value
+
+
+def _public_url(text: str) -> str:
+    if "@" in text:  # a password would land in the log with the message: not quoted
+        raise SettingsError("CHECK502_PUBLIC_URL must not contain a user name or password")
+    bad = f"CHECK502_PUBLIC_URL={text!r} is not an http(s) URL like https://bot.example.com"
+    if not text.lower().startswith(("http://", "https://")):
+        raise SettingsError(bad)
+    if "?" in text or "#" in text:
+        raise SettingsError(f"{bad} (no query or fragment)")
+    try:
+        return parse_url(text).url.rstrip("/")
+    except UsageError:
+        raise SettingsError(bad) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,9 @@ class Settings:
     check_limit: float = CHECK_LIMIT
     """Seconds a chat check (``/check502 <url> runs=10``) takes at most, every run and retry
     included; runs not finished by then are left out and the reply says so."""
+    public_url: str | None = None
+    """Where the bot's web server is reached from outside (``CHECK502_PUBLIC_URL``), without a
+    trailing slash: ``/check502 status`` gives ``<public_url>/status/<token>`` as a link."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -148,6 +164,8 @@ class Settings:
                         f"CHECK502_CONTROL_URL={v!r} is not an http(s) URL (or off)"
                     ) from None
                 values["control_url"] = v.strip()
+        if (v := get("CHECK502_PUBLIC_URL")) is not None:
+            values["public_url"] = _public_url(v.strip())
         if (v := get("CHECK502_CERT_WARN_DAYS")) is not None:
             try:
                 days = tuple(sorted({int(d) for d in v.split(",") if d.strip()}, reverse=True))

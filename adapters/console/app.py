@@ -15,34 +15,22 @@ import io
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import TextIO
 
+from adapters import flow
 from adapters.cli.render import Style
 from adapters.console.harness import CONSOLE
+from adapters.console.hooks import ConsoleHooks
 from adapters.console.render import render_reply
 from adapters.console.surface import ConsoleSurface, Posted
-from adapters.present import progress_line
-from bot.commands import Check, Watch, parse_command
 from bot.core import Bot
-from bot.errors import BotError
-from bot.model import Context
-from checks import UsageError
+from bot.model import Context, Reply
 
 _BANNER = (
     "check502 console: a chat with the bot in this terminal.\n"
     "Try: /check502 https://example.com/ · watch <url> · list · help · quit\n"
 )
-
-
-def _probed(text: str) -> str | None:
-    """The URL a command probes (a check or watch), which is acknowledged at once."""
-    try:
-        command = parse_command(text)
-    except (UsageError, BotError):
-        return None
-    if isinstance(command, Check | Watch):
-        return command.url
-    return None
 
 
 _MAX_LINE = 64 * 1024
@@ -109,7 +97,15 @@ def _pump_on_a_thread(
     threading.Thread(target=pump, name="console-stdin", daemon=True).start()
 
 
-async def run_console(bot: Bot, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
+async def run_console(
+    bot: Bot,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    *,
+    render: Callable[[Reply, Style], str] = render_reply,
+) -> None:
+    """The console until ``quit`` or the end of ``stdin``; ``render`` turns replies into text
+    (a parameter so that tests can hand in a failing one)."""
     style = Style.for_stream(stdout)
     interactive = stdin.isatty()
 
@@ -127,15 +123,7 @@ async def run_console(bot: Bot, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
     running: set[asyncio.Task[None]] = set()
 
     async def one(text: str) -> None:
-        url = _probed(text)
-        progress = None
-        if url is not None:
-            write(style.dim(f"Checking {url}…"))
-
-            async def progress(done: int, runs: int) -> None:
-                write(style.dim(progress_line(url, done, runs)))
-
-        write(render_reply(await bot.handle(context, text, progress=progress), style))
+        await flow.run(bot, ConsoleHooks(write, write, style, render=render), context, text)
 
     try:
         lines = await _lines(stdin)

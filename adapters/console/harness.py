@@ -13,11 +13,13 @@ import asyncio
 from types import TracebackType
 from typing import Self
 
+from adapters import flow
 from adapters.cli.render import Style
-from adapters.console.render import render_reply
+from adapters.console.hooks import ConsoleHooks
 from adapters.console.surface import ConsoleSurface, Posted
-from bot.core import Bot
-from bot.model import Channel, Context, Reply
+from bot.commands import Check, CommandError
+from bot.core import Bot, Progress
+from bot.model import Channel, Context, ErrorReply, Reply
 from bot.settings import Settings
 from checks import Resolver, Transport
 
@@ -42,6 +44,8 @@ class ConsoleHarness:
         self.bot.attach(self.surface)
         self.last_reply: Reply | None = None
         self.progress: list[tuple[int, int]] = []
+        self.notes: list[str] = []
+        """The acknowledgements shown ("Checking <url>…"), in order."""
 
     def _show(self, posted: Posted) -> None:
         self.posted.append(posted)
@@ -61,15 +65,14 @@ class ConsoleHarness:
         self.bot.close()
 
     async def push(self, text: str, *, user: str | None = None, channel: Channel = CONSOLE) -> str:
-        """Run a command as ``user`` in ``channel``; return the reply as the terminal shows it.
-        A check's progress updates go to :attr:`progress` as ``(runs done, runs)``."""
-
-        async def progress(done: int, runs: int) -> None:
-            self.progress.append((done, runs))
-
-        reply = await self.bot.handle(Context(channel, user or self.user), text, progress=progress)
-        self.last_reply = reply
-        return render_reply(reply, Style(False))
+        """Run a command as ``user`` in ``channel`` through the console's command flow; return
+        the reply as the terminal shows it (a usage error included). Acknowledgements go to
+        :attr:`notes`, a check's progress updates to :attr:`progress` as ``(runs done, runs)``."""
+        shown: list[str] = []
+        hooks = _HarnessHooks(self, shown)
+        reply = await flow.run(self.bot, hooks, Context(channel, user or self.user), text)
+        self.last_reply = reply if reply is not None else hooks.refused
+        return shown[-1]
 
     async def pop(self, timeout: float = 10.0) -> Posted:
         """The next message the surface showed; raises ``TimeoutError`` after ``timeout``."""
@@ -81,3 +84,22 @@ class ConsoleHarness:
         while not self._queue.empty():
             items.append(self._queue.get_nowait())
         return items
+
+
+class _HarnessHooks(ConsoleHooks):
+    """The console's hooks, recording instead of printing."""
+
+    def __init__(self, chat: ConsoleHarness, shown: list[str]) -> None:
+        super().__init__(chat.notes.append, shown.append, Style(False))
+        self.chat = chat
+        self.refused: Reply | None = None
+
+    async def refuse(self, error: CommandError) -> None:
+        self.refused = ErrorReply(str(error))
+        await super().refuse(error)
+
+    def progress(self, check: Check) -> Progress | None:
+        async def record(done: int, runs: int) -> None:
+            self.chat.progress.append((done, runs))
+
+        return record

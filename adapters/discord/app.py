@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
@@ -24,6 +24,7 @@ import yarl
 from discord import app_commands
 from discord.gateway import DiscordWebSocket
 
+from adapters import flow
 from adapters.discord.config import DiscordConfig, Sync
 from adapters.discord.render import (
     MUTE_SECONDS,
@@ -33,12 +34,12 @@ from adapters.discord.render import (
     reply_message,
 )
 from adapters.discord.surface import NO_MENTIONS, DiscordSurface, kwargs
+from adapters.flow import Acked
 from adapters.present import progress_line
-from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
+from bot.commands import Ack, Check, Command, CommandError, Details, Help, Mute
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
 from bot.model import Channel, Context, ErrorReply, Reply
-from checks import UsageError
 
 log = logging.getLogger("check502.discord")
 
@@ -53,13 +54,6 @@ def context_of(interaction: discord.Interaction[Any]) -> Context:
     parent = where.parent_id if isinstance(where, discord.Thread) else None
     channel = str(parent or interaction.channel_id or "-")
     return Context(Channel("discord", guild, channel), str(interaction.user.id))
-
-
-def _parse(text: str) -> Command | str:
-    try:
-        return parse_command(text)
-    except (UsageError, BotError) as exc:
-        return str(exc)
 
 
 def _words(*parts: str | None, **options: object) -> str:
@@ -201,29 +195,9 @@ class Check502Client(discord.Client):
     # --------------------------------------------------------------------------- commands
 
     async def run_command(self, interaction: discord.Interaction[Any], text: str) -> None:
-        parsed = _parse(text)
-        if isinstance(parsed, str):
-            await interaction.response.send_message(
-                f"✗ {md(parsed)}"[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
-            )
-            return
-        context = context_of(interaction)
-        if isinstance(parsed, Help):
-            reply = await self.core.execute(context, parsed)
-            await interaction.response.send_message(
-                **kwargs(reply_message(reply), view_for), ephemeral=True
-            )
-            return
-        if isinstance(parsed, Check | Watch):
-            await interaction.response.defer(thinking=True)
-            shown = self._progress(interaction, parsed.url) if isinstance(parsed, Check) else None
-            reply = await self.core.handle(context, text, progress=shown)
-            await self._deferred(interaction, reply)
-            return
-        reply = await self.core.handle(context, text)
-        await interaction.response.send_message(
-            **kwargs(self._render(reply), view_for), ephemeral=isinstance(reply, ErrorReply)
-        )
+        """The shared command flow (:mod:`adapters.flow`) with Discord's hooks."""
+        hooks = _DiscordCommand(self, interaction)
+        await flow.run(self.core, hooks, context_of(interaction), text)
 
     def _progress(self, interaction: discord.Interaction[Any], url: str) -> Progress:
         """Edits the deferred response ("thinking…") into "Checking <url>… 3/10 runs"."""
@@ -235,15 +209,13 @@ class Check502Client(discord.Client):
         return show
 
     def _render(self, reply: Reply) -> Message:
-        try:
-            return reply_message(reply)
-        except Exception:  # a rendering bug must not leave "thinking…" forever
-            log.exception("could not render a %s for Discord", type(reply).__name__)
-            return reply_message(ErrorReply(OUR_FAULT))
+        return flow.render_safely(_RENDERER, reply)[1]
 
-    async def _deferred(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
-        """Edit the deferred response with ``reply``; an error replaces it with a private note."""
-        msg = self._render(reply)
+    async def _deferred(
+        self, interaction: discord.Interaction[Any], reply: Reply, msg: Message
+    ) -> None:
+        """Edit the deferred response with ``reply`` (rendered as ``msg``); an error replaces it
+        with a private note."""
         if isinstance(reply, ErrorReply) or msg.embed is None:
             await interaction.delete_original_response()
             await interaction.followup.send(
@@ -277,7 +249,7 @@ class Check502Client(discord.Client):
         the alert stays the incident's record."""
         await interaction.response.defer()
         if button.action == "details":
-            reply = await self.core.handle(context, f"details {button.monitor_id}")
+            reply = await self.core.handle(context, Details(button.monitor_id))
         else:
             reply = await self.core.recheck(context, button.monitor_id)
         msg = self._render(reply)
@@ -303,10 +275,10 @@ class Check502Client(discord.Client):
         if button.action in ("recheck", "details"):  # Details: the alert's full diagnosis
             await self._recheck(interaction, context, button)
             return
-        command = (
-            f"mute {button.monitor_id} {format_duration(MUTE_SECONDS)}"
+        command: Command = (
+            Mute(button.monitor_id, MUTE_SECONDS)
             if button.action == "mute"
-            else f"ack {button.monitor_id}"
+            else Ack(button.monitor_id)
         )
         reply = await self.core.handle(context, command)
         message = interaction.message
@@ -322,11 +294,59 @@ class Check502Client(discord.Client):
         )
 
 
+# ------------------------------------------------------------------------------ command flow
+
+
+class _DiscordRenderer:
+    platform = "discord"
+
+    def render(self, reply: Reply) -> Message:
+        return reply_message(reply)
+
+
+_RENDERER = _DiscordRenderer()
+
+
+class _DiscordCommand(_DiscordRenderer):
+    """Discord's hooks into the shared command flow for one slash command: a command that
+    probes is deferred ("check502 is thinking…") and its response edited with the result;
+    a usage error, a refusal and help are ephemeral."""
+
+    def __init__(self, client: Check502Client, interaction: discord.Interaction[Any]) -> None:
+        self.client = client
+        self.interaction = interaction
+        self.private = False
+
+    async def refuse(self, error: CommandError) -> None:
+        await self.interaction.response.send_message(
+            f"✗ {md(str(error))}"[:2000], ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    async def acknowledge(self, command: Command) -> Acked:
+        if flow.probes(command):
+            await self.interaction.response.defer(thinking=True)
+            return Acked.PLACEHOLDER
+        self.private = isinstance(command, Help)
+        return Acked.NOTHING
+
+    def progress(self, check: Check) -> Progress | None:
+        return self.client._progress(self.interaction, check.url)
+
+    async def answer(self, reply: Reply, rendered: Message, *, replace: bool) -> None:
+        if replace:
+            await self.client._deferred(self.interaction, reply, rendered)
+            return
+        await self.interaction.response.send_message(
+            **kwargs(rendered, view_for),
+            ephemeral=self.private or isinstance(reply, ErrorReply),
+        )
+
+
 # ---------------------------------------------------------------------------------- commands
 
 
 def build_commands(client: Check502Client) -> app_commands.Group:
-    """``/check502 check|watch|list|unwatch|mute|unmute|ack|history|explain|help``."""
+    """``/check502 check|watch|list|unwatch|mute|unmute|ack|history|explain|status|help``."""
     group = app_commands.Group(
         name="check502", description="Diagnose 502 Bad Gateway errors, and watch URLs"
     )
@@ -408,6 +428,15 @@ def build_commands(client: Check502Client) -> app_commands.Group:
     async def explain(interaction: discord.Interaction[Any], line: str) -> None:
         await client.run_command(interaction, f"explain {line}")
 
+    @group.command(
+        name="status", description="This channel's public status page: on, off, or its URL"
+    )
+    @app_commands.describe(action="on creates the page, off revokes its URL; empty says the URL")
+    async def status(
+        interaction: discord.Interaction[Any], action: Literal["on", "off"] | None = None
+    ) -> None:
+        await client.run_command(interaction, _words("status", action))
+
     @group.command(name="help", description="How to use check502")
     @app_commands.describe(topic="A command to explain, e.g. watch")
     async def help_(interaction: discord.Interaction[Any], topic: str | None = None) -> None:
@@ -420,8 +449,13 @@ def build_commands(client: Check502Client) -> app_commands.Group:
 
 
 async def run_discord(bot: Bot, env: Mapping[str, str]) -> None:
+    """:func:`serve_discord` with the configuration read from ``env`` (for embedding; the
+    entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
+    await serve_discord(bot, DiscordConfig.from_env(env))
+
+
+async def serve_discord(bot: Bot, config: DiscordConfig) -> None:
     """The Discord surface until cancelled: the gateway for commands, REST for alerts."""
-    config = DiscordConfig.from_env(env)
     discord.http.Route.BASE = config.api_url
     if config.gateway_url is not None:
         # discord.py connects to this constant (it does not ask GET /gateway/bot).

@@ -1,13 +1,14 @@
 """The Slack surface: the Bolt app (``/check502``, its buttons), its server, its alert surface.
 
-Slash commands are acknowledged inside Slack's 3 seconds by a listener that only parses:
-a usage error is the (ephemeral) acknowledgement itself; a command that probes is acknowledged
-in the channel with "Checking <url>…", which the result then replaces through ``respond()``.
-The work runs in Bolt's lazy listeners, after the acknowledgement (``process_before_response``:
-the acknowledgement leaves first), and a result replacing it waits :data:`ACK_HEAD_START` after
-it. Buttons carry a monitor id
-and run the same commands the user could type (``mute 3 1h``, ``ack 3``), so there is one
-grammar and one set of rules.
+Slash commands run the shared command flow (:mod:`adapters.flow`) split in two, as Bolt splits
+them: the ack listener parses the text, once, and acknowledges inside Slack's 3 seconds (a
+usage error is the ephemeral acknowledgement itself; a command that probes is acknowledged in
+the channel with "Checking <url>…", which the result then replaces through ``respond()``).
+The parsed command reaches Bolt's lazy listener in Bolt's context, and the work runs there,
+after the acknowledgement (``process_before_response``: the acknowledgement leaves first); a
+result replacing it waits :data:`ACK_HEAD_START` after it. Buttons carry a monitor id and run
+the same commands the user could type (mute, ack), as typed commands, so there is one grammar
+and one set of rules.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -32,6 +33,8 @@ from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
 from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters import flow
+from adapters.flow import Acked
 from adapters.present import progress_line
 from adapters.slack.config import SCOPES, Mode, SlackConfig
 from adapters.slack.incoming import SlackGate
@@ -49,11 +52,11 @@ from adapters.slack.render import (
     reply_message,
 )
 from adapters.slack.surface import ClientFor, SlackSurface, web_client
-from bot.commands import Check, Command, Help, Watch, format_duration, parse_command
-from bot.core import OUR_FAULT, Bot, Progress
-from bot.errors import BotError, SettingsError
+from bot.commands import Ack as BotAck
+from bot.commands import Check, Command, CommandError, Details, Help, Mute
+from bot.core import Bot, Progress
+from bot.errors import SettingsError
 from bot.model import Channel, Context, ErrorReply, Reply
-from checks import UsageError
 
 log = logging.getLogger("check502.slack")
 
@@ -75,7 +78,6 @@ in milliseconds, and a replacement that reaches Slack before the message it repl
 leave "Checking…" in the channel for good (bench/slack_ack saw the result arrive first)."""
 PROGRESS_EDITS = 2
 """Progress edits of one check's "Checking…" message through its response URL (of 5 uses)."""
-_ACKED_KEPT = 10_000
 _RESPOND_FAILURES = (aiohttp.ClientError, asyncio.TimeoutError, OSError, SlackClientError)
 
 
@@ -83,24 +85,92 @@ def _context(team: str | None, channel: str | None, user: str | None) -> Context
     return Context(Channel("slack", team or "-", channel or "-"), user or "-")
 
 
-def _parse(text: str) -> Command | str:
-    """The command, or the sentence saying why it is not one."""
-    try:
-        return parse_command(text)
-    except (UsageError, BotError) as exc:
-        return str(exc)
+def _command_context(command: dict[str, Any]) -> Context:
+    return _context(command.get("team_id"), command.get("channel_id"), command.get("user_id"))
 
 
-def _probes(command: Command | str) -> bool:
-    return isinstance(command, Check | Watch)
+class Render(Protocol):
+    """How replies become Slack messages (:func:`adapters.slack.render.reply_message`)."""
+
+    def __call__(self, reply: Reply, *, rerun: str | None = ...) -> Message: ...
+
+
+_ACCEPTED = "check502_accepted"
+"""Where the ack listener leaves the parsed command for the lazy one, in Bolt's context (which
+Bolt copies into the lazy listener's request after the acknowledgement)."""
+_ACKED_AT = "check502_acked_at"
+
+
+class _SlackCommand:
+    """Slack's hooks into the shared command flow (:mod:`adapters.flow`) for one slash command
+    or button: ``ack`` in the ack listener, ``respond`` and ``client`` in the lazy one."""
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        slack: SlackApp,
+        context: Context,
+        *,
+        ack: AsyncAck | None = None,
+        respond: AsyncRespond | None = None,
+        client: AsyncWebClient | None = None,
+        rerun: str | None = None,
+        acked_at: float | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        self.slack = slack
+        self.context = context
+        self.ack = ack
+        self.respond = respond
+        self.client = client
+        self.rerun = rerun
+        self.acked_at = acked_at
+        self.show_progress = show_progress
+
+    async def refuse(self, error: CommandError) -> None:
+        assert self.ack is not None
+        await self.ack(text=f"✗ {esc(str(error))}")
+
+    async def acknowledge(self, command: Command) -> Acked:
+        assert self.ack is not None
+        if isinstance(command, Help):  # quick: the acknowledgement itself is the answer
+            _, msg = flow.render_safely(self, await self.slack.bot.handle(self.context, command))
+            await self.ack(**msg.payload())
+            return Acked.ANSWERED
+        if flow.probes(command):
+            await self.ack(response_type="in_channel", text=f"Checking {esc(command.url)}…")
+            self.acked_at = time.monotonic()
+            return Acked.PLACEHOLDER
+        await self.ack()
+        return Acked.NOTHING
+
+    def progress(self, check: Check) -> Progress | None:
+        if not self.show_progress:
+            return None
+        assert self.respond is not None
+        return self.slack._progress(self.respond, self.context, check.url)
+
+    def render(self, reply: Reply) -> Message:
+        return self.slack.render(reply, rerun=self.rerun)
+
+    async def answer(self, reply: Reply, rendered: Message, *, replace: bool) -> None:
+        assert self.respond is not None and self.client is not None
+        if replace and self.acked_at is not None:
+            await asyncio.sleep(max(0.0, self.acked_at + ACK_HEAD_START - time.monotonic()))
+        await self.slack._answer(
+            self.respond, self.client, self.context, reply, rendered, replace=replace
+        )
 
 
 class SlackApp:
     """The Bolt app wired to the bot core, and the alert surface that posts with its tokens."""
 
-    def __init__(self, bot: Bot, config: SlackConfig) -> None:
+    def __init__(self, bot: Bot, config: SlackConfig, *, render: Render = reply_message) -> None:
         self.bot = bot
         self.config = config
+        self.render = render
+        """Reply values to Slack messages; a parameter so that tests can hand in a failing one."""
         self.client = web_client(
             config.api_url, None if config.mode is Mode.OAUTH else config.bot_token
         )
@@ -137,8 +207,6 @@ class SlackApp:
                 process_before_response=True,
             )
         self.surface = SlackSurface(self._client_for)
-        self._acked: OrderedDict[str, float] = OrderedDict()
-        """When each probing command was acknowledged, by its response_url."""
         self._register()
 
     async def _client_for(self, team: str) -> AsyncWebClient | None:
@@ -167,38 +235,36 @@ class SlackApp:
             app.action(action_id)(ack=self._ack_action, lazy=[work])
         app.error(self._error)
 
-    async def _ack_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        parsed = _parse(command.get("text") or "")
-        if isinstance(parsed, str):
-            await ack(text=f"✗ {esc(parsed)}")
-        elif isinstance(parsed, Help):
-            reply = await self.bot.execute(_context(None, None, None), parsed)
-            await ack(**reply_message(reply).payload())
-        elif isinstance(parsed, Check | Watch):
-            await ack(response_type="in_channel", text=f"Checking {esc(parsed.url)}…")
-            self._acked[str(command.get("response_url"))] = time.monotonic()
-            while len(self._acked) > _ACKED_KEPT:
-                self._acked.popitem(last=False)
-        else:
-            await ack()
+    async def _ack_command(
+        self, ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        """Parse the text, once, and acknowledge within Slack's 3 seconds."""
+        hooks = _SlackCommand(self, _command_context(command), ack=ack)
+        accepted = await flow.acknowledge(hooks, command.get("text") or "")
+        if accepted is not None:
+            context[_ACCEPTED] = accepted
+            context[_ACKED_AT] = hooks.acked_at
 
     async def _run_command(
-        self, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+        self,
+        command: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
     ) -> None:
-        text = command.get("text") or ""
-        parsed = _parse(text)
-        if isinstance(parsed, str | Help):
+        """The lazy half: run what the ack listener parsed and answer."""
+        accepted = context.get(_ACCEPTED)
+        if not isinstance(accepted, flow.Accepted):
             return  # the acknowledgement was the answer
-        context = _context(
-            command.get("team_id"), command.get("channel_id"), command.get("user_id")
+        hooks = _SlackCommand(
+            self,
+            _command_context(command),
+            respond=respond,
+            client=client,
+            rerun=accepted.text if isinstance(accepted.command, Check) else None,
+            acked_at=context.get(_ACKED_AT),
         )
-        shown = self._progress(respond, context, parsed.url) if isinstance(parsed, Check) else None
-        reply = await self.bot.handle(context, text, progress=shown)
-        rerun = text if isinstance(parsed, Check) else None
-        acked = self._acked.pop(str(command.get("response_url")), None)
-        if acked is not None:
-            await asyncio.sleep(max(0.0, acked + ACK_HEAD_START - time.monotonic()))
-        await self._answer(respond, client, context, reply, rerun=rerun, replace=_probes(parsed))
+        await flow.complete(self.bot, hooks, hooks.context, accepted)
 
     def _progress(self, respond: AsyncRespond, context: Context, url: str) -> Progress:
         """Replaces "Checking <url>…" with "Checking <url>… 3/10 runs", at most
@@ -228,17 +294,12 @@ class SlackApp:
         client: AsyncWebClient,
         context: Context,
         reply: Reply,
+        msg: Message,
         *,
-        rerun: str | None = None,
         replace: bool,
     ) -> None:
-        """Show ``reply``: in the channel, replacing the acknowledgement, or privately if an error."""
-        try:
-            msg = reply_message(reply, rerun=rerun)
-        except Exception:  # a rendering bug must not leave "Checking…" forever
-            log.exception("could not render a %s for Slack", type(reply).__name__)
-            reply = ErrorReply(OUR_FAULT)
-            msg = reply_message(reply)
+        """Show ``reply`` (rendered as ``msg``): in the channel, replacing the acknowledgement,
+        or privately if an error."""
         if isinstance(reply, ErrorReply):
             if replace:
                 await self._respond(respond, None, context, Message(""), delete_original=True)
@@ -303,7 +364,9 @@ class SlackApp:
         reply = await self.bot.recheck(context, monitor_id)
         if await self._in_thread(body, client, context, reply):
             return
-        await self._answer(respond, client, context, reply, replace=True)
+        hooks = _SlackCommand(self, context, respond=respond, client=client)
+        reply, msg = flow.render_safely(hooks, reply)
+        await self._answer(respond, client, context, reply, msg, replace=True)
 
     async def _details(
         self, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
@@ -312,10 +375,11 @@ class SlackApp:
         context, monitor_id = self._clicked(body)
         if monitor_id is None:
             return
-        reply = await self.bot.handle(context, f"details {monitor_id}")
+        reply = await self.bot.handle(context, Details(monitor_id))
         if await self._in_thread(body, client, context, reply):
             return
-        await self._respond(respond, None, context, reply_message(reply), response_type="ephemeral")
+        _, msg = flow.render_safely(_SlackCommand(self, context), reply)
+        await self._respond(respond, None, context, msg, response_type="ephemeral")
 
     async def _in_thread(
         self, body: dict[str, Any], client: AsyncWebClient, context: Context, reply: Reply
@@ -327,7 +391,9 @@ class SlackApp:
         if not on_alert or isinstance(reply, ErrorReply):
             return False
         # An alert stays as the incident's record: what its buttons show goes into its thread.
-        msg = reply_message(reply)
+        shown, msg = flow.render_safely(_SlackCommand(self, context), reply)
+        if isinstance(shown, ErrorReply):
+            return False  # a rendering failure: the caller answers privately
         try:
             await client.chat_postMessage(
                 channel=context.channel.channel,
@@ -345,32 +411,41 @@ class SlackApp:
     ) -> None:
         context, _ = self._clicked(body)
         text = str((body.get("actions") or [{}])[0].get("value", ""))
-        if not isinstance(_parse(text), Check):
+        command = flow.parse(text)
+        if not isinstance(command, Check):
             return  # only a check is ever put on this button
-        reply = await self.bot.handle(context, text)
-        await self._answer(respond, client, context, reply, rerun=text, replace=True)
+        hooks = _SlackCommand(
+            self, context, respond=respond, client=client, rerun=text, show_progress=False
+        )
+        await flow.complete(
+            self.bot, hooks, context, flow.Accepted(command, text, Acked.PLACEHOLDER)
+        )
 
     async def _mute(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         await self._in_place(
-            body, respond, f"mute {{id}} {format_duration(MUTE_SECONDS)}", "🔕 Muted for 1 h", MUTE
+            body, respond, lambda mid: Mute(mid, MUTE_SECONDS), "🔕 Muted for 1 h", MUTE
         )
 
     async def _acknowledge(self, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await self._in_place(body, respond, "ack {id}", "✋ Acknowledged", ACK)
+        await self._in_place(body, respond, BotAck, "✋ Acknowledged", ACK)
 
     async def _in_place(
-        self, body: dict[str, Any], respond: AsyncRespond, command: str, note: str, button: str
+        self,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        command: Callable[[int], Command],
+        note: str,
+        button: str,
     ) -> None:
         """Run a button's command; show it on the message itself, or privately if refused."""
         context, monitor_id = self._clicked(body)
         if monitor_id is None:
             return
-        reply = await self.bot.handle(context, command.format(id=monitor_id))
+        reply = await self.bot.handle(context, command(monitor_id))
         message = body.get("message") or {}
         if isinstance(reply, ErrorReply) or not message.get("blocks"):
-            await self._respond(
-                respond, None, context, reply_message(reply), response_type="ephemeral"
-            )
+            _, msg = flow.render_safely(_SlackCommand(self, context), reply)
+            await self._respond(respond, None, context, msg, response_type="ephemeral")
             return
         blocks = annotated(message["blocks"], f"{note} by <@{esc(context.user)}>", drop=[button])
         text = str(message.get("text") or "check502")
@@ -424,8 +499,13 @@ async def _check_token(client: AsyncWebClient, config: SlackConfig) -> None:
 
 
 async def run_slack(bot: Bot, env: Mapping[str, str]) -> None:
+    """:func:`serve_slack` with the configuration read from ``env`` (for embedding; the
+    entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
+    await serve_slack(bot, SlackConfig.from_env(env, db_path=bot.settings.db_path))
+
+
+async def serve_slack(bot: Bot, config: SlackConfig) -> None:
     """The Slack surface until cancelled: HTTP or Socket Mode, alerts through chat.postMessage."""
-    config = SlackConfig.from_env(env, db_path=bot.settings.db_path)
     slack = SlackApp(bot, config)
     if config.mode is not Mode.OAUTH:
         await _check_token(slack.client, config)

@@ -21,7 +21,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from telegram import BotCommand, CallbackQuery, Update, User
 from telegram import Message as TelegramMessage
@@ -29,6 +29,8 @@ from telegram.error import Conflict as PollingConflict
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
+from adapters import flow
+from adapters.flow import Acked
 from adapters.telegram.config import Mode, TelegramConfig
 from adapters.telegram.logs import redacted_logs
 from adapters.telegram.render import (
@@ -55,11 +57,11 @@ from adapters.telegram.surface import (
     send,
 )
 from adapters.telegram.webhook import TelegramWebhook
-from bot.commands import Check, Command, Watch, format_duration, parse_command
+from bot.commands import Ack as BotAck
+from bot.commands import Check, Command, CommandError, Details, Mute
 from bot.core import OUR_FAULT, Bot, Progress
-from bot.errors import BotError, SettingsError
+from bot.errors import SettingsError
 from bot.model import Context, ErrorReply, Reply, TextReply
-from checks import UsageError
 
 log = logging.getLogger("check502.telegram")
 
@@ -97,12 +99,10 @@ def build_application(config: TelegramConfig) -> PTBApplication:
     )
 
 
-def _parse(text: str) -> Command | str:
-    """The command, or the sentence saying why it is not one."""
-    try:
-        return parse_command(text)
-    except (UsageError, BotError) as exc:
-        return str(exc)
+class Render(Protocol):
+    """How replies become Telegram messages (:func:`adapters.telegram.render.reply_messages`)."""
+
+    def __call__(self, reply: Reply, *, rerun: bool = ...) -> list[Message]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +140,13 @@ class _Answer:
 class TelegramApp:
     """The PTB Application wired to the bot core, and the alert surface that posts through it."""
 
-    def __init__(self, bot: Bot, config: TelegramConfig) -> None:
+    def __init__(
+        self, bot: Bot, config: TelegramConfig, *, render: Render = reply_messages
+    ) -> None:
         self.bot = bot
         self.config = config
+        self.render = render
+        """Reply values to messages; a parameter so that tests can hand in a failing one."""
         self.application = build_application(config)
         self.surface = TelegramSurface(self.application.bot)
         self.webhook: TelegramWebhook | None = None
@@ -219,23 +223,12 @@ class TelegramApp:
         message = update.effective_message
         if message is None or not message.text:
             return
-        text = message.text
-        where = _Where.of(message)
-        parsed = _parse(text)
-        if isinstance(parsed, str):
-            await self._show(where, ErrorReply(parsed))
-            return
-        context = self._context(message, update.effective_user)
-        progress = None
-        shown: Progress | None = None
-        if isinstance(parsed, Check | Watch):
-            progress = await self._post(where, checking(parsed.url), reply_to=where.message_id)
-            if progress is None:
-                return  # the bot cannot even post here; the check would go unseen
-            if isinstance(parsed, Check):
-                shown = self._progress(where, progress, parsed.url)
-        reply = await self.bot.handle(context, text, progress=shown)
-        await self._show(where, reply, progress=progress, rerun=isinstance(parsed, Check))
+        await self._run(message, update.effective_user, message.text)
+
+    async def _run(self, message: TelegramMessage, user: User | None, text: str) -> None:
+        """The shared command flow (:mod:`adapters.flow`) with Telegram's hooks."""
+        hooks = _TelegramCommand(self, _Where.of(message))
+        await flow.run(self.bot, hooks, self._context(message, user), text)
 
     def _progress(self, where: _Where, message_id: int, url: str) -> Progress:
         """Edits "⏳ Checking <url>…" into "⏳ Checking <url>… 3/10 runs" as runs finish."""
@@ -252,17 +245,13 @@ class TelegramApp:
         command, _sep, topic = message.text.partition(" ")
         if command.lower().startswith("/start"):
             topic = ""  # a deep-link payload, not a help topic
-        reply = await self.bot.handle(
-            self._context(message, update.effective_user), f"help {topic}"
-        )
-        await self._show(_Where.of(message), reply)
+        await self._run(message, update.effective_user, f"help {topic}")
 
     async def _show(
-        self, where: _Where, reply: Reply, *, progress: int | None = None, rerun: bool = False
+        self, where: _Where, messages: list[Message], *, progress: int | None = None
     ) -> None:
-        """Show ``reply``: edited into the ``progress`` message, or as a reply to the command;
-        the parts of a long listing after it follow as messages of their own."""
-        messages = _rendered(reply, rerun=rerun)
+        """Show a reply's ``messages``: edited into the ``progress`` message, or as a reply to
+        the command; the parts of a long listing after it follow as messages of their own."""
         first, rest = messages[0], messages[1:]
         edited = False
         if progress is not None:
@@ -326,7 +315,7 @@ class TelegramApp:
             # The full diagnosis behind the alert, as a reply to it: the alert stays compact.
             reply = await _answered(
                 answer,
-                self.bot.handle(context, f"details {monitor_id}"),
+                self.bot.handle(context, Details(monitor_id)),
                 f"Details of #{monitor_id}…",
             )
             if reply is not None:
@@ -334,10 +323,11 @@ class TelegramApp:
         elif action == RERUN:
             original = message.reply_to_message
             text = original.text if original is not None else None
-            if not text or not isinstance(_parse(text), Check):
+            command = flow.parse(text) if text else None
+            if not isinstance(command, Check):
                 await answer("The command this answered is gone; type it again.", alert=True)
                 return
-            reply = await _answered(answer, self.bot.handle(context, text), "Running it again…")
+            reply = await _answered(answer, self.bot.handle(context, command), "Running it again…")
             if reply is not None:
                 await self._after_click(message, reply, in_place=True, rerun=True)
 
@@ -347,11 +337,12 @@ class TelegramApp:
         """A button's fresh result: in place of the message, or (an alert, which stays the
         incident's record; an error) as a reply to it."""
         where = _Where.of(message)
+        reply, messages = flow.render_safely(_TelegramCommand(self, where, rerun=rerun), reply)
         if isinstance(reply, ErrorReply) or not in_place:
-            for shown in _rendered(reply)[:1]:
+            for shown in messages[:1]:
                 await self._post(where, shown, reply_to=message.message_id)
             return
-        await self._show(where, reply, progress=message.message_id, rerun=rerun)
+        await self._show(where, messages, progress=message.message_id)
 
     async def _in_place(
         self,
@@ -363,11 +354,11 @@ class TelegramApp:
         answer: _Answer,
     ) -> None:
         """Mute or Acknowledge: run the command, show it on the message itself."""
+        command: Command
         if action == MUTE:
-            command = f"mute {monitor_id} {format_duration(MUTE_SECONDS)}"
-            note = "🔕 Muted for 1 h"
+            command, note = Mute(monitor_id, MUTE_SECONDS), "🔕 Muted for 1 h"
         else:
-            command, note = f"ack {monitor_id}", "✋ Acknowledged"
+            command, note = BotAck(monitor_id), "✋ Acknowledged"
         reply = await self.bot.handle(context, command)
         if isinstance(reply, ErrorReply):
             await answer(reply.text, alert=True)
@@ -402,14 +393,47 @@ class TelegramApp:
         log.error("Telegram update failed: %s", context.error, exc_info=context.error)
 
 
-def _rendered(reply: Reply, *, rerun: bool = False) -> list[Message]:
-    """The reply's messages; a rendering bug becomes the one-sentence error, never a stuck
-    "Checking…"."""
-    try:
-        return reply_messages(reply, rerun=rerun)
-    except Exception:
-        log.exception("could not render a %s for Telegram", type(reply).__name__)
-        return reply_messages(ErrorReply(OUR_FAULT))
+class _TelegramCommand:
+    """Telegram's hooks into the shared command flow for one command: a check or watch is
+    answered at once with "⏳ Checking <url>…" as a reply to the command and that message is
+    edited with the result; anything else, a usage error included, is a reply (Telegram has no
+    private replies in a group)."""
+
+    platform = "telegram"
+
+    def __init__(self, telegram: TelegramApp, where: _Where, *, rerun: bool = False) -> None:
+        self.telegram = telegram
+        self.where = where
+        self.rerun = rerun
+        self.placeholder: int | None = None
+
+    async def refuse(self, error: CommandError) -> None:
+        _, messages = flow.render_safely(self, ErrorReply(str(error)))
+        await self.telegram._show(self.where, messages)
+
+    async def acknowledge(self, command: Command) -> Acked:
+        if not flow.probes(command):
+            return Acked.NOTHING
+        self.rerun = isinstance(command, Check)
+        where = self.where
+        self.placeholder = await self.telegram._post(
+            where, checking(command.url), reply_to=where.message_id
+        )
+        # When the bot cannot even post here, the check would go unseen: it is not run.
+        return Acked.FAILED if self.placeholder is None else Acked.PLACEHOLDER
+
+    def progress(self, check: Check) -> Progress | None:
+        if self.placeholder is None:
+            return None
+        return self.telegram._progress(self.where, self.placeholder, check.url)
+
+    def render(self, reply: Reply) -> list[Message]:
+        return self.telegram.render(reply, rerun=self.rerun)
+
+    async def answer(self, reply: Reply, rendered: list[Message], *, replace: bool) -> None:
+        await self.telegram._show(
+            self.where, rendered, progress=self.placeholder if replace else None
+        )
 
 
 async def _answered(answer: _Answer, work: Awaitable[Reply], progress: str) -> Reply | None:
@@ -445,8 +469,13 @@ def _polling_error(exc: TelegramError) -> None:
 
 
 async def run_telegram(bot: Bot, env: Mapping[str, str]) -> None:
+    """:func:`serve_telegram` with the configuration read from ``env`` (for embedding; the
+    entry point parses every surface's configuration first, :mod:`adapters.registry`)."""
+    await serve_telegram(bot, TelegramConfig.from_env(env))
+
+
+async def serve_telegram(bot: Bot, config: TelegramConfig) -> None:
     """The Telegram surface until cancelled: polling or the webhook, alerts through sendMessage."""
-    config = TelegramConfig.from_env(env)
     with redacted_logs(config.token, config.token.partition(":")[2], config.webhook_secret):
         telegram = TelegramApp(bot, config)
         try:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from adapters.console.harness import CONSOLE, ConsoleHarness
+from bot.commands import parse_command
 from bot.errors import SettingsError
 from bot.model import Context, DiagnosisReply
 from bot.settings import Settings
@@ -126,7 +127,7 @@ async def test_progress_comes_at_most_every_two_seconds_and_never_as_the_result(
         async with ConsoleHarness(fast_settings(tmp_path, None)) as chat:
             started = time.monotonic()
             reply = await chat.bot.handle(
-                Context(CONSOLE, "you"), f"{site.url} runs=10", progress=progress
+                Context(CONSOLE, "you"), parse_command(f"{site.url} runs=10"), progress=progress
             )
     assert isinstance(reply, DiagnosisReply)
     assert reply.diagnosis.runs_done == 10

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import histogram
-from bot.commands import Expect, Watch
+from bot.commands import Expect, History, Watch
 from bot.core import _PRUNE_BATCH, Bot
 from bot.model import Channel, Context, HistoryReply
 from bot.settings import Settings
@@ -201,7 +201,7 @@ async def test_history_comes_from_the_rollups(tmp_path: Path) -> None:
         kept = store.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         assert kept < len(checks) / 2  # the healthy raw rows of the earlier days are gone
 
-        reply = await bot.handle(Context(CHANNEL, "ann"), f"/check502 history {m}")
+        reply = await bot.handle(Context(CHANNEL, "ann"), History(m))
 
         assert isinstance(reply, HistoryReply), reply
         n24, up24, p50, p95 = _raw_figures(checks, NOW - DAY)
@@ -366,7 +366,7 @@ def test_a_schema_1_file_is_migrated_in_place_with_its_history(tmp_path: Path) -
 
     store = Store.open(path)
     try:
-        assert store.version == SCHEMA_VERSION == 2
+        assert store.version == SCHEMA_VERSION == 3  # through 2 (rollups) to 3 (status pages)
         indexes = {r["name"] for r in store.rows("SELECT name FROM sqlite_master")}
         assert "results_at" not in indexes and "rollups" in indexes
         assert store.execute("SELECT COUNT(*) FROM results").fetchone()[0] == len(checks)

@@ -1,0 +1,98 @@
+"""The one grammar of chat commands, shared by every surface (console, Slack, Discord, Telegram).
+
+A pure function from text to a typed command or a usage error (:func:`parse_command`);
+executing the command is the core's job (:meth:`bot.Bot.handle`). The modules:
+
+- :mod:`~bot.commands.model`: the command values, their limits and usage lines;
+- :mod:`~bot.commands.grammar`: :func:`parse_command` and its inverse :func:`format_command`;
+- :mod:`~bot.commands.durations`: the one duration parser (also read by :mod:`bot.settings`);
+- :mod:`~bot.commands.expect`: ``expect=`` status-code sets;
+- :mod:`~bot.commands.help`: the help text;
+- :mod:`~bot.commands.errors`: :class:`CommandError` and how user text is quoted in it.
+
+Adding a subcommand: its value type, :data:`USAGE` line and :data:`Command` member in
+``model``; its parsing in :func:`parse_command` and its text in :func:`format_command`
+(``grammar``; tests/bot/test_commands.py fails until its round-trip strategy is added); its
+description and example in ``help``; its execution in :meth:`bot.core.Bot.execute`.
+"""
+
+from bot.commands.durations import MAX_DURATION, format_duration, parse_duration
+from bot.commands.errors import CommandError
+from bot.commands.expect import Expect
+from bot.commands.grammar import format_command, parse_command
+from bot.commands.help import help_text
+from bot.commands.model import (
+    CHECK_LIMIT,
+    DEFAULT_CONFIRM,
+    DEFAULT_EVERY,
+    DEFAULT_TIMEOUT,
+    MAX_CONFIRM,
+    MAX_EVERY,
+    MAX_EXPLAIN,
+    MAX_INPUT,
+    MAX_MONITOR_ID,
+    MAX_MUTE,
+    MAX_RUNS,
+    MAX_TIMEOUT,
+    MIN_EVERY,
+    MIN_MUTE,
+    MIN_TIMEOUT,
+    PREFIX,
+    SUBCOMMANDS,
+    USAGE,
+    Ack,
+    Check,
+    Command,
+    Details,
+    Explain,
+    Help,
+    History,
+    ListMonitors,
+    Mute,
+    Status,
+    Unmute,
+    Unwatch,
+    Watch,
+)
+
+__all__ = [
+    "CHECK_LIMIT",
+    "DEFAULT_CONFIRM",
+    "DEFAULT_EVERY",
+    "DEFAULT_TIMEOUT",
+    "MAX_CONFIRM",
+    "MAX_DURATION",
+    "MAX_EVERY",
+    "MAX_EXPLAIN",
+    "MAX_INPUT",
+    "MAX_MONITOR_ID",
+    "MAX_MUTE",
+    "MAX_RUNS",
+    "MAX_TIMEOUT",
+    "MIN_EVERY",
+    "MIN_MUTE",
+    "MIN_TIMEOUT",
+    "PREFIX",
+    "SUBCOMMANDS",
+    "USAGE",
+    "Ack",
+    "Check",
+    "Command",
+    "CommandError",
+    "Details",
+    "Expect",
+    "Explain",
+    "Help",
+    "History",
+    "ListMonitors",
+    "Mute",
+    "Status",
+    "Unmute",
+    "Unwatch",
+    "Watch",
+    "format_command",
+    "format_duration",
+    "help_text",
+    "parse_command",
+    "parse_duration",
+]

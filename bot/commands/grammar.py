@@ -1,0 +1,429 @@
+"""The one parser of chat commands, shared by every surface (console, Slack, Discord, Telegram).
+
+A pure function from text to a typed command or a :class:`CommandError`; executing the command
+is someone else's job. The grammar::
+
+    /check502 <url> [origin=<host[:port]>] [runs=1..10]             Check
+    /check502 watch <url> [every=30s..24h] [origin=<host[:port]>]    Watch
+                          [confirm=1..10] [expect=<codes>] [timeout=1s..30s]
+    /check502 list                                                   ListMonitors
+    /check502 unwatch <id>                                           Unwatch
+    /check502 mute <id> <1m..30d>                                    Mute
+    /check502 unmute <id>                                            Unmute
+    /check502 ack <id>                                               Ack
+    /check502 history <id>                                           History
+    /check502 details <id>                                           Details
+    /check502 explain <log line>                                     Explain
+    /check502 status [on|off]                                        Status
+    /check502 help [command]                                         Help  (also: empty text)
+
+    <id>        12 or #12
+    <duration>  30s, 5m, 1h30m, 2d, 1w, or bare seconds (90)
+    <codes>     200,204 | 2xx,3xx | 200-299 | 301, combined with commas (codes 100-599)
+
+The leading ``/check502`` (or ``/check502@SomeBot``, as Telegram groups send it) is optional:
+Slack passes only the text after the command. Tokens are separated by whitespace; options are
+``key=value`` in any order, keys case-insensitive. Chat auto-formatting of links, ``<url>`` and
+``<url|label>`` (Slack, Discord), is unwrapped.
+
+>>> parse_command("/check502 watch <http://shop.example.com|shop.example.com> every=5m").url
+'https://shop.example.com/'
+>>> parse_command("mute #12 1h")
+Mute(monitor_id=12, seconds=3600)
+>>> format_command(parse_command("/check502@MyBot mute #12 90m"))
+'/check502 mute 12 1h30m'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import assert_never
+
+from bot.commands.durations import (
+    chat_duration,
+    exact_duration,
+    format_timeout,
+    timeout_seconds,
+)
+from bot.commands.errors import SHOWN_MAX, BadValue, CommandError, sentence, shown, suggest
+from bot.commands.expect import Expect, parse_expect
+from bot.commands.help import help_topic
+from bot.commands.model import (
+    DEFAULT_CONFIRM,
+    DEFAULT_EVERY,
+    DEFAULT_TIMEOUT,
+    MAX_CONFIRM,
+    MAX_EVERY,
+    MAX_EXPLAIN,
+    MAX_INPUT,
+    MAX_MONITOR_ID,
+    MAX_MUTE,
+    MAX_RUNS,
+    MAX_TIMEOUT,
+    MIN_EVERY,
+    MIN_MUTE,
+    MIN_TIMEOUT,
+    PREFIX,
+    SUBCOMMANDS,
+    USAGE,
+    Ack,
+    Check,
+    Command,
+    Details,
+    Explain,
+    Help,
+    History,
+    ListMonitors,
+    Mute,
+    Status,
+    Unmute,
+    Unwatch,
+    Watch,
+)
+from checks.errors import UsageError
+from checks.target import parse_origin, parse_url
+
+__all__ = ["format_command", "parse_command"]
+
+_OPTIONS: dict[str, tuple[str, ...]] = {
+    "check": ("origin", "runs"),
+    "watch": ("every", "origin", "confirm", "expect", "timeout"),
+}
+_ALL_OPTIONS = ("every", "origin", "confirm", "expect", "timeout", "runs")
+
+
+def _timeout(text: str) -> float:
+    value = timeout_seconds(text)
+    if value is None:
+        raise BadValue(f"{shown(text)} is not a timeout; write seconds, e.g. timeout=10s or 2.5s.")
+    if not MIN_TIMEOUT <= value <= MAX_TIMEOUT:
+        raise BadValue("timeout= must be from 1s to 30s.")
+    return value
+
+
+# --- parsing --------------------------------------------------------------------------------
+
+_PREFIX_TOKEN = re.compile(r"/check502(?:@[A-Za-z0-9_]{1,64})?", re.IGNORECASE)
+_TOKEN = re.compile(r"\S+")
+_OPTION = re.compile(r"(-{0,2}[A-Za-z][A-Za-z0-9_-]*)=(.*)", re.DOTALL)
+_MONITOR_ID = re.compile(r"#?([0-9]{1,10})")
+_SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+
+
+def _unwrap(token: str) -> str:
+    """``<url>`` or ``<url|label>`` (chat auto-formatting of links) to what the user typed.
+
+    Slack turns a typed ``shop.example.com`` into ``<http://shop.example.com|shop.example.com>``;
+    the label is kept then, so a scheme-less URL still means https, as it does everywhere else.
+    """
+    if len(token) < 3 or token[0] != "<" or token[-1] != ">":
+        return token
+    inner = token[1:-1]
+    for entity, char in _SLACK_ENTITIES:
+        inner = inner.replace(entity, char)
+    url, bar, label = inner.partition("|")
+    if bar and url.lower() in (f"http://{label}".lower(), f"http://{label}/".lower()):
+        return label
+    return url
+
+
+def _looks_like_url(word: str) -> bool:
+    """A dot, a port, brackets or a scheme: ``foo`` is a word, ``foo.com`` a URL."""
+    if "://" in word:
+        return True
+    host = re.split(r"[/?#]", word, maxsplit=1)[0]
+    return any(ch in host for ch in ".:[") or host.lower() == "localhost"
+
+
+def _fail(command: str, reason: str) -> CommandError:
+    return CommandError(reason, USAGE[command])
+
+
+@dataclass(frozen=True, slots=True)
+class _Args:
+    positional: tuple[str, ...]
+    options: dict[str, str]
+
+
+def _split(command: str, tokens: list[str]) -> _Args:
+    """Separate positional words from ``key=value`` options; reject unknown or repeated keys."""
+    allowed = _OPTIONS.get(command, ())
+    positional: list[str] = []
+    options: dict[str, str] = {}
+    for token in tokens:
+        match = _OPTION.fullmatch(token)
+        if match is None:
+            positional.append(token)
+            continue
+        key, value = match.group(1).lower(), match.group(2)
+        if key not in allowed:
+            raise _fail(command, _unknown_option(command, key, allowed))
+        if key in options:
+            raise _fail(command, f"{key}= is given twice.")
+        if not value:
+            raise _fail(command, f"{key}= needs a value.")
+        options[key] = value
+    return _Args(tuple(positional), options)
+
+
+def _unknown_option(command: str, key: str, allowed: tuple[str, ...]) -> str:
+    if not allowed:
+        return f"{command} takes no options, but got {key}=."
+    if key in _ALL_OPTIONS:
+        owner = next(name for name, keys in _OPTIONS.items() if key in keys)
+        return f"{key}= only applies to {owner}, not {command}."
+    suggestion = suggest(key.lstrip("-"), allowed)
+    hint = f" (did you mean {suggestion}=?)" if suggestion else ""
+    return f"Unknown option {shown(key)}{hint}."
+
+
+def _no_extra(command: str, extra: tuple[str, ...]) -> None:
+    if not extra:
+        return
+    word = extra[0]
+    if word.lower() in _OPTIONS.get(command, ()):
+        value = extra[1] if len(extra) > 1 and len(extra[1]) <= 20 else "…"
+        if not value.isprintable():
+            value = "…"
+        raise _fail(command, f"Write options as key=value: {word.lower()}={value}.")
+    raise _fail(command, f"Unexpected {shown(word)}.")
+
+
+def _url(command: str, word: str) -> str:
+    try:
+        return parse_url(_unwrap(word)).url
+    except UsageError as exc:
+        raise _fail(command, sentence(str(exc))) from None
+    except ValueError:
+        raise _fail(command, f"{shown(word)} is not a URL that can be checked.") from None
+
+
+def _origin(command: str, text: str, url: str) -> str:
+    try:
+        return parse_origin(_unwrap(text), parse_url(url)).display
+    except UsageError as exc:
+        raise _fail(command, sentence(str(exc))) from None
+    except ValueError:
+        raise _fail(command, f"{shown(text)} is not an origin.") from None
+
+
+def _count(command: str, key: str, text: str, high: int) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= high):
+        raise _fail(command, f"{key}= must be a whole number from 1 to {high}.")
+    return int(text)
+
+
+def _in_range(command: str, what: str, seconds: int, low: int, high: int) -> int:
+    if not low <= seconds <= high:
+        raise _fail(command, f"{what} must be from {exact_duration(low)} to {_spoken(high)}.")
+    return seconds
+
+
+def _spoken(seconds: int) -> str:
+    return "24h" if seconds == 86400 else exact_duration(seconds)
+
+
+def _parse_check(command: str, args: _Args) -> Check:
+    if not args.positional:
+        raise _fail(command, "Give a URL to check, e.g. https://shop.example.com.")
+    _no_extra(command, args.positional[1:])
+    url = _url(command, args.positional[0])
+    origin = args.options.get("origin")
+    runs = args.options.get("runs")
+    return Check(
+        url=url,
+        origin=_origin(command, origin, url) if origin is not None else None,
+        runs=_count(command, "runs", runs, MAX_RUNS) if runs is not None else 1,
+    )
+
+
+def _parse_watch(args: _Args) -> Watch:
+    command = "watch"
+    if not args.positional:
+        raise _fail(command, "Give a URL to watch, e.g. watch https://shop.example.com.")
+    _no_extra(command, args.positional[1:])
+    url = _url(command, args.positional[0])
+    options = args.options
+    try:
+        every = chat_duration(options["every"]) if "every" in options else DEFAULT_EVERY
+        expect = parse_expect(options["expect"]) if "expect" in options else Expect.default()
+        timeout = _timeout(options["timeout"]) if "timeout" in options else DEFAULT_TIMEOUT
+    except BadValue as bad:
+        raise _fail(command, bad.sentence) from None
+    confirm = options.get("confirm")
+    origin = options.get("origin")
+    return Watch(
+        url=url,
+        every=_in_range(command, "every=", every, MIN_EVERY, MAX_EVERY),
+        origin=_origin(command, origin, url) if origin is not None else None,
+        confirm=(
+            _count(command, "confirm", confirm, MAX_CONFIRM)
+            if confirm is not None
+            else DEFAULT_CONFIRM
+        ),
+        expect=expect,
+        timeout=timeout,
+    )
+
+
+def _monitor_id(command: str, args: _Args, *, then: str = "") -> int:
+    if not args.positional:
+        raise _fail(command, f"Give the monitor id, e.g. {command} 12{then} (list shows the ids).")
+    match = _MONITOR_ID.fullmatch(args.positional[0])
+    if match is None or not 0 < int(match.group(1)) <= MAX_MONITOR_ID:
+        raise _fail(
+            command, f"{shown(args.positional[0])} is not a monitor id; ids look like 12 or #12."
+        )
+    return int(match.group(1))
+
+
+def _parse_mute(args: _Args) -> Mute:
+    command = "mute"
+    monitor_id = _monitor_id(command, args, then=" 1h")
+    if len(args.positional) < 2:
+        raise _fail(command, f"Say for how long, e.g. mute {monitor_id} 1h.")
+    _no_extra(command, args.positional[2:])
+    try:
+        seconds = chat_duration(args.positional[1])
+    except BadValue as bad:
+        raise _fail(command, bad.sentence) from None
+    return Mute(monitor_id, _in_range(command, "A mute", seconds, MIN_MUTE, MAX_MUTE))
+
+
+def _parse_help(args: _Args) -> Help:
+    if not args.positional:
+        return Help()
+    _no_extra("help", args.positional[1:])
+    return Help(help_topic(args.positional[0]))
+
+
+def _parse_status(args: _Args) -> Status:
+    if not args.positional:
+        return Status()
+    word = args.positional[0].lower()
+    if word not in ("on", "off"):
+        raise _fail("status", f"{shown(args.positional[0])} is neither on nor off.")
+    _no_extra("status", args.positional[1:])
+    return Status("on" if word == "on" else "off")
+
+
+def _not_a_command(word: str) -> CommandError:
+    """The first word is neither a subcommand nor something that looks like a URL."""
+    suggestion = suggest(word, SUBCOMMANDS)
+    if suggestion is not None:
+        return _fail(suggestion, f"Unknown command {shown(word)} (did you mean {suggestion}?).")
+    commands = ", ".join(name for name in SUBCOMMANDS if name != "check")
+    hint = ""
+    try:
+        host = parse_url(word).host
+    except (UsageError, ValueError):
+        pass
+    else:
+        if host is not None and len(host) <= SHOWN_MAX:  # a long one would drown the sentence
+            hint = f" (for a host named {host}, write https://{host})"
+    sentence = f"{shown(word)} is neither a command nor a URL{hint}. Commands: {commands}."
+    return _fail("check", sentence)
+
+
+def parse_command(text: str) -> Command:
+    """Parse what a chat user typed into a command, or raise :class:`CommandError`.
+
+    Total: for any string it returns a command or raises ``CommandError``, nothing else.
+    """
+    if len(text) > MAX_INPUT:
+        raise CommandError(f"That is longer than {MAX_INPUT} characters.", USAGE["help"])
+    spans = list(_TOKEN.finditer(text))
+    if spans and _PREFIX_TOKEN.fullmatch(spans[0].group()):
+        spans = spans[1:]
+    if not spans:
+        return Help()
+    first = spans[0].group()
+    word = first.lower()
+    rest = [match.group() for match in spans[1:]]
+    if word == "explain":
+        line = text[spans[0].end() :].strip()
+        if not line:
+            raise _fail("explain", "Paste the log line or error code after explain.")
+        if len(line) > MAX_EXPLAIN:
+            raise _fail("explain", f"The log line is longer than {MAX_EXPLAIN} characters.")
+        return Explain(line)
+    if word == "check":
+        return _parse_check("check", _split("check", rest))
+    if word == "watch":
+        return _parse_watch(_split("watch", rest))
+    if word in USAGE:
+        args = _split(word, rest)
+        if word == "list":
+            _no_extra(word, args.positional)
+            return ListMonitors()
+        if word == "mute":
+            return _parse_mute(args)
+        if word == "help":
+            return _parse_help(args)
+        if word == "status":
+            return _parse_status(args)
+        monitor_id = _monitor_id(word, args)
+        _no_extra(word, args.positional[1:])
+        return _ID_COMMANDS[word](monitor_id)
+    if not _OPTION.fullmatch(first) and not _looks_like_url(_unwrap(first)):
+        raise _not_a_command(first)
+    args = _split("check", [first, *rest])
+    if args.positional and not _looks_like_url(_unwrap(args.positional[0])):
+        raise _not_a_command(args.positional[0])
+    return _parse_check("check", args)
+
+
+_ID_COMMANDS: dict[str, type[Unwatch | Unmute | Ack | History | Details]] = {
+    "unwatch": Unwatch,
+    "unmute": Unmute,
+    "ack": Ack,
+    "history": History,
+    "details": Details,
+}
+
+
+# --- formatting -----------------------------------------------------------------------------
+
+
+def format_command(cmd: Command) -> str:
+    """The canonical text of ``cmd``, defaults left out; :func:`parse_command` reads it back."""
+    match cmd:
+        case Check(url=url, origin=origin, runs=runs):
+            words = [url]
+            if origin is not None:
+                words.append(f"origin={origin}")
+            if runs != 1:
+                words.append(f"runs={runs}")
+        case Watch():
+            words = ["watch", cmd.url]
+            if cmd.every != DEFAULT_EVERY:
+                words.append(f"every={exact_duration(cmd.every)}")
+            if cmd.origin is not None:
+                words.append(f"origin={cmd.origin}")
+            if cmd.confirm != DEFAULT_CONFIRM:
+                words.append(f"confirm={cmd.confirm}")
+            if cmd.expect != Expect.default():
+                words.append(f"expect={cmd.expect}")
+            if cmd.timeout != DEFAULT_TIMEOUT:
+                words.append(f"timeout={format_timeout(cmd.timeout)}")
+        case ListMonitors():
+            words = ["list"]
+        case Mute(monitor_id=monitor_id, seconds=seconds):
+            words = ["mute", str(monitor_id), exact_duration(seconds)]
+        case Unwatch() | Unmute() | Ack() | History() | Details():
+            words = [_COMMAND_NAMES[type(cmd)], str(cmd.monitor_id)]
+        case Explain(line=line):
+            words = ["explain", line]
+        case Status(action=action):
+            words = ["status"] if action is None else ["status", action]
+        case Help(topic=topic):
+            words = ["help"] if topic is None else ["help", topic]
+        case _:
+            assert_never(cmd)
+    return " ".join([PREFIX, *words])
+
+
+_COMMAND_NAMES: dict[type[Unwatch | Unmute | Ack | History | Details], str] = {
+    kind: name for name, kind in _ID_COMMANDS.items()
+}

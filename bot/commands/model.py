@@ -1,0 +1,188 @@
+"""The typed commands, their limits and their usage lines: what the grammar produces.
+
+Values only; :mod:`bot.commands.grammar` reads text into them and writes them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+from bot.commands.expect import Expect
+
+__all__ = [
+    "CHECK_LIMIT",
+    "DEFAULT_CONFIRM",
+    "DEFAULT_EVERY",
+    "DEFAULT_TIMEOUT",
+    "MAX_EVERY",
+    "MIN_EVERY",
+    "PREFIX",
+    "SUBCOMMANDS",
+    "USAGE",
+    "Ack",
+    "Check",
+    "Command",
+    "Details",
+    "Explain",
+    "Help",
+    "History",
+    "ListMonitors",
+    "Mute",
+    "Status",
+    "Unmute",
+    "Unwatch",
+    "Watch",
+]
+
+DEFAULT_EVERY = 30
+MIN_EVERY = 30
+MAX_EVERY = 86400
+DEFAULT_CONFIRM = 2
+MAX_CONFIRM = 10
+DEFAULT_TIMEOUT = 4.0
+MIN_TIMEOUT = 1.0
+MAX_TIMEOUT = 30.0
+MAX_RUNS = 10
+CHECK_LIMIT = 25.0
+"""Seconds a chat check takes at most in all, by default (``CHECK502_CHECK_LIMIT``)."""
+MIN_MUTE = 60
+MAX_MUTE = 30 * 86400
+MAX_MONITOR_ID = 2**31 - 1
+MAX_INPUT = 4096
+MAX_EXPLAIN = 4000
+
+PREFIX = "/check502"
+
+USAGE: dict[str, str] = {
+    "check": f"{PREFIX} <url> [origin=<host[:port]>] [runs=1]",
+    "watch": (
+        f"{PREFIX} watch <url> [every=30s] [origin=<host[:port]>] [confirm=2]"
+        " [expect=200-399] [timeout=4s]"
+    ),
+    "list": f"{PREFIX} list",
+    "unwatch": f"{PREFIX} unwatch <id>",
+    "mute": f"{PREFIX} mute <id> <duration>",
+    "unmute": f"{PREFIX} unmute <id>",
+    "ack": f"{PREFIX} ack <id>",
+    "history": f"{PREFIX} history <id>",
+    "details": f"{PREFIX} details <id>",
+    "explain": f"{PREFIX} explain <log line>",
+    "status": f"{PREFIX} status [on|off]",
+    "help": f"{PREFIX} help [command]",
+}
+"""One usage line per subcommand; ``check`` is the default one (a URL with no subcommand)."""
+
+
+SUBCOMMANDS = tuple(USAGE)
+"""Every subcommand, in the order help lists them."""
+
+DEFAULT_EXPECT = Expect.default()
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """Diagnose ``url`` now (``runs`` times), optionally also asking ``origin`` directly."""
+
+    url: str
+    """Normalised by :func:`checks.target.parse_url`."""
+    origin: str | None = None
+    """Normalised to ``scheme://host:port`` (:attr:`checks.target.OriginTarget.display`)."""
+    runs: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """Check ``url`` every ``every`` seconds; alert after ``confirm`` failures in a row."""
+
+    url: str
+    every: int = DEFAULT_EVERY
+    origin: str | None = None
+    confirm: int = DEFAULT_CONFIRM
+    expect: Expect = DEFAULT_EXPECT
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True, slots=True)
+class ListMonitors:
+    """List the monitors of this conversation."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unwatch:
+    """Stop and delete a monitor."""
+
+    monitor_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """Silence a monitor's alerts for ``seconds``; its checks keep running."""
+
+    monitor_id: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unmute:
+    """Lift a mute early."""
+
+    monitor_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Acknowledge the current incident: no reminders or follow-ups; the recovery still posts."""
+
+    monitor_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A monitor's last checks, uptime over 24 h and 7 d, latency p50/p95."""
+
+    monitor_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """The full diagnosis behind a monitor's alert (its open or last incident)."""
+
+    monitor_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Explain:
+    """Explain one pasted log line or platform error code."""
+
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """The whole grammar, or one command's usage (``topic`` is a key of :data:`USAGE`)."""
+
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The channel's public status page: say its URL (``None``), turn it on, or revoke it."""
+
+    action: Literal["on", "off"] | None = None
+
+
+Command: TypeAlias = (
+    Check
+    | Watch
+    | ListMonitors
+    | Unwatch
+    | Mute
+    | Unmute
+    | Ack
+    | History
+    | Details
+    | Explain
+    | Status
+    | Help
+)
