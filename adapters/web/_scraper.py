@@ -28,6 +28,8 @@ from bot.stats import CoreSnapshot, StoreGauges, open_reader, read_gauges
 _LENGTH = struct.Struct(">I")
 NICE = 10
 """How much lower the worker's CPU priority is than the bot's."""
+READY = "ready"
+"""The worker's first message, once it can answer."""
 MAX_MESSAGE = 256 << 20
 """A message larger than this is a broken pipe's garbage, not a scrape."""
 
@@ -85,6 +87,7 @@ def serve(path: str, bot_pid: int, stdin: BinaryIO, stdout: BinaryIO) -> None:
     from adapters.web._exposition import Renderer  # noqa: PLC0415 - after the pipes are set
 
     renderer = Renderer(pid=bot_pid)
+    write_message(stdout, READY)
     reader = None
     try:
         while (request := read_message(stdin)) is not None:

@@ -13,10 +13,12 @@
 
 At 10,000 monitors step 2 is some 70,000 samples and about 1 s of CPU: in the bot's own process,
 even in a thread, it would hold the GIL the event loop needs and delay due checks
-(``bench/web`` measures that they are not). A scrape is bounded: after :data:`TIMEOUT` seconds
-it is answered with a 503 and the worker is killed (a new one starts with the next scrape);
-scrapes go to the worker one at a time, and one more than :data:`MAX_QUEUED` waiting is refused
-with a 503 at once. A failure is one line of text, never a traceback.
+(``bench/web`` measures that they are not). A scrape is bounded: once the worker has it, after
+``timeout`` (:data:`TIMEOUT`) seconds it is answered with a 503 and the worker is killed and
+replaced at once, in the background. Scrapes go to the worker one at a time; waiting for the
+ones before, or for a worker's start (:data:`START_LIMIT`), is bounded too, and one more than
+:data:`MAX_QUEUED` at once is refused with a 503 at once. A failure is one line of text, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import sys
 
 from aiohttp import web
 
-from adapters.web._scraper import MAX_MESSAGE, Encoded, Failure, Request
+from adapters.web._scraper import MAX_MESSAGE, READY, Encoded, Failure, Request
 from bot.core import Bot
 from bot.errors import StorageError
 from bot.stats import CoreSnapshot, SchedulerSnapshot, StoreGauges, gate_state, read_gauges
@@ -43,6 +45,9 @@ TIMEOUT = 20.0
 """Seconds a scrape may take before it is answered with a 503 and the worker replaced. At
 10,000 monitors a scrape is about 1 s of CPU, and takes several seconds on busy cores (the
 worker yields to the checks); the worker's start (once, 1–2 s) counts too."""
+START_LIMIT = 30.0
+"""Seconds a new worker may take to start (import prometheus_client and the core's modules:
+1–2 s, more on busy cores), not counted in a scrape's :data:`TIMEOUT`."""
 MAX_QUEUED = 3
 """Scrapes in progress or waiting for the worker; one more is refused at once."""
 _LENGTH = struct.Struct(">I")
@@ -78,16 +83,19 @@ class Exporter:
         self.timeout = timeout
         self._worker: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
+        """Held while the worker starts or answers: one request on its pipe at a time."""
         self._queued = 0
+        self._starting: set[asyncio.Task[None]] = set()
 
     async def start(self, _app: web.Application | None = None) -> None:
-        """Start the worker now, so the first scrape does not wait for it (a failure here is
-        logged; the first scrape tries again)."""
-        try:
-            async with asyncio.timeout(self.timeout):
+        """Start the worker now, so that a scrape does not wait for it (at the app's start, and
+        after a worker was discarded); a failure is logged, and the next scrape tries again."""
+        async with self._lock:
+            try:
                 await self._ensure_worker()
-        except (OSError, TimeoutError) as exc:
-            log.warning("the metrics worker did not start (%s); /metrics tries again", exc)
+            except (OSError, TimeoutError, EOFError, ValueError) as exc:
+                self._discard(restart=False)
+                log.warning("the metrics worker did not start (%s); /metrics tries again", exc)
 
     async def handle(self, request: web.Request) -> web.Response:
         if self._queued >= MAX_QUEUED:
@@ -114,28 +122,38 @@ class Exporter:
             _accepts_gzip(request.headers.get("Accept-Encoding", "")),
             gauges,
         )
-        deadline = asyncio.get_running_loop().time() + self.timeout
         try:
-            async with asyncio.timeout_at(deadline):
+            # Behind the scrapes before this one, or a worker's start: bounded by both.
+            async with asyncio.timeout(START_LIMIT + self.timeout):
                 await self._lock.acquire()
         except TimeoutError:
-            return _unavailable("the scrapes before this one are still being read")
+            return _unavailable("the metrics worker is busy; try again shortly")
         try:
-            async with asyncio.timeout_at(deadline):
-                answer = await self._call(ask)
-        except TimeoutError:
-            log.warning("a /metrics scrape took over %s s; the worker is replaced", self.timeout)
-            self._discard()
-            return _unavailable(f"the metrics took over {self.timeout:g} s to read")
-        except (OSError, EOFError, ValueError, pickle.PickleError) as exc:
-            log.warning(
-                "the metrics worker failed (%s: %s); it is replaced", type(exc).__name__, exc
-            )
-            self._discard()
-            return _unavailable("the metrics worker failed; try again")
-        except asyncio.CancelledError:
-            self._discard()  # its answer to this request would be read by the next one
-            raise
+            try:
+                await self._ensure_worker()
+            except (OSError, TimeoutError, EOFError, ValueError) as exc:
+                self._discard(restart=False)
+                log.warning("the metrics worker did not start (%s)", exc)
+                return _unavailable("the metrics worker did not start; try again")
+            try:
+                # The scrape's own limit, from when the worker is there to answer it.
+                async with asyncio.timeout(self.timeout):
+                    answer = await self._call(ask)
+            except TimeoutError:
+                log.warning(
+                    "a /metrics scrape took over %s s; the worker is replaced", self.timeout
+                )
+                self._discard()
+                return _unavailable(f"the metrics took over {self.timeout:g} s to read")
+            except (OSError, EOFError, ValueError, pickle.PickleError) as exc:
+                log.warning(
+                    "the metrics worker failed (%s: %s); it is replaced", type(exc).__name__, exc
+                )
+                self._discard()
+                return _unavailable("the metrics worker failed; try again")
+            except asyncio.CancelledError:
+                self._discard()  # its answer to this request would be read by the next one
+                raise
         finally:
             self._lock.release()
         if isinstance(answer, Failure):
@@ -152,6 +170,8 @@ class Exporter:
         return web.Response(body=answer.body, headers=headers)
 
     async def _ensure_worker(self) -> asyncio.subprocess.Process:
+        """The worker, started (and its "ready" awaited, within :data:`START_LIMIT`) if there
+        is none alive; the caller holds the lock."""
         worker = self._worker
         if worker is not None and worker.returncode is None:
             return worker
@@ -165,28 +185,32 @@ class Exporter:
             stdout=asyncio.subprocess.PIPE,
             limit=MAX_MESSAGE,
         )
+        async with asyncio.timeout(START_LIMIT):
+            ready = await _read(worker)
+        if ready != READY:
+            raise ValueError(f"the worker said {ready!r} at its start")
         return worker
 
     async def _call(self, request: Request) -> object:
         """One request to the worker and its answer (the caller holds the lock)."""
         worker = await self._ensure_worker()
-        assert worker.stdin is not None and worker.stdout is not None
+        assert worker.stdin is not None
         data = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         worker.stdin.write(_LENGTH.pack(len(data)) + data)
         await worker.stdin.drain()
-        head = await worker.stdout.readexactly(_LENGTH.size)
-        (length,) = _LENGTH.unpack(head)
-        if length > MAX_MESSAGE:
-            raise ValueError(f"the worker sent {length} bytes")
-        # From the worker this module started, over its own pipe.
-        return pickle.loads(await worker.stdout.readexactly(length))
+        return await _read(worker)
 
-    def _discard(self) -> None:
-        """Kill the worker (the child watcher reaps it); the next scrape starts a new one."""
+    def _discard(self, *, restart: bool = True) -> None:
+        """Kill the worker (the child watcher reaps it) and, with ``restart``, start a new one
+        in the background, so that the next scrape finds it ready."""
         worker, self._worker = self._worker, None
         if worker is not None and worker.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 worker.kill()
+        if restart:
+            task = asyncio.get_running_loop().create_task(self.start())
+            self._starting.add(task)
+            task.add_done_callback(self._starting.discard)
 
     def _failed(self, reason: str) -> web.Response:
         log.warning("a /metrics scrape could not read the database (%s)", reason)
@@ -194,6 +218,10 @@ class Exporter:
 
     async def close(self, _app: web.Application | None = None) -> None:
         """Stop the worker: its stdin closes and it ends (killed if it does not, within 5 s)."""
+        for task in list(self._starting):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         worker, self._worker = self._worker, None
         if worker is None or worker.returncode is not None:
             return
@@ -205,6 +233,18 @@ class Exporter:
         except TimeoutError:
             worker.kill()
             await worker.wait()
+
+
+async def _read(worker: asyncio.subprocess.Process) -> object:
+    """The worker's next message (its "ready", or an answer)."""
+    assert worker.stdout is not None
+    head = await worker.stdout.readexactly(_LENGTH.size)
+    (length,) = _LENGTH.unpack(head)
+    if length > MAX_MESSAGE:
+        raise ValueError(f"the worker sent {length} bytes")
+    # From the worker this module started, over its own pipe.
+    value: object = pickle.loads(await worker.stdout.readexactly(length))
+    return value
 
 
 def _unavailable(why: str) -> web.Response:
