@@ -63,6 +63,7 @@ from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
 from bot.settings import Settings
+from bot.stats import Stats
 from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
 from bot.surface import Surface
@@ -125,6 +126,8 @@ class Bot:
         self.resolver: Resolver = resolver or DnsResolver(settings.resolver, timeout=3.0)
         self.transport = transport or Transport.create(ca_bundle=settings.ca_bundle)
         self.surfaces: dict[str, Surface] = {}
+        self.stats = Stats()
+        """The core's counters (checks, their durations, deliveries), for ``/metrics``."""
         health = None
         if settings.control_url:
             health = Health(
@@ -134,12 +137,17 @@ class Bot:
                 cache_seconds=settings.health_cache,
             )
         self.monitoring = Monitoring(
-            self.store, settings, self._diagnose_monitor, health=health, clock=clock
+            self.store,
+            settings,
+            self._diagnose_monitor,
+            health=health,
+            clock=clock,
+            stats=self.stats,
         )
         self.schedule = Schedule(
             self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
         )
-        self.sender = Sender(self.store, self.surfaces, settings, clock=clock)
+        self.sender = Sender(self.store, self.surfaces, settings, clock=clock, stats=self.stats)
         self.status_pages = StatusPages(self.store)
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
@@ -468,6 +476,7 @@ class Bot:
 
     async def _diagnose(self, url: str, origin: str | None, timeout: float) -> Diagnosis:
         """One check of a monitored URL, never longer than ``timeout`` in all."""
+        started = time.monotonic()
         try:
             async with asyncio.timeout(timeout):
                 return await diagnose(
@@ -481,6 +490,8 @@ class Bot:
                 )
         except TimeoutError:
             return _deadline(url, origin, timeout)
+        finally:
+            self.stats.check_duration.observe(time.monotonic() - started)
 
 
 class _Throttled:

@@ -46,6 +46,12 @@ class Health:
         self._cached: tuple[float, str | None] | None = None
         self._inflight: asyncio.Task[str | None] | None = None
 
+    @property
+    def last_problem(self) -> tuple[str | None, float] | None:
+        """The last control check's finding (None: the network worked) and when it ran (on
+        :attr:`clock`); None before the first one."""
+        return None if self._cached is None else (self._cached[1], self._cached[0])
+
     async def check(self) -> str | None:
         if self._cached is not None and self.clock() - self._cached[0] < self.cache_seconds:
             return self._cached[1]

@@ -52,6 +52,7 @@ from bot.commands import Expect
 from bot.health import Health
 from bot.model import Alert, AlertKind, Channel, Monitor
 from bot.settings import Settings
+from bot.stats import CheckOutcome, Stats
 from bot.storage import Store
 from checks import Cause, Diagnosis, Probe
 
@@ -120,8 +121,11 @@ class Monitoring:
         *,
         health: Health | None,
         clock: Callable[[], float] = time.time,
+        stats: Stats | None = None,
     ) -> None:
         self.store = store
+        self.stats = stats or Stats()
+        """Counts every check recorded (:meth:`apply`)."""
         self.settings = settings
         self.diagnose_monitor = diagnose_monitor
         self.health = health
@@ -130,6 +134,11 @@ class Monitoring:
         """Monitors being checked now, each with an event set when that check is over."""
         self._episode = store.get_meta(_DEGRADED)
         """The current "monitoring degraded" episode (kept in ``meta``; read once, here)."""
+
+    @property
+    def in_flight(self) -> int:
+        """Monitors being checked now."""
+        return len(self._running)
 
     async def check(self, monitor_id: int) -> Applied | None:
         """A scheduled check of a monitor; None when it is gone or already being checked."""
@@ -202,6 +211,13 @@ class Monitoring:
                     recheck = self.settings.recheck_delay
                     if network_problem is not None and streak >= monitor.confirm:
                         alerts += self._degraded(monitor.channel, network_problem, now)
+        # Counted once committed: a check dropped by a database fault is not a check recorded.
+        self.stats.count_check(
+            CheckOutcome.of(
+                ok=outcome.ok, label=outcome.label, unexpected_status=outcome.unexpected_status
+            ),
+            outcome.cause,
+        )
         if outcome.ok and self._episode is not None:
             alerts += self.restore()
         return Applied(recheck, alerts, outcome)
@@ -457,6 +473,12 @@ class Monitoring:
         return mended
 
     # -------------------------------------------------------------------- the bot's own health
+
+    @property
+    def degraded(self) -> bool:
+        """A "monitoring degraded" episode is on: the bot's own network was found broken, and
+        alerts of monitors that get no answer are held until it works again."""
+        return self._episode is not None
 
     def _degraded(self, channel: Channel, problem: str, now: float) -> int:
         episode = self._episode

@@ -40,6 +40,7 @@ from bot.codec import alert_from_dict
 from bot.errors import DeliveryError, StorageError
 from bot.model import Alert, AlertKind, Channel, Delivery, MessageRef
 from bot.settings import Settings
+from bot.stats import DeliveryResult, Stats
 from bot.storage import FaultLog, Store
 from bot.surface import Surface
 
@@ -68,8 +69,11 @@ class Sender:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        stats: Stats | None = None,
     ) -> None:
         self.store = store
+        self.stats = stats or Stats()
+        """Counts every delivery attempt by platform and result."""
         self.surfaces = surfaces
         self.settings = settings
         self.clock = clock
@@ -259,6 +263,7 @@ class Sender:
         except (KeyError, TypeError, ValueError):
             log.exception("outbox rows %s are unreadable; dropped", ids)
             self._settle(ids, failed="unreadable payload")
+            self.stats.count_delivery(channel.platform, DeliveryResult.FAILED)
             return 0
         if delivery.edit_only and (delivery.resolves is None or delivery.original is None):
             # Nothing this incident alone can be shown on: settled, the surface not called.
@@ -270,12 +275,13 @@ class Sender:
         try:
             ref = await surface.deliver(delivery)
         except DeliveryError as exc:
-            self._retry(rows, exc)
+            self._retry(channel, rows, exc)
             return 0
         except Exception as exc:  # a surface bug must not lose the alert either
             log.exception("the %s surface failed to deliver %s", surface.name, delivery.key)
-            self._retry(rows, DeliveryError(f"{type(exc).__name__}: {exc}"))
+            self._retry(channel, rows, DeliveryError(f"{type(exc).__name__}: {exc}"))
             return 0
+        self.stats.count_delivery(channel.platform, DeliveryResult.SENT)
         self._unmarked[tuple(ids)] = (self.clock(), ref)
         self._mark_delivered()
         return len(ids)
@@ -292,13 +298,15 @@ class Sender:
             )
             del self._unmarked[ids]
 
-    def _retry(self, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
+    def _retry(self, channel: Channel, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
         ids = [r["id"] for r in rows]
         attempts = max(r["attempts"] for r in rows) + 1
         if exc.permanent or attempts >= self.settings.delivery_attempts:
             log.error("giving up on outbox %s after %s attempts: %s", ids, attempts, exc)
             self._settle(ids, failed=str(exc))
+            self.stats.count_delivery(channel.platform, DeliveryResult.FAILED)
             return
+        self.stats.count_delivery(channel.platform, DeliveryResult.RETRY)
         wait = max(exc.retry_after or 0.0, backoff(attempts) if exc.retry_after is None else 0.0)
         log.warning("delivery of outbox %s failed (%s); retry in %.1f s", ids, exc, wait)
         self.store.execute(

@@ -27,6 +27,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.stats import LAG_BUCKETS, Histogram
+
 log = logging.getLogger("check502.schedule")
 
 _GOLDEN = (math.sqrt(5) - 1) / 2
@@ -46,7 +48,7 @@ def first_run(monitor_id: int, every: int, now: float) -> float:
 
 @dataclass(slots=True)
 class Metrics:
-    """Counters and the latest lags (bounded), read by bench/scheduler."""
+    """Counters and the latest lags (bounded), read by bench/scheduler and ``/metrics``."""
 
     checks: int = 0
     skipped: int = 0
@@ -54,6 +56,8 @@ class Metrics:
     shed: int = 0
     """Runs dropped because ``backlog`` runs were already waiting for the concurrency bound."""
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=200_000))
+    lag: Histogram = field(default_factory=lambda: Histogram(LAG_BUCKETS))
+    """Every lag since the start, in buckets (the deque keeps only the latest)."""
 
 
 class Schedule:
@@ -170,6 +174,7 @@ class Schedule:
     def _measure(self, lag: float) -> None:
         self.metrics.checks += 1
         self.metrics.lags.append(lag)
+        self.metrics.lag.observe(lag)
 
     async def _guarded(self, monitor_id: int) -> None:
         try:
