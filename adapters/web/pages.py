@@ -114,12 +114,17 @@ class _Pages:
             html = await asyncio.shield(running)
         if not html:
             raise web.HTTPNotFound()
-        return web.Response(
+        response = web.Response(
             text=html,
             content_type="text/html",
             charset="utf-8",
             headers=_headers(PAGE_MAX_AGE, csp=_csp()),
         )
+        # A page is some 3 KB of HTML per monitor, a tenth of that gzipped: compressed when
+        # the browser says it takes it (aiohttp reads Accept-Encoding; large bodies are
+        # compressed off the event loop).
+        response.enable_compression()
+        return response
 
     def _cached(self, token: str) -> str | None:
         found = self._cache.get(token)

@@ -24,7 +24,7 @@ from http import HTTPStatus
 
 from aiohttp import web
 
-from adapters.web import pages
+from adapters.web import metrics, pages
 from adapters.web.config import WebConfig
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
@@ -37,7 +37,7 @@ ReadyHook = Callable[[], Awaitable[str | None]]
 Installer = Callable[[web.Application, Bot], None]
 """A feature module's ``install(app, bot)``: adds its routes to the app before it starts."""
 
-INSTALLERS: tuple[Installer, ...] = (pages.install,)
+INSTALLERS: tuple[Installer, ...] = (metrics.install, pages.install)
 """The web features' installers (``/metrics``, the status pages and badges), in order."""
 
 OK = "ok"

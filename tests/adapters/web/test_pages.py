@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 import time
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -387,3 +388,22 @@ def test_badge_colours_have_enough_contrast_for_white_text() -> None:
 
     for name, colour in BADGE_COLOURS.items():
         assert (1.05) / (luminance(colour) + 0.05) >= 4.5, name
+
+
+@pytest.mark.parametrize("accept", ["gzip, deflate", "identity"])
+async def test_the_page_is_compressed_only_for_a_browser_that_takes_it(
+    site: Site, accept: str
+) -> None:
+    async with site.http.get(
+        site.base + site.path, headers={"Accept-Encoding": accept}, auto_decompress=False
+    ) as response:
+        body = await response.read()
+        encoding = response.headers.get("Content-Encoding")
+    if accept == "identity":
+        assert encoding is None
+        assert body.startswith(b"<!DOCTYPE html>") or body.lstrip().startswith(b"<!")
+    else:
+        assert encoding in {"gzip", "deflate"}
+        html = zlib.decompress(body, wbits=47)  # gzip or zlib, by its header
+        assert b"<h1" in html
+        assert len(body) < len(html) / 3
