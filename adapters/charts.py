@@ -7,7 +7,9 @@ pay for it; it draws with the Agg canvas on a figure of its own (no pyplot, no g
 in one worker process (:func:`history_chart`), one chart at a time. A process, not a thread:
 drawing costs 0.4–0.7 s of CPU, and in a thread it holds the GIL the event loop needs, which
 delayed scheduled checks by up to half a second and inflated the phase timings of checks in
-flight (``bench/charts`` prints both).
+flight (``bench/charts`` prints both). The worker is spawned, so a program that embeds the bot
+guards its main module with ``if __name__ == "__main__":`` as multiprocessing asks (the
+``check502-bot`` entry points do); without it a chart fails in one log line.
 
 The picture is 1000 × 500 px: a column per window (the last 24 h by hour, the last 7 d by 6 h),
 latency in ms above (seconds from 10 s on; p50 and p95 lines; a gap where a bucket had no
