@@ -171,11 +171,11 @@ def diagnosis_to_dict(d: Diagnosis) -> dict[str, Any]:
         "probes": [probe_to_dict(p) for p in d.probes],
         "origin_protocols": _protocols(d.origin_protocols),
         "findings": [f.value for f in d.findings],
-        "request": _request(d.request),
+        "request": request_to_dict(d.request),
     }
 
 
-def _request(spec: RequestSpec | None) -> dict[str, Any] | None:
+def request_to_dict(spec: RequestSpec | None) -> dict[str, Any] | None:
     """The request sent, never the credentials' values (``auth`` is ``bearer $API_TOKEN``)."""
     if spec is None:
         return None
@@ -192,7 +192,8 @@ def _request(spec: RequestSpec | None) -> dict[str, Any] | None:
     }
 
 
-def _request_from(data: dict[str, Any] | None) -> RequestSpec | None:
+def request_from_dict(data: dict[str, Any] | None) -> RequestSpec | None:
+    """The inverse of :func:`request_to_dict` (credentials by name, no values)."""
     if data is None:
         return None
     auth = data["auth"]
@@ -306,5 +307,5 @@ def diagnosis_from_dict(data: dict[str, Any]) -> Diagnosis:
         status_mix=tuple((k, n) for k, n in mix.items()),
         origin_protocols=_protocols_from(data.get("origin_protocols")),  # absent before it existed
         findings=tuple(Finding(f) for f in data.get("findings") or ()),
-        request=_request_from(data.get("request")),
+        request=request_from_dict(data.get("request")),
     )

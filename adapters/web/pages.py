@@ -59,11 +59,12 @@ the bot nothing more. Browsers and proxies may keep it ``PAGE_MAX_AGE`` seconds 
 CACHED_PAGES = 32
 BADGE_MAX_AGE = 60
 
-STATE_WORDS = {"up": "UP", "down": "DOWN", "new": "PENDING"}
+STATE_WORDS = {"up": "UP", "down": "DOWN", "slow": "SLOW", "new": "PENDING"}
 """The word shown for each monitor state; colour is never the only signal."""
 BADGE_COLOURS = {
     "up": "#1a7f37",
     "down": "#c62828",
+    "slow": "#9a6700",
     "new": "#57606a",
     "good": "#1a7f37",
     "fair": "#9a6700",
