@@ -119,7 +119,7 @@ def outcome_title(d: Diagnosis) -> str:
     """The headline word of a failed or slow check: its 502 cause, or, where none was found,
     what the answer failed of the request (``Keyword missing``, ``Slow``...)."""
     v = d.verdict
-    if v.cause is Cause.OK and d.findings:
+    if d.findings and (v.cause is Cause.OK or d.findings[0] is Finding.AUTH_UNSET):
         words = FINDING_WORDS[d.findings[0]]
         if d.findings[0] is Finding.SLOW and d.request is not None and d.request.slow_ms:
             words += f" (over {d.request.slow_ms} ms)"

@@ -581,7 +581,7 @@ def _unsent(url: str, origin: str | None, reason: str, request: RequestSpec) -> 
             confidence=1.0,
             summary=f"The check of {url} was not sent: {reason}",
             evidence=("Nothing was sent: the request needs credentials the bot cannot read.",),
-            next_steps=("Set the variable where the bot runs and restart it.",),
+            next_steps=(reason,),
             reproduce=(),
         ),
         probes=(),
