@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import Check, CommandError, Watch, format_command, parse_command
+from bot.errors import SettingsError
+from bot.settings import Settings
 from checks import Auth, RequestSpec
 
 
@@ -71,3 +73,13 @@ def test_auth_refuses_a_literal_secret_and_never_repeats_it(secret: str) -> None
 def test_bad_request_options_get_a_short_reason(text: str, words: str) -> None:
     with pytest.raises(CommandError, match=words):
         parse_command(f"watch https://a.example.com {text}")
+
+
+def test_the_operator_lists_the_variables_auth_may_name() -> None:
+    read = Settings.from_env({"CHECK502_AUTH_VARS": "API_TOKEN, API_USER,API_TOKEN"})
+    assert read.auth_vars == ("API_TOKEN", "API_USER")
+    assert Settings.from_env({}).auth_vars == ()
+    with pytest.raises(SettingsError, match="must not list the bot's own CHECK502_DB"):
+        Settings.from_env({"CHECK502_AUTH_VARS": "API_TOKEN,CHECK502_DB"})
+    with pytest.raises(SettingsError, match="CHECK502_AUTH_VARS lists environment variable"):
+        Settings.from_env({"CHECK502_AUTH_VARS": "not-a-name"})
