@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from checks import Auth, Cause, Finding, InvalidRequest, RequestSpec, diagnosis_to_dict
+from checks._exchange import Outcome
 from checks.jsonout import diagnosis_from_dict
 from tests.checks.conftest import origin, public, run
 from tests.support.servers import ApiServer
@@ -53,6 +54,8 @@ async def test_bearer_auth_opens_what_needs_it_and_the_token_shows_nowhere(
     )
     assert json.loads(document)["request"]["auth"] == {"scheme": "bearer", "env": ["API_TOKEN"]}
     assert diagnosis_from_dict(json.loads(document)).request == spec.redacted()
+    assert with_token.request is not None and with_token.request.auth is not None
+    assert with_token.request.auth.values == ()  # what a diagnosis keeps holds no secret
 
 
 async def test_basic_auth_sends_user_and_password() -> None:
@@ -171,3 +174,10 @@ async def test_credentials_do_not_follow_a_redirect_to_another_server() -> None:
 def test_specs_the_engine_refuses(kwargs: dict[str, object], words: str) -> None:
     with pytest.raises(InvalidRequest, match=words):
         RequestSpec(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_keyword_split_across_two_reads_is_found() -> None:
+    out = Outcome(needles=(b"needle", b"absent"))
+    for chunk in (b"x" * 70_000 + b"nee", b"dl", b"e" + b"y" * 10):
+        out.body_chunk(chunk)
+    assert out.found == [True, False]
