@@ -172,8 +172,15 @@ async def test_slow_opens_a_slow_incident_recovers_and_a_failure_ends_it(
             assert "SLOW" in slow.text and "DOWN" not in slow.text
             assert "over 250 ms" in slow.text
             assert _state(chat, mid) == "slow"
-            incident = chat.bot.store.row("SELECT kind, closed_at FROM incidents")
-            assert incident == {"kind": "slow", "closed_at": None}
+            incident = chat.bot.store.row("SELECT kind, closed_at, opened_at FROM incidents")
+            assert incident is not None
+            assert (incident["kind"], incident["closed_at"]) == ("slow", None)
+            # Confirmed like down: the second slow check in a row opened it, not the first.
+            slow_before = chat.bot.store.execute(
+                "SELECT COUNT(*) FROM results WHERE outcome = 'slow' AND at <= ?",
+                (incident["opened_at"],),
+            ).fetchone()[0]
+            assert slow_before == 2
             # Only one SLOW while it stays slow.
             await until(
                 lambda: (
