@@ -14,7 +14,7 @@ from checks import Cause, Diagnosis, Finding, Hop, Probe
 from checks.model import FINDING_WORDS
 
 if TYPE_CHECKING:  # only a type: the check502 command must not import the bot (its start-up)
-    from bot.model import Alert, Monitor, StatusReply
+    from bot.model import Alert, IncidentRecord, Monitor, StatusReply
 
 CAUSE_TITLE: dict[Cause, str] = {
     Cause.OK: "Healthy",
@@ -136,6 +136,11 @@ def grouped_title(alert: Alert) -> str:
     """One member's words in a grouped alert: its cause or finding, marked SLOW when it is."""
     title = outcome_title(alert.diagnosis) if alert.diagnosis else "Down"
     return f"{SLOW_MARK} SLOW · {title}" if alert.slow else title
+
+
+def incident_title(i: IncidentRecord) -> str:
+    """An incident in history: its cause, or ``Slow`` for a SLOW one."""
+    return "Slow" if i.kind == "slow" else CAUSE_TITLE[i.cause]
 
 
 def state_label(m: Monitor) -> str:

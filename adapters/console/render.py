@@ -123,7 +123,8 @@ def _history(h: HistoryReply, style: Style) -> str:
         for i in h.incidents:
             end = f"closed {_when(i.closed_at)}" if i.closed_at else style.red("open")
             ack = f" · acked by {i.acked_by}" if i.acked_by else ""
-            lines.append(f"  {_when(i.opened_at)}  {i.cause.value:<18} {end}{ack}")
+            kind = "slow" if i.kind == "slow" else i.cause.value
+            lines.append(f"  {_when(i.opened_at)}  {kind:<18} {end}{ack}")
     return "\n".join(lines) + "\n"
 
 

@@ -28,6 +28,7 @@ from adapters.present import (
     gateway_headers,
     grouped_title,
     headline,
+    incident_title,
     ms,
     outcome_title,
     pct,
@@ -332,7 +333,7 @@ def _history(h: HistoryReply) -> discord.Embed:
     ]
     _field(embed, "Last checks", _listing(rows, "") or "(none yet)")
     incidents = [
-        f"{discord.utils.format_dt(i.opened_at, 'f')} {CAUSE_TITLE[i.cause]} · "
+        f"{discord.utils.format_dt(i.opened_at, 'f')} {incident_title(i)} · "
         + (f"closed {discord.utils.format_dt(i.closed_at, 'R')}" if i.closed_at else "**open**")
         + (f" · acked by <@{i.acked_by}>" if i.acked_by else "")
         for i in h.incidents

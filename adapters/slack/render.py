@@ -31,6 +31,7 @@ from adapters.present import (
     gateway_headers,
     grouped_title,
     headline,
+    incident_title,
     ms,
     outcome_title,
     pct,
@@ -405,7 +406,7 @@ def _history(h: HistoryReply) -> Message:
     for i in h.incidents:
         end = f"closed {_when(i.closed_at)}" if i.closed_at else "*open*"
         ack = f" · acked by <@{esc(i.acked_by)}>" if i.acked_by else ""
-        incidents.append(f"{_when(i.opened_at)} {CAUSE_TITLE[i.cause]} · {end}{ack}")
+        incidents.append(f"{_when(i.opened_at)} {incident_title(i)} · {end}{ack}")
     blocks = [
         header(f"📈 #{m.id} {m.url}"),
         fields(

@@ -35,6 +35,7 @@ from adapters.present import (
     gateway_headers,
     grouped_title,
     headline,
+    incident_title,
     ms,
     outcome_title,
     pct,
@@ -537,7 +538,7 @@ def _history(h: HistoryReply) -> str:
     for i in h.incidents:
         end = f"closed {_when(i.closed_at)}" if i.closed_at else "<b>open</b>"
         ack = f" · acked by {clip(i.acked_by, 60)}" if i.acked_by else ""
-        incidents.append(f"{_when(i.opened_at)} {CAUSE_TITLE[i.cause]} · {end}{ack}")
+        incidents.append(f"{_when(i.opened_at)} {incident_title(i)} · {end}{ack}")
     stats = (
         f"<b>Uptime 24 h</b> {pct(h.uptime_24h)} ({h.checks_24h} checks) · "
         f"<b>7 d</b> {pct(h.uptime_7d)}\n"

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.present import CAUSE_TITLE
+from adapters.present import incident_title
 from bot.commands import format_duration
 from bot.statuspage import (
     RECENT_DAYS,
@@ -234,13 +234,19 @@ def render_page(page: StatusPage) -> str:
         summary = f"{down} of {total} monitors down" if total > 1 else "The monitor is down"
     now = page.generated_at
     open_incidents = [
-        _incident(i.monitor_name, i.incident.cause, i.incident.first_failure_at, None, now)
+        _incident(
+            i.monitor_name, incident_title(i.incident), i.incident.first_failure_at, None, now
+        )
         for i in page.incidents
         if i.incident.closed_at is None
     ]
     recent_incidents = [
         _incident(
-            i.monitor_name, i.incident.cause, i.incident.first_failure_at, i.incident.closed_at, now
+            i.monitor_name,
+            incident_title(i.incident),
+            i.incident.first_failure_at,
+            i.incident.closed_at,
+            now,
         )
         for i in page.incidents
         if i.incident.closed_at is not None
@@ -284,12 +290,12 @@ def _grade(value: float | None) -> str:
 
 
 def _incident(
-    name: str, cause: Any, start: datetime, end: datetime | None, now: datetime
+    name: str, cause: str, start: datetime, end: datetime | None, now: datetime
 ) -> dict[str, str]:
     length = int(((end or now) - start).total_seconds())
     return {
         "name": name,
-        "cause": CAUSE_TITLE[cause],
+        "cause": cause,
         "start": _when(start),
         "start_iso": start.isoformat(),
         "end": _when(end) if end is not None else "",

@@ -12,10 +12,10 @@ import pytest
 from adapters.cli.render import Style
 from adapters.console.render import render_alert, render_monitor_line
 from adapters.discord import render as discord_render
-from adapters.present import headline
+from adapters.present import CAUSE_TITLE, headline, incident_title
 from adapters.slack import render as slack_render
 from adapters.telegram import render as telegram_render
-from bot.model import Alert, AlertKind, Channel
+from bot.model import Alert, AlertKind, Channel, IncidentRecord
 from checks import Auth, Cause, Finding, RequestSpec, Verdict
 from tests.support.replies import NOW, diagnosis, probe
 from tests.support.replies import monitor as _monitor
@@ -113,3 +113,10 @@ def test_list_shows_the_request_with_the_variable_name(surface: str) -> None:
     for shown in ("POST", "bearer $API_TOKEN", "ok", "800 ms", "redirects not followed"):
         assert shown in line
     assert "hunter2" not in line
+
+
+def test_history_and_the_status_page_name_a_slow_incident() -> None:
+    slow = IncidentRecord(1, NOW, None, Cause.OK, NOW, NOW, None, kind="slow")
+    assert incident_title(slow) == "Slow"
+    down = dataclasses.replace(slow, kind="down", cause=Cause.ORIGIN_DOWN)
+    assert incident_title(down) == CAUSE_TITLE[Cause.ORIGIN_DOWN]
