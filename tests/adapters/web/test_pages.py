@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from adapters.web.pages import BADGE_COLOURS, badge_svg, install, text_width
+from bot.commands import parse_command
 from bot.core import Bot
 from bot.model import Channel, Context, StatusReply
 from bot.statuspage import WINDOW_BY_KEY, load, uptime
@@ -48,7 +49,7 @@ class Site:
             return response.status, dict(response.headers), await response.text()
 
     async def status(self, text: str, channel: Channel = CHANNEL) -> StatusReply:
-        reply = await self.bot.handle(Context(channel, "U1"), text)
+        reply = await self.bot.handle(Context(channel, "U1"), parse_command(text))
         assert isinstance(reply, StatusReply), reply
         return reply
 
