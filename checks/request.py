@@ -161,7 +161,7 @@ class RequestSpec:
     @property
     def plain(self) -> bool:
         """Today's check: a GET asking nothing of the answer."""
-        return self == PLAIN
+        return self is PLAIN or self == PLAIN
 
     @property
     def needles(self) -> tuple[bytes, ...]:
