@@ -181,3 +181,18 @@ def test_a_keyword_split_across_two_reads_is_found() -> None:
     for chunk in (b"x" * 70_000 + b"nee", b"dl", b"e" + b"y" * 10):
         out.body_chunk(chunk)
     assert out.found == [True, False]
+
+
+async def test_a_server_that_echoes_the_credentials_never_shows_them() -> None:
+    basic = Auth("basic", ("API_USER", "API_PASS"), ("ops", SECRET))
+    with ApiServer() as api:
+        echoed = await run(api.url + "echo", request=RequestSpec(auth=bearer()))
+        shown = await run(api.url + "echo", request=RequestSpec(auth=basic))
+    assert api.seen[0][2]["authorization"] == f"Bearer {SECRET}"  # it was sent...
+    p = public(echoed)[0]
+    assert p.body_excerpt == "you sent: Bearer $API_TOKEN"  # ...and is never shown
+    assert p.header("X-Echo") == "Bearer $API_TOKEN"
+    assert public(shown)[0].body_excerpt == "you sent: Basic base64($API_USER:$API_PASS)"
+    for d in (echoed, shown):
+        _no_secret(json.dumps(diagnosis_to_dict(d)), repr(d))
+        assert "b3BzOnMzY3Iz" not in json.dumps(diagnosis_to_dict(d))  # base64 of ops:s3cr3t

@@ -1127,6 +1127,7 @@ class ApiServer(LoopServer):
       ``user:password``), 401 without or with another;
     - ``/submit``: 200 ``accepted`` for a POST whose body is the JSON ``want``, 405 for another
       method, 400 for another body;
+    - ``/echo``: 200 with the request's ``Authorization`` in its body and an ``X-Echo`` header;
     - ``/page``: 200 with ``page`` as the body (the keyword tests change it while running);
     - ``/slow``: 200 after ``delay`` seconds (bounded by the test's value);
     - ``/moved``: 302 to ``/page``; ``/see-other``: 303 to ``/submit``; ``/away``: 302 to
@@ -1186,6 +1187,9 @@ class ApiServer(LoopServer):
                 except ValueError:
                     ok = False
                 status, payload = (200, b"accepted") if ok else (400, b"bad body")
+        elif path == "/echo":  # a debug endpoint that shows what it was sent
+            payload = f"you sent: {auth}".encode()
+            extra = {"X-Echo": auth}
         elif path == "/page":
             payload = self.page
         elif path == "/slow":
