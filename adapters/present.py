@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from checks import Cause, Diagnosis, Hop, Probe
+from checks import Cause, Diagnosis, Finding, Hop, Probe
+from checks.model import FINDING_WORDS
 
 if TYPE_CHECKING:  # only a type: the check502 command must not import the bot (its start-up)
-    from bot.model import Monitor, StatusReply
+    from bot.model import Alert, IncidentRecord, Monitor, StatusReply
 
 CAUSE_TITLE: dict[Cause, str] = {
     Cause.OK: "Healthy",
@@ -105,14 +106,72 @@ def headline(d: Diagnosis) -> str:
     v = d.verdict
     public = sides(d).public
     status = status_line(public) if public else "no probe"
+    if v.cause is Cause.OK and d.findings:
+        return f"⚠️ {outcome_title(d)} · {status}"
     if v.cause is Cause.OK:
         return f"✅ Healthy · {status}"
     who = f" from {v.generated_by}" if v.generated_by and public and public.status else ""
     return f"🔴 {CAUSE_TITLE[v.cause]} · {status}{who}"
 
 
+SLOW_MARK = "🟡"
+"""A SLOW incident's mark on every surface: a warning, not an outage."""
+
+
+def outcome_title(d: Diagnosis) -> str:
+    """The headline word of a failed or slow check: its 502 cause, or, where none was found,
+    what the answer failed of the request (``Keyword missing``, ``Slow``...)."""
+    v = d.verdict
+    if d.findings and (v.cause is Cause.OK or d.findings[0] is Finding.AUTH_UNSET):
+        words = FINDING_WORDS[d.findings[0]]
+        if d.findings[0] is Finding.SLOW and d.request is not None and d.request.slow_ms:
+            words += f" (over {d.request.slow_ms} ms)"
+        return words[:1].upper() + words[1:]
+    return CAUSE_TITLE[v.cause if v.cause is not Cause.OK else Cause.UNKNOWN]
+
+
+def down_word(alert: Alert) -> str:
+    """What an incident was, in "after 5m down": ``down``, or ``slow`` for a SLOW one."""
+    return "slow" if alert.slow else "down"
+
+
+def grouped_title(alert: Alert) -> str:
+    """One member's words in a grouped alert: its cause or finding, marked SLOW when it is."""
+    title = outcome_title(alert.diagnosis) if alert.diagnosis else "Down"
+    return f"{SLOW_MARK} SLOW · {title}" if alert.slow else title
+
+
+def incident_title(i: IncidentRecord) -> str:
+    """An incident in history: its cause, or ``Slow`` for a SLOW one."""
+    return "Slow" if i.kind == "slow" else CAUSE_TITLE[i.cause]
+
+
 def state_label(m: Monitor) -> str:
-    return {"down": "🔴 DOWN", "up": "🟢 up"}.get(m.state, "⚪ new")
+    return {"down": "🔴 DOWN", "up": "🟢 up", "slow": f"{SLOW_MARK} SLOW"}.get(m.state, "⚪ new")
+
+
+def request_words(m: Monitor) -> str:
+    """A monitor's request options in short (``POST · bearer $API_TOKEN · keyword "ok"``),
+    credentials by variable name; empty for a plain GET that follows redirects."""
+    spec = m.request
+    words: list[str] = []
+    if spec.method != "GET":
+        words.append(spec.method)
+    if spec.headers:
+        words.append(", ".join(f"{n}: {v}" for n, v in spec.headers))
+    if spec.body:
+        words.append(f"body {len(spec.body.encode())} B")
+    if spec.auth is not None:
+        words.append(spec.auth.display)
+    if spec.keyword is not None:
+        words.append(f"keyword “{spec.keyword}”")
+    if spec.not_keyword is not None:
+        words.append(f"not “{spec.not_keyword}”")
+    if spec.slow_ms is not None:
+        words.append(f"slow > {spec.slow_ms} ms")
+    if not m.follow:
+        words.append("redirects not followed")
+    return cut(" · ".join(words), 300)
 
 
 def status_line(p: Probe) -> str:
@@ -289,15 +348,17 @@ def card(
     *,
     expected: str | None = None,
     limit: int = CARD_LIMIT,
+    slow: bool = False,
 ) -> Card:
-    """The compact DOWN card of an alert; its visible text stays within ``limit`` characters."""
+    """The compact DOWN card of an alert (SLOW with ``slow``: up, but over the monitor's latency
+    threshold); its visible text stays within ``limit`` characters."""
     name = " ".join(x for x in (f"#{monitor_id}" if monitor_id is not None else None, url) if x)
-    title = cut(f"🔴 DOWN {name}", 200)
+    title = cut(f"{SLOW_MARK} SLOW {name}" if slow else f"🔴 DOWN {name}", 200)
     details = f"/check502 details {monitor_id}" if monitor_id is not None else "/check502 list"
     if d is None:
         return Card(title, "Cause unknown", "Public: not probed", None, None, details)
     v = d.verdict
-    parts = [CAUSE_TITLE[v.cause if v.cause is not Cause.OK else Cause.UNKNOWN]]
+    parts = [outcome_title(d)]
     if expected:
         parts.append(f"expected {expected}")
     if v.generated_by:

@@ -23,6 +23,7 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "days_left": alert.days_left,
         "detail": alert.detail,
         "grouped": [alert_to_dict(a) for a in alert.grouped],
+        "incident_kind": alert.incident_kind,
     }
 
 
@@ -40,4 +41,5 @@ def alert_from_dict(data: dict[str, Any]) -> Alert:
         days_left=data["days_left"],
         detail=data["detail"],
         grouped=tuple(alert_from_dict(a) for a in data["grouped"]),
+        incident_kind=data.get("incident_kind") or "down",  # absent before slow incidents
     )

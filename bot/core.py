@@ -17,10 +17,12 @@ import contextlib
 import json
 import logging
 import math
+import os
 import secrets
 import shlex
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot import series
@@ -68,10 +70,13 @@ from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
 from bot.surface import Surface
 from checks import (
+    Auth,
     Cause,
     Diagnosis,
     DnsResolver,
     ErrorKind,
+    Finding,
+    RequestSpec,
     Resolver,
     Transport,
     UsageError,
@@ -79,6 +84,7 @@ from checks import (
     diagnose,
     explain,
 )
+from checks.request import PLAIN
 
 log = logging.getLogger("check502.bot")
 
@@ -119,9 +125,12 @@ class Bot:
         resolver: Resolver | None = None,
         transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        """Where ``auth=`` credentials are read, at each check (only ``settings.auth_vars``)."""
         self.store = store or Store.open(settings.db_path)
         self.resolver: Resolver = resolver or DnsResolver(settings.resolver, timeout=3.0)
         self.transport = transport or Transport.create(ca_bundle=settings.ca_bundle)
@@ -346,6 +355,7 @@ class Bot:
         self._channel_limit.spend(channel_key)
 
     async def _check(self, context: Context, command: Check, progress: Progress | None) -> Reply:
+        request = self.credentials(command.request)
         self._spend(context)
         limit = self.settings.check_limit
         shown = _Throttled(progress) if progress is not None and command.runs > 1 else None
@@ -358,10 +368,11 @@ class Bot:
                 resolver=self.resolver,
                 transport=self.transport,
                 timeout=min(CHECK_TIMEOUT, limit),
-                follow=True,
+                follow=command.follow,
                 policy=self.settings.policy,
                 budget=limit,
                 progress=shown,
+                request=request,
             )
         finally:
             if shown is not None:
@@ -398,10 +409,13 @@ class Bot:
             raise Conflict(
                 f"This channel has {len(existing)} monitors, the most allowed; unwatch one first."
             )
+        request = self.credentials(command.request)  # an unset variable creates nothing
         self._spend(context)
         # The first check runs before the monitor exists: a refused or malformed target
         # (private address, metadata name) is refused here and creates nothing.
-        diagnosis = await self._diagnose(command.url, command.origin, command.timeout)
+        diagnosis = await self._diagnose(
+            command.url, command.origin, command.timeout, request, command.follow
+        )
         for p in diagnosis.probes:
             if p.error is not None and p.error.kind is ErrorKind.BLOCKED_ADDRESS:
                 raise Conflict(f"Not watching {command.url}: {p.error.message}.")
@@ -471,10 +485,56 @@ class Bot:
         if alerts:
             self.sender.wake()
 
-    async def _diagnose_monitor(self, monitor: Monitor) -> Diagnosis:
-        return await self._diagnose(monitor.url, monitor.origin, monitor.timeout)
+    def credentials(self, spec: RequestSpec) -> RequestSpec:
+        """``spec`` with its credentials' values read from the environment, now (a rotated
+        secret is used from the next check on). Only variables the operator listed in
+        ``CHECK502_AUTH_VARS`` are read; raises :class:`Conflict` naming the variable (never
+        its value) when one is not allowed or not set."""
+        auth = spec.auth
+        if auth is None:
+            return spec
+        allowed = self.settings.auth_vars
+        values: list[str] = []
+        for name in auth.names:
+            if name not in allowed:
+                if not allowed:
+                    raise Conflict(
+                        "auth= is off on this bot: its operator lists the environment variables"
+                        " it may send in CHECK502_AUTH_VARS."
+                    )
+                raise Conflict(
+                    f"${name} is not one of the variables this bot may send"
+                    f" (CHECK502_AUTH_VARS: {', '.join(allowed)})."
+                )
+            value = self.environ.get(name)
+            if not value:
+                raise Conflict(
+                    f"${name} is not set in the bot's environment: set it where the bot runs"
+                    " and restart it."
+                )
+            values.append(value)
+        try:
+            return replace(spec, auth=Auth(auth.scheme, auth.names, tuple(values)))
+        except UsageError as exc:
+            raise Conflict(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
 
-    async def _diagnose(self, url: str, origin: str | None, timeout: float) -> Diagnosis:
+    async def _diagnose_monitor(self, monitor: Monitor) -> Diagnosis:
+        try:
+            request = self.credentials(monitor.request)
+        except Conflict as exc:
+            return _unsent(monitor.url, monitor.origin, str(exc), monitor.request)
+        return await self._diagnose(
+            monitor.url, monitor.origin, monitor.timeout, request, monitor.follow
+        )
+
+    async def _diagnose(
+        self,
+        url: str,
+        origin: str | None,
+        timeout: float,
+        request: RequestSpec = PLAIN,
+        follow: bool = True,
+    ) -> Diagnosis:
         """One check of a monitored URL, never longer than ``timeout`` in all."""
         started = time.monotonic()
         try:
@@ -485,11 +545,12 @@ class Bot:
                     resolver=self.resolver,
                     transport=self.transport,
                     timeout=timeout * 0.9,
-                    follow=True,
+                    follow=follow,
                     policy=self.settings.policy,
+                    request=request,
                 )
         except TimeoutError:
-            return _deadline(url, origin, timeout)
+            return _deadline(url, origin, timeout, request)
         finally:
             self.stats.check_duration.observe(time.monotonic() - started)
 
@@ -527,9 +588,34 @@ class _Throttled:
         self.task.cancel()
 
 
-def _deadline(url: str, origin: str | None, timeout: float) -> Diagnosis:
+def _unsent(url: str, origin: str | None, reason: str, request: RequestSpec) -> Diagnosis:
+    """A monitor's check that could not be sent: its credentials' variable is not set."""
+    return Diagnosis(
+        url=url,
+        checked_at=_utcnow(),
+        verdict=Verdict(
+            cause=Cause.UNKNOWN,
+            generated_by=None,
+            hop=None,
+            confidence=1.0,
+            summary=f"The check of {url} was not sent: {reason}",
+            evidence=("Nothing was sent: the request needs credentials the bot cannot read.",),
+            next_steps=(reason,),
+            reproduce=(),
+        ),
+        probes=(),
+        origin=origin,
+        findings=(Finding.AUTH_UNSET,),
+        request=request.redacted(),
+    )
+
+
+def _deadline(
+    url: str, origin: str | None, timeout: float, request: RequestSpec = PLAIN
+) -> Diagnosis:
     """The check as a diagnosis when it did not finish within the monitor's deadline."""
     seconds = f"{timeout:g}"
+    args = request.curl_args()
     return Diagnosis(
         url=url,
         checked_at=_utcnow(),
@@ -541,10 +627,14 @@ def _deadline(url: str, origin: str | None, timeout: float) -> Diagnosis:
             summary=f"{url} did not finish answering within the monitor's {seconds} s.",
             evidence=(f"The whole check (DNS, connect, TLS, response) took over {seconds} s.",),
             next_steps=(f"Run `/check502 {url}` for a full diagnosis with phases.",),
-            reproduce=(f"curl -sv -o /dev/null --max-time {seconds} {shlex.quote(url)}",),
+            reproduce=(
+                f"curl {args + ' ' if args else ''}-sv -o /dev/null --max-time {seconds}"
+                f" {shlex.quote(url)}",
+            ),
         ),
         probes=(),
         origin=origin,
+        request=None if request.plain else request.redacted(),
     )
 
 

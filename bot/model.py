@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.commands import Expect
-from checks import Cause, Diagnosis, Explanation
+from checks import Cause, Diagnosis, Explanation, RequestSpec
+from checks.request import PLAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ class Monitor:
     expect: Expect
     timeout: float
     state: str
-    """``new`` (not checked yet), ``up`` or ``down``."""
+    """``new`` (not checked yet), ``up``, ``down`` or ``slow`` (up, but over ``slow=``)."""
     fail_streak: int
     muted_until: datetime | None
     incident_id: int | None
@@ -52,6 +53,9 @@ class Monitor:
     last_outcome: str | None
     """The last status code or error kind, e.g. ``"502"``, ``"connect_refused"``."""
     created_by: str
+    request: RequestSpec = PLAIN
+    """What its checks send and ask of the answer; credentials by variable name only."""
+    follow: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,8 @@ class IncidentRecord:
     first_failure_at: datetime
     last_failure_at: datetime
     acked_by: str | None
+    kind: str = "down"
+    """``down``, or ``slow``: up, but over the monitor's latency threshold."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -246,6 +252,14 @@ class Alert:
     """DEGRADED: what is broken; otherwise an extra sentence."""
     grouped: tuple[Alert, ...] = ()
     """GROUPED: the DOWN alerts it stands for."""
+    incident_kind: str = "down"
+    """The incident's kind: ``slow`` makes a DOWN alert a SLOW one (a warning, not an outage);
+    it travels as a DOWN does (threads, resolve, recovery, grouping)."""
+
+    @property
+    def slow(self) -> bool:
+        """A SLOW alert: the incident is of an answer over the latency threshold."""
+        return self.incident_kind == "slow"
 
     @property
     def downtime_s(self) -> float | None:

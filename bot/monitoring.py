@@ -54,7 +54,7 @@ from bot.model import Alert, AlertKind, Channel, Monitor
 from bot.settings import Settings
 from bot.stats import CheckOutcome, Stats
 from bot.storage import Store
-from checks import Cause, Diagnosis, Probe
+from checks import Cause, Diagnosis, Finding, Probe
 
 log = logging.getLogger("check502.monitoring")
 
@@ -79,6 +79,8 @@ class Outcome:
     diagnosis: Diagnosis
     unexpected_status: bool
     """Down because of a status outside ``expect`` rather than a probe error."""
+    slow: bool = False
+    """Up (expected status, keywords as asked) but over the monitor's ``slow=`` threshold."""
 
     @property
     def cause(self) -> Cause:
@@ -88,16 +90,30 @@ class Outcome:
         return cause
 
 
+_BODY_FINDINGS = (Finding.KEYWORD_MISSING, Finding.KEYWORD_PRESENT)
+
+
 def classify(diagnosis: Diagnosis, expect: Expect) -> Outcome:
-    """Up only when every public address answered with an expected status."""
+    """Up only when every public address answered with an expected status and, when the
+    monitor asks for keywords, a body that meets them (else down, labelled ``keyword_missing``
+    or ``keyword_present``). Up but over ``slow=`` on any address is :attr:`Outcome.slow`."""
     public = [p for p in diagnosis.probes if p.target == "public" and not p.protocol_retry]
     failing = [p for p in public if p.status is None or not expect.matches(p.status)]
-    if not public:  # the check did not finish within its deadline
-        return Outcome(False, "deadline", None, diagnosis, False)
-    deciding = failing[0] if failing else public[0]
-    label = deciding.error.kind.value if deciding.error else str(deciding.status)
-    unexpected = bool(failing) and deciding.status is not None
-    return Outcome(not failing, label, deciding, diagnosis, unexpected)
+    if not public:  # the check did not finish within its deadline, or was not sent
+        label = diagnosis.findings[0].value if diagnosis.findings else "deadline"
+        return Outcome(False, label, None, diagnosis, False)
+    if failing:
+        deciding = failing[0]
+        label = deciding.error.kind.value if deciding.error else str(deciding.status)
+        return Outcome(False, label, deciding, diagnosis, deciding.status is not None)
+    wrong = [p for p in public if any(f in _BODY_FINDINGS for f in p.findings)]
+    if wrong:
+        found = next(f for f in wrong[0].findings if f in _BODY_FINDINGS)
+        return Outcome(False, found.value, wrong[0], diagnosis, False)
+    slow = [p for p in public if Finding.SLOW in p.findings]
+    deciding = slow[0] if slow else public[0]
+    label = Finding.SLOW.value if slow else str(deciding.status)
+    return Outcome(True, label, deciding, diagnosis, False, slow=bool(slow))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,11 +215,16 @@ class Monitoring:
         recheck: float | None = None
         with self.store.transaction():
             self._record(monitor, outcome, now)
-            if outcome.ok:
+            if outcome.ok and outcome.slow:
+                done, recheck = self._slow(monitor, outcome, now, muted)
+                alerts += done
+            elif outcome.ok:
                 alerts += self._up(monitor, outcome, now, muted)
             elif monitor.state == "down":
                 alerts += self._still_down(monitor, outcome, now, muted)
             else:
+                if monitor.state == "slow":
+                    alerts += self._end_slow(monitor, now)
                 streak, first = self._failed(monitor, outcome, now)
                 if streak >= monitor.confirm and network_problem is None:
                     alerts += self._open(monitor, outcome, now, first, muted)
@@ -250,14 +271,15 @@ class Monitoring:
         alerts = self._certificate(monitor, outcome, now, muted)
         # One statement per healthy check: only a monitor read as down takes the conditional
         # flip (which still decides, by its row count, who sends the recovery).
+        open_kind = monitor.state in ("down", "slow")
         changed = self.store.execute(
             "UPDATE monitors SET state = 'up', fail_streak = 0, first_failure_at = NULL,"
-            " incident_id = NULL,"
+            " incident_id = NULL, slow_streak = 0,"
             " last_checked = ?, last_outcome = ? WHERE id = ?"
-            + (" AND state = 'down'" if monitor.state == "down" else ""),
-            (now, outcome.label, monitor.id),
+            + (" AND state = ?" if open_kind else ""),
+            (now, outcome.label, monitor.id, *((monitor.state,) if open_kind else ())),
         ).rowcount
-        if monitor.state != "down" or not changed:
+        if not open_kind or not changed:
             return alerts
         incident = self.store.row("SELECT * FROM incidents WHERE id = ?", (monitor.incident_id,))
         if incident is None:
@@ -269,21 +291,152 @@ class Monitoring:
         since = datetime.fromtimestamp(incident["first_failure_at"], UTC)
         channel = monitor.channel
         # The alert message is marked resolved at once, muted or not: the truth is not noise.
+        kind = incident["kind"]
         resolved = self._alert(
-            AlertKind.RESOLVED, monitor, outcome, now, incident_id=iid, down_since=since
+            AlertKind.RESOLVED,
+            monitor,
+            outcome,
+            now,
+            incident_id=iid,
+            down_since=since,
+            incident_kind=kind,
         )
         alerts += self._enqueue(channel, resolved, f"resolved:{iid}", now)
         # The reply waits for the end of the mute, read now: a check may outlast an unmute.
         row = self.store.row("SELECT muted_until FROM monitors WHERE id = ?", (monitor.id,))
         held = row["muted_until"] if row is not None else None
         recovered = self._alert(
-            AlertKind.RECOVERED, monitor, outcome, now, incident_id=iid, down_since=since
+            AlertKind.RECOVERED,
+            monitor,
+            outcome,
+            now,
+            incident_id=iid,
+            down_since=since,
+            incident_kind=kind,
         )
         return alerts + self._enqueue(channel, recovered, f"recovered:{iid}", now, not_before=held)
 
+    # ------------------------------------------------------------------------------------ slow
+
+    def _slow(
+        self, monitor: Monitor, outcome: Outcome, now: float, muted: bool
+    ) -> tuple[int, float | None]:
+        """Up but over ``slow=``: count it; ``confirm`` in a row open a SLOW incident. A slow
+        check ends a DOWN incident (the endpoint answers again: RECOVERED), and the slowness
+        is counted from there. Returns the alerts queued and when to re-check (None: as usual).
+        """
+        alerts = 0
+        state = monitor.state
+        if state == "down":
+            alerts += self._up(monitor, outcome, now, muted)
+            state = "up"
+        else:
+            alerts += self._certificate(monitor, outcome, now, muted)
+        if state == "slow":
+            return alerts + self._still_slow(monitor, outcome, now, muted), None
+        row = self.store.execute(
+            "UPDATE monitors SET state = CASE WHEN state = 'new' THEN 'up' ELSE state END,"
+            " fail_streak = 0, first_failure_at = NULL, slow_streak = slow_streak + 1,"
+            " last_checked = ?, last_outcome = ? WHERE id = ? RETURNING slow_streak",
+            (now, outcome.label, monitor.id),
+        ).fetchone()
+        if row is None or int(row[0]) < monitor.confirm:
+            return alerts, self.settings.recheck_delay
+        changed = self.store.execute(
+            "UPDATE monitors SET state = 'slow' WHERE id = ? AND state NOT IN ('down', 'slow')",
+            (monitor.id,),
+        ).rowcount
+        if not changed:
+            return alerts, None
+        incident_id = self.store.execute(
+            "INSERT INTO incidents (monitor_id, opened_at, cause, generated_by, first_failure_at,"
+            " last_failure_at, last_notified_at, alerted, kind) VALUES (?,?,?,?,?,?,?,?,'slow')",
+            (
+                monitor.id,
+                now,
+                outcome.diagnosis.verdict.cause.value,
+                outcome.diagnosis.verdict.generated_by,
+                now,
+                now,
+                now,
+                int(not muted),
+            ),
+        ).lastrowid
+        self.store.execute(
+            "UPDATE monitors SET incident_id = ? WHERE id = ?", (incident_id, monitor.id)
+        )
+        log.info("monitor %s slow: incident %s", monitor.id, incident_id)
+        if muted:
+            return alerts, None
+        alert = self._alert(
+            AlertKind.DOWN,
+            monitor,
+            outcome,
+            now,
+            incident_id=incident_id,
+            down_since=datetime.fromtimestamp(now, UTC),
+            incident_kind="slow",
+        )
+        return alerts + self._enqueue(monitor.channel, alert, f"down:{incident_id}", now), None
+
+    def _still_slow(self, monitor: Monitor, outcome: Outcome, now: float, muted: bool) -> int:
+        """Still slow: recorded; a SLOW held back by a mute goes once the mute is over. No
+        reminders: a slow endpoint is a warning, not an outage."""
+        self.store.execute(
+            "UPDATE monitors SET last_checked = ?, last_outcome = ? WHERE id = ?",
+            (now, outcome.label, monitor.id),
+        )
+        incident = self.store.row("SELECT * FROM incidents WHERE id = ?", (monitor.incident_id,))
+        if incident is None:
+            return 0
+        self.store.execute(
+            "UPDATE incidents SET last_failure_at = ? WHERE id = ?", (now, incident["id"])
+        )
+        if muted or incident["alerted"]:
+            return 0
+        self.store.execute("UPDATE incidents SET alerted = 1 WHERE id = ?", (incident["id"],))
+        alert = self._alert(
+            AlertKind.DOWN,
+            monitor,
+            outcome,
+            now,
+            incident_id=incident["id"],
+            down_since=datetime.fromtimestamp(incident["first_failure_at"], UTC),
+            incident_kind="slow",
+        )
+        return self._enqueue(monitor.channel, alert, f"down:{incident['id']}", now)
+
+    def _end_slow(self, monitor: Monitor, now: float) -> int:
+        """A failing check while slow: the SLOW incident closes (its message is marked
+        resolved; no RECOVERED, the endpoint is not better) and the failure counts toward a
+        DOWN as any other does, which opens as its own incident after ``confirm`` failures."""
+        changed = self.store.execute(
+            "UPDATE monitors SET state = 'up', incident_id = NULL, slow_streak = 0"
+            " WHERE id = ? AND state = 'slow'",
+            (monitor.id,),
+        ).rowcount
+        incident = self.store.row("SELECT * FROM incidents WHERE id = ?", (monitor.incident_id,))
+        if not changed or incident is None:
+            return 0
+        iid = incident["id"]
+        self.store.execute("UPDATE incidents SET closed_at = ? WHERE id = ?", (now, iid))
+        if not incident["alerted"]:
+            return 0
+        alert = Alert(
+            AlertKind.RESOLVED,
+            datetime.fromtimestamp(now, UTC),
+            monitor_id=monitor.id,
+            url=monitor.url,
+            incident_id=iid,
+            down_since=datetime.fromtimestamp(incident["first_failure_at"], UTC),
+            detail="It is failing now: a DOWN follows if it keeps failing.",
+            incident_kind="slow",
+        )
+        return self._enqueue(monitor.channel, alert, f"resolved:{iid}", now)
+
     def _failed(self, monitor: Monitor, outcome: Outcome, now: float) -> tuple[int, float]:
         row = self.store.execute(
-            "UPDATE monitors SET fail_streak = fail_streak + 1, first_failure_at ="
+            "UPDATE monitors SET slow_streak = 0, fail_streak = fail_streak + 1, first_failure_at ="
             " COALESCE(first_failure_at, ?), last_checked = ?, last_outcome = ? WHERE id = ?"
             " RETURNING fail_streak, first_failure_at",
             (now, now, outcome.label, monitor.id),

@@ -7,6 +7,7 @@ them at start-up and names the variable that is wrong, rather than failing later
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -57,6 +58,22 @@ def _public_url(text: str) -> str:
         raise SettingsError(bad) from None
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def _auth_vars(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    for name in names:
+        if not _ENV_NAME.fullmatch(name):
+            raise SettingsError(
+                "CHECK502_AUTH_VARS lists environment variable names (letters, digits, _),"
+                " comma-separated"
+            )
+        if name.upper().startswith("CHECK502_"):
+            raise SettingsError(f"CHECK502_AUTH_VARS must not list the bot's own {name}")
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     db_path: str = "check502.db"
@@ -100,6 +117,10 @@ class Settings:
     public_url: str | None = None
     """Where the bot's web server is reached from outside (``CHECK502_PUBLIC_URL``), without a
     trailing slash: ``/check502 status`` gives ``<public_url>/status/<token>`` as a link."""
+    auth_vars: tuple[str, ...] = ()
+    """The environment variables ``auth=`` may name (``CHECK502_AUTH_VARS``, comma-separated):
+    only these are ever read and sent, so a chat user cannot send the bot's own tokens to a
+    URL of theirs. Empty: ``auth=`` is refused."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -182,6 +203,8 @@ class Settings:
                     f"CHECK502_CERT_WARN_DAYS={v!r} is not a list of days"
                 ) from None
             values["cert_warn_days"] = days
+        if (v := get("CHECK502_AUTH_VARS")) is not None:
+            values["auth_vars"] = _auth_vars(v)
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.raw_retention > settings.retention_days * 86400:
             raise SettingsError(

@@ -45,7 +45,9 @@ from bot import histogram
 from bot.commands import Expect, Watch
 from bot.errors import StorageError
 from bot.model import Alert, Channel, CheckRecord, IncidentRecord, Monitor
-from checks import Cause
+from checks import Cause, RequestSpec
+from checks.jsonout import request_from_dict, request_to_dict
+from checks.request import PLAIN
 
 HOUR = 3600
 _RAW_WATERMARK = "raw_pruned_id"
@@ -158,6 +160,14 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
         created_by TEXT NOT NULL, created_at REAL NOT NULL,
         PRIMARY KEY (platform, workspace, channel)
     );
+    """,
+    # 3 -> 4: what a monitor sends and asks of the answer (JSON, credentials by variable name
+    # only; NULL is a plain GET that follows redirects), its run of slow checks, and each
+    # incident's kind ('down' or 'slow').
+    """
+    ALTER TABLE monitors ADD COLUMN request TEXT;
+    ALTER TABLE monitors ADD COLUMN slow_streak INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN kind TEXT NOT NULL DEFAULT 'down';
     """,
 )
 
@@ -472,7 +482,7 @@ class Store:
     ) -> Monitor:
         cursor = self.execute(
             "INSERT INTO monitors (platform, workspace, channel, url, origin, every, confirm,"
-            " expect, timeout, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " expect, timeout, created_by, created_at, request) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 channel.platform,
                 channel.workspace,
@@ -485,6 +495,7 @@ class Store:
                 watch.timeout,
                 created_by,
                 now,
+                _request_json(watch.request.redacted(), watch.follow),
             ),
         )
         monitor = self.monitor(int(cursor.lastrowid or 0))
@@ -932,7 +943,16 @@ def _older(rows: list[Any], before: float) -> list[Any]:
     return passed
 
 
+def _request_json(spec: RequestSpec, follow: bool) -> str | None:
+    """A monitor's request as stored: names of environment variables, never their values."""
+    if spec.plain and follow:
+        return None
+    return json.dumps({**(request_to_dict(spec) or {}), "follow": follow})
+
+
 def _monitor(row: dict[str, Any]) -> Monitor:
+    stored = json.loads(row["request"]) if row.get("request") else None
+    request = request_from_dict(stored) or PLAIN
     return Monitor(
         id=row["id"],
         channel=Channel(row["platform"], row["workspace"], row["channel"]),
@@ -949,6 +969,8 @@ def _monitor(row: dict[str, Any]) -> Monitor:
         last_checked=_dt(row["last_checked"]),
         last_outcome=row["last_outcome"],
         created_by=row["created_by"],
+        request=request,
+        follow=stored is None or bool(stored.get("follow", True)),
     )
 
 
@@ -965,4 +987,5 @@ def _incident(row: dict[str, Any]) -> IncidentRecord:
         first_failure_at=first,
         last_failure_at=last,
         acked_by=row["acked_by"],
+        kind=row.get("kind") or "down",
     )

@@ -11,6 +11,7 @@ from checks.engine import diagnose
 from checks.errors import (
     Check502Error,
     InvalidOrigin,
+    InvalidRequest,
     InvalidURL,
     ProbeFailure,
     TargetRefused,
@@ -24,6 +25,7 @@ from checks.model import (
     DnsRecord,
     DnsResult,
     ErrorKind,
+    Finding,
     Hop,
     Mismatch,
     OriginProtocols,
@@ -35,9 +37,11 @@ from checks.model import (
 )
 from checks.policy import AddressPolicy
 from checks.probe import Transport
+from checks.request import Auth, RequestSpec
 
 __all__ = [
     "AddressPolicy",
+    "Auth",
     "Cause",
     "Check502Error",
     "Diagnosis",
@@ -46,14 +50,17 @@ __all__ = [
     "DnsResult",
     "ErrorKind",
     "Explanation",
+    "Finding",
     "Hop",
     "InvalidOrigin",
+    "InvalidRequest",
     "InvalidURL",
     "Mismatch",
     "OriginProtocols",
     "Probe",
     "ProbeError",
     "ProbeFailure",
+    "RequestSpec",
     "Resolver",
     "TargetRefused",
     "Timings",

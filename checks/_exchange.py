@@ -13,11 +13,13 @@ READ_SIZE = 64 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
-    """One GET: the request target (path and query) and its headers, Host first."""
+    """One request: the target (path and query), its headers (Host first), method and body."""
 
     scheme: bytes
     target: bytes
     headers: tuple[tuple[bytes, bytes], ...]
+    method: bytes = b"GET"
+    body: bytes = b""
 
 
 @dataclass(slots=True)
@@ -31,6 +33,10 @@ class Outcome:
     headers: tuple[tuple[str, str], ...] = ()
     kept: bytearray = field(default_factory=bytearray)
     read: int = 0
+    needles: tuple[bytes, ...] = ()
+    """Keywords looked for in the whole body read (not only the kept excerpt)."""
+    found: list[bool] = field(default_factory=list)
+    _tail: bytes = b""
 
     def head(
         self,
@@ -51,3 +57,16 @@ class Outcome:
         if room > 0:
             self.kept += chunk[:room]
         self.read += len(chunk)
+        if self.needles:
+            self._scan(chunk)
+
+    def _scan(self, chunk: bytes) -> None:
+        """Look for each needle in the body so far, across chunk boundaries."""
+        if not self.found:
+            self.found = [False] * len(self.needles)
+        data = self._tail + chunk
+        for index, needle in enumerate(self.needles):
+            if not self.found[index] and needle in data:
+                self.found[index] = True
+        keep = max(len(n) for n in self.needles) - 1
+        self._tail = data[-keep:] if keep else b""

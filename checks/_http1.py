@@ -16,16 +16,17 @@ HEAD_LIMIT = 100 * 1024
 async def exchange_http1(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: Exchange, out: Outcome
 ) -> None:
-    """Send a GET, read the head into ``out``, then at most ``BODY_DRAIN`` bytes of body.
+    """Send the request, read the head into ``out``, then at most ``BODY_DRAIN`` bytes of body.
 
     Raises h11 or OS errors for a broken head; errors in the body are raised too, with what was
     read so far already in ``out`` (the caller maps them with ``Phase.BODY``).
     """
     conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
-    writer.write(
-        conn.send(h11.Request(method=b"GET", target=request.target, headers=list(request.headers)))
-        + conn.send(h11.EndOfMessage())
-    )
+    head = h11.Request(method=request.method, target=request.target, headers=list(request.headers))
+    sent = conn.send(head)
+    if request.body:
+        sent += conn.send(h11.Data(data=request.body))
+    writer.write(sent + conn.send(h11.EndOfMessage()))
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:

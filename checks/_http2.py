@@ -97,7 +97,7 @@ async def exchange_http2(
     ip: str,
     port: int,
 ) -> None:
-    """Send a GET over HTTP/2 and fill ``out``, as :func:`checks._http1.exchange_http1` does."""
+    """Send the request over HTTP/2 and fill ``out``, as :func:`checks._http1.exchange_http1` does."""
     host = ip.encode("ascii")
     conn = httpcore.AsyncHTTP2Connection(
         httpcore.Origin(request.scheme, host, port), _Stream(reader, writer)
@@ -105,7 +105,9 @@ async def exchange_http2(
     url = httpcore.URL(scheme=request.scheme, host=host, port=port, target=request.target)
     try:
         response = await conn.handle_async_request(
-            httpcore.Request(b"GET", url, headers=list(request.headers))
+            httpcore.Request(
+                request.method, url, headers=list(request.headers), content=request.body
+            )
         )
         out.head(
             time.perf_counter(),

@@ -31,6 +31,7 @@ from checks.model import (
     DnsRecord,
     DnsResult,
     ErrorKind,
+    Finding,
     OriginProtocols,
     Probe,
     ProbeError,
@@ -39,6 +40,7 @@ from checks.model import (
 from checks.policy import AddressPolicy
 from checks.probe import ProbeRequest, Transport, probe
 from checks.protocols import ask_origin
+from checks.request import PLAIN, RequestSpec, reword
 from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
 from checks.verdict import decide
 
@@ -115,11 +117,14 @@ class _Run:
         resolver: Resolver,
         policy: AddressPolicy,
         follow: bool,
+        spec: RequestSpec = PLAIN,
     ) -> None:
         self.transport = transport
         self.resolver = resolver
         self.policy = policy
         self.follow = follow
+        self.spec = spec
+        """The request every probe sends (the public name, the origin bypass, each hop)."""
         self.retried: set[tuple[str, str]] = set()
         """(target, IP) pairs already retried over HTTP/1.1: one retry each per diagnosis."""
         self.asked = False
@@ -214,6 +219,7 @@ class _Run:
         """
         loop = asyncio.get_running_loop()
         visited: list[str] = []
+        spec = self.spec
         while True:
             refusal = self.policy.refusal(ip)
             if refusal is not None:
@@ -223,7 +229,9 @@ class _Run:
             left = deadline - loop.time()
             if left < _MIN_LEFT:
                 return _out_of_time(target, url, port, dns, run, visited), None
-            request = ProbeRequest(target, url, ip, port, scheme, dns.records, dns.duration_ms, run)
+            request = ProbeRequest(
+                target, url, ip, port, scheme, dns.records, dns.duration_ms, run, spec
+            )
             result = await probe(self.transport, request, timeout=left)
             if not (self.follow and result.status in _REDIRECTS and result.location):
                 retry = await self._http1_retry(result, request, deadline)
@@ -235,12 +243,15 @@ class _Run:
                 failed = _failed(target, url, port, error, dns=dns, run=run)
                 return _with_redirects(failed, visited), None
             visited.append(url.url)
+            was = (url.scheme, url.host, url.port)
             try:
                 url = url.resolve(result.location)
             except UsageError as exc:  # the server's Location, not the user's input
                 error = ProbeError(ErrorKind.INVALID_RESPONSE, f"bad redirect Location: {exc}")
                 failed = _failed(target, url, port, error, dns=dns, run=run)
                 return _with_redirects(failed, visited), None
+            assert result.status is not None  # it is one of _REDIRECTS
+            spec = spec.after_redirect(result.status, was == (url.scheme, url.host, url.port))
             name_refusal = self.policy.refuse_name(url.host)  # checked again on every hop
             if name_refusal is not None:
                 error = ProbeError(ErrorKind.BLOCKED_ADDRESS, name_refusal)
@@ -333,6 +344,7 @@ async def diagnose(
     transport: Transport | None = None,
     budget: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    request: RequestSpec | None = None,
 ) -> Diagnosis:
     """Diagnose ``url``: probe it (and ``origin``), then say what is wrong and where.
 
@@ -341,7 +353,10 @@ async def diagnose(
     deadline (the first runs' clock starts with the call, so the origin's lookup counts too).
     ``budget`` bounds the whole call: runs not started when it runs out are not started, runs
     in flight are cut at it (and left out when at least one run finished), and the verdict says
-    how many finished. ``progress(runs_done, runs)`` is called from the event loop each time a
+    how many finished. ``request`` is what every probe sends and asks of the answer (method,
+    headers, body, credentials, keyword, latency threshold; :mod:`checks.request`): the origin
+    bypass and every redirect hop send it too, and its findings are in ``Diagnosis.findings``.
+    ``progress(runs_done, runs)`` is called from the event loop each time a
     run finishes; if it raises, that is logged and the check goes on.
 
     Raises :class:`checks.errors.UsageError` for input that cannot be checked (a malformed URL,
@@ -370,7 +385,8 @@ async def diagnose(
         transport = _transport(ca_bundle)
     budget_at = None if budget is None else began + budget
     checked_at = datetime.now(UTC)
-    session = _Run(transport, resolver, policy, follow)
+    spec = request or PLAIN
+    session = _Run(transport, resolver, policy, follow, spec)
 
     def deadline(start: float) -> tuple[float, bool]:
         """A run's deadline from its start, and whether the budget (not the timeout) sets it."""
@@ -446,6 +462,11 @@ async def diagnose(
             f"{len(done)} of {runs} runs finished within {_seconds(budget)} s (the overall limit)"
         )
         verdict = replace(verdict, evidence=(note, *verdict.evidence))
+    findings: tuple[Finding, ...] = ()
+    if not spec.plain:
+        answered = [p for p in public_probes if p.findings]
+        findings = tuple(dict.fromkeys(f for p in answered for f in p.findings))
+        verdict = reword(verdict, spec, public_probes, findings)
     return Diagnosis(
         url=target.url,
         checked_at=checked_at,
@@ -459,4 +480,6 @@ async def diagnose(
         status_mix=tuple(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))),
         runs_done=len(done),
         origin_protocols=session.protocols,
+        findings=findings,
+        request=None if spec.plain else spec.redacted(),
     )

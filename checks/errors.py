@@ -6,6 +6,7 @@
     ├── UsageError                the caller's input is wrong; say so in one line (exit code 2)
     │   ├── InvalidURL            not an http(s) URL with a host
     │   ├── InvalidOrigin         the --origin value cannot be parsed
+    │   ├── InvalidRequest        a request spec the engine will not send (method, header, size)
     │   └── TargetRefused         the address policy refuses the URL or origin (private, metadata...)
     └── ProbeFailure              a probe got no usable HTTP response; carries an ErrorKind
         ├── DNSFailure            dns_nxdomain, dns_servfail, dns_timeout, dns_no_records
@@ -47,6 +48,10 @@ class InvalidURL(UsageError):
 
 class InvalidOrigin(UsageError):
     pass
+
+
+class InvalidRequest(UsageError):
+    """A request spec the engine will not send (unknown method, forbidden header, too large)."""
 
 
 class TargetRefused(UsageError):

@@ -14,6 +14,7 @@ from checks.model import (
     DnsRecord,
     DnsResult,
     ErrorKind,
+    Finding,
     Hop,
     Mismatch,
     OriginProtocols,
@@ -23,6 +24,7 @@ from checks.model import (
     TlsInfo,
     Verdict,
 )
+from checks.request import Auth, RequestSpec
 
 
 def _tls(tls: TlsInfo | None) -> dict[str, Any] | None:
@@ -123,6 +125,7 @@ def probe_to_dict(p: Probe) -> dict[str, Any]:
         "body_excerpt": p.body_excerpt,
         "location": p.location,
         "redirects": list(p.redirects),
+        "findings": [f.value for f in p.findings],
         "tls": _tls(p.tls),
     }
 
@@ -167,7 +170,42 @@ def diagnosis_to_dict(d: Diagnosis) -> dict[str, Any]:
         "status_mix": dict(d.status_mix),
         "probes": [probe_to_dict(p) for p in d.probes],
         "origin_protocols": _protocols(d.origin_protocols),
+        "findings": [f.value for f in d.findings],
+        "request": request_to_dict(d.request),
     }
+
+
+def request_to_dict(spec: RequestSpec | None) -> dict[str, Any] | None:
+    """The request sent, never the credentials' values (``auth`` is ``bearer $API_TOKEN``)."""
+    if spec is None:
+        return None
+    return {
+        "method": spec.method,
+        "headers": [[k, v] for k, v in spec.headers],
+        "body": spec.body,
+        "auth": None
+        if spec.auth is None
+        else {"scheme": spec.auth.scheme, "env": list(spec.auth.names)},
+        "keyword": spec.keyword,
+        "not_keyword": spec.not_keyword,
+        "slow_ms": spec.slow_ms,
+    }
+
+
+def request_from_dict(data: dict[str, Any] | None) -> RequestSpec | None:
+    """The inverse of :func:`request_to_dict` (credentials by name, no values)."""
+    if data is None:
+        return None
+    auth = data["auth"]
+    return RequestSpec(
+        method=data["method"],
+        headers=tuple((k, v) for k, v in data["headers"]),
+        body=data["body"],
+        auth=None if auth is None else Auth(auth["scheme"], tuple(auth["env"])),
+        keyword=data["keyword"],
+        not_keyword=data["not_keyword"],
+        slow_ms=data["slow_ms"],
+    )
 
 
 def _tls_from(data: dict[str, Any] | None) -> TlsInfo | None:
@@ -219,6 +257,7 @@ def probe_from_dict(data: dict[str, Any]) -> Probe:
         http2_attempted=data["http2_attempted"],
         protocol_retry=data["protocol_retry"],
         redirects=tuple(data["redirects"]),
+        findings=tuple(Finding(f) for f in data.get("findings") or ()),
     )
 
 
@@ -267,4 +306,6 @@ def diagnosis_from_dict(data: dict[str, Any]) -> Diagnosis:
         ips_seen=tuple(data["ips_seen"]),
         status_mix=tuple((k, n) for k, n in mix.items()),
         origin_protocols=_protocols_from(data.get("origin_protocols")),  # absent before it existed
+        findings=tuple(Finding(f) for f in data.get("findings") or ()),
+        request=request_from_dict(data.get("request")),
     )

@@ -15,6 +15,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from checks.request import RequestSpec
 
 
 class Cause(enum.StrEnum):
@@ -40,6 +44,28 @@ class Hop(enum.StrEnum):
     """The public URL fails while the origin answers directly: the link between them is broken."""
     ORIGIN = "origin"
     """The origin fails too, or it generated the error itself."""
+
+
+class Finding(enum.StrEnum):
+    """What a check found wrong with an answer that is not one of the seven 502 causes."""
+
+    KEYWORD_MISSING = "keyword_missing"
+    """The keyword that must appear is not in the body (read up to ``BODY_DRAIN`` bytes)."""
+    KEYWORD_PRESENT = "keyword_present"
+    """The keyword that must not appear is in the body."""
+    SLOW = "slow"
+    """The answer took longer than the latency threshold."""
+    AUTH_UNSET = "auth_unset"
+    """The environment variable holding the credentials is not set: nothing was sent."""
+
+
+FINDING_WORDS = {
+    Finding.KEYWORD_MISSING: "keyword missing",
+    Finding.KEYWORD_PRESENT: "keyword present",
+    Finding.SLOW: "slow",
+    Finding.AUTH_UNSET: "credentials not set",
+}
+"""The plain outcome each finding is called by, in replies and monitor history."""
 
 
 class ErrorKind(enum.StrEnum):
@@ -147,6 +173,8 @@ class Probe:
     """True for the HTTP/1.1 repeat of a request that negotiated HTTP/2 (mismatch check)."""
     redirects: tuple[str, ...] = ()
     """URLs followed before this response, oldest first (only with ``follow``)."""
+    findings: tuple[Finding, ...] = ()
+    """What this answer fails of the check's request spec (keyword, latency threshold)."""
 
     def header(self, name: str) -> str | None:
         """The first value of a header, case-insensitively."""
@@ -242,6 +270,10 @@ class Diagnosis:
     origin_protocols: OriginProtocols | None = None
     """What the origin speaks, asked the other way (TLS vs plain, HTTP/2 vs HTTP/1.1) when the
     public side failed fast while the origin answered; None when it was not asked."""
+    findings: tuple[Finding, ...] = ()
+    """What the public answers fail of the request spec (keyword missing, slow...), in order."""
+    request: RequestSpec | None = None
+    """The request sent when it was not a plain GET, without the credentials' values."""
 
     def __post_init__(self) -> None:
         if self.runs_done < 0:  # frozen: the one place a default is filled in after __init__
@@ -249,4 +281,4 @@ class Diagnosis:
 
     @property
     def healthy(self) -> bool:
-        return self.verdict.cause is Cause.OK
+        return self.verdict.cause is Cause.OK and not self.findings

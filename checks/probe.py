@@ -27,7 +27,8 @@ from checks import tlsinfo
 from checks._exchange import BODY_DRAIN, BODY_EXCERPT, READ_SIZE, Exchange, Outcome
 from checks._http1 import exchange_http1
 from checks.errors import Phase, failure, map_exception
-from checks.model import DnsRecord, ErrorKind, Probe, ProbeError, Timings, TlsInfo
+from checks.model import DnsRecord, ErrorKind, Finding, Probe, ProbeError, Timings, TlsInfo
+from checks.request import PLAIN, RequestSpec
 from checks.target import TargetURL
 
 HEADER_LIMIT = 64 * 1024
@@ -104,6 +105,8 @@ class ProbeRequest:
     resolved: tuple[DnsRecord, ...] = ()
     dns_ms: float | None = None
     run: int = 0
+    spec: RequestSpec = PLAIN
+    """The method, headers, body and checks on the answer (a plain GET by default)."""
 
 
 @dataclass(slots=True)
@@ -120,13 +123,18 @@ class _Connection:
     writer: asyncio.StreamWriter | None = None
 
 
-def _request_headers(url: TargetURL) -> tuple[tuple[bytes, bytes], ...]:
-    return (
+def _request_headers(url: TargetURL, spec: RequestSpec) -> tuple[tuple[bytes, bytes], ...]:
+    own = (
         (b"Host", url.netloc.encode("ascii")),
         (b"User-Agent", USER_AGENT.encode("ascii")),
         (b"Accept", b"*/*"),
         (b"Accept-Encoding", b"identity"),
     )
+    if spec.plain:
+        return own
+    extra = spec.wire_headers()
+    given = {name.lower() for name, _ in extra}
+    return (*(h for h in own if h[0].lower() not in given), *extra)
 
 
 def _header_value(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
@@ -183,15 +191,21 @@ async def probe(
     timeout: float,
     http2: bool = True,
 ) -> Probe:
-    """Send one GET on a fresh connection and measure it. Failures are values, never raised."""
+    """Send one request (a GET unless ``request.spec`` says otherwise) on a fresh connection
+    and measure it. Failures are values, never raised."""
     url = request.url
+    spec = request.spec
     uses_tls = request.scheme == "https"
     context = transport.context(http2=http2) if uses_tls else None
     exchange = Exchange(
-        request.scheme.encode("ascii"), url.path.encode("ascii"), _request_headers(url)
+        request.scheme.encode("ascii"),
+        url.path.encode("ascii"),
+        _request_headers(url, spec),
+        spec.method.encode("ascii"),
+        spec.body.encode("utf-8"),
     )
     conn = _Connection()
-    out = Outcome()
+    out = Outcome(needles=spec.needles)
     error: ProbeError | None = None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout  # shared by the exchange and the certificate re-fetch
@@ -248,6 +262,12 @@ async def probe(
     def ms(stamp: float | None) -> float | None:
         return None if stamp is None else round(offset + (stamp - start) * 1000, 3)
 
+    total = ms(end)
+    findings: tuple[Finding, ...] = ()
+    if error is None and out.status is not None and not spec.plain:
+        found = tuple(out.found) if out.found else (False,) * len(spec.needles)
+        findings = spec.findings(found, total)
+
     return Probe(
         target=request.target,
         url=url.url,
@@ -266,11 +286,12 @@ async def probe(
             connect=ms(conn.connected_at),
             tls=ms(conn.tls_at) if uses_tls else None,
             ttfb=ms(out.ttfb_at),
-            total=ms(end),
+            total=total,
         ),
         error=error,
         tls=tls,
         location=_header_value(out.headers, "location"),
         run=request.run,
         http2_attempted=http2 and uses_tls,
+        findings=findings,
     )

@@ -10,6 +10,7 @@ In the spirit of errbot's test backend. Tests and the console share it::
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
 
@@ -34,10 +35,11 @@ class ConsoleHarness:
         user: str = "you",
         resolver: Resolver | None = None,
         transport: Transport | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.user = user
-        self.bot = Bot(settings, resolver=resolver, transport=transport)
+        self.bot = Bot(settings, resolver=resolver, transport=transport, environ=environ)
         self.posted: list[Posted] = []
         self._queue: asyncio.Queue[Posted] = asyncio.Queue()
         self.surface = ConsoleSurface(self._show)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.cli.render import Style, render_diagnosis, render_explanation, wrap, wrap_lines
-from adapters.present import NO_CHART, card, status_sentences
+from adapters.present import (
+    NO_CHART,
+    card,
+    down_word,
+    grouped_title,
+    request_words,
+    status_sentences,
+)
 from bot.commands import format_duration
 from bot.model import (
     Alert,
@@ -50,6 +57,8 @@ def _state(m: Monitor, style: Style, width: int = 0) -> str:
         return style.red(f"{'DOWN':<{width}}")
     if m.state == "up":
         return style.green(f"{'up':<{width}}")
+    if m.state == "slow":
+        return style.yellow(f"{'SLOW':<{width}}")
     return style.dim(f"{'new':<{width}}")
 
 
@@ -61,6 +70,8 @@ def render_monitor_line(m: Monitor, style: Style) -> str:
         extra.append(f"muted until {_when(m.muted_until)}")
     if m.origin:
         extra.append(f"origin {m.origin}")
+    if asked := request_words(m):
+        extra.append(asked)
     tail = f"  {style.dim(' · '.join(extra))}" if extra else ""
     return f"#{m.id:<4} {_state(m, style, 6)} every {format_duration(m.every):<6} {m.url}{tail}"
 
@@ -119,7 +130,8 @@ def _history(h: HistoryReply, style: Style) -> str:
         for i in h.incidents:
             end = f"closed {_when(i.closed_at)}" if i.closed_at else style.red("open")
             ack = f" · acked by {i.acked_by}" if i.acked_by else ""
-            lines.append(f"  {_when(i.opened_at)}  {i.cause.value:<18} {end}{ack}")
+            kind = "slow" if i.kind == "slow" else i.cause.value
+            lines.append(f"  {_when(i.opened_at)}  {kind:<18} {end}{ack}")
     if not h.chartable:
         lines += ["", style.dim(NO_CHART)]
     return "\n".join(lines) + "\n"
@@ -129,8 +141,14 @@ def render_alert(alert: Alert, style: Style) -> str:
     monitor = f"#{alert.monitor_id} {alert.url}" if alert.monitor_id is not None else ""
     match alert.kind:
         case AlertKind.DOWN:
-            c = card(alert.monitor_id, alert.url, alert.diagnosis, expected=alert.expected)
-            lines = [style.red(c.title)]
+            c = card(
+                alert.monitor_id,
+                alert.url,
+                alert.diagnosis,
+                expected=alert.expected,
+                slow=alert.slow,
+            )
+            lines = [style.yellow(c.title) if alert.slow else style.red(c.title)]
             body = [c.headline, c.public, *([c.origin] if c.origin is not None else [])]
             lines += [wrap(text, style.width, "  ") for text in body]
             if c.step is not None:
@@ -148,7 +166,7 @@ def render_alert(alert: Alert, style: Style) -> str:
             lines = [style.red(f"🔴 {len(items)} monitors of this channel are DOWN")]
             for a in items[:_MAX_GROUP_LINES]:
                 v = a.diagnosis.verdict if a.diagnosis else None
-                why = f"{v.cause.value}: {v.summary}" if v else "down"
+                why = f"{grouped_title(a)}: {v.summary}" if v else "down"
                 lines.append(f"  • #{a.monitor_id} {a.url}: {why}")
             if len(items) > _MAX_GROUP_LINES:
                 lines.append(f"  … and {len(items) - _MAX_GROUP_LINES} more (/check502 list)")
@@ -164,10 +182,15 @@ def render_alert(alert: Alert, style: Style) -> str:
             return style.yellow(f"⏰ {monitor} still down after {down}. {why}") + "\n"
         case AlertKind.RECOVERED:
             down = format_duration(max(1, int(alert.downtime_s or 0)))
-            return style.green(f"✅ RECOVERED {monitor} after {down} down") + "\n"
+            return style.green(f"✅ RECOVERED {monitor} after {down} {down_word(alert)}") + "\n"
         case AlertKind.RESOLVED:
             down = format_duration(max(1, int(alert.downtime_s or 0)))
-            return style.green(f"✅ RESOLVED {monitor} after {down} down (actions removed)") + "\n"
+            return (
+                style.green(
+                    f"✅ RESOLVED {monitor} after {down} {down_word(alert)} (actions removed)"
+                )
+                + "\n"
+            )
         case AlertKind.CERT_EXPIRING:
             return (
                 style.yellow(f"📜 {monitor}: its TLS certificate expires in {alert.days_left} days")

@@ -24,11 +24,16 @@ from adapters.present import (
     address,
     card,
     cut,
+    down_word,
     fit,
     gateway_headers,
+    grouped_title,
     headline,
+    incident_title,
     ms,
+    outcome_title,
     pct,
+    request_words,
     resolved_ips,
     runs_label,
     sides,
@@ -65,6 +70,8 @@ MUTE_SECONDS = 3600
 
 GREEN = 0x2EB67D
 GREY = 0x95A5A6
+SLOW_YELLOW = 0xF1C40F
+"""A SLOW alert's colour: a warning, not an outage."""
 COLOUR: dict[Cause, int] = {
     Cause.OK: GREEN,
     Cause.ORIGIN_DOWN: 0xE01E5A,
@@ -242,6 +249,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(f"🔕 muted until {discord.utils.format_dt(m.muted_until, 'R')}")
     if m.origin:
         extra.append(f"origin {code(m.origin)}")
+    if asked := request_words(m):
+        extra.append(md(asked))
     return f"**#{m.id}** {state_label(m)} {md(m.url)} · " + " · ".join(extra)
 
 
@@ -325,7 +334,7 @@ def _history(h: HistoryReply) -> discord.Embed:
     ]
     _field(embed, "Last checks", _listing(rows, "") or "(none yet)")
     incidents = [
-        f"{discord.utils.format_dt(i.opened_at, 'f')} {CAUSE_TITLE[i.cause]} · "
+        f"{discord.utils.format_dt(i.opened_at, 'f')} {incident_title(i)} · "
         + (f"closed {discord.utils.format_dt(i.closed_at, 'R')}" if i.closed_at else "**open**")
         + (f" · acked by <@{i.acked_by}>" if i.acked_by else "")
         for i in h.incidents
@@ -358,8 +367,9 @@ def alert_message(alert: Alert) -> Message:
     match alert.kind:
         case AlertKind.DOWN:
             # A compact card a phone shows whole; the full diagnosis is behind Details.
-            c = card(alert.monitor_id, alert.url, d, expected=alert.expected)
-            embed = card_embed(c, COLOUR[d.verdict.cause] if d else COLOUR[Cause.UNKNOWN])
+            c = card(alert.monitor_id, alert.url, d, expected=alert.expected, slow=alert.slow)
+            colour = COLOUR[d.verdict.cause] if d else COLOUR[Cause.UNKNOWN]
+            embed = card_embed(c, SLOW_YELLOW if alert.slow else colour)
             buttons = (
                 Buttons(alert.monitor_id, alert=True, details=True)
                 if alert.monitor_id is not None
@@ -370,7 +380,7 @@ def alert_message(alert: Alert) -> Message:
             rows = []
             for a in alert.grouped:
                 v = a.diagnosis.verdict if a.diagnosis else None
-                why = f"{CAUSE_TITLE[v.cause]}: {rich(v.summary)}" if v else "down"
+                why = f"{grouped_title(a)}: {rich(v.summary)}" if v else "down"
                 rows.append(f"**#{a.monitor_id}** {md(a.url or '')} · {why}")
             embed = _text_embed(
                 f"🔴 {len(alert.grouped)} monitors of this channel are DOWN",
@@ -406,7 +416,9 @@ def alert_message(alert: Alert) -> Message:
             if d is not None and (p := sides(d).public) is not None:
                 now = f"\nNow **{md(status_line(p))}** in {ms(p.timings.total)}."
             return Message(
-                embed=_text_embed(f"✅ RECOVERED {monitor} after {down} down", f"{url}{now}", GREEN)
+                embed=_text_embed(
+                    f"✅ RECOVERED {monitor} after {down} {down_word(alert)}", f"{url}{now}", GREEN
+                )
             )
         case AlertKind.CERT_EXPIRING:
             return Message(
@@ -448,15 +460,15 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     """The DOWN alert re-rendered as resolved, to edit the alert message with (no buttons)."""
     monitor = f"#{original.monitor_id}" if original.monitor_id is not None else ""
     d = original.diagnosis
-    cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
+    cause = outcome_title(d) if d else "down"
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
-    c = card(original.monitor_id, original.url, d, expected=original.expected)
+    c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
     embed = card_embed(c, GREEN)
     embed.title = cut(title, TITLE_LIMIT)
     recovered_at = discord.utils.format_dt(recovered.at, "f")
     embed.description = cut(
-        f"Recovered {recovered_at} after {down} down · details in the thread\n\n"
+        f"Recovered {recovered_at} after {down} {down_word(recovered)} · details in the thread\n\n"
         + (embed.description or ""),
         DESCRIPTION_LIMIT,
     )

@@ -27,11 +27,16 @@ from adapters.present import (
     address,
     card,
     cut,
+    down_word,
     fit,
     gateway_headers,
+    grouped_title,
     headline,
+    incident_title,
     ms,
+    outcome_title,
     pct,
+    request_words,
     resolved_ips,
     runs_label,
     sides,
@@ -298,6 +303,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(f"🔕 muted until {_when(m.muted_until)}")
     if m.origin:
         extra.append(f"origin `{esc(m.origin)}`")
+    if asked := request_words(m):
+        extra.append(esc(asked))
     return f"*#{m.id}* {state_label(m)} {esc(m.url)} · " + " · ".join(extra)
 
 
@@ -400,7 +407,7 @@ def _history(h: HistoryReply) -> Message:
     for i in h.incidents:
         end = f"closed {_when(i.closed_at)}" if i.closed_at else "*open*"
         ack = f" · acked by <@{esc(i.acked_by)}>" if i.acked_by else ""
-        incidents.append(f"{_when(i.opened_at)} {CAUSE_TITLE[i.cause]} · {end}{ack}")
+        incidents.append(f"{_when(i.opened_at)} {incident_title(i)} · {end}{ack}")
     blocks = [
         header(f"📈 #{m.id} {m.url}"),
         fields(
@@ -438,7 +445,7 @@ def alert_message(alert: Alert) -> Message:
     match alert.kind:
         case AlertKind.DOWN:
             # A compact card a phone shows whole; the full diagnosis is behind Details.
-            c = card(alert.monitor_id, alert.url, d, expected=alert.expected)
+            c = card(alert.monitor_id, alert.url, d, expected=alert.expected, slow=alert.slow)
             # No header block: the title holds the URL, remote text, escaped in mrkdwn.
             body: list[dict[str, Any] | None] = [_card_section(c, title=True)]
             if alert.monitor_id is not None:
@@ -449,7 +456,7 @@ def alert_message(alert: Alert) -> Message:
             rows = []
             for a in items:
                 v = a.diagnosis.verdict if a.diagnosis else None
-                why = f"{CAUSE_TITLE[v.cause]}: {esc(v.summary)}" if v else "down"
+                why = f"{grouped_title(a)}: {esc(v.summary)}" if v else "down"
                 rows.append(f"*#{a.monitor_id}* {esc(a.url or '')} · {why}")
             blocks = [
                 header(f"🔴 {len(items)} monitors of this channel are DOWN"),
@@ -485,9 +492,14 @@ def alert_message(alert: Alert) -> Message:
             now = ""
             if d is not None and (p := sides(d).public) is not None:
                 now = f" Now `{esc(status_line(p))}` in {ms(p.timings.total)}."
-            text = f"✅ RECOVERED {monitor} {url} after {down} down."
+            text = f"✅ RECOVERED {monitor} {url} after {down} {down_word(alert)}."
             return message(
-                text, [section(f"✅ *RECOVERED {monitor}* {esc(url)} after {down} down.{now}")]
+                text,
+                [
+                    section(
+                        f"✅ *RECOVERED {monitor}* {esc(url)} after {down} {down_word(alert)}.{now}"
+                    )
+                ],
             )
         case AlertKind.CERT_EXPIRING:
             text = f"📜 {monitor} {url}: its TLS certificate expires in {alert.days_left} days."
@@ -518,14 +530,18 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     """The DOWN alert re-rendered as resolved, for ``chat.update`` of the alert message."""
     monitor = f"#{original.monitor_id}" if original.monitor_id is not None else ""
     d = original.diagnosis
-    cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
+    cause = outcome_title(d) if d else "down"
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
-    c = card(original.monitor_id, original.url, d, expected=original.expected)
+    c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
     body = [header(title), _card_section(c, first=esc(original.url or ""))]
-    note = context(f"Recovered {_when(recovered.at)} after {down} down · details in the thread")
+    note = context(
+        f"Recovered {_when(recovered.at)} after {down} {down_word(recovered)} · details in the thread"
+    )
     body.insert(1, note)
-    return message(f"✅ RESOLVED {monitor} {original.url or ''} after {down} down.", body)
+    return message(
+        f"✅ RESOLVED {monitor} {original.url or ''} after {down} {down_word(recovered)}.", body
+    )
 
 
 def annotated(

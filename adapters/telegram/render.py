@@ -32,11 +32,16 @@ from adapters.present import (
     address,
     card,
     cut,
+    down_word,
     gateway_headers,
+    grouped_title,
     headline,
+    incident_title,
     ms,
+    outcome_title,
     pct,
     progress_line,
+    request_words,
     resolved_ips,
     runs_label,
     sides,
@@ -456,6 +461,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(f"🔕 muted until {_when(m.muted_until)}")
     if m.origin:
         extra.append(f"origin <code>{clip(m.origin, 100)}</code>")
+    if asked := request_words(m):
+        extra.append(clip(asked, 300))
     return f"<b>#{m.id}</b> {state_label(m)} {clip(m.url, 400)} · " + " · ".join(extra)
 
 
@@ -534,7 +541,7 @@ def _history(h: HistoryReply) -> str:
     for i in h.incidents:
         end = f"closed {_when(i.closed_at)}" if i.closed_at else "<b>open</b>"
         ack = f" · acked by {clip(i.acked_by, 60)}" if i.acked_by else ""
-        incidents.append(f"{_when(i.opened_at)} {CAUSE_TITLE[i.cause]} · {end}{ack}")
+        incidents.append(f"{_when(i.opened_at)} {incident_title(i)} · {end}{ack}")
     stats = (
         f"<b>Uptime 24 h</b> {pct(h.uptime_24h)} ({h.checks_24h} checks) · "
         f"<b>7 d</b> {pct(h.uptime_7d)}\n"
@@ -577,7 +584,7 @@ def alert_message(alert: Alert) -> Message:
     match alert.kind:
         case AlertKind.DOWN:
             # A compact card a phone shows whole; the full diagnosis is behind Details.
-            c = card(alert.monitor_id, alert.url, d, expected=alert.expected)
+            c = card(alert.monitor_id, alert.url, d, expected=alert.expected, slow=alert.slow)
             keyboard = (
                 monitor_keyboard(alert.monitor_id, alert=True, details=True)
                 if alert.monitor_id
@@ -588,7 +595,7 @@ def alert_message(alert: Alert) -> Message:
             rows = []
             for a in alert.grouped:
                 v = a.diagnosis.verdict if a.diagnosis else None
-                why = f"{CAUSE_TITLE[v.cause]}: {clip(v.summary, 300)}" if v else "down"
+                why = f"{grouped_title(a)}: {clip(v.summary, 300)}" if v else "down"
                 rows.append(f"<b>#{a.monitor_id}</b> {clip(a.url or '', 300)} · {why}")
             text = _compose(
                 [
@@ -628,7 +635,7 @@ def alert_message(alert: Alert) -> Message:
             if d is not None and (p := sides(d).public) is not None:
                 now = f" Now <code>{clip(status_line(p), 200)}</code> in {ms(p.timings.total)}."
             return Message(
-                f"✅ <b>RECOVERED {monitor}</b> {clip(url, 600)} after {down} down.{now}"
+                f"✅ <b>RECOVERED {monitor}</b> {clip(url, 600)} after {down} {down_word(alert)}.{now}"
             )
         case AlertKind.CERT_EXPIRING:
             return Message(
@@ -662,9 +669,10 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     """The DOWN alert re-rendered as resolved, for editing the alert message (no buttons)."""
     monitor = f"#{original.monitor_id}" if original.monitor_id is not None else ""
     d = original.diagnosis
-    cause = CAUSE_TITLE[d.verdict.cause] if d else "down"
+    cause = outcome_title(d) if d else "down"
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
-    note = f"<i>Recovered {_when(recovered.at)} after {down} down · details in the reply</i>"
-    c = card(original.monitor_id, original.url, d, expected=original.expected)
+    was = down_word(recovered)
+    note = f"<i>Recovered {_when(recovered.at)} after {down} {was} · details in the reply</i>"
+    c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
     return Message(card_text(c, title=title, note=note))

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.present import CAUSE_TITLE
+from adapters.present import incident_title
 from bot.commands import format_duration
 from bot.statuspage import (
     RECENT_DAYS,
@@ -59,11 +59,12 @@ the bot nothing more. Browsers and proxies may keep it ``PAGE_MAX_AGE`` seconds 
 CACHED_PAGES = 32
 BADGE_MAX_AGE = 60
 
-STATE_WORDS = {"up": "UP", "down": "DOWN", "new": "PENDING"}
+STATE_WORDS = {"up": "UP", "down": "DOWN", "slow": "SLOW", "new": "PENDING"}
 """The word shown for each monitor state; colour is never the only signal."""
 BADGE_COLOURS = {
     "up": "#1a7f37",
     "down": "#c62828",
+    "slow": "#9a6700",
     "new": "#57606a",
     "good": "#1a7f37",
     "fair": "#9a6700",
@@ -238,13 +239,19 @@ def render_page(page: StatusPage) -> str:
         summary = f"{down} of {total} monitors down" if total > 1 else "The monitor is down"
     now = page.generated_at
     open_incidents = [
-        _incident(i.monitor_name, i.incident.cause, i.incident.first_failure_at, None, now)
+        _incident(
+            i.monitor_name, incident_title(i.incident), i.incident.first_failure_at, None, now
+        )
         for i in page.incidents
         if i.incident.closed_at is None
     ]
     recent_incidents = [
         _incident(
-            i.monitor_name, i.incident.cause, i.incident.first_failure_at, i.incident.closed_at, now
+            i.monitor_name,
+            incident_title(i.incident),
+            i.incident.first_failure_at,
+            i.incident.closed_at,
+            now,
         )
         for i in page.incidents
         if i.incident.closed_at is not None
@@ -288,12 +295,12 @@ def _grade(value: float | None) -> str:
 
 
 def _incident(
-    name: str, cause: Any, start: datetime, end: datetime | None, now: datetime
+    name: str, cause: str, start: datetime, end: datetime | None, now: datetime
 ) -> dict[str, str]:
     length = int(((end or now) - start).total_seconds())
     return {
         "name": name,
-        "cause": CAUSE_TITLE[cause],
+        "cause": cause,
         "start": _when(start),
         "start_iso": start.isoformat(),
         "end": _when(end) if end is not None else "",

@@ -81,16 +81,19 @@ from bot.commands.model import (
     Unwatch,
     Watch,
 )
+from bot.commands.request import QUOTES, REQUEST_OPTIONS, format_request, parse_request
 from checks.errors import UsageError
 from checks.target import parse_origin, parse_url
 
 __all__ = ["format_command", "parse_command"]
 
 _OPTIONS: dict[str, tuple[str, ...]] = {
-    "check": ("origin", "runs"),
-    "watch": ("every", "origin", "confirm", "expect", "timeout"),
+    "check": ("origin", "runs", *REQUEST_OPTIONS),
+    "watch": ("every", "origin", "confirm", "expect", "timeout", *REQUEST_OPTIONS),
 }
-_ALL_OPTIONS = ("every", "origin", "confirm", "expect", "timeout", "runs")
+_ALL_OPTIONS = ("every", "origin", "confirm", "expect", "timeout", "runs", *REQUEST_OPTIONS)
+_REPEATED = ("header",)
+"""Options that may be given more than once (each adds one)."""
 
 
 def _timeout(text: str) -> float:
@@ -105,7 +108,8 @@ def _timeout(text: str) -> float:
 # --- parsing --------------------------------------------------------------------------------
 
 _PREFIX_TOKEN = re.compile(r"/check502(?:@[A-Za-z0-9_]{1,64})?", re.IGNORECASE)
-_TOKEN = re.compile(r"\S+")
+_TOKEN = re.compile(r"[^\s=]+=(?:\"[^\"]*\"|'[^']*'|“[^”]*”|‘[^’]*’)(?=\s|$)|\S+")
+"""A word; an option's quoted value (``key="a b"``, or chat apps' “curly” quotes) is one."""
 _OPTION = re.compile(r"(-{0,2}[A-Za-z][A-Za-z0-9_-]*)=(.*)", re.DOTALL)
 _MONITOR_ID = re.compile(r"#?([0-9]{1,10})")
 _SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
@@ -140,10 +144,19 @@ def _fail(command: str, reason: str) -> CommandError:
     return CommandError(reason, USAGE[command])
 
 
+def _unquoted(value: str) -> str:
+    """An option's value without the quotes around it (see :data:`QUOTES`)."""
+    if len(value) >= 2 and (value[0], value[-1]) in QUOTES and value[-1] not in value[1:-1]:
+        return value[1:-1]
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class _Args:
     positional: tuple[str, ...]
     options: dict[str, str]
+    headers: tuple[str, ...] = ()
+    """Every ``header=`` value, in order."""
 
 
 def _split(command: str, tokens: list[str]) -> _Args:
@@ -151,20 +164,24 @@ def _split(command: str, tokens: list[str]) -> _Args:
     allowed = _OPTIONS.get(command, ())
     positional: list[str] = []
     options: dict[str, str] = {}
+    repeated: list[str] = []
     for token in tokens:
         match = _OPTION.fullmatch(token)
         if match is None:
             positional.append(token)
             continue
-        key, value = match.group(1).lower(), match.group(2)
+        key, value = match.group(1).lower(), _unquoted(match.group(2))
         if key not in allowed:
             raise _fail(command, _unknown_option(command, key, allowed))
-        if key in options:
-            raise _fail(command, f"{key}= is given twice.")
         if not value:
             raise _fail(command, f"{key}= needs a value.")
+        if key in _REPEATED:
+            repeated.append(value)
+            continue
+        if key in options:
+            raise _fail(command, f"{key}= is given twice.")
         options[key] = value
-    return _Args(tuple(positional), options)
+    return _Args(tuple(positional), options, tuple(repeated))
 
 
 def _unknown_option(command: str, key: str, allowed: tuple[str, ...]) -> str:
@@ -231,10 +248,16 @@ def _parse_check(command: str, args: _Args) -> Check:
     url = _url(command, args.positional[0])
     origin = args.options.get("origin")
     runs = args.options.get("runs")
+    try:
+        request, follow = parse_request(args.options, args.headers)
+    except BadValue as bad:
+        raise _fail(command, bad.sentence) from None
     return Check(
         url=url,
         origin=_origin(command, origin, url) if origin is not None else None,
         runs=_count(command, "runs", runs, MAX_RUNS) if runs is not None else 1,
+        request=request,
+        follow=follow,
     )
 
 
@@ -249,6 +272,7 @@ def _parse_watch(args: _Args) -> Watch:
         every = chat_duration(options["every"]) if "every" in options else DEFAULT_EVERY
         expect = parse_expect(options["expect"]) if "expect" in options else Expect.default()
         timeout = _timeout(options["timeout"]) if "timeout" in options else DEFAULT_TIMEOUT
+        request, follow = parse_request(options, args.headers)
     except BadValue as bad:
         raise _fail(command, bad.sentence) from None
     confirm = options.get("confirm")
@@ -264,6 +288,8 @@ def _parse_watch(args: _Args) -> Watch:
         ),
         expect=expect,
         timeout=timeout,
+        request=request,
+        follow=follow,
     )
 
 
@@ -395,6 +421,7 @@ def format_command(cmd: Command) -> str:
                 words.append(f"origin={origin}")
             if runs != 1:
                 words.append(f"runs={runs}")
+            words += format_request(cmd.request, cmd.follow)
         case Watch():
             words = ["watch", cmd.url]
             if cmd.every != DEFAULT_EVERY:
@@ -407,6 +434,7 @@ def format_command(cmd: Command) -> str:
                 words.append(f"expect={cmd.expect}")
             if cmd.timeout != DEFAULT_TIMEOUT:
                 words.append(f"timeout={format_timeout(cmd.timeout)}")
+            words += format_request(cmd.request, cmd.follow)
         case ListMonitors():
             words = ["list"]
         case Mute(monitor_id=monitor_id, seconds=seconds):

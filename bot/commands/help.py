@@ -17,7 +17,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "watch": (
         "Check a URL every interval (30s to 24h) and post here when it fails confirm= checks "
         "in a row (1 to 10), and again when it recovers. expect= lists the status codes that "
-        "count as up (default 200-399); timeout= is the limit per check (1s to 30s)."
+        "count as up (default 200-399); timeout= is the limit per check (1s to 30s). "
+        "slow= opens a SLOW incident when checks are up but over that latency (e.g. 800ms)."
     ),
     "list": "List the monitors of this conversation with their ids and state.",
     "unwatch": "Stop a monitor and delete it.",
@@ -46,7 +47,10 @@ _DESCRIPTIONS: dict[str, str] = {
 
 _EXAMPLES: dict[str, str] = {
     "check": f"{PREFIX} https://shop.example.com/cart origin=203.0.113.7:8080",
-    "watch": f"{PREFIX} watch https://shop.example.com every=1m confirm=3 expect=2xx",
+    "watch": (
+        f"{PREFIX} watch https://api.example.com/health every=1m confirm=3 expect=2xx"
+        ' auth=bearer:API_TOKEN keyword="ok" slow=800ms'
+    ),
     "list": f"{PREFIX} list",
     "unwatch": f"{PREFIX} unwatch 12",
     "mute": f"{PREFIX} mute 12 2h",
@@ -64,6 +68,10 @@ _EXAMPLES: dict[str, str] = {
 _NOTES = (
     "Durations: 30s, 5m, 1h30m, 2d. Monitor ids: 12 or #12 (list shows them).",
     "Status codes for expect=: 200,204 or 2xx,3xx or 200-299.",
+    'Request options (check and watch): method=POST header="X-Api: 1" (repeatable)'
+    " body='{\"a\":1}' auth=bearer:API_TOKEN or auth=basic:USER_VAR:PASS_VAR (names of the"
+    ' bot\'s environment variables, never secrets) keyword="ok" not_keyword="error"'
+    " follow=off.",
 )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from bot.commands.expect import Expect
+from checks.request import PLAIN, RequestSpec
 
 __all__ = [
     "CHECK_LIMIT",
@@ -55,10 +56,10 @@ MAX_EXPLAIN = 4000
 PREFIX = "/check502"
 
 USAGE: dict[str, str] = {
-    "check": f"{PREFIX} <url> [origin=<host[:port]>] [runs=1]",
+    "check": f"{PREFIX} <url> [origin=<host[:port]>] [runs=1] [request options]",
     "watch": (
         f"{PREFIX} watch <url> [every=30s] [origin=<host[:port]>] [confirm=2]"
-        " [expect=200-399] [timeout=4s]"
+        " [expect=200-399] [timeout=4s] [slow=800ms] [request options]"
     ),
     "list": f"{PREFIX} list",
     "unwatch": f"{PREFIX} unwatch <id>",
@@ -89,6 +90,9 @@ class Check:
     origin: str | None = None
     """Normalised to ``scheme://host:port`` (:attr:`checks.target.OriginTarget.display`)."""
     runs: int = 1
+    request: RequestSpec = PLAIN
+    """What to send and ask of the answer (:mod:`bot.commands.request`); credentials by name."""
+    follow: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,10 @@ class Watch:
     confirm: int = DEFAULT_CONFIRM
     expect: Expect = DEFAULT_EXPECT
     timeout: float = DEFAULT_TIMEOUT
+    request: RequestSpec = PLAIN
+    """What to send and ask of the answer (:mod:`bot.commands.request`); credentials by name.
+    ``slow_ms`` set: a check over it opens a SLOW incident."""
+    follow: bool = True
 
 
 @dataclass(frozen=True, slots=True)

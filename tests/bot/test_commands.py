@@ -44,7 +44,9 @@ from bot.commands import (
     parse_command,
     parse_duration,
 )
-from checks import UsageError
+from bot.commands.request import QUOTES
+from checks import Auth, RequestSpec, UsageError
+from checks.request import METHODS
 from checks.target import parse_origin, parse_url
 
 BOUNDED = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -600,18 +602,54 @@ _ORIGINS = st.one_of(
 )
 
 
+_VALUE_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")), max_size=30
+)
+_VALUES = _VALUE_TEXT.map(str.strip).filter(lambda v: bool(v) and len(v) <= 200)
+_HEADER_NAMES = st.from_regex(r"X-[A-Za-z0-9-]{1,12}", fullmatch=True)
+_ENV_NAMES = st.from_regex(r"[A-Z_][A-Z_]{0,20}", fullmatch=True)
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> tuple[RequestSpec, bool]:
+    """Request options as a user could type them: every value that can be quoted."""
+    method = draw(st.sampled_from(METHODS))
+    body = draw(_VALUES) if method not in ("GET", "HEAD") and draw(st.booleans()) else ""
+    scheme = draw(st.sampled_from(["bearer", "basic"]))
+    names = tuple(draw(_ENV_NAMES) for _ in range(1 if scheme == "bearer" else 2))
+    keywords = method != "HEAD"
+    spec = RequestSpec(
+        method=method,
+        headers=tuple(
+            draw(st.lists(st.tuples(_HEADER_NAMES, _VALUES.filter(_quotable)), max_size=3))
+        ),
+        body=body if _quotable(body) else "",
+        auth=draw(st.none() | st.just(Auth(scheme, names))),  # type: ignore[arg-type]
+        keyword=draw(st.none() | _VALUES.filter(_quotable)) if keywords else None,
+        not_keyword=draw(st.none() | _VALUES.filter(_quotable)) if keywords else None,
+        slow_ms=draw(st.none() | st.integers(1, 120_000)),
+    )
+    return spec, draw(st.booleans())
+
+
+def _quotable(value: str) -> bool:
+    return any(end not in value for _, end in QUOTES)
+
+
 @st.composite
 def _checks(draw: st.DrawFn) -> Check:
     url = draw(_URLS)
     origin = draw(_ORIGINS)
     display = parse_origin(origin, parse_url(url)).display if origin else None
-    return Check(url, origin=display, runs=draw(st.integers(1, 10)))
+    request, follow = draw(_requests())
+    return Check(url, origin=display, runs=draw(st.integers(1, 10)), request=request, follow=follow)
 
 
 @st.composite
 def _watches(draw: st.DrawFn) -> Watch:
     url = draw(_URLS)
     origin = draw(_ORIGINS)
+    request, follow = draw(_requests())
     return Watch(
         url,
         every=draw(st.integers(MIN_EVERY, MAX_EVERY)),
@@ -619,6 +657,8 @@ def _watches(draw: st.DrawFn) -> Watch:
         confirm=draw(st.integers(1, 10)),
         expect=Expect(tuple(draw(_RANGES))),
         timeout=draw(st.floats(1.0, 30.0)),
+        request=request,
+        follow=follow,
     )
 
 

@@ -1118,3 +1118,93 @@ def redirect_loop() -> Iterator[tuple[RedirectServer, RedirectServer]]:
     with RedirectServer() as a, RedirectServer() as b:
         a.location, b.location = b.url, a.url
         yield a, b
+
+
+class ApiServer(LoopServer):
+    """An API that cares what it is sent: one real HTTP/1.1 origin with a route per rule.
+
+    - ``/private``: 200 ``welcome`` with ``Authorization: Bearer <token>`` (or basic
+      ``user:password``), 401 without or with another;
+    - ``/submit``: 200 ``accepted`` for a POST whose body is the JSON ``want``, 405 for another
+      method, 400 for another body;
+    - ``/echo``: 200 with the request's ``Authorization`` in its body and an ``X-Echo`` header;
+    - ``/page``: 200 with ``page`` as the body (the keyword tests change it while running);
+    - ``/slow``: 200 after ``delay`` seconds (bounded by the test's value);
+    - ``/moved``: 302 to ``/page``; ``/see-other``: 303 to ``/submit``; ``/away``: 302 to
+      ``away`` (another server: credentials must not follow).
+
+    Every request is kept in ``seen``: ``(method, path, headers (lower-cased names), body)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "",
+        basic: tuple[str, str] | None = None,
+        want: object = None,
+        page: bytes = b"all systems ok",
+        delay: float = 0.0,
+        away: str = "",
+    ) -> None:
+        super().__init__()
+        self.token = token
+        self.basic = basic
+        self.want = want
+        self.page = page
+        self.delay = delay
+        self.away = away
+        self.seen: deque[tuple[str, str, dict[str, str], bytes]] = deque(maxlen=1000)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import base64
+        import json
+
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _REQUEST_TIMEOUT)
+        self.requests.append(first)
+        lines = first.decode("latin-1").split("\r\n")
+        method, path, _ = lines[0].split(" ", 2)
+        headers = {
+            k.strip().lower(): v.strip()
+            for k, _, v in (line.partition(":") for line in lines[1:] if line)
+        }
+        length = int(headers.get("content-length", "0") or 0)
+        body = await asyncio.wait_for(reader.readexactly(length), _REQUEST_TIMEOUT)
+        self.seen.append((method, path, headers, body))
+        auth = headers.get("authorization", "")
+        status, payload, extra = 200, b"", {}
+        if path == "/private":
+            good = {f"Bearer {self.token}"} if self.token else set()
+            if self.basic is not None:
+                pair = f"{self.basic[0]}:{self.basic[1]}".encode()
+                good.add("Basic " + base64.b64encode(pair).decode())
+            status, payload = (200, b"welcome") if auth in good else (401, b"unauthorized")
+        elif path == "/submit":
+            if method != "POST":
+                status, payload = 405, b"method not allowed"
+            else:
+                try:
+                    ok = json.loads(body) == self.want
+                except ValueError:
+                    ok = False
+                status, payload = (200, b"accepted") if ok else (400, b"bad body")
+        elif path == "/echo":  # a debug endpoint that shows what it was sent
+            payload = f"you sent: {auth}".encode()
+            extra = {"X-Echo": auth}
+        elif path == "/page":
+            payload = self.page
+        elif path == "/slow":
+            await asyncio.sleep(min(self.delay, 5.0))
+            payload = b"finally"
+        elif path == "/moved":
+            status, extra = 302, {"Location": "/page"}
+        elif path == "/see-other":
+            status, extra = 303, {"Location": "/submit"}
+        elif path == "/away":
+            status, extra = 302, {"Location": self.away}
+        else:
+            status, payload = 404, b"not found"
+        if method == "HEAD":
+            writer.write(build_response(status, b"", extra, content_length=len(payload)))
+        else:
+            writer.write(build_response(status, payload, extra))
+        await writer.drain()
