@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.commands.mentions import format_mentions, mentions_from_text
 from bot.model import Alert, AlertKind
 from checks import Cause, diagnosis_from_dict, diagnosis_to_dict
 
@@ -23,6 +24,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "days_left": alert.days_left,
         "detail": alert.detail,
         "grouped": [alert_to_dict(a) for a in alert.grouped],
+        "mentions": format_mentions(alert.mentions) if alert.mentions else None,
+        "escalate": alert.escalate,
     }
 
 
@@ -40,4 +43,7 @@ def alert_from_dict(data: dict[str, Any]) -> Alert:
         days_left=data["days_left"],
         detail=data["detail"],
         grouped=tuple(alert_from_dict(a) for a in data["grouped"]),
+        # Absent from rows an older check502 queued.
+        mentions=mentions_from_text(data.get("mentions")),
+        escalate=data.get("escalate"),
     )

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.commands import Expect
+from bot.commands import Expect, Mention
 from checks import Cause, Diagnosis, Explanation
 
 
@@ -52,6 +52,12 @@ class Monitor:
     last_outcome: str | None
     """The last status code or error kind, e.g. ``"502"``, ``"connect_refused"``."""
     created_by: str
+    notify: tuple[Mention, ...] = ()
+    """Who its DOWN alert and its escalation ping."""
+    escalate: int | None = None
+    """Seconds unacknowledged after the DOWN alert before the incident escalates."""
+    maintenance_until: datetime | None = None
+    """The end of its maintenance window: until then no alert of it leaves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +184,9 @@ class AlertKind(enum.StrEnum):
     """Still down, for another reason: a follow-up in the alert's thread."""
     REMINDER = "reminder"
     """Still down after the reminder interval: a follow-up in the alert's thread."""
+    ESCALATION = "escalation"
+    """Still open and not acknowledged ``escalate`` seconds after the DOWN alert: a reply in
+    its thread that pings the monitor's ``notify`` list again (and, for a pager, the page)."""
     RECOVERED = "recovered"
     """Up again: a reply in the alert's thread with the downtime. Held back while the monitor
     is muted, and posted when the mute ends; never posted for an incident never announced."""
@@ -211,6 +220,18 @@ class Alert:
     """DEGRADED: what is broken; otherwise an extra sentence."""
     grouped: tuple[Alert, ...] = ()
     """GROUPED: the DOWN alerts it stands for."""
+    mentions: tuple[Mention, ...] = ()
+    """Who it pings: the monitor's ``notify`` list on DOWN and ESCALATION, nobody otherwise."""
+    escalate: int | None = None
+    """ESCALATION: the seconds the incident went unacknowledged after its DOWN alert."""
+
+    @property
+    def pings(self) -> tuple[Mention, ...]:
+        """Everyone this message pings: its own mentions, or a GROUPED one's alerts' (once)."""
+        found = list(self.mentions)
+        for a in self.grouped:
+            found += [m for m in a.mentions if m not in found]
+        return tuple(found)
 
     @property
     def downtime_s(self) -> float | None:

@@ -43,6 +43,7 @@ import sqlite_utils
 
 from bot import histogram
 from bot.commands import Expect, Watch
+from bot.commands.mentions import format_mentions, mentions_from_text
 from bot.errors import StorageError
 from bot.model import Alert, Channel, CheckRecord, IncidentRecord, Monitor
 from checks import Cause
@@ -158,6 +159,15 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
         created_by TEXT NOT NULL, created_at REAL NOT NULL,
         PRIMARY KEY (platform, workspace, channel)
     );
+    """,
+    # 3 -> 4: who a monitor's alerts ping (``notify=``, mentions as typed), its escalation time,
+    # its maintenance window; whether an incident escalated (``sent``) or never will
+    # (``cancelled``: a maintenance window began after its alert).
+    """
+    ALTER TABLE monitors ADD COLUMN notify TEXT;
+    ALTER TABLE monitors ADD COLUMN escalate INTEGER;
+    ALTER TABLE monitors ADD COLUMN maintenance_until REAL;
+    ALTER TABLE incidents ADD COLUMN escalation TEXT;
     """,
 )
 
@@ -470,7 +480,8 @@ class Store:
     ) -> Monitor:
         cursor = self.execute(
             "INSERT INTO monitors (platform, workspace, channel, url, origin, every, confirm,"
-            " expect, timeout, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " expect, timeout, created_by, created_at, notify, escalate)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 channel.platform,
                 channel.workspace,
@@ -483,6 +494,8 @@ class Store:
                 watch.timeout,
                 created_by,
                 now,
+                format_mentions(watch.notify) if watch.notify else None,
+                watch.escalate,
             ),
         )
         monitor = self.monitor(int(cursor.lastrowid or 0))
@@ -528,6 +541,13 @@ class Store:
 
     def set_muted(self, monitor_id: int, until: float | None) -> None:
         self.execute("UPDATE monitors SET muted_until = ? WHERE id = ?", (until, monitor_id))
+
+    def set_notify(self, monitor_id: int, notify: str | None, escalate: int | None) -> None:
+        """Who the monitor's alerts ping (mentions as typed, None: no one), its escalation."""
+        self.execute(
+            "UPDATE monitors SET notify = ?, escalate = ? WHERE id = ?",
+            (notify, escalate, monitor_id),
+        )
 
     # ------------------------------------------------------------------------------ incidents
 
@@ -914,6 +934,9 @@ def _monitor(row: dict[str, Any]) -> Monitor:
         last_checked=_dt(row["last_checked"]),
         last_outcome=row["last_outcome"],
         created_by=row["created_by"],
+        notify=mentions_from_text(row["notify"]),
+        escalate=row["escalate"],
+        maintenance_until=_dt(row["maintenance_until"]),
     )
 
 

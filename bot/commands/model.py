@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from bot.commands.expect import Expect
+from bot.commands.mentions import Mention
 
 __all__ = [
     "CHECK_LIMIT",
@@ -28,7 +29,9 @@ __all__ = [
     "Help",
     "History",
     "ListMonitors",
+    "Maintenance",
     "Mute",
+    "Notify",
     "Status",
     "Unmute",
     "Unwatch",
@@ -48,6 +51,8 @@ CHECK_LIMIT = 25.0
 """Seconds a chat check takes at most in all, by default (``CHECK502_CHECK_LIMIT``)."""
 MIN_MUTE = 60
 MAX_MUTE = 30 * 86400
+MIN_ESCALATE = 60
+MAX_ESCALATE = 86400
 MAX_MONITOR_ID = 2**31 - 1
 MAX_INPUT = 4096
 MAX_EXPLAIN = 4000
@@ -58,12 +63,14 @@ USAGE: dict[str, str] = {
     "check": f"{PREFIX} <url> [origin=<host[:port]>] [runs=1]",
     "watch": (
         f"{PREFIX} watch <url> [every=30s] [origin=<host[:port]>] [confirm=2]"
-        " [expect=200-399] [timeout=4s]"
+        " [expect=200-399] [timeout=4s] [notify=@alice,@oncall] [escalate=15m]"
     ),
     "list": f"{PREFIX} list",
     "unwatch": f"{PREFIX} unwatch <id>",
+    "notify": f"{PREFIX} notify <id> <@alice,@oncall|off> [escalate=15m|off]",
     "mute": f"{PREFIX} mute <id> <duration>",
     "unmute": f"{PREFIX} unmute <id>",
+    "maintenance": f"{PREFIX} maintenance <id|all> <duration|off>",
     "ack": f"{PREFIX} ack <id>",
     "history": f"{PREFIX} history <id>",
     "details": f"{PREFIX} details <id>",
@@ -101,6 +108,28 @@ class Watch:
     confirm: int = DEFAULT_CONFIRM
     expect: Expect = DEFAULT_EXPECT
     timeout: float = DEFAULT_TIMEOUT
+    notify: tuple[Mention, ...] = ()
+    """Pinged by the DOWN alert and its escalation."""
+    escalate: int | None = None
+    """Seconds an incident may stay unacknowledged after its DOWN alert before it escalates."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Change who a monitor's alerts ping, and its escalation (both off: ``notify 12 off``)."""
+
+    monitor_id: int
+    mentions: tuple[Mention, ...]
+    escalate: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """A maintenance window: no alert of the monitor (``None``: all of the channel's) leaves for
+    ``seconds`` (``None``: end the window now); checks and incidents go on."""
+
+    monitor_id: int | None
+    seconds: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +206,8 @@ Command: TypeAlias = (
     | Watch
     | ListMonitors
     | Unwatch
+    | Notify
+    | Maintenance
     | Mute
     | Unmute
     | Ack
