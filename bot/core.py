@@ -389,7 +389,12 @@ class Bot:
                 f"Monitor #{monitor.id} has no alert to detail yet;"
                 f" `check {monitor.url}` diagnoses it now."
             )
-        return DiagnosisReply(alert.diagnosis, monitor.id, details=True)
+        return DiagnosisReply(
+            alert.diagnosis,
+            monitor.id,
+            details=True,
+            maintenance_until=_current(monitor.maintenance_until, self.clock()),
+        )
 
     def _find(self, context: Context, monitor_id: int) -> Monitor:
         monitor = self.store.monitor(monitor_id, context.channel)
@@ -551,6 +556,10 @@ class Bot:
                 )
         except TimeoutError:
             return _deadline(url, origin, timeout)
+
+
+def _current(until: datetime | None, now: float) -> datetime | None:
+    return until if until is not None and until.timestamp() > now else None
 
 
 def _check_mentions(context: Context, mentions: tuple[Mention, ...]) -> None:

@@ -95,6 +95,8 @@ class DiagnosisReply:
     """The monitor whose re-check this is, when it is one."""
     details: bool = False
     """The stored diagnosis behind the monitor's alert (``details``), not a new check."""
+    maintenance_until: datetime | None = None
+    """``details``: the end of the monitor's maintenance window, when it is in one."""
 
 
 @dataclass(frozen=True, slots=True)
