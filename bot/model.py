@@ -203,6 +203,11 @@ class AlertKind(enum.StrEnum):
     """The bot's own network works again."""
 
 
+MAX_PINGS = 25
+"""Mentions one message carries at most (a GROUPED alert gathers its monitors'): a line of
+them fits any platform's message, and Discord's 100 users and 100 roles."""
+
+
 @dataclass(frozen=True, slots=True)
 class Alert:
     kind: AlertKind
@@ -229,11 +234,12 @@ class Alert:
 
     @property
     def pings(self) -> tuple[Mention, ...]:
-        """Everyone this message pings: its own mentions, or a GROUPED one's alerts' (once)."""
+        """Everyone this message pings: its own mentions, or a GROUPED one's alerts' (each
+        once, at most :data:`MAX_PINGS`)."""
         found = list(self.mentions)
         for a in self.grouped:
             found += [m for m in a.mentions if m not in found]
-        return tuple(found)
+        return tuple(found[:MAX_PINGS])
 
     @property
     def downtime_s(self) -> float | None:
