@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from adapters.web.pages import BADGE_COLOURS, badge_svg, install, text_width
+from bot.commands import parse_command
 from bot.core import Bot
 from bot.model import Channel, Context, StatusReply
 from bot.statuspage import WINDOW_BY_KEY, load, uptime
@@ -48,7 +49,7 @@ class Site:
             return response.status, dict(response.headers), await response.text()
 
     async def status(self, text: str, channel: Channel = CHANNEL) -> StatusReply:
-        reply = await self.bot.handle(Context(channel, "U1"), text)
+        reply = await self.bot.handle(Context(channel, "U1"), parse_command(text))
         assert isinstance(reply, StatusReply), reply
         return reply
 
@@ -386,3 +387,13 @@ def test_badge_colours_have_enough_contrast_for_white_text() -> None:
 
     for name, colour in BADGE_COLOURS.items():
         assert (1.05) / (luminance(colour) + 0.05) >= 4.5, name
+
+
+async def test_a_monitor_under_maintenance_says_so_in_words(site: Site) -> None:
+    first = site.ids[0]
+    reply = await site.bot.handle(Context(CHANNEL, "U1"), parse_command(f"maintenance {first} 2h"))
+    assert "until" in getattr(reply, "text", ""), reply
+    _, _, html = await site.get(site.path)
+    (item,) = re.findall(rf'<li class="monitor" id="monitor-{first}">.*?</li>', html, re.S)
+    assert re.search(r"Under maintenance until \d{4}-\d\d-\d\d \d\d:\d\d UTC", item)
+    assert html.count("Under maintenance") == 1  # the other monitors are not
