@@ -25,6 +25,19 @@ recorded, and:
   end): ``mute`` again moves it to the new end, ``unmute`` makes it due at once;
 * an incident that was never announced gets neither, ever: nothing in chat to recover from.
 
+**A maintenance window** (``monitors.maintenance_until``) holds alerts exactly as a mute does
+(both are "held": :func:`_held`); it differs in what it means and what it reaches: it silences
+every target, not only the chat, it cancels the escalation of an incident already announced,
+and when it ends (:meth:`Monitoring.windows_ended`, run by the core's periodic sweep) a monitor
+still down with its outage unannounced is checked at once, so its DOWN goes then, not at the
+next scheduled check.
+
+**Mentions and escalation.** A DOWN alert carries the monitor's ``notify`` mentions; nothing
+else does. :meth:`Monitoring.escalate_due` (the same sweep) queues one ``escalation:<incident>``
+row for an open, unacknowledged incident ``escalate`` seconds after its DOWN row was queued,
+flipping ``incidents.escalation`` from NULL to ``sent`` in the same transaction; an ack, a
+recovery or a window makes a pending one void.
+
 An older check502 closed an announced incident silently when it was muted, leaving its alert
 reading DOWN with its buttons. :meth:`Monitoring.mend` finds such incidents (closed, announced,
 neither a recovery nor a resolve queued) and queues the resolve edit alone: at start-up, for
