@@ -21,6 +21,7 @@ from bot.model import AlertKind, Context, MessageRef, TextReply, WatchReply
 from bot.settings import Settings
 from bot.storage import _MIGRATIONS, SCHEMA_VERSION, Store
 from tests.bot.conftest import fast_settings, until
+from tests.bot.test_monitors import FlakySurface
 from tests.support import OkServer, build_response, ok_server
 
 BAD = build_response(502, b"<html><body>upstream failed</body></html>")
@@ -127,7 +128,7 @@ async def test_an_unacknowledged_incident_escalates_once_in_the_thread(
             assert alert.diagnosis == down.delivery.alert.diagnosis  # for a pager's details
             assert "not acknowledged for 2s" in escalation.text
             assert escalation.text.splitlines()[0].endswith("] @alice")
-            await asyncio.sleep(2.0)  # many sweeps later: still once
+            await asyncio.sleep(1.0)  # five sweeps later: still once
             assert chat.pending() == []
             assert kinds(chat).count("escalation") == 1
             assert f"ack {mid}" in escalation.text
@@ -138,11 +139,11 @@ async def test_an_ack_before_the_escalation_time_cancels_it(
 ) -> None:
     with ok_server() as site:
         async with ConsoleHarness(settings(tmp_path, control)) as chat:
-            mid = await watch(chat, site.url, notify=(ALICE,), escalate=2)
+            mid = await watch(chat, site.url, notify=(ALICE,), escalate=1)
             site.response = BAD
             assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.DOWN
             assert "Acknowledged" in await chat.push(f"ack {mid}")
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(2.0)
             assert chat.pending() == []
             assert "escalation" not in kinds(chat)
 
@@ -152,13 +153,13 @@ async def test_a_recovery_before_the_escalation_time_cancels_it(
 ) -> None:
     with ok_server() as site:
         async with ConsoleHarness(settings(tmp_path, control)) as chat:
-            await watch(chat, site.url, notify=(ALICE,), escalate=3)
+            await watch(chat, site.url, notify=(ALICE,), escalate=2)
             site.response = BAD
             assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.DOWN
             site.response = GOOD
             assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.RESOLVED
             assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.RECOVERED
-            await asyncio.sleep(3.0)
+            await asyncio.sleep(2.0)
             assert chat.pending() == [] and "escalation" not in kinds(chat)
 
 
@@ -206,11 +207,15 @@ async def test_no_alert_leaves_during_a_window_and_an_outage_still_open_at_its_e
             assert "maintenance until" in listed and "UTC" in listed
             await until(lambda: count(chat, "SELECT COUNT(*) FROM results WHERE ok = 0") >= 4)
             assert chat.pending() == [] and kinds(chat) == []  # checks go on, nothing leaves
+            # From here only the window's end checks it: its DOWN does not wait for a
+            # scheduled check (which may be a day away).
+            chat.bot.schedule.remove(mid)
 
             down = await chat.pop(timeout=10)  # the window ends while it is still down
             assert time.time() >= ends - 0.05
             assert down.delivery.alert.kind is AlertKind.DOWN
             assert down.delivery.alert.pings == (ALICE,)
+            chat.bot.schedule.add(mid, 1)
             await until(lambda: count(chat, "SELECT COUNT(*) FROM results WHERE ok = 0") >= 9)
             assert chat.pending() == [] and kinds(chat) == ["down"]  # once
             assert "maintenance" not in await chat.push("list")
@@ -242,6 +247,7 @@ async def test_a_window_ended_early_announces_the_open_outage_at_once(
             await window(chat, mid, 3600)
             site.response = BAD
             await until(lambda: count(chat, "SELECT COUNT(*) FROM incidents") == 1)
+            chat.bot.schedule.remove(mid)  # only ending the window checks it now
             await asyncio.sleep(0.5)
             assert chat.pending() == []
             assert "over" in (await window(chat, mid, None)).text
@@ -269,6 +275,40 @@ async def test_a_window_after_the_alert_cancels_the_escalation_and_holds_the_rec
             assert "escalation" not in kinds(chat)
             row = chat.bot.store.row("SELECT escalation FROM incidents")
             assert row == {"escalation": "cancelled"}
+
+
+async def test_a_window_after_the_alert_means_no_escalation_even_after_it(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(settings(tmp_path, control)) as chat:
+            mid = await watch(chat, site.url, notify=(ALICE,), escalate=2)
+            site.response = BAD
+            assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.DOWN
+            await window(chat, mid, 1)
+            await asyncio.sleep(3.5)  # the window is over, the outage is not, escalate= passed
+            assert chat.pending() == [] and kinds(chat) == ["down"]
+
+
+async def test_an_ack_voids_an_escalation_the_chat_has_not_taken_yet(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(settings(tmp_path, control)) as chat:
+            mid = await watch(chat, site.url, notify=(ALICE,), escalate=1)
+            site.response = BAD
+            assert (await chat.pop(timeout=10)).delivery.alert.kind is AlertKind.DOWN
+            chat.bot.attach(FlakySurface(chat.surface, failures=1_000))  # the chat goes down
+            pending = "SELECT COUNT(*) FROM outbox WHERE kind = 'escalation' AND attempts >= 1"
+            await until(lambda: count(chat, pending) == 1)
+            assert "Acknowledged" in await chat.push(f"ack {mid}")
+            row = chat.bot.store.row(
+                "SELECT failed_at, last_error FROM outbox WHERE kind = ?", ("escalation",)
+            )
+            assert row is not None and row["last_error"] == "cancelled: acknowledged"
+            chat.bot.attach(chat.surface)  # the chat is back: the escalation stays void
+            await asyncio.sleep(2.0)
+            assert chat.pending() == []
 
 
 # -------------------------------------------------------------------------------- migration
