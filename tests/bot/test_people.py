@@ -264,12 +264,15 @@ async def test_a_window_after_the_alert_cancels_the_escalation_and_holds_the_rec
             site.response = BAD
             down = await chat.pop(timeout=10)
             await window(chat, mid, 4)
+            ends = time.time() + 4
             details = await chat.push(f"details {mid}")
             assert "maintenance until" in details
             site.response = GOOD
             resolved = await chat.pop(timeout=10)  # the alert is marked resolved at once
             assert resolved.delivery.alert.kind is AlertKind.RESOLVED
+            assert time.time() < ends
             recovered = await chat.pop(timeout=10)  # the reply waits for the window's end
+            assert time.time() >= ends - 0.1
             assert recovered.delivery.alert.kind is AlertKind.RECOVERED
             assert recovered.delivery.thread == MessageRef(down.message_id)
             assert "escalation" not in kinds(chat)
