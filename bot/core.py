@@ -345,7 +345,8 @@ class Bot:
         single = monitors[0].id if monitor_id is not None else None
         if seconds is None:
             return TextReply(f"Maintenance of {which} is over: alerts are on again.", single)
-        end = datetime.fromtimestamp(now + seconds, UTC).strftime("%H:%M UTC")
+        shape = "%H:%M UTC" if seconds < 20 * 3600 else "%b %d %H:%M UTC"
+        end = datetime.fromtimestamp(now + seconds, UTC).strftime(shape)
         return TextReply(
             f"Maintenance of {which} until {end} ({format_duration(seconds)}): checks go on,"
             " no alert leaves; an outage still open then is announced then.",
