@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from checks import Cause, Diagnosis, Finding, Hop, Probe
@@ -172,6 +173,54 @@ def request_words(m: Monitor) -> str:
     if not m.follow:
         words.append("redirects not followed")
     return cut(" · ".join(words), 300)
+
+
+def maintenance_note(until: datetime, now: datetime | None = None) -> str:
+    """``maintenance until 14:00 UTC`` (with the date when it is not within the next day)."""
+    now = now or datetime.now(UTC)
+    at = until.astimezone(UTC)
+    when = (
+        at.strftime("%H:%M UTC")
+        if at - now < timedelta(hours=20)
+        else at.strftime("%b %d %H:%M UTC")
+    )
+    return f"maintenance until {when}"
+
+
+def people_note(m: Monitor) -> str | None:
+    """``notify @alice, @oncall · escalate 15m``: who its alerts ping, None for no one."""
+    parts = []
+    if m.notify:
+        parts.append("notify " + ", ".join(x.name for x in m.notify))
+    if m.escalate is not None:
+        parts.append(f"escalate {_duration(m.escalate)}")
+    return " · ".join(parts) or None
+
+
+def pings(alert: Alert) -> str:
+    """The mentions that ping the alert's people, as its platform writes them ('' for none).
+    Only a DOWN (or GROUPED) alert and an escalation carry any."""
+    return " ".join(m.ping for m in alert.pings)
+
+
+def escalation_text(alert: Alert) -> str:
+    """Plain text: ``🚨 #3 https://x is still down, not acknowledged for 15m.``"""
+    after = _duration(alert.escalate or 0)
+    return (
+        f"🚨 #{alert.monitor_id} {alert.url or ''} is still down, not acknowledged for {after}."
+        f" /check502 ack {alert.monitor_id} when someone is on it."
+    )
+
+
+def _duration(seconds: int) -> str:
+    """``15m``, ``1h30m``, ``1d`` (the grammar's own form; the check502 command must not import
+    the bot, whose package starts its core)."""
+    parts: list[str] = []
+    for name, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size and len(parts) < 2:
+            parts.append(f"{seconds // size}{name}")
+            seconds %= size
+    return "".join(parts) or "0s"
 
 
 def status_line(p: Probe) -> str:

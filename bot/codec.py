@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.commands.mentions import format_mentions, mentions_from_text
 from bot.model import Alert, AlertKind
 from checks import Cause, diagnosis_from_dict, diagnosis_to_dict
 
@@ -24,6 +25,8 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "detail": alert.detail,
         "grouped": [alert_to_dict(a) for a in alert.grouped],
         "incident_kind": alert.incident_kind,
+        "mentions": format_mentions(alert.mentions) if alert.mentions else None,
+        "escalate": alert.escalate,
     }
 
 
@@ -42,4 +45,7 @@ def alert_from_dict(data: dict[str, Any]) -> Alert:
         detail=data["detail"],
         grouped=tuple(alert_from_dict(a) for a in data["grouped"]),
         incident_kind=data.get("incident_kind") or "down",  # absent before slow incidents
+        # Absent from rows an older check502 queued.
+        mentions=mentions_from_text(data.get("mentions")),
+        escalate=data.get("escalate"),
     )

@@ -36,7 +36,9 @@ from bot.commands import (
     Help,
     History,
     ListMonitors,
+    Maintenance,
     Mute,
+    Notify,
     Status,
     Unmute,
     Unwatch,
@@ -44,7 +46,9 @@ from bot.commands import (
     format_command,
     format_duration,
     help_text,
+    platform_error,
 )
+from bot.commands.mentions import Mention, format_mentions
 from bot.errors import BotError, Conflict, NotFound, RateLimited, StorageError
 from bot.health import Health
 from bot.model import (
@@ -183,6 +187,13 @@ class Bot:
         self.schedule.scheduler.add_job(
             self.prune, "interval", seconds=_PRUNE_EVERY, id="prune", next_run_time=_utcnow()
         )
+        self.schedule.scheduler.add_job(
+            self.sweep,
+            "interval",
+            seconds=self.settings.sweep_every,
+            id="sweep",
+            next_run_time=_utcnow(),  # an escalation or a window that fell due while stopped
+        )
         self._tasks.append(asyncio.create_task(self.sender.run(), name="check502-outbox"))
 
     async def stop(self) -> None:
@@ -228,6 +239,22 @@ class Bot:
             self.check_faults.fault(exc)
             return
         log.info("retention done in %s steps", count)
+
+    async def sweep(self) -> None:
+        """The periodic part of alerting that no check drives: escalations that fell due, and
+        maintenance windows that ended (a monitor still down then is checked at once, and its
+        DOWN goes with that check's diagnosis). Both are read from the database, so a restart
+        finds what fell due while the bot was stopped."""
+        try:
+            queued = self.monitoring.escalate_due()
+            recheck = self.monitoring.windows_ended()
+        except StorageError as exc:
+            self.check_faults.fault(exc)
+            return
+        for monitor_id in recheck:
+            self.schedule.recheck(monitor_id, 0.0)
+        if queued:
+            self.sender.wake()
 
     # ------------------------------------------------------------------------------- commands
 
@@ -282,6 +309,10 @@ class Bot:
                 if self.monitoring.set_muted(monitor, None):
                     self.sender.wake()  # a held recovery, or a mended alert, goes now
                 return TextReply(f"Unmuted #{monitor.id}: alerts are on again.", monitor.id)
+            case Notify(monitor_id=mid, mentions=mentions, escalate=escalate):
+                return self._notify(context, self._find(context, mid), mentions, escalate)
+            case Maintenance(monitor_id=mid, seconds=seconds):
+                return self._maintenance(context, mid, seconds)
             case Ack(monitor_id=mid):
                 return self._ack(context, mid)
             case History(monitor_id=mid):
@@ -295,6 +326,51 @@ class Bot:
             case Help(topic=topic):
                 return TextReply(help_text(topic, check_limit=self.settings.check_limit))
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    def _notify(
+        self,
+        context: Context,
+        monitor: Monitor,
+        mentions: tuple[Mention, ...],
+        escalate: int | None,
+    ) -> TextReply:
+        _check_mentions(context, mentions)
+        self.store.set_notify(monitor.id, format_mentions(mentions) if mentions else None, escalate)
+        who = ", ".join(m.name for m in mentions)
+        pings = f"its DOWN alert pings {who}" if mentions else "its alerts ping no one"
+        after = (
+            f"; unacknowledged for {format_duration(escalate)}, it escalates"
+            if escalate is not None
+            else ""
+        )
+        return TextReply(f"#{monitor.id}: {pings}{after}.", monitor.id)
+
+    def _maintenance(
+        self, context: Context, monitor_id: int | None, seconds: int | None
+    ) -> TextReply:
+        if monitor_id is not None:
+            monitors: tuple[Monitor, ...] = (self._find(context, monitor_id),)
+        else:
+            monitors = self.store.monitors_in(context.channel)
+            if not monitors:
+                raise NotFound("This channel watches nothing yet; see `help watch`.")
+        which = f"#{monitors[0].id}" if monitor_id is not None else f"all {len(monitors)} monitors"
+        now = self.clock()
+        until = None if seconds is None else now + seconds
+        recheck = self.monitoring.set_maintenance([m.id for m in monitors], until)
+        for mid in recheck:
+            self.schedule.recheck(mid, 0.0)
+        self.sender.wake()  # a held recovery is due once the window is off
+        single = monitors[0].id if monitor_id is not None else None
+        if seconds is None:
+            return TextReply(f"Maintenance of {which} is over: alerts are on again.", single)
+        shape = "%H:%M UTC" if seconds < 20 * 3600 else "%b %d %H:%M UTC"
+        end = datetime.fromtimestamp(now + seconds, UTC).strftime(shape)
+        return TextReply(
+            f"Maintenance of {which} until {end} ({format_duration(seconds)}): checks go on,"
+            " no alert leaves; an outage still open then is announced then.",
+            single,
+        )
 
     def _status(self, context: Context, action: str | None) -> StatusReply:
         """Say, open or revoke the channel's status page (an unguessable token per channel;
@@ -333,7 +409,12 @@ class Bot:
                 f"Monitor #{monitor.id} has no alert to detail yet;"
                 f" `check {monitor.url}` diagnoses it now."
             )
-        return DiagnosisReply(alert.diagnosis, monitor.id, details=True)
+        return DiagnosisReply(
+            alert.diagnosis,
+            monitor.id,
+            details=True,
+            maintenance_until=_current(monitor.maintenance_until, self.clock()),
+        )
 
     def _find(self, context: Context, monitor_id: int) -> Monitor:
         monitor = self.store.monitor(monitor_id, context.channel)
@@ -401,6 +482,7 @@ class Bot:
             raise Conflict(
                 f"The shortest interval here is {format_duration(self.settings.min_interval)}."
             )
+        _check_mentions(context, command.notify)
         existing = self.store.monitors_in(context.channel)
         for monitor in existing:
             if monitor.url == command.url and monitor.origin == command.origin:
@@ -434,8 +516,10 @@ class Bot:
         monitor = self._find(context, monitor_id)
         if monitor.incident_id is None:
             raise Conflict(f"#{monitor.id} has no open incident to acknowledge.")
-        if not self.store.ack(monitor.incident_id, context.user, self.clock()):
-            raise Conflict(f"#{monitor.id}'s incident is already acknowledged.")
+        with self.store.transaction():
+            if not self.store.ack(monitor.incident_id, context.user, self.clock()):
+                raise Conflict(f"#{monitor.id}'s incident is already acknowledged.")
+            self.monitoring.cancel_escalation(monitor.incident_id, "acknowledged")
         return TextReply(
             f"Acknowledged #{monitor.id}'s incident: no more reminders or follow-ups; the"
             " recovery will still be posted.",
@@ -553,6 +637,17 @@ class Bot:
             return _deadline(url, origin, timeout, request)
         finally:
             self.stats.check_duration.observe(time.monotonic() - started)
+
+
+def _current(until: datetime | None, now: float) -> datetime | None:
+    return until if until is not None and until.timestamp() > now else None
+
+
+def _check_mentions(context: Context, mentions: tuple[Mention, ...]) -> None:
+    """Mentions of another platform's syntax, or of a whole server, ping no one: refused."""
+    problem = platform_error(mentions, context.channel.platform, context.channel.workspace)
+    if problem is not None:
+        raise Conflict(problem)
 
 
 class _Throttled:

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.commands import Expect
+from bot.commands import Expect, Mention
 from checks import Cause, Diagnosis, Explanation, RequestSpec
 from checks.request import PLAIN
 
@@ -56,6 +56,12 @@ class Monitor:
     request: RequestSpec = PLAIN
     """What its checks send and ask of the answer; credentials by variable name only."""
     follow: bool = True
+    notify: tuple[Mention, ...] = ()
+    """Who its DOWN alert and its escalation ping."""
+    escalate: int | None = None
+    """Seconds unacknowledged after the DOWN alert before the incident escalates."""
+    maintenance_until: datetime | None = None
+    """The end of its maintenance window: until then no alert of it leaves."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +101,8 @@ class DiagnosisReply:
     """The monitor whose re-check this is, when it is one."""
     details: bool = False
     """The stored diagnosis behind the monitor's alert (``details``), not a new check."""
+    maintenance_until: datetime | None = None
+    """``details``: the end of the monitor's maintenance window, when it is in one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +227,9 @@ class AlertKind(enum.StrEnum):
     """Still down, for another reason: a follow-up in the alert's thread."""
     REMINDER = "reminder"
     """Still down after the reminder interval: a follow-up in the alert's thread."""
+    ESCALATION = "escalation"
+    """Still open and not acknowledged ``escalate`` seconds after the DOWN alert: a reply in
+    its thread that pings the monitor's ``notify`` list again (and, for a pager, the page)."""
     RECOVERED = "recovered"
     """Up again: a reply in the alert's thread with the downtime. Held back while the monitor
     is muted, and posted when the mute ends; never posted for an incident never announced."""
@@ -231,6 +242,11 @@ class AlertKind(enum.StrEnum):
     """The bot's own network is broken: monitors' alerts are held back."""
     RESTORED = "restored"
     """The bot's own network works again."""
+
+
+MAX_PINGS = 25
+"""Mentions one message carries at most (a GROUPED alert gathers its monitors'): a line of
+them fits any platform's message, and Discord's 100 users and 100 roles."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +276,20 @@ class Alert:
     def slow(self) -> bool:
         """A SLOW alert: the incident is of an answer over the latency threshold."""
         return self.incident_kind == "slow"
+
+    mentions: tuple[Mention, ...] = ()
+    """Who it pings: the monitor's ``notify`` list on DOWN and ESCALATION, nobody otherwise."""
+    escalate: int | None = None
+    """ESCALATION: the seconds the incident went unacknowledged after its DOWN alert."""
+
+    @property
+    def pings(self) -> tuple[Mention, ...]:
+        """Everyone this message pings: its own mentions, or a GROUPED one's alerts' (each
+        once, at most :data:`MAX_PINGS`)."""
+        found = list(self.mentions)
+        for a in self.grouped:
+            found += [m for m in a.mentions if m not in found]
+        return tuple(found[:MAX_PINGS])
 
     @property
     def downtime_s(self) -> float | None:

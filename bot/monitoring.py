@@ -25,6 +25,19 @@ recorded, and:
   end): ``mute`` again moves it to the new end, ``unmute`` makes it due at once;
 * an incident that was never announced gets neither, ever: nothing in chat to recover from.
 
+**A maintenance window** (``monitors.maintenance_until``) holds alerts exactly as a mute does
+(both are "held": :func:`_held`); it differs in what it means and what it reaches: it silences
+every target, not only the chat, it cancels the escalation of an incident already announced,
+and when it ends (:meth:`Monitoring.windows_ended`, run by the core's periodic sweep) a monitor
+still down with its outage unannounced is checked at once, so its DOWN goes then, not at the
+next scheduled check.
+
+**Mentions and escalation.** A DOWN alert carries the monitor's ``notify`` mentions; nothing
+else does. :meth:`Monitoring.escalate_due` (the same sweep) queues one ``escalation:<incident>``
+row for an open, unacknowledged incident ``escalate`` seconds after its DOWN row was queued,
+flipping ``incidents.escalation`` from NULL to ``sent`` in the same transaction; an ack, a
+recovery or a window makes a pending one void.
+
 An older check502 closed an announced incident silently when it was muted, leaving its alert
 reading DOWN with its buttons. :meth:`Monitoring.mend` finds such incidents (closed, announced,
 neither a recovery nor a resolve queued) and queues the resolve edit alone: at start-up, for
@@ -40,6 +53,7 @@ snapshot from applying a change twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -47,8 +61,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.codec import alert_to_dict
+from bot.codec import alert_from_dict, alert_to_dict
 from bot.commands import Expect
+from bot.commands.mentions import mentions_from_text
 from bot.health import Health
 from bot.model import Alert, AlertKind, Channel, Monitor
 from bot.settings import Settings
@@ -210,7 +225,7 @@ class Monitoring:
     ) -> Applied:
         """Record ``outcome`` and make the state change and alerts it calls for, atomically."""
         now = self.clock()
-        muted = monitor.muted_until is not None and monitor.muted_until.timestamp() > now
+        muted = _held(monitor, now)
         alerts = 0
         recheck: float | None = None
         with self.store.transaction():
@@ -302,9 +317,15 @@ class Monitoring:
             incident_kind=kind,
         )
         alerts += self._enqueue(channel, resolved, f"resolved:{iid}", now)
-        # The reply waits for the end of the mute, read now: a check may outlast an unmute.
-        row = self.store.row("SELECT muted_until FROM monitors WHERE id = ?", (monitor.id,))
-        held = row["muted_until"] if row is not None else None
+        self._cancel_escalation(iid, now, "recovered")
+        # The reply waits for the end of the mute or window, read now: a check may outlast an
+        # unmute.
+        row = self.store.row(
+            "SELECT MAX(COALESCE(muted_until, 0), COALESCE(maintenance_until, 0)) AS held"
+            " FROM monitors WHERE id = ?",
+            (monitor.id,),
+        )
+        held = row["held"] if row is not None else None
         recovered = self._alert(
             AlertKind.RECOVERED,
             monitor,
@@ -567,6 +588,126 @@ class Monitoring:
 
     # ------------------------------------------------------------------------------------ mute
 
+    def set_maintenance(self, monitor_ids: list[int], until: float | None) -> list[int]:
+        """Open (``until``) or end (None) the monitors' maintenance window; the monitors to
+        check now, whose outage is still unannounced as the window ends.
+
+        A window that begins after an incident's DOWN alert cancels that incident's escalation:
+        the team is on it. Held recoveries move with the window, as they do with a mute.
+        """
+        now = self.clock()
+        with self.store.transaction():
+            for mid in monitor_ids:
+                self.store.execute(
+                    "UPDATE monitors SET maintenance_until = ? WHERE id = ?", (until, mid)
+                )
+                if until is not None:
+                    for (iid,) in self.store.execute(
+                        "UPDATE incidents SET escalation = 'cancelled' WHERE monitor_id = ?"
+                        " AND closed_at IS NULL AND alerted = 1 AND escalation IS NULL"
+                        " RETURNING id",
+                        (mid,),
+                    ).fetchall():
+                        self._cancel_escalation(iid, now, "maintenance")
+                self._retime_recovery(mid, now)
+            return [] if until is not None else self._unannounced(monitor_ids)
+
+    def windows_ended(self) -> list[int]:
+        """End the windows that are over (once each: a conditional UPDATE); the monitors to
+        check now, as :meth:`set_maintenance` with None returns them."""
+        now = self.clock()
+        ended: list[int] = []
+        with self.store.transaction():
+            for mid, until in self.store.execute(
+                "SELECT id, maintenance_until FROM monitors WHERE maintenance_until <= ?", (now,)
+            ).fetchall():
+                changed = self.store.execute(
+                    "UPDATE monitors SET maintenance_until = NULL WHERE id = ?"
+                    " AND maintenance_until = ?",
+                    (mid, until),
+                ).rowcount
+                if changed:
+                    ended.append(int(mid))
+            return self._unannounced(ended)
+
+    def _unannounced(self, monitor_ids: list[int]) -> list[int]:
+        """Those of the monitors that are down with an incident never announced."""
+        return [
+            mid
+            for mid in monitor_ids
+            if self.store.execute(
+                "SELECT 1 FROM monitors m JOIN incidents i ON i.id = m.incident_id"
+                " WHERE m.id = ? AND m.state = 'down' AND i.closed_at IS NULL AND i.alerted = 0",
+                (mid,),
+            ).fetchone()
+        ]
+
+    def _retime_recovery(self, monitor_id: int, now: float) -> int:
+        """A held recovery reply is due when the monitor's mute and window have both ended."""
+        # Rows a delivery was tried for keep their backoff or Retry-After.
+        return self.store.execute(
+            "UPDATE outbox SET not_before = (SELECT MAX(?, COALESCE(muted_until, 0),"
+            " COALESCE(maintenance_until, 0)) FROM monitors WHERE id = ?)"
+            " WHERE monitor_id = ? AND kind = ?"
+            f" AND {_OUTBOX_PENDING} AND attempts = 0 AND claimed_until IS NULL",
+            (now, monitor_id, monitor_id, AlertKind.RECOVERED.value),
+        ).rowcount
+
+    # ------------------------------------------------------------------------------ escalation
+
+    def escalate_due(self) -> int:
+        """Queue the escalation of every open, unacknowledged incident whose DOWN alert went
+        ``escalate`` seconds ago or more (once per incident: a conditional UPDATE); outside a
+        mute or window, which hold it. Returns how many were queued."""
+        now = self.clock()
+        queued = 0
+        with self.store.transaction():
+            due = self.store.rows(
+                "SELECT i.id AS incident_id, i.first_failure_at, o.payload, m.* FROM incidents i"
+                " JOIN monitors m ON m.id = i.monitor_id JOIN outbox o ON o.key = 'down:' || i.id"
+                " WHERE i.closed_at IS NULL AND i.acked_at IS NULL AND i.escalation IS NULL"
+                " AND m.escalate IS NOT NULL AND o.failed_at IS NULL"
+                " AND o.created_at + m.escalate <= ?1"
+                " AND COALESCE(m.muted_until, 0) <= ?1 AND COALESCE(m.maintenance_until, 0) <= ?1",
+                (now,),
+            )
+            for row in due:
+                iid = row["incident_id"]
+                changed = self.store.execute(
+                    "UPDATE incidents SET escalation = 'sent' WHERE id = ? AND escalation IS NULL"
+                    " AND acked_at IS NULL AND closed_at IS NULL",
+                    (iid,),
+                ).rowcount
+                if not changed:
+                    continue
+                down = alert_from_dict(json.loads(row["payload"]))
+                alert = Alert(
+                    AlertKind.ESCALATION,
+                    datetime.fromtimestamp(now, UTC),
+                    monitor_id=row["id"],
+                    url=row["url"],
+                    incident_id=iid,
+                    diagnosis=down.diagnosis,
+                    down_since=datetime.fromtimestamp(row["first_failure_at"], UTC),
+                    mentions=mentions_from_text(row["notify"]),
+                    escalate=row["escalate"],
+                )
+                channel = Channel(row["platform"], row["workspace"], row["channel"])
+                queued += self._enqueue(channel, alert, f"escalation:{iid}", now)
+                log.info("incident %s not acknowledged: escalated", iid)
+        return queued
+
+    def cancel_escalation(self, incident_id: int, why: str) -> None:
+        """An escalation queued but not yet on its way is dropped (acknowledged, recovered)."""
+        self._cancel_escalation(incident_id, self.clock(), why)
+
+    def _cancel_escalation(self, incident_id: int, now: float, why: str) -> None:
+        self.store.execute(
+            "UPDATE outbox SET failed_at = ?, last_error = ? WHERE incident_id = ? AND kind = ?"
+            f" AND {_OUTBOX_PENDING} AND claimed_until IS NULL",
+            (now, f"cancelled: {why}", incident_id, AlertKind.ESCALATION.value),
+        )
+
     def set_muted(self, monitor: Monitor, until: float | None) -> int:
         """Mute ``monitor`` until ``until`` (None: unmute); the outbox rows this made due.
 
@@ -576,12 +717,7 @@ class Monitoring:
         now = self.clock()
         with self.store.transaction():
             self.store.set_muted(monitor.id, until)
-            # Rows a delivery was tried for keep their backoff or Retry-After.
-            retimed = self.store.execute(
-                "UPDATE outbox SET not_before = ? WHERE monitor_id = ? AND kind = ?"
-                f" AND {_OUTBOX_PENDING} AND attempts = 0 AND claimed_until IS NULL",
-                (max(now, until or now), monitor.id, AlertKind.RECOVERED.value),
-            ).rowcount
+            retimed = self._retime_recovery(monitor.id, now)
             mended = self.mend(monitor.id) if until is None else 0
         return retimed + mended
 
@@ -669,6 +805,8 @@ class Monitoring:
     def _alert(
         self, kind: AlertKind, monitor: Monitor, outcome: Outcome, now: float, **extra: Any
     ) -> Alert:
+        if kind is AlertKind.DOWN:
+            extra["mentions"] = monitor.notify
         return Alert(
             kind=kind,
             at=datetime.fromtimestamp(now, UTC),
@@ -696,6 +834,14 @@ class Monitoring:
         if inserted and not_before is not None and not_before > now:
             self.store.execute("UPDATE outbox SET not_before = ? WHERE key = ?", (not_before, key))
         return int(inserted)
+
+
+def _held(monitor: Monitor, now: float) -> bool:
+    """Muted, or in a maintenance window: no alert of the monitor leaves now."""
+    return any(
+        until is not None and until.timestamp() > now
+        for until in (monitor.muted_until, monitor.maintenance_until)
+    )
 
 
 def _answered(diagnosis: Diagnosis) -> bool:

@@ -114,6 +114,9 @@ class Settings:
     check_limit: float = CHECK_LIMIT
     """Seconds a chat check (``/check502 <url> runs=10``) takes at most, every run and retry
     included; runs not finished by then are left out and the reply says so."""
+    sweep_every: float = 10.0
+    """How often the core looks for incidents to escalate and maintenance windows that ended:
+    an escalation or a held DOWN goes at most this late."""
     public_url: str | None = None
     """Where the bot's web server is reached from outside (``CHECK502_PUBLIC_URL``), without a
     trailing slash: ``/check502 status`` gives ``<public_url>/status/<token>`` as a link."""

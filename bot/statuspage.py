@@ -101,6 +101,8 @@ class MonitorStatus:
     state: str
     """``up``, ``down`` or ``new`` (not checked yet)."""
     last_checked: datetime | None
+    maintenance_until: datetime | None
+    """The end of the monitor's maintenance window, when it is in one now."""
     windows: tuple[Window, ...]
     """One per :data:`WINDOWS`, in that order."""
     latency: tuple[float | None, ...]
@@ -225,6 +227,11 @@ def load(store: Store, channel: Channel, now: float) -> StatusPage:
                 name=names[m.id],
                 state=m.state,
                 last_checked=m.last_checked,
+                maintenance_until=(
+                    m.maintenance_until
+                    if m.maintenance_until is not None and m.maintenance_until.timestamp() > now
+                    else None
+                ),
                 windows=tuple(windows[m.id]),
                 latency=tuple(latency[m.id]),
             )

@@ -43,6 +43,7 @@ import sqlite_utils
 
 from bot import histogram
 from bot.commands import Expect, Watch
+from bot.commands.mentions import format_mentions, mentions_from_text
 from bot.errors import StorageError
 from bot.model import Alert, Channel, CheckRecord, IncidentRecord, Monitor
 from checks import Cause, RequestSpec
@@ -168,6 +169,15 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
     ALTER TABLE monitors ADD COLUMN request TEXT;
     ALTER TABLE monitors ADD COLUMN slow_streak INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE incidents ADD COLUMN kind TEXT NOT NULL DEFAULT 'down';
+    """,
+    # 4 -> 5: who a monitor's alerts ping (``notify=``, mentions as typed), its escalation time,
+    # its maintenance window; whether an incident escalated (``sent``) or never will
+    # (``cancelled``: a maintenance window began after its alert).
+    """
+    ALTER TABLE monitors ADD COLUMN notify TEXT;
+    ALTER TABLE monitors ADD COLUMN escalate INTEGER;
+    ALTER TABLE monitors ADD COLUMN maintenance_until REAL;
+    ALTER TABLE incidents ADD COLUMN escalation TEXT;
     """,
 )
 
@@ -482,7 +492,8 @@ class Store:
     ) -> Monitor:
         cursor = self.execute(
             "INSERT INTO monitors (platform, workspace, channel, url, origin, every, confirm,"
-            " expect, timeout, created_by, created_at, request) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " expect, timeout, created_by, created_at, request, notify, escalate)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 channel.platform,
                 channel.workspace,
@@ -496,6 +507,8 @@ class Store:
                 created_by,
                 now,
                 _request_json(watch.request.redacted(), watch.follow),
+                format_mentions(watch.notify) if watch.notify else None,
+                watch.escalate,
             ),
         )
         monitor = self.monitor(int(cursor.lastrowid or 0))
@@ -541,6 +554,13 @@ class Store:
 
     def set_muted(self, monitor_id: int, until: float | None) -> None:
         self.execute("UPDATE monitors SET muted_until = ? WHERE id = ?", (until, monitor_id))
+
+    def set_notify(self, monitor_id: int, notify: str | None, escalate: int | None) -> None:
+        """Who the monitor's alerts ping (mentions as typed, None: no one), its escalation."""
+        self.execute(
+            "UPDATE monitors SET notify = ?, escalate = ? WHERE id = ?",
+            (notify, escalate, monitor_id),
+        )
 
     # ------------------------------------------------------------------------------ incidents
 
@@ -971,6 +991,9 @@ def _monitor(row: dict[str, Any]) -> Monitor:
         created_by=row["created_by"],
         request=request,
         follow=stored is None or bool(stored.get("follow", True)),
+        notify=mentions_from_text(row["notify"]),
+        escalate=row["escalate"],
+        maintenance_until=_dt(row["maintenance_until"]),
     )
 
 

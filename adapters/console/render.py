@@ -9,7 +9,11 @@ from adapters.present import (
     NO_CHART,
     card,
     down_word,
+    escalation_text,
     grouped_title,
+    maintenance_note,
+    people_note,
+    pings,
     request_words,
     status_sentences,
 )
@@ -68,10 +72,14 @@ def render_monitor_line(m: Monitor, style: Style) -> str:
         extra.append(f"last {m.last_outcome}")
     if m.muted_until is not None:
         extra.append(f"muted until {_when(m.muted_until)}")
+    if m.maintenance_until is not None:
+        extra.append(maintenance_note(m.maintenance_until))
     if m.origin:
         extra.append(f"origin {m.origin}")
     if asked := request_words(m):
         extra.append(asked)
+    if (people := people_note(m)) is not None:
+        extra.append(people)
     tail = f"  {style.dim(' · '.join(extra))}" if extra else ""
     return f"#{m.id:<4} {_state(m, style, 6)} every {format_duration(m.every):<6} {m.url}{tail}"
 
@@ -81,6 +89,8 @@ def render_reply(reply: Reply, style: Style) -> str:
         case DiagnosisReply(diagnosis=d, monitor_id=mid, details=details):
             what = "Details of the alert of" if details else "Re-check of"
             head = f"{what} #{mid}\n" if mid is not None else ""
+            if reply.maintenance_until is not None:
+                head += style.dim(f"🛠 {maintenance_note(reply.maintenance_until)}") + "\n"
             return head + render_diagnosis(d, style, json_hint=False)
         case WatchReply(monitor=m, diagnosis=d):
             head = (
@@ -138,6 +148,12 @@ def _history(h: HistoryReply, style: Style) -> str:
 
 
 def render_alert(alert: Alert, style: Style) -> str:
+    text = _alert_text(alert, style)
+    who = pings(alert)
+    return f"{who}\n{text}" if who else text
+
+
+def _alert_text(alert: Alert, style: Style) -> str:
     monitor = f"#{alert.monitor_id} {alert.url}" if alert.monitor_id is not None else ""
     match alert.kind:
         case AlertKind.DOWN:
@@ -180,6 +196,8 @@ def render_alert(alert: Alert, style: Style) -> str:
             down = format_duration(int(alert.downtime_s or 0))
             why = alert.diagnosis.verdict.summary if alert.diagnosis else ""
             return style.yellow(f"⏰ {monitor} still down after {down}. {why}") + "\n"
+        case AlertKind.ESCALATION:
+            return style.red(escalation_text(alert)) + "\n"
         case AlertKind.RECOVERED:
             down = format_duration(max(1, int(alert.downtime_s or 0)))
             return style.green(f"✅ RECOVERED {monitor} after {down} {down_word(alert)}") + "\n"

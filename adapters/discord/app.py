@@ -64,6 +64,11 @@ def _words(*parts: str | None, **options: object) -> str:
     return " ".join(words)
 
 
+def _mentions(value: str | None) -> str | None:
+    """Mentions picked in a string option arrive as ``<@1> <@&2>``: one ``notify=`` value."""
+    return None if value is None else ",".join(value.replace(",", " ").split()) or None
+
+
 # ---------------------------------------------------------------------------------- buttons
 
 
@@ -349,7 +354,8 @@ class _DiscordCommand(_DiscordRenderer):
 
 
 def build_commands(client: Check502Client) -> app_commands.Group:
-    """``/check502 check|watch|list|unwatch|mute|unmute|ack|history|explain|status|help``."""
+    """``/check502 check|watch|notify|maintenance|list|unwatch|mute|unmute|ack|history|explain|
+    status|help``."""
     group = app_commands.Group(
         name="check502", description="Diagnose 502 Bad Gateway errors, and watch URLs"
     )
@@ -376,6 +382,8 @@ def build_commands(client: Check502Client) -> app_commands.Group:
         confirm="Failed checks in a row before alerting (1–10; default 2)",
         expect="Status codes that count as up, e.g. 200 or 200-399 (default 200-399)",
         timeout="Limit per check, e.g. 4s (1s to 30s)",
+        notify="Who the DOWN alert pings: pick users or roles, e.g. @alice @oncall",
+        escalate="Ping again, and page, if not acknowledged this long after, e.g. 15m",
     )
     async def watch(
         interaction: discord.Interaction[Any],
@@ -385,6 +393,8 @@ def build_commands(client: Check502Client) -> app_commands.Group:
         confirm: app_commands.Range[int, 1, 10] | None = None,
         expect: str | None = None,
         timeout: str | None = None,
+        notify: str | None = None,
+        escalate: str | None = None,
     ) -> None:
         text = _words(
             "watch",
@@ -394,8 +404,34 @@ def build_commands(client: Check502Client) -> app_commands.Group:
             confirm=confirm,
             expect=expect,
             timeout=timeout,
+            notify=_mentions(notify),
+            escalate=escalate,
         )
         await client.run_command(interaction, text)
+
+    @group.command(name="notify", description="Who a monitor's DOWN alert pings, and escalation")
+    @app_commands.describe(
+        id="The monitor's number",
+        who="Users or roles to ping, e.g. @alice @oncall; off for no one",
+        escalate="Ping again, and page, if not acknowledged this long after, e.g. 15m; or off",
+    )
+    async def notify_(
+        interaction: discord.Interaction[Any],
+        id: app_commands.Range[int, 1],
+        who: str,
+        escalate: str | None = None,
+    ) -> None:
+        text = _words("notify", str(id), _mentions(who), escalate=escalate)
+        await client.run_command(interaction, text)
+
+    @group.command(name="maintenance", description="Hold every alert of a monitor for a while")
+    @app_commands.describe(
+        target="A monitor's number, or all", duration="How long, e.g. 2h (1m to 30d); or off"
+    )
+    async def maintenance(
+        interaction: discord.Interaction[Any], target: str, duration: str
+    ) -> None:
+        await client.run_command(interaction, _words("maintenance", target, duration))
 
     @group.command(name="list", description="The monitors of this channel")
     async def list_(interaction: discord.Interaction[Any]) -> None:

@@ -25,14 +25,18 @@ from adapters.present import (
     card,
     cut,
     down_word,
+    escalation_text,
     fit,
     gateway_headers,
     grouped_title,
     headline,
     incident_title,
+    maintenance_note,
     ms,
     outcome_title,
     pct,
+    people_note,
+    pings,
     request_words,
     resolved_ips,
     runs_label,
@@ -43,7 +47,7 @@ from adapters.present import (
     status_sentences,
     timings_line,
 )
-from bot.commands import format_duration
+from bot.commands import MentionKind, format_duration
 from bot.model import (
     Alert,
     AlertKind,
@@ -247,10 +251,14 @@ def monitor_line(m: Monitor) -> str:
         extra.append(f"last {md(m.last_outcome)}")
     if m.muted_until is not None:
         extra.append(f"🔕 muted until {discord.utils.format_dt(m.muted_until, 'R')}")
+    if m.maintenance_until is not None:
+        extra.append(f"🛠 {maintenance_note(m.maintenance_until)}")
     if m.origin:
         extra.append(f"origin {code(m.origin)}")
     if asked := request_words(m):
         extra.append(md(asked))
+    if (people := people_note(m)) is not None:
+        extra.append(people)  # mentions as typed: the reply allows none, so they only show
     return f"**#{m.id}** {state_label(m)} {md(m.url)} · " + " · ".join(extra)
 
 
@@ -266,7 +274,10 @@ def reply_message(reply: Reply) -> Message:
             what = "Details of the alert of" if details else "Re-check of"
             title = f"{what} #{mid} · {headline(d)}" if mid is not None else None
             buttons = Buttons(mid, ack=False) if mid is not None else None
-            return Message(embed=diagnosis_embed(d, title=title), buttons=buttons)
+            embed = diagnosis_embed(d, title=title)
+            if reply.maintenance_until is not None:
+                embed.set_footer(text=f"🛠 {maintenance_note(reply.maintenance_until)}")
+            return Message(embed=embed, buttons=buttons)
         case WatchReply(monitor=m, diagnosis=d):
             embed = discord.Embed(
                 title=cut(f"👀 Watching #{m.id} every {format_duration(m.every)}", TITLE_LIMIT),
@@ -361,6 +372,27 @@ def chart_refused(reason: str) -> str:
 
 
 def alert_message(alert: Alert) -> Message:
+    """An alert; a DOWN (or GROUPED) one and an escalation ping the monitor's people in the
+    content (mentions in an embed ping no one). The surface sends it with ``allowed_mentions``
+    listing exactly them: :func:`allowed_mentions`."""
+    msg = _alert_body(alert)
+    who = pings(alert)
+    if not who:
+        return msg
+    return Message(content=who, embed=msg.embed, buttons=msg.buttons)
+
+
+def allowed_mentions(alert: Alert) -> discord.AllowedMentions:
+    """Exactly the users and roles of the alert's pings: never everyone or here, nor anyone a
+    diagnosis's text happens to name."""
+    if not alert.pings:
+        return discord.AllowedMentions.none()
+    users = [discord.Object(int(m.id)) for m in alert.pings if m.kind is MentionKind.DISCORD_USER]
+    roles = [discord.Object(int(m.id)) for m in alert.pings if m.kind is MentionKind.DISCORD_ROLE]
+    return discord.AllowedMentions(everyone=False, users=users, roles=roles, replied_user=False)
+
+
+def _alert_body(alert: Alert) -> Message:
     monitor = f"#{alert.monitor_id}" if alert.monitor_id is not None else ""
     url = md(alert.url or "")
     d = alert.diagnosis
@@ -406,6 +438,16 @@ def alert_message(alert: Alert) -> Message:
             down = format_duration(int(alert.downtime_s or 0))
             why = rich(d.verdict.summary) if d else ""
             embed = _text_embed(f"⏰ {monitor} still down after {down}", f"{url}\n{why}", 0xE67E22)
+            buttons = (
+                Buttons(alert.monitor_id, alert=True) if alert.monitor_id is not None else None
+            )
+            return Message(embed=embed, buttons=buttons)
+        case AlertKind.ESCALATION:
+            embed = _text_embed(
+                f"🚨 {monitor} not acknowledged",
+                md(escalation_text(alert)),
+                COLOUR[Cause.ORIGIN_DOWN],
+            )
             buttons = (
                 Buttons(alert.monitor_id, alert=True) if alert.monitor_id is not None else None
             )

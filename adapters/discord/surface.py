@@ -26,6 +26,7 @@ from adapters.charts import history_chart
 from adapters.discord.render import (
     Message,
     alert_message,
+    allowed_mentions,
     chart_refused,
     resolved_message,
     with_chart,
@@ -67,8 +68,10 @@ def _retry_after(exc: discord.HTTPException) -> float:
         return 1.0
 
 
-def kwargs(msg: Message, view_for: ViewFor) -> dict[str, Any]:
-    out: dict[str, Any] = {"allowed_mentions": NO_MENTIONS}
+def kwargs(
+    msg: Message, view_for: ViewFor, allowed: discord.AllowedMentions = NO_MENTIONS
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"allowed_mentions": allowed}
     if msg.content is not None:
         out["content"] = msg.content
     if msg.embed is not None:
@@ -96,29 +99,37 @@ class DiscordSurface:
             if delivery.edit_only:
                 return delivery.resolves
         msg = alert_message(delivery.alert)
+        allowed = allowed_mentions(delivery.alert)
         if delivery.thread is None:
-            sent = await self._send(channel_id, msg, nonce)
+            sent = await self._send(channel_id, msg, nonce, allowed=allowed)
             return MessageRef(str(sent.id))
         alert_id = int(delivery.thread.message_id)
-        sent, thread = await self._follow_up(channel_id, alert_id, msg, nonce, delivery)
+        sent, thread = await self.post_in_thread(
+            channel_id,
+            alert_id,
+            msg,
+            name=f"#{delivery.alert.monitor_id} {delivery.alert.url or 'incident'}",
+            nonce=nonce,
+            allowed=allowed,
+        )
         return MessageRef(str(sent.id), thread)
 
     async def _send(
-        self, channel_id: int, msg: Message, nonce: str | None, **extra: Any
+        self,
+        channel_id: int,
+        msg: Message,
+        nonce: str | None,
+        *,
+        allowed: discord.AllowedMentions = NO_MENTIONS,
+        **extra: Any,
     ) -> discord.Message:
         channel = self.client.get_partial_messageable(channel_id)
         if nonce is not None:
             extra["nonce"] = nonce
         try:
-            return await channel.send(**kwargs(msg, self.view_for), **extra)
+            return await channel.send(**kwargs(msg, self.view_for, allowed), **extra)
         except _FAILURES as exc:
             raise delivery_error(exc, "send") from None
-
-    async def _follow_up(
-        self, channel_id: int, alert_id: int, msg: Message, nonce: str | None, delivery: Delivery
-    ) -> tuple[discord.Message, str | None]:
-        name = f"#{delivery.alert.monitor_id} {delivery.alert.url or 'incident'}"
-        return await self.post_in_thread(channel_id, alert_id, msg, name=name, nonce=nonce)
 
     async def post_in_thread(
         self,
@@ -128,6 +139,7 @@ class DiscordSurface:
         *,
         name: str,
         nonce: str | None = None,
+        allowed: discord.AllowedMentions = NO_MENTIONS,
     ) -> tuple[discord.Message, str | None]:
         """Into the alert's thread (started if needed), else as a reply to the alert; the
         message and the thread's id (None when it went as a reply)."""
@@ -136,12 +148,12 @@ class DiscordSurface:
         )
         extra: dict[str, Any] = {} if nonce is None else {"nonce": nonce}
         try:
-            sent = await thread.send(**kwargs(msg, self.view_for), **extra)
+            sent = await thread.send(**kwargs(msg, self.view_for, allowed), **extra)
             return sent, str(alert_id)
         except discord.NotFound:
             pass  # no thread yet: start one on the alert
         except discord.Forbidden:
-            return await self._reply(channel_id, alert_id, msg, nonce), None
+            return await self._reply(channel_id, alert_id, msg, nonce, allowed), None
         except _FAILURES as exc:
             raise delivery_error(exc, "send to thread") from None
         try:
@@ -154,22 +166,27 @@ class DiscordSurface:
             if exc.code != _THREAD_EXISTS:
                 # DMs, forum or voice channels, no Create Public Threads: reply instead.
                 log.info("no thread on Discord message %s (%s); replying", alert_id, exc.text)
-                return await self._reply(channel_id, alert_id, msg, nonce), None
+                return await self._reply(channel_id, alert_id, msg, nonce, allowed), None
         except _FAILURES as exc:
             raise delivery_error(exc, "create thread") from None
         try:
-            sent = await thread.send(**kwargs(msg, self.view_for), **extra)
+            sent = await thread.send(**kwargs(msg, self.view_for, allowed), **extra)
         except _FAILURES as exc:
             raise delivery_error(exc, "send to thread") from None
         return sent, str(alert_id)
 
     async def _reply(
-        self, channel_id: int, alert_id: int, msg: Message, nonce: str | None
+        self,
+        channel_id: int,
+        alert_id: int,
+        msg: Message,
+        nonce: str | None,
+        allowed: discord.AllowedMentions = NO_MENTIONS,
     ) -> discord.Message:
         reference = discord.MessageReference(
             message_id=alert_id, channel_id=channel_id, fail_if_not_exists=False
         )
-        return await self._send(channel_id, msg, nonce, reference=reference)
+        return await self._send(channel_id, msg, nonce, allowed=allowed, reference=reference)
 
     async def _resolve(self, channel_id: int, alert_id: int, delivery: Delivery) -> None:
         """Edit the alert to RESOLVED, without its buttons; idempotent, so done first."""

@@ -28,14 +28,18 @@ from adapters.present import (
     card,
     cut,
     down_word,
+    escalation_text,
     fit,
     gateway_headers,
     grouped_title,
     headline,
     incident_title,
+    maintenance_note,
     ms,
     outcome_title,
     pct,
+    people_note,
+    pings,
     request_words,
     resolved_ips,
     runs_label,
@@ -301,10 +305,14 @@ def monitor_line(m: Monitor) -> str:
         extra.append(f"last {esc(m.last_outcome)}")
     if m.muted_until is not None:
         extra.append(f"🔕 muted until {_when(m.muted_until)}")
+    if m.maintenance_until is not None:
+        extra.append(f"🛠 {maintenance_note(m.maintenance_until)}")
     if m.origin:
         extra.append(f"origin `{esc(m.origin)}`")
     if asked := request_words(m):
         extra.append(esc(asked))
+    if (people := people_note(m)) is not None:
+        extra.append(esc(people))  # names only (@alice): a list pings no one
     return f"*#{m.id}* {state_label(m)} {esc(m.url)} · " + " · ".join(extra)
 
 
@@ -317,7 +325,9 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
             buttons = monitor_buttons(mid) if mid is not None else None
             if buttons is None and rerun is not None and len(rerun) <= 2000:  # a value's limit
                 buttons = actions(button("Run again", RERUN, rerun))
-            return message(_fallback(d), [*diagnosis_blocks(d, title=title), buttons])
+            window = reply.maintenance_until
+            note = context(f"🛠 {maintenance_note(window)}") if window is not None else None
+            return message(_fallback(d), [*diagnosis_blocks(d, title=title), note, buttons])
         case WatchReply(monitor=m, diagnosis=d):
             first = headline(d)
             text = (
@@ -439,6 +449,15 @@ def chart_refused(code: str) -> Message:
 
 
 def alert_message(alert: Alert) -> Message:
+    """An alert; a DOWN (or GROUPED) one and an escalation ping the monitor's people first."""
+    msg = _alert_body(alert)
+    who = pings(alert)  # the IDs the grammar validated: nothing here to escape
+    if not who:
+        return msg
+    return Message(f"{who} {msg.text}", [section(who), *msg.blocks] if msg.blocks else [])
+
+
+def _alert_body(alert: Alert) -> Message:
     monitor = f"#{alert.monitor_id}" if alert.monitor_id is not None else ""
     url = alert.url or ""
     d = alert.diagnosis
@@ -485,6 +504,10 @@ def alert_message(alert: Alert) -> Message:
             down = format_duration(int(alert.downtime_s or 0))
             why = d.verdict.summary if d else ""
             text = f"⏰ {monitor} {url} is still down after {down}. {why}"
+            buttons = monitor_buttons(alert.monitor_id, alert=True) if alert.monitor_id else None
+            return message(text, [section(esc(text)), buttons])
+        case AlertKind.ESCALATION:
+            text = escalation_text(alert)
             buttons = monitor_buttons(alert.monitor_id, alert=True) if alert.monitor_id else None
             return message(text, [section(esc(text)), buttons])
         case AlertKind.RECOVERED:

@@ -47,7 +47,7 @@ PERMANENT = frozenset(
 """Errors retrying cannot fix: the channel, the token or the permission is gone."""
 _GONE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 _BAD_BLOCKS = frozenset({"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long"})
-_BROADCAST = (AlertKind.RECOVERED, AlertKind.REMINDER)
+_BROADCAST = (AlertKind.RECOVERED, AlertKind.REMINDER, AlertKind.ESCALATION)
 """Follow-ups also shown in the channel, not only in the thread."""
 
 

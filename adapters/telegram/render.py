@@ -33,13 +33,17 @@ from adapters.present import (
     card,
     cut,
     down_word,
+    escalation_text,
     gateway_headers,
     grouped_title,
     headline,
     incident_title,
+    maintenance_note,
     ms,
     outcome_title,
     pct,
+    people_note,
+    pings,
     progress_line,
     request_words,
     resolved_ips,
@@ -459,10 +463,15 @@ def monitor_line(m: Monitor) -> str:
         extra.append(f"last {clip(m.last_outcome, 40)}")
     if m.muted_until is not None:
         extra.append(f"🔕 muted until {_when(m.muted_until)}")
+    if m.maintenance_until is not None:
+        extra.append(f"🛠 {maintenance_note(m.maintenance_until)}")
     if m.origin:
         extra.append(f"origin <code>{clip(m.origin, 100)}</code>")
     if asked := request_words(m):
         extra.append(clip(asked, 300))
+    if (people := people_note(m)) is not None:
+        # In <code>: a list names the people without pinging them.
+        extra.append(f"<code>{esc(people)}</code>")
     return f"<b>#{m.id}</b> {state_label(m)} {clip(m.url, 400)} · " + " · ".join(extra)
 
 
@@ -474,7 +483,10 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
             if mid is not None:
                 what = "Details of the alert of" if details else "Re-check of"
                 title = f"{what} #{mid} · {headline(d)}"
-                return [Message(diagnosis_text(d, title=title), monitor_keyboard(mid))]
+                window = reply.maintenance_until
+                note = f"🛠 {maintenance_note(window)}" if window is not None else None
+                text = diagnosis_text(d, title=title, note=note)
+                return [Message(text, monitor_keyboard(mid))]
             return [Message(diagnosis_text(d), _rerun_keyboard() if rerun else None)]
         case WatchReply(monitor=m, diagnosis=d):
             every = format_duration(m.every)
@@ -578,6 +590,14 @@ def chart_refused(reason: str) -> Message:
 
 
 def alert_message(alert: Alert) -> Message:
+    """An alert; a DOWN (or GROUPED) one and an escalation start with the plain ``@username``
+    mentions of the monitor's people, which Telegram turns into pings."""
+    who = pings(alert)
+    msg = _alert_body(alert, TEXT_LIMIT - length(who) - 1 if who else TEXT_LIMIT)
+    return Message(f"{who}\n{msg.text}", msg.keyboard, msg.html) if who else msg
+
+
+def _alert_body(alert: Alert, limit: int) -> Message:
     monitor = f"#{alert.monitor_id}" if alert.monitor_id is not None else ""
     url = alert.url or ""
     d = alert.diagnosis
@@ -603,7 +623,8 @@ def alert_message(alert: Alert) -> Message:
                     "<i>Follow-ups for each are replies to this message · /check502 ack &lt;id&gt;"
                     " · /check502 history &lt;id&gt;</i>",
                     _Listing("<b>Down</b>", rows),
-                ]
+                ],
+                limit,
             )
             return Message(text)
         case AlertKind.CAUSE_CHANGED:
@@ -629,6 +650,9 @@ def alert_message(alert: Alert) -> Message:
             return Message(
                 f"⏰ <b>{monitor}</b> {clip(url, 600)} is still down after {down}.{why}", keyboard
             )
+        case AlertKind.ESCALATION:
+            keyboard = monitor_keyboard(alert.monitor_id, alert=True) if alert.monitor_id else None
+            return Message(esc(escalation_text(alert)), keyboard)
         case AlertKind.RECOVERED:
             down = format_duration(max(1, int(alert.downtime_s or 0)))
             now = ""

@@ -417,6 +417,11 @@ def _monitor_view(m: MonitorStatus) -> dict[str, Any]:
         "state": m.state if m.state in STATE_WORDS else "new",
         "word": STATE_WORDS.get(m.state, "PENDING"),
         "checked": checked,
+        "maintenance": (
+            f"Under maintenance until {_when(m.maintenance_until)}"
+            if m.maintenance_until is not None
+            else None
+        ),
         "strips": [_strip(w) for w in m.windows],
         "spark": _spark(m.latency),
     }

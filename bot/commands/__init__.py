@@ -7,6 +7,7 @@ executing the command is the core's job (:meth:`bot.Bot.handle`). The modules:
 - :mod:`~bot.commands.grammar`: :func:`parse_command` and its inverse :func:`format_command`;
 - :mod:`~bot.commands.durations`: the one duration parser (also read by :mod:`bot.settings`);
 - :mod:`~bot.commands.expect`: ``expect=`` status-code sets;
+- :mod:`~bot.commands.mentions`: ``notify=`` mentions, per platform;
 - :mod:`~bot.commands.help`: the help text;
 - :mod:`~bot.commands.errors`: :class:`CommandError` and how user text is quoted in it.
 
@@ -21,12 +22,14 @@ from bot.commands.errors import CommandError
 from bot.commands.expect import Expect
 from bot.commands.grammar import format_command, parse_command
 from bot.commands.help import help_text
+from bot.commands.mentions import MAX_MENTIONS, Mention, MentionKind, platform_error
 from bot.commands.model import (
     CHECK_LIMIT,
     DEFAULT_CONFIRM,
     DEFAULT_EVERY,
     DEFAULT_TIMEOUT,
     MAX_CONFIRM,
+    MAX_ESCALATE,
     MAX_EVERY,
     MAX_EXPLAIN,
     MAX_INPUT,
@@ -34,6 +37,7 @@ from bot.commands.model import (
     MAX_MUTE,
     MAX_RUNS,
     MAX_TIMEOUT,
+    MIN_ESCALATE,
     MIN_EVERY,
     MIN_MUTE,
     MIN_TIMEOUT,
@@ -48,7 +52,9 @@ from bot.commands.model import (
     Help,
     History,
     ListMonitors,
+    Maintenance,
     Mute,
+    Notify,
     Status,
     Unmute,
     Unwatch,
@@ -62,13 +68,16 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_CONFIRM",
     "MAX_DURATION",
+    "MAX_ESCALATE",
     "MAX_EVERY",
     "MAX_EXPLAIN",
     "MAX_INPUT",
+    "MAX_MENTIONS",
     "MAX_MONITOR_ID",
     "MAX_MUTE",
     "MAX_RUNS",
     "MAX_TIMEOUT",
+    "MIN_ESCALATE",
     "MIN_EVERY",
     "MIN_MUTE",
     "MIN_TIMEOUT",
@@ -85,7 +94,11 @@ __all__ = [
     "Help",
     "History",
     "ListMonitors",
+    "Maintenance",
+    "Mention",
+    "MentionKind",
     "Mute",
+    "Notify",
     "Status",
     "Unmute",
     "Unwatch",
@@ -95,4 +108,5 @@ __all__ = [
     "help_text",
     "parse_command",
     "parse_duration",
+    "platform_error",
 ]

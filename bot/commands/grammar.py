@@ -6,6 +6,9 @@ is someone else's job. The grammar::
     /check502 <url> [origin=<host[:port]>] [runs=1..10]             Check
     /check502 watch <url> [every=30s..24h] [origin=<host[:port]>]    Watch
                           [confirm=1..10] [expect=<codes>] [timeout=1s..30s]
+                          [notify=<mentions>] [escalate=1m..24h]
+    /check502 notify <id> <mentions|off> [escalate=1m..24h|off]      Notify
+    /check502 maintenance <id|all> <1m..30d|off>                     Maintenance
     /check502 list                                                   ListMonitors
     /check502 unwatch <id>                                           Unwatch
     /check502 mute <id> <1m..30d>                                    Mute
@@ -20,6 +23,7 @@ is someone else's job. The grammar::
     <id>        12 or #12
     <duration>  30s, 5m, 1h30m, 2d, 1w, or bare seconds (90)
     <codes>     200,204 | 2xx,3xx | 200-299 | 301, combined with commas (codes 100-599)
+    <mentions>  @alice,<@U123|bob>,<@&456>: as the platform sends them (bot.commands.mentions)
 
 The leading ``/check502`` (or ``/check502@SomeBot``, as Telegram groups send it) is optional:
 Slack passes only the text after the command. Tokens are separated by whitespace; options are
@@ -49,11 +53,13 @@ from bot.commands.durations import (
 from bot.commands.errors import SHOWN_MAX, BadValue, CommandError, sentence, shown, suggest
 from bot.commands.expect import Expect, parse_expect
 from bot.commands.help import help_topic
+from bot.commands.mentions import format_mentions, parse_mentions
 from bot.commands.model import (
     DEFAULT_CONFIRM,
     DEFAULT_EVERY,
     DEFAULT_TIMEOUT,
     MAX_CONFIRM,
+    MAX_ESCALATE,
     MAX_EVERY,
     MAX_EXPLAIN,
     MAX_INPUT,
@@ -61,6 +67,7 @@ from bot.commands.model import (
     MAX_MUTE,
     MAX_RUNS,
     MAX_TIMEOUT,
+    MIN_ESCALATE,
     MIN_EVERY,
     MIN_MUTE,
     MIN_TIMEOUT,
@@ -75,7 +82,9 @@ from bot.commands.model import (
     Help,
     History,
     ListMonitors,
+    Maintenance,
     Mute,
+    Notify,
     Status,
     Unmute,
     Unwatch,
@@ -89,9 +98,29 @@ __all__ = ["format_command", "parse_command"]
 
 _OPTIONS: dict[str, tuple[str, ...]] = {
     "check": ("origin", "runs", *REQUEST_OPTIONS),
-    "watch": ("every", "origin", "confirm", "expect", "timeout", *REQUEST_OPTIONS),
+    "watch": (
+        "every",
+        "origin",
+        "confirm",
+        "expect",
+        "timeout",
+        *REQUEST_OPTIONS,
+        "notify",
+        "escalate",
+    ),
+    "notify": ("escalate",),
 }
-_ALL_OPTIONS = ("every", "origin", "confirm", "expect", "timeout", "runs", *REQUEST_OPTIONS)
+_ALL_OPTIONS = (
+    "every",
+    "origin",
+    "confirm",
+    "expect",
+    "timeout",
+    "runs",
+    *REQUEST_OPTIONS,
+    "notify",
+    "escalate",
+)
 _REPEATED = ("header",)
 """Options that may be given more than once (each adds one)."""
 
@@ -273,6 +302,8 @@ def _parse_watch(args: _Args) -> Watch:
         expect = parse_expect(options["expect"]) if "expect" in options else Expect.default()
         timeout = _timeout(options["timeout"]) if "timeout" in options else DEFAULT_TIMEOUT
         request, follow = parse_request(options, args.headers)
+        notify = parse_mentions(options["notify"]) if "notify" in options else ()
+        escalate = _escalate(options["escalate"]) if "escalate" in options else None
     except BadValue as bad:
         raise _fail(command, bad.sentence) from None
     confirm = options.get("confirm")
@@ -290,7 +321,49 @@ def _parse_watch(args: _Args) -> Watch:
         timeout=timeout,
         request=request,
         follow=follow,
+        notify=notify,
+        escalate=escalate,
     )
+
+
+def _escalate(text: str) -> int | None:
+    if text.lower() == "off":
+        return None
+    seconds = chat_duration(text)
+    if not MIN_ESCALATE <= seconds <= MAX_ESCALATE:
+        raise BadValue("escalate= must be from 1m to 24h.")
+    return seconds
+
+
+def _parse_notify(args: _Args) -> Notify:
+    command = "notify"
+    monitor_id = _monitor_id(command, args, then=" @alice")
+    if len(args.positional) < 2:
+        raise _fail(command, f"Say who to ping, e.g. notify {monitor_id} @alice, or off.")
+    try:
+        mentions = parse_mentions(",".join(args.positional[1:]))
+        escalate = _escalate(args.options["escalate"]) if "escalate" in args.options else None
+    except BadValue as bad:
+        raise _fail(command, bad.sentence) from None
+    return Notify(monitor_id, mentions, escalate)
+
+
+def _parse_maintenance(args: _Args) -> Maintenance:
+    command = "maintenance"
+    if not args.positional:
+        raise _fail(command, "Give the monitor id or all, e.g. maintenance 12 2h.")
+    target = args.positional[0]
+    monitor_id = None if target.lower() == "all" else _monitor_id(command, args, then=" 2h")
+    if len(args.positional) < 2:
+        raise _fail(command, f"Say for how long, e.g. maintenance {target} 2h, or off.")
+    _no_extra(command, args.positional[2:])
+    if args.positional[1].lower() == "off":
+        return Maintenance(monitor_id, None)
+    try:
+        seconds = chat_duration(args.positional[1])
+    except BadValue as bad:
+        raise _fail(command, bad.sentence) from None
+    return Maintenance(monitor_id, _in_range(command, "A window", seconds, MIN_MUTE, MAX_MUTE))
 
 
 def _monitor_id(command: str, args: _Args, *, then: str = "") -> int:
@@ -389,6 +462,10 @@ def parse_command(text: str) -> Command:
             return _parse_help(args)
         if word == "status":
             return _parse_status(args)
+        if word == "notify":
+            return _parse_notify(args)
+        if word == "maintenance":
+            return _parse_maintenance(args)
         monitor_id = _monitor_id(word, args)
         _no_extra(word, args.positional[1:])
         return _ID_COMMANDS[word](monitor_id)
@@ -435,6 +512,20 @@ def format_command(cmd: Command) -> str:
             if cmd.timeout != DEFAULT_TIMEOUT:
                 words.append(f"timeout={format_timeout(cmd.timeout)}")
             words += format_request(cmd.request, cmd.follow)
+            if cmd.notify:
+                words.append(f"notify={format_mentions(cmd.notify)}")
+            if cmd.escalate is not None:
+                words.append(f"escalate={exact_duration(cmd.escalate)}")
+        case Notify(monitor_id=monitor_id, mentions=mentions, escalate=escalate):
+            words = ["notify", str(monitor_id), format_mentions(mentions)]
+            if escalate is not None:
+                words.append(f"escalate={exact_duration(escalate)}")
+        case Maintenance(monitor_id=monitor_id, seconds=seconds):
+            words = [
+                "maintenance",
+                "all" if monitor_id is None else str(monitor_id),
+                "off" if seconds is None else exact_duration(seconds),
+            ]
         case ListMonitors():
             words = ["list"]
         case Mute(monitor_id=monitor_id, seconds=seconds):

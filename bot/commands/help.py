@@ -18,7 +18,14 @@ _DESCRIPTIONS: dict[str, str] = {
         "Check a URL every interval (30s to 24h) and post here when it fails confirm= checks "
         "in a row (1 to 10), and again when it recovers. expect= lists the status codes that "
         "count as up (default 200-399); timeout= is the limit per check (1s to 30s). "
-        "slow= opens a SLOW incident when checks are up but over that latency (e.g. 800ms)."
+        "slow= opens a SLOW incident when checks are up but over that latency (e.g. 800ms). "
+        "notify= names who the DOWN alert pings (up to 10, as the chat suggests them while "
+        "you type, e.g. @alice,@oncall); escalate= pings them again, and pages, when the "
+        "incident is not acknowledged that long after its alert (1m to 24h)."
+    ),
+    "notify": (
+        "Change who a monitor's DOWN alert pings, and its escalate= time; off pings no one "
+        "and stops escalating. Follow-ups, reminders and the recovery never ping."
     ),
     "list": "List the monitors of this conversation with their ids and state.",
     "unwatch": "Stop a monitor and delete it.",
@@ -27,6 +34,12 @@ _DESCRIPTIONS: dict[str, str] = {
         "history keeps recording."
     ),
     "unmute": "Lift a mute early; alerts are posted again.",
+    "maintenance": (
+        "A maintenance window for one monitor or all of the channel's (1m to 30d): checks, "
+        "history and incidents go on, but no alert leaves, here or to a pager. An outage still "
+        "open when the window ends is announced then; one that ended inside it, never. "
+        "off ends the window now."
+    ),
     "ack": (
         "Acknowledge the current incident: silences its reminders and follow-ups. "
         "The recovery is still posted."
@@ -55,6 +68,8 @@ _EXAMPLES: dict[str, str] = {
     "unwatch": f"{PREFIX} unwatch 12",
     "mute": f"{PREFIX} mute 12 2h",
     "unmute": f"{PREFIX} unmute 12",
+    "maintenance": f"{PREFIX} maintenance all 2h",
+    "notify": f"{PREFIX} notify 12 @alice,@oncall escalate=15m",
     "ack": f"{PREFIX} ack 12",
     "history": f"{PREFIX} history 12",
     "details": f"{PREFIX} details 12",

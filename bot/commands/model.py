@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from bot.commands.expect import Expect
+from bot.commands.mentions import Mention
 from checks.request import PLAIN, RequestSpec
 
 __all__ = [
@@ -29,7 +30,9 @@ __all__ = [
     "Help",
     "History",
     "ListMonitors",
+    "Maintenance",
     "Mute",
+    "Notify",
     "Status",
     "Unmute",
     "Unwatch",
@@ -49,6 +52,8 @@ CHECK_LIMIT = 25.0
 """Seconds a chat check takes at most in all, by default (``CHECK502_CHECK_LIMIT``)."""
 MIN_MUTE = 60
 MAX_MUTE = 30 * 86400
+MIN_ESCALATE = 60
+MAX_ESCALATE = 86400
 MAX_MONITOR_ID = 2**31 - 1
 MAX_INPUT = 4096
 MAX_EXPLAIN = 4000
@@ -59,12 +64,15 @@ USAGE: dict[str, str] = {
     "check": f"{PREFIX} <url> [origin=<host[:port]>] [runs=1] [request options]",
     "watch": (
         f"{PREFIX} watch <url> [every=30s] [origin=<host[:port]>] [confirm=2]"
-        " [expect=200-399] [timeout=4s] [slow=800ms] [request options]"
+        " [expect=200-399] [timeout=4s] [slow=800ms] [notify=@alice,@oncall] [escalate=15m]"
+        " [request options]"
     ),
     "list": f"{PREFIX} list",
     "unwatch": f"{PREFIX} unwatch <id>",
+    "notify": f"{PREFIX} notify <id> <@alice,@oncall|off> [escalate=15m|off]",
     "mute": f"{PREFIX} mute <id> <duration>",
     "unmute": f"{PREFIX} unmute <id>",
+    "maintenance": f"{PREFIX} maintenance <id|all> <duration|off>",
     "ack": f"{PREFIX} ack <id>",
     "history": f"{PREFIX} history <id>",
     "details": f"{PREFIX} details <id>",
@@ -109,6 +117,28 @@ class Watch:
     """What to send and ask of the answer (:mod:`bot.commands.request`); credentials by name.
     ``slow_ms`` set: a check over it opens a SLOW incident."""
     follow: bool = True
+    notify: tuple[Mention, ...] = ()
+    """Pinged by the DOWN alert and its escalation."""
+    escalate: int | None = None
+    """Seconds an incident may stay unacknowledged after its DOWN alert before it escalates."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Change who a monitor's alerts ping, and its escalation (both off: ``notify 12 off``)."""
+
+    monitor_id: int
+    mentions: tuple[Mention, ...]
+    escalate: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """A maintenance window: no alert of the monitor (``None``: all of the channel's) leaves for
+    ``seconds`` (``None``: end the window now); checks and incidents go on."""
+
+    monitor_id: int | None
+    seconds: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +215,8 @@ Command: TypeAlias = (
     | Watch
     | ListMonitors
     | Unwatch
+    | Notify
+    | Maintenance
     | Mute
     | Unmute
     | Ack

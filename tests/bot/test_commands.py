@@ -33,7 +33,11 @@ from bot.commands import (
     Help,
     History,
     ListMonitors,
+    Maintenance,
+    Mention,
+    MentionKind,
     Mute,
+    Notify,
     Status,
     Unmute,
     Unwatch,
@@ -77,8 +81,10 @@ def test_constants() -> None:
         "watch",
         "list",
         "unwatch",
+        "notify",
         "mute",
         "unmute",
+        "maintenance",
         "ack",
         "history",
         "details",
@@ -659,7 +665,45 @@ def _watches(draw: st.DrawFn) -> Watch:
         timeout=draw(st.floats(1.0, 30.0)),
         request=request,
         follow=follow,
+        notify=draw(_MENTIONS),
+        escalate=draw(st.none() | st.integers(60, 86400)),
     )
+
+
+_LABELS = st.none() | st.text("abcXYZ09._-é", min_size=1, max_size=12)
+_MENTIONS = st.lists(
+    st.one_of(
+        st.builds(
+            Mention,
+            st.just(MentionKind.SLACK_USER),
+            st.from_regex(r"U[A-Z0-9]{8}", fullmatch=True),
+            _LABELS,
+        ),
+        st.builds(
+            Mention,
+            st.just(MentionKind.SLACK_GROUP),
+            st.from_regex(r"S[A-Z0-9]{8}", fullmatch=True),
+            _LABELS,
+        ),
+        st.builds(
+            Mention,
+            st.just(MentionKind.DISCORD_USER),
+            st.from_regex(r"[1-9][0-9]{17}", fullmatch=True),
+        ),
+        st.builds(
+            Mention,
+            st.just(MentionKind.DISCORD_ROLE),
+            st.from_regex(r"[1-9][0-9]{17}", fullmatch=True),
+        ),
+        st.builds(
+            Mention,
+            st.just(MentionKind.NAME),
+            st.from_regex(r"[a-z][a-z0-9_]{4,20}", fullmatch=True),
+        ),
+    ),
+    max_size=10,
+    unique_by=lambda m: (m.kind, m.id),
+).map(tuple)
 
 
 _IDS = st.integers(1, 2**31 - 1)
@@ -676,6 +720,8 @@ _KINDS: dict[type, st.SearchStrategy[Command]] = {
     Explain: st.builds(Explain, st.text(min_size=1, max_size=300).map(str.strip).filter(bool)),
     Help: st.builds(Help, st.none() | st.sampled_from(sorted(USAGE))),
     Status: st.builds(Status, st.sampled_from([None, "on", "off"])),
+    Notify: st.builds(Notify, _IDS, _MENTIONS, st.none() | st.integers(60, 86400)),
+    Maintenance: st.builds(Maintenance, st.none() | _IDS, st.none() | st.integers(60, 30 * 86400)),
 }
 _COMMANDS: st.SearchStrategy[Command] = st.one_of(*_KINDS.values())
 
@@ -788,6 +834,8 @@ def test_help_text_topic(topic: str) -> None:
         "watch": Watch,
         "list": ListMonitors,
         "unwatch": Unwatch,
+        "notify": Notify,
+        "maintenance": Maintenance,
         "mute": Mute,
         "unmute": Unmute,
         "ack": Ack,

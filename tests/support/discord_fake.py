@@ -7,7 +7,10 @@ the messages it accepted (a message's thread has the message's id, and ``POST
 /channels/{id}/messages`` to a message id answers 404 Unknown Channel until the thread is
 started), the commands synced per scope, each interaction's original response.
 
-It is as strict as Discord about what a message may hold (:func:`message_errors`): content
+It is as strict as Discord about what a message may hold (:func:`message_errors`), and it works
+out who a message pings (``mentions``, ``mention_roles``, ``mention_everyone``) from its content
+and ``allowed_mentions`` as Discord does (:func:`pinged`; an ``allowed_mentions`` of the wrong
+shape, over 100 ids, or both parsing and listing users is a 400): content
 2,000, 10 embeds, 6,000 characters across them (title, description, field names and values,
 footer text, author name), 256 per title, 4,096 per description, 25 fields, 1,024 per field
 value, 2,048 per footer, ``custom_id`` 1-100, a nonce of at most 25; beyond, 400 with Discord's
@@ -261,9 +264,70 @@ def _component_errors(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return errors
 
 
+MENTIONS_LIMIT = 100
+"""Users, and roles, an ``allowed_mentions`` may list."""
+_PARSE_TYPES = ("roles", "users", "everyone")
+_SNOWFLAKE = re.compile(r"[0-9]{15,21}")
+
+
+def allowed_mentions_errors(allowed: object) -> dict[str, Any]:
+    """What Discord says is wrong with an ``allowed_mentions`` object (empty: nothing): its
+    documented shape, ``parse`` of roles/users/everyone, ``users`` and ``roles`` of at most 100
+    snowflakes each, and a type not both parsed and listed."""
+    if not isinstance(allowed, Mapping):
+        return {"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Only dictionaries"}]}
+    errors: dict[str, Any] = {}
+    parse = allowed.get("parse", [])
+    if not isinstance(parse, list) or any(p not in _PARSE_TYPES for p in parse):
+        errors["parse"] = {"_errors": [{"code": "ENUM_TYPE_COERCE", "message": "Bad value"}]}
+        parse = []
+    for kind in ("users", "roles"):
+        ids = allowed.get(kind)
+        if ids is None:
+            continue
+        if not isinstance(ids, list) or not all(_SNOWFLAKE.fullmatch(str(i)) for i in ids):
+            errors[kind] = {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Bad id"}]}
+        elif len(ids) > MENTIONS_LIMIT:
+            errors[kind] = _too_long(MENTIONS_LIMIT)
+        elif ids and kind in parse:
+            errors[kind] = {
+                "_errors": [
+                    {
+                        "code": "SET_TYPE_ALREADY_CONTAINS_VALUE",
+                        "message": f'parse:["{kind}"] and {kind}: [ids] are mutually exclusive.',
+                    }
+                ]
+            }
+    replied = allowed.get("replied_user", False)
+    if not isinstance(replied, bool):
+        errors["replied_user"] = {"_errors": [{"code": "BOOLEAN_TYPE_COERCE", "message": "Bad"}]}
+    return errors
+
+
+def pinged(body: Mapping[str, Any]) -> tuple[list[str], list[str], bool]:
+    """Who a message pings, as Discord decides: the user and role mentions of its content
+    (never of its embeds) that ``allowed_mentions`` allows (all of them without one), and
+    whether @everyone/@here does."""
+    content = str(body.get("content") or "")
+    allowed = body.get("allowed_mentions")
+    if not isinstance(allowed, Mapping):
+        allowed = {"parse": list(_PARSE_TYPES)}
+    parse = allowed.get("parse", [])
+    users = list(dict.fromkeys(re.findall(r"<@!?([0-9]{15,21})>", content)))
+    roles = list(dict.fromkeys(re.findall(r"<@&([0-9]{15,21})>", content)))
+    if "users" not in parse:
+        users = [u for u in users if u in {str(i) for i in allowed.get("users") or []}]
+    if "roles" not in parse:
+        roles = [r for r in roles if r in {str(i) for i in allowed.get("roles") or []}]
+    everyone = "everyone" in parse and ("@everyone" in content or "@here" in content)
+    return users, roles, everyone
+
+
 def message_errors(body: Mapping[str, Any]) -> dict[str, Any] | None:
     """Discord's 400 body for a message it refuses (None: accepted)."""
     errors: dict[str, Any] = {}
+    if "allowed_mentions" in body and (found := allowed_mentions_errors(body["allowed_mentions"])):
+        errors["allowed_mentions"] = found
     if _text_len(body.get("content")) > CONTENT_LIMIT:
         errors["content"] = _too_long(CONTENT_LIMIT)
     embeds = body.get("embeds") or []
@@ -621,6 +685,10 @@ class FakeDiscord(LoopbackFake[Call]):
             self._attach(message, body)
         if "content" in body:
             message["content"] = body["content"] or ""
+            users, roles, everyone = pinged(body)
+            message["mentions"] = [_user(int(u), f"user{u[-4:]}") for u in users]
+            message["mention_roles"] = roles
+            message["mention_everyone"] = everyone
         if "embeds" in body:
             message["embeds"] = [
                 _resolved_image({"type": "rich", **e}, message.get("attachments") or [])

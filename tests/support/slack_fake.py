@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass, field
@@ -174,6 +175,43 @@ def message_errors(body: dict[str, Any], *, update: bool = False) -> dict[str, A
     return None
 
 
+_MENTION = re.compile(
+    r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>|<!subteam\^([A-Z0-9]+)(?:\|[^>]*)?>"
+    r"|<!(channel|here|everyone)(?:\|[^>]*)?>"
+)
+
+
+def _mrkdwn(body: dict[str, Any]) -> list[str]:
+    """The texts of a message in which Slack parses mentions: ``text``, and every ``mrkdwn``
+    text object of its blocks (``plain_text`` shows ``<@U1>`` as it is written)."""
+    texts = [str(body.get("text") or "")]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                texts.append(node["text"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(_blocks(body.get("blocks")) or [])
+    return texts
+
+
+def notified(body: dict[str, Any]) -> set[str]:
+    """Who Slack notifies for a message, as Slack reads its mention syntax: user ids
+    (``<@U123>``, ``<@U123|name>``), user-group ids (``<!subteam^S123>``) and the special
+    ``channel``, ``here``, ``everyone`` (``<!channel>``). Escaped text (``&lt;@U1&gt;``) and a
+    bare ``@name`` notify no one."""
+    found: set[str] = set()
+    for text in _mrkdwn(body):
+        for user, group, special in _MENTION.findall(text):
+            found.add(user or group or f"!{special}")
+    return found
+
+
 def ratelimited(retry_after: int = 1) -> Scripted:
     return Scripted(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
 
@@ -198,6 +236,8 @@ class FakeSlack(LoopbackFake[Call]):
         self._ts = itertools.count(1)
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         """The messages posted, by (channel, ts), as Slack holds them now."""
+        self.notified: dict[tuple[str, str], set[str]] = {}
+        """Who Slack notified for each message it posted (:func:`notified`)."""
         self.socket_acks: list[dict[str, Any]] = []
         self.connected = asyncio.Event()
         self.scopes: set[str] = set(SCOPES)
@@ -304,6 +344,7 @@ class FakeSlack(LoopbackFake[Call]):
             thread = parent.get("thread_ts") or parent["ts"]  # a reply's thread is its parent's
         ts = f"1700000000.{next(self._ts):06d}"
         message: dict[str, Any] = {"type": "message", "ts": ts, "text": body.get("text") or ""}
+        self.notified[(channel, ts)] = notified(body)
         if (blocks := _blocks(body.get("blocks"))) is not None:
             message["blocks"] = blocks
         if thread is not None:

@@ -233,6 +233,8 @@ async def test_commands_are_synced_to_the_guild_once_then_only_when_asked(
         assert set(subcommands) == {
             "check",
             "watch",
+            "notify",
+            "maintenance",
             "list",
             "unwatch",
             "unmute",
@@ -257,6 +259,9 @@ async def test_commands_are_synced_to_the_guild_once_then_only_when_asked(
         check = {o["name"]: o for o in subcommands["check"]["options"]}
         assert "bypassing the CDN" in check["origin"]["description"]
         assert all(len(o["description"]) <= 100 for o in check.values())
+        for name in ("watch", "notify", "maintenance"):
+            options = subcommands[name]["options"]
+            assert all(len(o["description"]) <= 100 for o in options), name
 
         # Unchanged commands, a second login: nothing to sync (the hash is in the meta table).
         await rig.restart(guild_id=GUILD)

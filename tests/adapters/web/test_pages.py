@@ -407,3 +407,13 @@ async def test_the_page_is_compressed_only_for_a_browser_that_takes_it(
         html = zlib.decompress(body, wbits=47)  # gzip or zlib, by its header
         assert b"<h1" in html
         assert len(body) < len(html) / 3
+
+
+async def test_a_monitor_under_maintenance_says_so_in_words(site: Site) -> None:
+    first = site.ids[0]
+    reply = await site.bot.handle(Context(CHANNEL, "U1"), parse_command(f"maintenance {first} 2h"))
+    assert "until" in getattr(reply, "text", ""), reply
+    _, _, html = await site.get(site.path)
+    (item,) = re.findall(rf'<li class="monitor" id="monitor-{first}">.*?</li>', html, re.S)
+    assert re.search(r"Under maintenance until \d{4}-\d\d-\d\d \d\d:\d\d UTC", item)
+    assert html.count("Under maintenance") == 1  # the other monitors are not
