@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from checks import Cause, Diagnosis, Hop, Probe
 
 if TYPE_CHECKING:  # only a type: the check502 command must not import the bot (its start-up)
-    from bot.model import Monitor
+    from bot.model import Monitor, StatusReply
 
 CAUSE_TITLE: dict[Cause, str] = {
     Cause.OK: "Healthy",
@@ -309,3 +309,44 @@ def card(
     room = max(60, limit - used - len("Next: ") - 80)  # 80: the surface's own words
     step = cut(v.next_steps[0], room) if v.next_steps else None
     return Card(title, headline, public, origin, step, details)
+
+
+def status_sentences(reply: StatusReply) -> list[str]:
+    """``/check502 status [on|off]`` in plain sentences; the first says what happened, the
+    others where the page is and how to revoke it. Every surface shows these as its text."""
+    if reply.path is None:
+        if reply.action == "off":
+            first = (
+                "Status page off: its old URL now answers 404."
+                if reply.changed
+                else "This channel has no status page to turn off."
+            )
+        else:
+            first = "This channel has no status page."
+        return [
+            first,
+            "/check502 status on creates one: its monitors, uptime and incidents on a public"
+            " page at an unguessable URL.",
+        ]
+    if reply.action == "on":
+        first = "Status page on." if reply.changed else "This channel's status page is already on."
+    else:
+        first = "This channel has a status page."
+    if reply.url is not None:
+        where = [f"Status page: {reply.url}"]
+        base = reply.url[: -len(reply.path)]
+    else:
+        where = [
+            f"Status page: {reply.path} on the bot's web server (CHECK502_WEB=on or PORT starts"
+            " it). Set CHECK502_PUBLIC_URL to the server's public address to get it as a link."
+        ]
+        base = ""
+    badge = reply.path.replace("/status/", "/badge/", 1)
+    return [
+        first,
+        *where,
+        f"Badges: {base}{badge}/<monitor id>/status.svg and …/uptime.svg?window=7d",
+        "Anyone with the link can see this channel's monitors (URLs without query strings or"
+        " passwords), uptime and incidents. /check502 status off revokes it at once; on again"
+        " gives a new URL.",
+    ]

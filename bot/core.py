@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import shlex
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from bot.commands import (
     History,
     ListMonitors,
     Mute,
+    Status,
     Unmute,
     Unwatch,
     Watch,
@@ -50,6 +52,7 @@ from bot.model import (
     ListReply,
     Monitor,
     Reply,
+    StatusReply,
     TextReply,
     WatchReply,
 )
@@ -58,6 +61,7 @@ from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
 from bot.settings import Settings
+from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
 from bot.surface import Surface
 from checks import (
@@ -134,6 +138,7 @@ class Bot:
             self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
         )
         self.sender = Sender(self.store, self.surfaces, settings, clock=clock)
+        self.status_pages = StatusPages(self.store)
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
         self._tasks: list[asyncio.Task[None]] = []
@@ -174,6 +179,7 @@ class Bot:
         self._tasks.clear()
 
     def close(self) -> None:
+        self.status_pages.close()
         self.store.close()
 
     async def prune(self) -> None:
@@ -265,9 +271,35 @@ class Bot:
                 return self._details(self._find(context, mid))
             case Explain(line=line):
                 return ExplainReply(explain(line))
+            case Status(action=action):
+                return self._status(context, action)
             case Help(topic=topic):
                 return TextReply(help_text(topic, check_limit=self.settings.check_limit))
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
+
+    def _status(self, context: Context, action: str | None) -> StatusReply:
+        """Say, open or revoke the channel's status page (an unguessable token per channel;
+        a new one each time it is turned on again)."""
+        channel = context.channel
+        changed = False
+        if action == "off":
+            changed = self.store.close_status(channel)
+            token = None
+        elif action == "on":
+            fresh = secrets.token_urlsafe(24)
+            token = self.store.open_status(channel, fresh, by=context.user, now=self.clock())
+            changed = token == fresh
+        else:
+            token = self.store.status_token(channel)
+        path = None if token is None else f"/status/{token}"
+        base = self.settings.public_url
+        url = f"{base}{path}" if base is not None and path is not None else None
+        return StatusReply(path=path, url=url, action=action, changed=changed)
+
+    async def status_page(self, token: str) -> StatusPage | None:
+        """The page a status token opens, None for an unknown or revoked token (loaded in a
+        worker thread: :class:`bot.statuspage.StatusPages`)."""
+        return await self.status_pages.page(token, self.clock())
 
     def _details(self, monitor: Monitor) -> Reply:
         """The diagnosis a monitor's alert showed: the DOWN of its open or last incident."""

@@ -124,6 +124,20 @@ class ExplainReply:
 
 
 @dataclass(frozen=True, slots=True)
+class StatusReply:
+    """``/check502 status [on|off]``: where the channel's status page is, if it has one."""
+
+    path: str | None
+    """``/status/<token>`` on the bot's web server; None when the channel has no page."""
+    url: str | None
+    """The whole link (``CHECK502_PUBLIC_URL`` + path); None when no public URL is set."""
+    action: str | None = None
+    """What was asked: ``on``, ``off``, or None (only to say where it is)."""
+    changed: bool = False
+    """``on`` created the page, or ``off`` revoked one."""
+
+
+@dataclass(frozen=True, slots=True)
 class TextReply:
     """Help, and confirmations (unwatched, muted, acknowledged...): one short plain text."""
 
@@ -139,7 +153,14 @@ class ErrorReply:
 
 
 Reply = (
-    DiagnosisReply | WatchReply | ListReply | HistoryReply | ExplainReply | TextReply | ErrorReply
+    DiagnosisReply
+    | WatchReply
+    | ListReply
+    | HistoryReply
+    | ExplainReply
+    | StatusReply
+    | TextReply
+    | ErrorReply
 )
 
 

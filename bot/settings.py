@@ -42,6 +42,20 @@ def _int(name: str, text: str, *, minimum: int = 0) -> int:
     return value
 
 
+def _public_url(text: str) -> str:
+    if "@" in text:  # a password would land in the log with the message: not quoted
+        raise SettingsError("CHECK502_PUBLIC_URL must not contain a user name or password")
+    bad = f"CHECK502_PUBLIC_URL={text!r} is not an http(s) URL like https://bot.example.com"
+    if not text.lower().startswith(("http://", "https://")):
+        raise SettingsError(bad)
+    if "?" in text or "#" in text:
+        raise SettingsError(f"{bad} (no query or fragment)")
+    try:
+        return parse_url(text).url.rstrip("/")
+    except UsageError:
+        raise SettingsError(bad) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     db_path: str = "check502.db"
@@ -79,6 +93,9 @@ class Settings:
     check_limit: float = CHECK_LIMIT
     """Seconds a chat check (``/check502 <url> runs=10``) takes at most, every run and retry
     included; runs not finished by then are left out and the reply says so."""
+    public_url: str | None = None
+    """Where the bot's web server is reached from outside (``CHECK502_PUBLIC_URL``), without a
+    trailing slash: ``/check502 status`` gives ``<public_url>/status/<token>`` as a link."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -147,6 +164,8 @@ class Settings:
                         f"CHECK502_CONTROL_URL={v!r} is not an http(s) URL (or off)"
                     ) from None
                 values["control_url"] = v.strip()
+        if (v := get("CHECK502_PUBLIC_URL")) is not None:
+            values["public_url"] = _public_url(v.strip())
         if (v := get("CHECK502_CERT_WARN_DAYS")) is not None:
             try:
                 days = tuple(sorted({int(d) for d in v.split(",") if d.strip()}, reverse=True))

@@ -150,6 +150,15 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
     """,
     # 1 -> 2: hourly rollups.
     _add_rollups,
+    # 2 -> 3: public status pages, one per channel that opted in (``/check502 status on``).
+    """
+    CREATE TABLE status_pages (
+        platform TEXT NOT NULL, workspace TEXT NOT NULL, channel TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        created_by TEXT NOT NULL, created_at REAL NOT NULL,
+        PRIMARY KEY (platform, workspace, channel)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -159,7 +168,7 @@ BUSY_TIMEOUT_MS = 5000
 CHECK_WHOLE_FILE = 64 << 20
 """Files up to this size get a whole ``quick_check`` at start-up (about 1 s per 64 MB on a
 loaded 2-core machine, bench/db_open); larger ones only their state tables'."""
-_STATE_TABLES = ("monitors", "incidents", "outbox", "meta")
+_STATE_TABLES = ("monitors", "incidents", "outbox", "meta", "status_pages")
 _RESTORE = "restore it from a backup, or move it away to start with an empty database"
 _WRITABLE = "make the file, its directory and the -wal/-shm files beside it writable"
 
@@ -395,6 +404,20 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def reader(self) -> Store | None:
+        """A second connection to the same file, read-only, usable from another thread (one at
+        a time): long reads (a status page) run there and never hold up the event loop. In WAL
+        mode it reads while the bot writes. None for an in-memory database."""
+        if self.path == ":memory:":
+            return None
+        uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
+        return Store(sqlite_utils.Database(conn), self.path)
 
     @property
     def version(self) -> int:
@@ -718,6 +741,86 @@ class Store:
             ).rowcount
             self.execute(f"DELETE FROM outbox WHERE NOT ({_PENDING}) AND created_at < ?", (before,))
         return removed
+
+    # --------------------------------------------------------------------------- status pages
+
+    def status_token(self, channel: Channel) -> str | None:
+        """The token of the channel's status page, None when it has none."""
+        row = self.execute(
+            "SELECT token FROM status_pages WHERE platform = ? AND workspace = ? AND channel = ?",
+            (channel.platform, channel.workspace, channel.channel),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def open_status(self, channel: Channel, token: str, *, by: str, now: float) -> str:
+        """Give the channel a status page with ``token`` unless it has one; return the token
+        in effect (an existing page keeps its URL)."""
+        with self.transaction():
+            self.execute(
+                "INSERT OR IGNORE INTO status_pages (platform, workspace, channel, token,"
+                " created_by, created_at) VALUES (?,?,?,?,?,?)",
+                (channel.platform, channel.workspace, channel.channel, token, by, now),
+            )
+            found = self.status_token(channel)
+        assert found is not None
+        return found
+
+    def close_status(self, channel: Channel) -> bool:
+        """Revoke the channel's status page; False when it had none."""
+        cursor = self.execute(
+            "DELETE FROM status_pages WHERE platform = ? AND workspace = ? AND channel = ?",
+            (channel.platform, channel.workspace, channel.channel),
+        )
+        return cursor.rowcount == 1
+
+    def status_channel(self, token: str) -> Channel | None:
+        """The channel whose status page ``token`` opens; None for an unknown or revoked one."""
+        row = self.execute(
+            "SELECT platform, workspace, channel FROM status_pages WHERE token = ?", (token,)
+        ).fetchone()
+        return None if row is None else Channel(str(row[0]), str(row[1]), str(row[2]))
+
+    def rollup_buckets(
+        self, channel: Channel, first_hour: int, hours: int
+    ) -> Iterator[tuple[int, int, int, int]]:
+        """``(monitor_id, bucket, checks, failures)`` of the channel's monitors from
+        ``first_hour`` on, in buckets of ``hours`` hours (bucket 0 starts at ``first_hour``):
+        one aggregate query for the whole channel, its rows read as they are consumed (a list
+        of them all would be tens of thousands of objects alive at once)."""
+        with self._faults():
+            yield from self.db.execute(
+                "SELECT r.monitor_id, (r.hour - ?1) / ?2, SUM(r.checks), SUM(r.failures)"
+                " FROM rollups r JOIN monitors m ON m.id = r.monitor_id"
+                " WHERE m.platform = ?3 AND m.workspace = ?4 AND m.channel = ?5"
+                " AND r.hour >= ?1 GROUP BY 1, 2",
+                (first_hour, hours, channel.platform, channel.workspace, channel.channel),
+            )
+
+    def latency_hours(self, channel: Channel, first_hour: int) -> Iterator[tuple[int, int, bytes]]:
+        """``(monitor_id, hour, histogram)`` of the channel's monitors from ``first_hour`` on,
+        hours with a latency only; read as they are consumed."""
+        with self._faults():
+            yield from self.db.execute(
+                "SELECT r.monitor_id, r.hour, r.latency"
+                " FROM rollups r JOIN monitors m ON m.id = r.monitor_id"
+                " WHERE m.platform = ? AND m.workspace = ? AND m.channel = ? AND r.hour >= ?"
+                " AND r.latency IS NOT NULL",
+                (channel.platform, channel.workspace, channel.channel, first_hour),
+            )
+
+    def channel_incidents(
+        self, channel: Channel, closed_since: float, limit: int
+    ) -> list[tuple[int, IncidentRecord]]:
+        """``(monitor_id, incident)`` of the channel's monitors: every open one, and those
+        closed since ``closed_since``; the newest first, at most ``limit``."""
+        rows = self.rows(
+            "SELECT i.* FROM incidents i JOIN monitors m ON m.id = i.monitor_id"
+            " WHERE m.platform = ? AND m.workspace = ? AND m.channel = ?"
+            " AND (i.closed_at IS NULL OR i.closed_at >= ?)"
+            " ORDER BY i.closed_at IS NULL DESC, i.opened_at DESC, i.id DESC LIMIT ?",
+            (channel.platform, channel.workspace, channel.channel, closed_since, limit),
+        )
+        return [(int(r["monitor_id"]), _incident(r)) for r in rows]
 
     # --------------------------------------------------------------------------------- outbox
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from adapters.cli.render import Style, render_diagnosis, render_explanation, wrap, wrap_lines
-from adapters.present import card
+from adapters.present import card, status_sentences
 from bot.commands import format_duration
 from bot.model import (
     Alert,
@@ -18,6 +18,7 @@ from bot.model import (
     ListReply,
     Monitor,
     Reply,
+    StatusReply,
     TextReply,
     WatchReply,
 )
@@ -87,6 +88,8 @@ def render_reply(reply: Reply, style: Style) -> str:
             return _history(reply, style)
         case ExplainReply(explanation=e):
             return render_explanation(e, style)
+        case StatusReply():
+            return render_reply(TextReply("\n".join(status_sentences(reply))), style)
         case TextReply(text=text):  # help and the like: prose wraps, command lines do not
             return wrap_lines(text.rstrip("\n"), style.width) + "\n"
         case ErrorReply(text=text):

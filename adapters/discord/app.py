@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
@@ -346,7 +346,7 @@ class _DiscordCommand(_DiscordRenderer):
 
 
 def build_commands(client: Check502Client) -> app_commands.Group:
-    """``/check502 check|watch|list|unwatch|mute|unmute|ack|history|explain|help``."""
+    """``/check502 check|watch|list|unwatch|mute|unmute|ack|history|explain|status|help``."""
     group = app_commands.Group(
         name="check502", description="Diagnose 502 Bad Gateway errors, and watch URLs"
     )
@@ -427,6 +427,15 @@ def build_commands(client: Check502Client) -> app_commands.Group:
     @app_commands.describe(line="A log line (nginx, HAProxy, Envoy…) or a code such as 521")
     async def explain(interaction: discord.Interaction[Any], line: str) -> None:
         await client.run_command(interaction, f"explain {line}")
+
+    @group.command(
+        name="status", description="This channel's public status page: on, off, or its URL"
+    )
+    @app_commands.describe(action="on creates the page, off revokes its URL; empty says the URL")
+    async def status(
+        interaction: discord.Interaction[Any], action: Literal["on", "off"] | None = None
+    ) -> None:
+        await client.run_command(interaction, _words("status", action))
 
     @group.command(name="help", description="How to use check502")
     @app_commands.describe(topic="A command to explain, e.g. watch")

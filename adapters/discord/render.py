@@ -34,6 +34,7 @@ from adapters.present import (
     state_label,
     status_line,
     status_mix,
+    status_sentences,
     timings_line,
 )
 from bot.commands import format_duration
@@ -47,6 +48,7 @@ from bot.model import (
     ListReply,
     Monitor,
     Reply,
+    StatusReply,
     TextReply,
     WatchReply,
 )
@@ -298,6 +300,8 @@ def reply_message(reply: Reply) -> Message:
             if facts:
                 _field(embed, "Matched", " · ".join(facts))
             return Message(embed=bounded(embed))
+        case StatusReply():
+            return reply_message(TextReply("\n".join(status_sentences(reply))))
         case TextReply(text=text):
             return Message(embed=_text_embed("check502", text))
         case ErrorReply(text=text):

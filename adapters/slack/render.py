@@ -37,6 +37,7 @@ from adapters.present import (
     state_label,
     status_line,
     status_mix,
+    status_sentences,
     timings_line,
 )
 from bot.commands import format_duration
@@ -50,6 +51,7 @@ from bot.model import (
     ListReply,
     Monitor,
     Reply,
+    StatusReply,
     TextReply,
     WatchReply,
 )
@@ -356,6 +358,8 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
                 context(" · ".join(facts)) if facts else None,
             ]
             return message(f"{title}: {e.summary}", parts)
+        case StatusReply():
+            return reply_message(TextReply("\n".join(status_sentences(reply))))
         case TextReply(text=text):
             lines = [esc(line) for line in text.rstrip("\n").split("\n")]
             return message(text, [section(c) for c in _chunks(lines, SECTION_LIMIT)])

@@ -42,6 +42,7 @@ from adapters.present import (
     state_label,
     status_line,
     status_mix,
+    status_sentences,
     timings_line,
 )
 from bot.commands import format_duration
@@ -55,6 +56,7 @@ from bot.model import (
     ListReply,
     Monitor,
     Reply,
+    StatusReply,
     TextReply,
     WatchReply,
 )
@@ -504,6 +506,8 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
                 ]
             )
             return [Message(text)]
+        case StatusReply():
+            return reply_messages(TextReply("\n".join(status_sentences(reply))))
         case TextReply(text=text):
             lines = [clip(line, 1000) for line in text.rstrip("\n").split("\n")]
             texts = [t for t in _chunks("", lines) if plain(t).strip()]

@@ -14,6 +14,7 @@ is someone else's job. The grammar::
     /check502 history <id>                                           History
     /check502 details <id>                                           Details
     /check502 explain <log line>                                     Explain
+    /check502 status [on|off]                                        Status
     /check502 help [command]                                         Help  (also: empty text)
 
     <id>        12 or #12
@@ -75,6 +76,7 @@ from bot.commands.model import (
     History,
     ListMonitors,
     Mute,
+    Status,
     Unmute,
     Unwatch,
     Watch,
@@ -296,6 +298,16 @@ def _parse_help(args: _Args) -> Help:
     return Help(help_topic(args.positional[0]))
 
 
+def _parse_status(args: _Args) -> Status:
+    if not args.positional:
+        return Status()
+    word = args.positional[0].lower()
+    if word not in ("on", "off"):
+        raise _fail("status", f"{shown(args.positional[0])} is neither on nor off.")
+    _no_extra("status", args.positional[1:])
+    return Status("on" if word == "on" else "off")
+
+
 def _not_a_command(word: str) -> CommandError:
     """The first word is neither a subcommand nor something that looks like a URL."""
     suggestion = suggest(word, SUBCOMMANDS)
@@ -349,6 +361,8 @@ def parse_command(text: str) -> Command:
             return _parse_mute(args)
         if word == "help":
             return _parse_help(args)
+        if word == "status":
+            return _parse_status(args)
         monitor_id = _monitor_id(word, args)
         _no_extra(word, args.positional[1:])
         return _ID_COMMANDS[word](monitor_id)
@@ -401,6 +415,8 @@ def format_command(cmd: Command) -> str:
             words = [_COMMAND_NAMES[type(cmd)], str(cmd.monitor_id)]
         case Explain(line=line):
             words = ["explain", line]
+        case Status(action=action):
+            words = ["status"] if action is None else ["status", action]
         case Help(topic=topic):
             words = ["help"] if topic is None else ["help", topic]
         case _:

@@ -36,6 +36,11 @@ _DESCRIPTIONS: dict[str, str] = {
         "Explain a pasted error-log line or platform error code (nginx, HAProxy, Envoy, "
         "a CDN, a PaaS): which cause it means and what to do next."
     ),
+    "status": (
+        "This channel's public status page: its monitors, uptime and incidents, at an"
+        " unguessable URL. status on creates it, status off revokes the URL at once,"
+        " status says it."
+    ),
     "help": "Show all commands, or one command's usage with an example.",
 }
 
@@ -52,6 +57,7 @@ _EXAMPLES: dict[str, str] = {
     "explain": (
         f"{PREFIX} explain connect() failed (111: Connection refused) while connecting to upstream"
     ),
+    "status": f"{PREFIX} status on",
     "help": f"{PREFIX} help watch",
 }
 

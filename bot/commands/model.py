@@ -6,7 +6,7 @@ Values only; :mod:`bot.commands.grammar` reads text into them and writes them ba
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 from bot.commands.expect import Expect
 
@@ -29,6 +29,7 @@ __all__ = [
     "History",
     "ListMonitors",
     "Mute",
+    "Status",
     "Unmute",
     "Unwatch",
     "Watch",
@@ -67,6 +68,7 @@ USAGE: dict[str, str] = {
     "history": f"{PREFIX} history <id>",
     "details": f"{PREFIX} details <id>",
     "explain": f"{PREFIX} explain <log line>",
+    "status": f"{PREFIX} status [on|off]",
     "help": f"{PREFIX} help [command]",
 }
 """One usage line per subcommand; ``check`` is the default one (a URL with no subcommand)."""
@@ -163,6 +165,13 @@ class Help:
     topic: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The channel's public status page: say its URL (``None``), turn it on, or revoke it."""
+
+    action: Literal["on", "off"] | None = None
+
+
 Command: TypeAlias = (
     Check
     | Watch
@@ -174,5 +183,6 @@ Command: TypeAlias = (
     | History
     | Details
     | Explain
+    | Status
     | Help
 )

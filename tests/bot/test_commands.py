@@ -34,6 +34,7 @@ from bot.commands import (
     History,
     ListMonitors,
     Mute,
+    Status,
     Unmute,
     Unwatch,
     Watch,
@@ -80,6 +81,7 @@ def test_constants() -> None:
         "history",
         "details",
         "explain",
+        "status",
         "help",
     }
     assert all(line.startswith("/check502") and "\n" not in line for line in USAGE.values())
@@ -131,6 +133,10 @@ def test_watch_defaults() -> None:
         ("/check502 help watch", Help("watch")),
         ("HELP Check", Help("check")),
         ("help explain", Help("explain")),
+        # status: say, on, off
+        ("status", Status()),
+        ("/check502 STATUS On", Status("on")),
+        ("status off", Status("off")),
         # check: the default command
         ("https://shop.example.com", Check("https://shop.example.com/")),
         ("/check502 shop.example.com/cart?id=7", Check("https://shop.example.com/cart?id=7")),
@@ -345,6 +351,10 @@ def test_input_of_4096_characters_is_read() -> None:
         ("help bogus", "help", ['No help on "bogus"', "Topics: check, watch"]),
         ("help wtch", "help", ["did you mean watch?"]),
         ("help watch list", "help", ['Unexpected "list"']),
+        # status
+        ("status maybe", "status", ['"maybe" is neither on nor off']),
+        ("status on now", "status", ['Unexpected "now"']),
+        ("status on=1", "status", ["status takes no options"]),
         ("help topic=watch", "help", ["help takes no options"]),
         # the whole input
         ("x" * 4097, "help", ["longer than 4096 characters"]),
@@ -560,6 +570,8 @@ def test_expect_properties(ranges: list[tuple[int, int]], statuses: list[int]) -
         (Explain("H12 at router"), "/check502 explain H12 at router"),
         (Help(), "/check502 help"),
         (Help("watch"), "/check502 help watch"),
+        (Status(), "/check502 status"),
+        (Status("off"), "/check502 status off"),
     ],
 )
 def test_format_command(command: Command, text: str) -> None:
@@ -623,6 +635,7 @@ _KINDS: dict[type, st.SearchStrategy[Command]] = {
     Mute: st.builds(Mute, _IDS, st.integers(60, 30 * 86400)),
     Explain: st.builds(Explain, st.text(min_size=1, max_size=300).map(str.strip).filter(bool)),
     Help: st.builds(Help, st.none() | st.sampled_from(sorted(USAGE))),
+    Status: st.builds(Status, st.sampled_from([None, "on", "off"])),
 }
 _COMMANDS: st.SearchStrategy[Command] = st.one_of(*_KINDS.values())
 
@@ -741,6 +754,7 @@ def test_help_text_topic(topic: str) -> None:
         "history": History,
         "details": Details,
         "explain": Explain,
+        "status": Status,
         "help": Help,
     }[topic]
     assert type(example) is expected

@@ -241,9 +241,13 @@ async def test_commands_are_synced_to_the_guild_once_then_only_when_asked(
             "details",
             "mute",
             "explain",
+            "status",
             "help",
         }
         assert all(o["type"] == 1 and o["description"] for o in subcommands.values())
+        (action,) = subcommands["status"]["options"]
+        assert [c["value"] for c in action["choices"]] == ["on", "off"]
+        assert action.get("required", False) is False
         watch = {o["name"]: o for o in subcommands["watch"]["options"]}
         assert watch["url"]["required"] is True and watch["url"]["type"] == 3
         assert watch["every"]["description"].startswith("How often")
