@@ -52,6 +52,9 @@ class Monitor:
     last_outcome: str | None
     """The last status code or error kind, e.g. ``"502"``, ``"connect_refused"``."""
     created_by: str
+    targets: tuple[str, ...] | None = None
+    """The notification targets it alerts besides the chat: None every configured one, ()
+    none (``targets=none``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +193,9 @@ class AlertKind(enum.StrEnum):
     """The bot's own network is broken: monitors' alerts are held back."""
     RESTORED = "restored"
     """The bot's own network works again."""
+    ACKNOWLEDGED = "acknowledged"
+    """Someone acknowledged an incident in chat: only notification targets hear of it (the
+    pager's acknowledge); ``detail`` is who."""
 
 
 @dataclass(frozen=True, slots=True)

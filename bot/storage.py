@@ -159,6 +159,14 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
         PRIMARY KEY (platform, workspace, channel)
     );
     """,
+    # +1: notification targets beyond the chat (webhook, PagerDuty, email). An outbox row with
+    # a ``target`` goes to that target instead of the chat; a monitor's ``targets`` names the
+    # ones it alerts (NULL: every configured target, '': none, the chat only).
+    """
+    ALTER TABLE outbox ADD COLUMN target TEXT;
+    ALTER TABLE monitors ADD COLUMN targets TEXT;
+    CREATE INDEX outbox_target ON outbox (target, incident_id);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -483,6 +491,7 @@ class Store:
                 watch.timeout,
                 created_by,
                 now,
+                None if watch.targets is None else ",".join(watch.targets),
             ),
         )
         monitor = self.monitor(int(cursor.lastrowid or 0))
@@ -832,14 +841,17 @@ class Store:
         key: str,
         now: float,
         payload: dict[str, Any],
+        target: str | None = None,
     ) -> bool:
         """Insert an alert unless one with the same key exists; True when inserted.
 
-        Call inside the transaction that made the state change the alert reports.
+        Call inside the transaction that made the state change the alert reports. With
+        ``target``, the row goes to that notification target (:mod:`bot.notify`), not the chat.
         """
         cursor = self.execute(
             "INSERT OR IGNORE INTO outbox (key, platform, workspace, channel, kind, payload,"
-            " monitor_id, incident_id, created_at, not_before) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " monitor_id, incident_id, created_at, not_before, target)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 key,
                 channel.platform,
@@ -851,6 +863,7 @@ class Store:
                 alert.incident_id,
                 now,
                 now,
+                target,
             ),
         )
         return cursor.rowcount == 1
@@ -914,6 +927,9 @@ def _monitor(row: dict[str, Any]) -> Monitor:
         last_checked=_dt(row["last_checked"]),
         last_outcome=row["last_outcome"],
         created_by=row["created_by"],
+        targets=None
+        if row["targets"] is None
+        else tuple(t for t in row["targets"].split(",") if t),
     )
 
 

@@ -6,6 +6,7 @@ is someone else's job. The grammar::
     /check502 <url> [origin=<host[:port]>] [runs=1..10]             Check
     /check502 watch <url> [every=30s..24h] [origin=<host[:port]>]    Watch
                           [confirm=1..10] [expect=<codes>] [timeout=1s..30s]
+                          [targets=webhook,pagerduty,email|none]
     /check502 list                                                   ListMonitors
     /check502 unwatch <id>                                           Unwatch
     /check502 mute <id> <1m..30d>                                    Mute
@@ -66,6 +67,7 @@ from bot.commands.model import (
     MIN_TIMEOUT,
     PREFIX,
     SUBCOMMANDS,
+    TARGET_NAMES,
     USAGE,
     Ack,
     Check,
@@ -88,9 +90,9 @@ __all__ = ["format_command", "parse_command"]
 
 _OPTIONS: dict[str, tuple[str, ...]] = {
     "check": ("origin", "runs"),
-    "watch": ("every", "origin", "confirm", "expect", "timeout"),
+    "watch": ("every", "origin", "confirm", "expect", "timeout", "targets"),
 }
-_ALL_OPTIONS = ("every", "origin", "confirm", "expect", "timeout", "runs")
+_ALL_OPTIONS = ("every", "origin", "confirm", "expect", "timeout", "targets", "runs")
 
 
 def _timeout(text: str) -> float:
@@ -100,6 +102,24 @@ def _timeout(text: str) -> float:
     if not MIN_TIMEOUT <= value <= MAX_TIMEOUT:
         raise BadValue("timeout= must be from 1s to 30s.")
     return value
+
+
+def _targets(text: str) -> tuple[str, ...]:
+    """``targets=pagerduty,email`` (any order, case-insensitive) or ``targets=none``."""
+    names = {name.strip().lower() for name in text.split(",") if name.strip()}
+    if names == {"none"}:
+        return ()
+    for name in sorted(names):
+        if name not in TARGET_NAMES:
+            hint = suggest(name, TARGET_NAMES)
+            also = f" (did you mean {hint}?)" if hint else ""
+            raise BadValue(
+                f"{shown(name)} is not a notification target{also}; targets= takes"
+                f" {', '.join(TARGET_NAMES)} or none."
+            )
+    if not names:
+        raise BadValue(f"targets= takes {', '.join(TARGET_NAMES)} or none.")
+    return tuple(name for name in TARGET_NAMES if name in names)
 
 
 # --- parsing --------------------------------------------------------------------------------
@@ -249,6 +269,7 @@ def _parse_watch(args: _Args) -> Watch:
         every = chat_duration(options["every"]) if "every" in options else DEFAULT_EVERY
         expect = parse_expect(options["expect"]) if "expect" in options else Expect.default()
         timeout = _timeout(options["timeout"]) if "timeout" in options else DEFAULT_TIMEOUT
+        targets = _targets(options["targets"]) if "targets" in options else None
     except BadValue as bad:
         raise _fail(command, bad.sentence) from None
     confirm = options.get("confirm")
@@ -264,6 +285,7 @@ def _parse_watch(args: _Args) -> Watch:
         ),
         expect=expect,
         timeout=timeout,
+        targets=targets,
     )
 
 
@@ -407,6 +429,8 @@ def format_command(cmd: Command) -> str:
                 words.append(f"expect={cmd.expect}")
             if cmd.timeout != DEFAULT_TIMEOUT:
                 words.append(f"timeout={format_timeout(cmd.timeout)}")
+            if cmd.targets is not None:
+                words.append(f"targets={','.join(cmd.targets) or 'none'}")
         case ListMonitors():
             words = ["list"]
         case Mute(monitor_id=monitor_id, seconds=seconds):

@@ -17,7 +17,9 @@ _DESCRIPTIONS: dict[str, str] = {
     "watch": (
         "Check a URL every interval (30s to 24h) and post here when it fails confirm= checks "
         "in a row (1 to 10), and again when it recovers. expect= lists the status codes that "
-        "count as up (default 200-399); timeout= is the limit per check (1s to 30s)."
+        "count as up (default 200-399); timeout= is the limit per check (1s to 30s). targets= "
+        "names the notification targets it alerts besides this chat (webhook, pagerduty, "
+        "email; default: every one the bot has), none for this chat only."
     ),
     "list": "List the monitors of this conversation with their ids and state.",
     "unwatch": "Stop a monitor and delete it.",

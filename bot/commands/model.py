@@ -19,6 +19,7 @@ __all__ = [
     "MIN_EVERY",
     "PREFIX",
     "SUBCOMMANDS",
+    "TARGET_NAMES",
     "USAGE",
     "Ack",
     "Check",
@@ -54,11 +55,14 @@ MAX_EXPLAIN = 4000
 
 PREFIX = "/check502"
 
+TARGET_NAMES = ("webhook", "pagerduty", "email")
+"""The notification targets beyond the chat a monitor can name (``targets=``), in this order."""
+
 USAGE: dict[str, str] = {
     "check": f"{PREFIX} <url> [origin=<host[:port]>] [runs=1]",
     "watch": (
         f"{PREFIX} watch <url> [every=30s] [origin=<host[:port]>] [confirm=2]"
-        " [expect=200-399] [timeout=4s]"
+        " [expect=200-399] [timeout=4s] [targets=pagerduty,email|none]"
     ),
     "list": f"{PREFIX} list",
     "unwatch": f"{PREFIX} unwatch <id>",
@@ -101,6 +105,9 @@ class Watch:
     confirm: int = DEFAULT_CONFIRM
     expect: Expect = DEFAULT_EXPECT
     timeout: float = DEFAULT_TIMEOUT
+    targets: tuple[str, ...] | None = None
+    """Notification targets besides the chat (names of :data:`TARGET_NAMES`, in that order):
+    None every configured one, () none."""
 
 
 @dataclass(frozen=True, slots=True)

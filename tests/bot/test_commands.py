@@ -22,6 +22,7 @@ from bot.commands import (
     DEFAULT_TIMEOUT,
     MAX_EVERY,
     MIN_EVERY,
+    TARGET_NAMES,
     USAGE,
     Ack,
     Check,
@@ -133,6 +134,13 @@ def test_watch_defaults() -> None:
         ("/check502 help watch", Help("watch")),
         ("HELP Check", Help("check")),
         ("help explain", Help("explain")),
+        # watch targets=: canonical order, none, case-insensitive
+        (
+            "watch x.test targets=email,PagerDuty",
+            Watch("https://x.test/", targets=("pagerduty", "email")),
+        ),
+        ("watch x.test targets=none", Watch("https://x.test/", targets=())),
+        ("watch x.test targets=webhook", Watch("https://x.test/", targets=("webhook",))),
         # status: say, on, off
         ("status", Status()),
         ("/check502 STATUS On", Status("on")),
@@ -257,6 +265,13 @@ def test_input_of_4096_characters_is_read() -> None:
         ("/check502 /check502", "check", ["did you mean check?"]),
         ("-- x.test", "check", ['"--" is neither a command nor a URL']),
         ("\x00", "check", ['"?" is neither a command nor a URL']),
+        # targets=
+        (
+            "watch x.test targets=pagerdty",
+            "watch",
+            ['"pagerdty" is not a notification target', "did you mean pagerduty?"],
+        ),
+        ("watch x.test targets=,", "watch", ["targets= takes webhook, pagerduty, email or none"]),
         # options
         ("watch x.test evry=1m", "watch", ['Unknown option "evry"', "did you mean every=?"]),
         (
@@ -619,6 +634,12 @@ def _watches(draw: st.DrawFn) -> Watch:
         confirm=draw(st.integers(1, 10)),
         expect=Expect(tuple(draw(_RANGES))),
         timeout=draw(st.floats(1.0, 30.0)),
+        targets=draw(
+            st.none()
+            | st.sets(st.sampled_from(TARGET_NAMES)).map(
+                lambda names: tuple(n for n in TARGET_NAMES if n in names)
+            )
+        ),
     )
 
 
