@@ -19,7 +19,7 @@ import logging
 import secrets
 import shlex
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from bot.codec import alert_from_dict
@@ -44,6 +44,8 @@ from bot.commands import (
 from bot.errors import BotError, Conflict, NotFound, RateLimited, StorageError
 from bot.health import Health
 from bot.model import (
+    Alert,
+    AlertKind,
     Context,
     DiagnosisReply,
     ErrorReply,
@@ -57,6 +59,7 @@ from bot.model import (
     WatchReply,
 )
 from bot.monitoring import Monitoring, classify
+from bot.notify import Notifier, fan_out
 from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
@@ -115,9 +118,11 @@ class Bot:
         store: Store | None = None,
         resolver: Resolver | None = None,
         transport: Transport | None = None,
+        notifiers: Sequence[Notifier] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.notifiers = tuple(notifiers)
         self.clock = clock
         self.store = store or Store.open(settings.db_path)
         self.resolver: Resolver = resolver or DnsResolver(settings.resolver, timeout=3.0)
@@ -132,12 +137,19 @@ class Bot:
                 cache_seconds=settings.health_cache,
             )
         self.monitoring = Monitoring(
-            self.store, settings, self._diagnose_monitor, health=health, clock=clock
+            self.store,
+            settings,
+            self._diagnose_monitor,
+            health=health,
+            notifiers=self.notifiers,
+            clock=clock,
         )
         self.schedule = Schedule(
             self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
         )
-        self.sender = Sender(self.store, self.surfaces, settings, clock=clock)
+        self.sender = Sender(
+            self.store, self.surfaces, settings, notifiers=self.notifiers, clock=clock
+        )
         self.status_pages = StatusPages(self.store)
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
@@ -410,8 +422,29 @@ class Bot:
         monitor = self._find(context, monitor_id)
         if monitor.incident_id is None:
             raise Conflict(f"#{monitor.id} has no open incident to acknowledge.")
-        if not self.store.ack(monitor.incident_id, context.user, self.clock()):
-            raise Conflict(f"#{monitor.id}'s incident is already acknowledged.")
+        now = self.clock()
+        with self.store.transaction():
+            if not self.store.ack(monitor.incident_id, context.user, now):
+                raise Conflict(f"#{monitor.id}'s incident is already acknowledged.")
+            # The pager hears of it (PagerDuty acknowledge); the chat has this reply.
+            acked = Alert(
+                AlertKind.ACKNOWLEDGED,
+                datetime.fromtimestamp(now, UTC),
+                monitor_id=monitor.id,
+                url=monitor.url,
+                incident_id=monitor.incident_id,
+                detail=context.user,
+            )
+            queued = fan_out(
+                self.store,
+                self.notifiers,
+                monitor.channel,
+                acked,
+                key=f"ack:{monitor.incident_id}",
+                now=now,
+            )
+        if queued:
+            self.sender.wake()
         return TextReply(
             f"Acknowledged #{monitor.id}'s incident: no more reminders or follow-ups; the"
             " recovery will still be posted.",

@@ -42,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,6 +51,7 @@ from bot.codec import alert_to_dict
 from bot.commands import Expect
 from bot.health import Health
 from bot.model import Alert, AlertKind, Channel, Monitor
+from bot.notify import Notifier, fan_out
 from bot.settings import Settings
 from bot.storage import Store
 from checks import Cause, Diagnosis, Probe
@@ -119,9 +120,11 @@ class Monitoring:
         diagnose_monitor: DiagnoseMonitor,
         *,
         health: Health | None,
+        notifiers: Sequence[Notifier] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
+        self.notifiers = notifiers
         self.settings = settings
         self.diagnose_monitor = diagnose_monitor
         self.health = health
@@ -520,6 +523,11 @@ class Monitoring:
         )
         if inserted and not_before is not None and not_before > now:
             self.store.execute("UPDATE outbox SET not_before = ? WHERE key = ?", (not_before, key))
+        if inserted:
+            # The same event for the notification targets, in the same transaction.
+            fan_out(
+                self.store, self.notifiers, channel, alert, key=key, now=now, not_before=not_before
+            )
         return int(inserted)
 
 

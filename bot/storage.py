@@ -478,7 +478,7 @@ class Store:
     ) -> Monitor:
         cursor = self.execute(
             "INSERT INTO monitors (platform, workspace, channel, url, origin, every, confirm,"
-            " expect, timeout, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            " expect, timeout, created_by, created_at, targets) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 channel.platform,
                 channel.workspace,
