@@ -179,10 +179,9 @@ def test_a_schema_2_database_is_migrated_in_place(tmp_path: Path) -> None:
     db.conn.commit()
     db.close()
 
-    assert SCHEMA_VERSION == 3
     store = Store.open(path)
     try:
-        assert store.version == 3
+        assert store.version == SCHEMA_VERSION
         assert [m.url for m in store.monitors_in(A)] == ["https://x.test/"]
         assert store.uptime(1, 0) == (10, 9)
         assert store.open_status(A, "t" * 32, by="ann", now=2.0) == "t" * 32
@@ -190,7 +189,7 @@ def test_a_schema_2_database_is_migrated_in_place(tmp_path: Path) -> None:
     finally:
         store.close()
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = [r[1] for r in raw.execute("PRAGMA table_info(status_pages)")]
     raw.close()
     assert columns[:4] == ["platform", "workspace", "channel", "token"]
