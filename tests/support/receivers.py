@@ -63,6 +63,8 @@ class WebhookReceiver(LoopbackFake[Hook]):
         self.events: dict[str, Hook] = {}
         """Each ``webhook-id`` once: what a de-duplicating consumer acts on."""
         self.rejected: list[str] = []
+        self.refusals = 0
+        """Requests answered with a :meth:`fail` status."""
         self._failing: list[int] = []
 
     def routes(self, app: web.Application) -> None:
@@ -75,6 +77,10 @@ class WebhookReceiver(LoopbackFake[Hook]):
     def fail(self, status: int, times: int) -> None:
         """Answer ``status`` to the next ``times`` requests (a receiver down for a while)."""
         self._failing = [status] * times
+
+    def recover(self) -> None:
+        """Accept again from the next request."""
+        self._failing = []
 
     def of(self, key: str) -> list[Hook]:
         """Accepted requests of type ``key`` (``monitor.down``), retries included."""
@@ -90,6 +96,8 @@ class WebhookReceiver(LoopbackFake[Hook]):
     async def _post(self, request: web.Request) -> web.Response:
         body = await request.text()
         if self._failing:
+            self.refusals += 1
+            self.changed()
             return web.Response(status=self._failing.pop(0), text="down for a while")
         try:
             parsed = self.verifier.verify(body, dict(request.headers))
