@@ -52,23 +52,26 @@ async def test_an_outage_reaches_every_target_once_with_a_receiver_down_for_a_wh
                 assert "status" in (await chat.push("status on")).lower()
                 mid = await watch(chat, site.url)
                 hooks.fail(503, 1)  # the webhook receiver is down for the first attempt
-                pd.throttle(1, retry_after=0.5)  # and PagerDuty asks to slow down once
+                pd.throttle(1, retry_after=1.5)  # and PagerDuty asks to wait before the trigger
 
                 site.response = BAD
                 down = await chat.pop(timeout=10)
                 assert down.delivery.alert.kind is AlertKind.DOWN
                 incident = down.delivery.alert.incident_id
                 dedup = f"check502-{incident}"
-                await pd.wait("trigger", timeout=10)
+                # Acknowledged while the trigger waits out its Retry-After: the acknowledge
+                # goes after the trigger, never before it.
+                await until(lambda: pd.throttled == 1)
+                assert pd.calls == []
+                assert "Acknowledged" in await chat.push(f"ack {mid}")
+                await pd.wait("acknowledge", timeout=10)
+                assert pd.actions(dedup) == ["trigger", "acknowledge"]
                 await hooks.wait("monitor.down", timeout=10)  # its retry, ~2 s later
+                await hooks.wait("monitor.acknowledged", timeout=10)
                 await until(lambda: len(smtp.received) >= 1)
                 trigger = pd.of("trigger")[0].body
                 assert trigger["links"][0]["href"].startswith("https://bot.example.com/status/")
                 assert trigger["payload"]["source"] == "127.0.0.1"
-
-                assert "Acknowledged" in await chat.push(f"ack {mid}")
-                await pd.wait("acknowledge", timeout=10)
-                await hooks.wait("monitor.acknowledged", timeout=10)
 
                 site.response = GOOD
                 kinds = [(await chat.pop(timeout=10)).delivery.alert.kind for _ in range(2)]

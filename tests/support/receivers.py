@@ -138,6 +138,8 @@ class PagerDutyFake(LoopbackFake[PdEvent]):
         self.opened = 0
         """Alerts opened (a trigger of a key with no open alert)."""
         self.refused: list[dict[str, Any]] = []
+        self.throttled = 0
+        """Events answered 429."""
         self._throttle: list[float] = []
 
     def routes(self, app: web.Application) -> None:
@@ -166,6 +168,8 @@ class PagerDutyFake(LoopbackFake[PdEvent]):
             return self._bad(["Event object is invalid"], {})
         if self._throttle:
             wait = self._throttle.pop(0)
+            self.throttled += 1
+            self.changed()
             return web.json_response(
                 {
                     "status": "throttle event",
