@@ -99,7 +99,8 @@ def diagnosis_document(alert: Alert, *, budget: int) -> dict[str, Any] | None:
     """The diagnosis as ``check502 --json`` prints it, its JSON within ``budget`` bytes.
 
     Over budget, the probes' response bodies are cut to 512 characters, then dropped, then
-    the probes themselves, leaving the verdict; ``trimmed`` says which was done.
+    the probes themselves, leaving the verdict; ``trimmed`` says which was done. None when not
+    even the verdict fits.
     """
     if alert.diagnosis is None:
         return None
@@ -124,7 +125,7 @@ def diagnosis_document(alert: Alert, *, budget: int) -> dict[str, Any] | None:
         while _size(small) > budget and verdict[name]:
             verdict[name].pop()
     verdict["summary"] = cut(verdict["summary"], max(80, budget // 4))
-    return small
+    return small if _size(small) <= budget else None
 
 
 def alert_document(

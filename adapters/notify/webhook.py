@@ -16,11 +16,18 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 import httpx
 
 from adapters.notify.config import WebhookConfig
-from adapters.notify.document import EVENT_TYPES, alert_document, receiver_id, retry_after
+from adapters.notify.document import (
+    EVENT_TYPES,
+    alert_document,
+    diagnosis_document,
+    receiver_id,
+    retry_after,
+)
 from bot.errors import DeliveryError
 from bot.model import AlertKind
 from bot.notify import Notice
@@ -60,21 +67,18 @@ class WebhookNotifier:
         return kind in _KINDS
 
     def render(self, notice: Notice) -> str:
-        """The body, serialised once: what is signed is exactly what is sent."""
+        """The body, serialised once: what is signed is exactly what is sent. The diagnosis
+        gets what the rest of the document leaves of :data:`MAX_BODY`."""
         kind = notice.alert.kind.value
-        budget = MAX_BODY - 2_000  # room for the envelope, the monitor and the incident
-        while True:
-            doc = {
-                "type": EVENT_TYPES.get(kind, f"monitor.{kind}"),
-                "timestamp": notice.alert.at.isoformat(),
-                "data": alert_document(
-                    notice.alert, kind, status_url=notice.status_url, budget=budget
-                ),
-            }
-            body = json.dumps(doc, separators=(",", ":"))
-            if len(body.encode()) <= MAX_BODY or budget < 1_000:
-                return body
-            budget //= 2
+        doc: dict[str, Any] = {
+            "type": EVENT_TYPES.get(kind, f"monitor.{kind}"),
+            "timestamp": notice.alert.at.isoformat(),
+            "data": alert_document(notice.alert, kind, status_url=notice.status_url, budget=0),
+        }
+        doc["data"]["diagnosis"] = None
+        rest = len(json.dumps(doc, separators=(",", ":")).encode())
+        doc["data"]["diagnosis"] = diagnosis_document(notice.alert, budget=MAX_BODY - rest)
+        return json.dumps(doc, separators=(",", ":"))
 
     async def send(self, notice: Notice) -> str:
         msg_id = receiver_id(notice.key)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.notify.config import EmailConfig, PagerDutyConfig, WebhookConfig
+from adapters.notify.document import diagnosis_document
 from adapters.notify.pagerduty import PagerDutyNotifier
 from adapters.notify.smtp import EmailNotifier
 from adapters.notify.webhook import MAX_BODY, WebhookNotifier
@@ -101,17 +102,50 @@ async def test_webhook_statuses_given_up_or_retried(status: int, permanent: bool
         assert receiver.endpoint not in str(failed.value)  # the URL may carry a token
 
 
-async def test_a_huge_diagnosis_is_trimmed_under_20_kb() -> None:
-    huge = diagnosis(probes=tuple(probe(body_excerpt="x" * 50_000)
-                                                     for _ in range(3)))  # fmt: skip
+@pytest.mark.parametrize("probes", [1, 12, 15, 18, 40, 400])
+@pytest.mark.parametrize("url_length", [20, 4000])
+def test_a_huge_diagnosis_is_trimmed_under_20_kb(probes: int, url_length: int) -> None:
+    """Bodies of 50 KB on 1 to 400 probes, under a short or a 4,000-character URL."""
+    huge = diagnosis(probes=tuple(probe(body_excerpt="x" * 50_000) for _ in range(probes)))
+    url = "https://shop.example.com/" + "a" * url_length
+    hook = WebhookNotifier(WebhookConfig("http://127.0.0.1:9/h", SECRET))
+    body = hook.render(notice(replace(DOWN, diagnosis=huge, url=url)))
+    assert len(body.encode()) <= MAX_BODY
+    data = json.loads(body)["data"]
+    assert data["monitor"]["url"] == url
+    assert data["diagnosis"]["trimmed"]
+    assert data["diagnosis"]["verdict"]["cause"] == "origin_down"
+
+
+@pytest.mark.parametrize(
+    ("probes", "trimmed", "kept"),
+    [(1, None, 50_000), (15, "bodies cut", 512), (18, "bodies dropped", 0),
+     (40, "probes dropped", None)],
+)  # fmt: skip
+def test_the_diagnosis_loses_bodies_then_probes_as_the_budget_asks(
+    probes: int, trimmed: str | None, kept: int | None
+) -> None:
+    huge = diagnosis(probes=tuple(probe(body_excerpt="x" * 50_000) for _ in range(probes)))
+    budget = 18_000 if probes > 1 else 60_000
+    doc = diagnosis_document(replace(DOWN, diagnosis=huge), budget=budget)
+    assert doc is not None
+    assert len(json.dumps(doc, separators=(",", ":"))) <= budget
+    assert doc.get("trimmed") == trimmed
+    if kept is None:
+        assert "probes" not in doc and doc["verdict"]["cause"] == "origin_down"
+    else:
+        assert len(doc["probes"]) == probes
+        assert all(len(p["body_excerpt"] or "") == kept for p in doc["probes"])
+    tiny = diagnosis_document(replace(DOWN, diagnosis=huge), budget=100)
+    assert tiny is None  # not even the verdict fits: no diagnosis rather than a broken one
+
+
+async def test_a_trimmed_diagnosis_is_still_verified_by_the_receiver() -> None:
+    huge = diagnosis(probes=tuple(probe(body_excerpt="é" * 50_000) for _ in range(3)))
     async with WebhookReceiver() as receiver:
         hook = WebhookNotifier(WebhookConfig(receiver.endpoint, SECRET))
-        body = hook.render(notice(replace(DOWN, diagnosis=huge)))
-        assert len(body.encode()) <= MAX_BODY
         await hook.send(notice(replace(DOWN, diagnosis=huge)))
-        data = receiver.calls[0].body["data"]
-        assert data["diagnosis"]["trimmed"]
-        assert data["diagnosis"]["verdict"]["cause"] == "origin_down"
+        assert receiver.rejected == [] and len(receiver.calls) == 1
 
 
 # --- PagerDuty --------------------------------------------------------------------------------
