@@ -102,7 +102,7 @@ async def test_webhook_statuses_given_up_or_retried(status: int, permanent: bool
         assert receiver.endpoint not in str(failed.value)  # the URL may carry a token
 
 
-@pytest.mark.parametrize("probes", [1, 12, 15, 18, 40, 400])
+@pytest.mark.parametrize("probes", [1, 12, 15, 16, 18, 40, 400])
 @pytest.mark.parametrize("url_length", [20, 4000])
 def test_a_huge_diagnosis_is_trimmed_under_20_kb(probes: int, url_length: int) -> None:
     """Bodies of 50 KB on 1 to 400 probes, under a short or a 4,000-character URL."""
