@@ -18,6 +18,7 @@ Events API v2, an SMTP server with STARTTLS.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import tempfile
 from dataclasses import dataclass, field
@@ -66,6 +67,10 @@ class WebhookReceiver(LoopbackFake[Hook]):
         self.refusals = 0
         """Requests answered with a :meth:`fail` status."""
         self._failing: list[int] = []
+        self.held = asyncio.Event()
+        """Set when a request is held (:meth:`hold`)."""
+        self._hold = False
+        self._release = asyncio.Event()
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/hooks/check502", self._post)
@@ -77,6 +82,16 @@ class WebhookReceiver(LoopbackFake[Hook]):
     def fail(self, status: int, times: int) -> None:
         """Answer ``status`` to the next ``times`` requests (a receiver down for a while)."""
         self._failing = [status] * times
+
+    def hold(self) -> None:
+        """Hold the next request, unanswered, until :meth:`release`; then refuse it (503): a
+        receiver that hangs while the sender dies."""
+        self._hold = True
+        self.held.clear()
+        self._release.clear()
+
+    def release(self) -> None:
+        self._release.set()
 
     def recover(self) -> None:
         """Accept again from the next request."""
@@ -95,6 +110,11 @@ class WebhookReceiver(LoopbackFake[Hook]):
 
     async def _post(self, request: web.Request) -> web.Response:
         body = await request.text()
+        if self._hold:
+            self._hold = False
+            self.held.set()
+            await self._release.wait()
+            return web.Response(status=503, text="gone away")
         if self._failing:
             self.refusals += 1
             self.changed()
