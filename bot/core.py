@@ -392,6 +392,14 @@ class Bot:
             raise Conflict(
                 f"The shortest interval here is {format_duration(self.settings.min_interval)}."
             )
+        configured = [n.name for n in self.notifiers]
+        missing = [name for name in command.targets or () if name not in configured]
+        if missing:
+            can = ", ".join([*configured, "none"])
+            raise Conflict(
+                f"This bot has no {missing[0]} target set up (its operator configures targets);"
+                f" targets= can name {can}."
+            )
         existing = self.store.monitors_in(context.channel)
         for monitor in existing:
             if monitor.url == command.url and monitor.origin == command.origin:

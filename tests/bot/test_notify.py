@@ -137,6 +137,46 @@ async def test_targets_none_keeps_alerts_in_chat_and_a_named_target_gets_only_it
                 assert targets == [{"monitor_id": second, "target": "pagerduty"}]
 
 
+async def test_a_mute_holds_the_recovery_but_not_the_pagers_resolve(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server() as site, SmtpServer() as smtp:
+        async with WebhookReceiver() as hooks, PagerDutyFake() as pd:
+            config = NotifyConfig.from_env(notify_env(hooks, pd, smtp), ca_bundle=smtp.ca_file)
+            async with ConsoleHarness(settings, notifiers=build_notifiers(config)) as chat:
+                mid = await watch(chat, site.url)
+                site.response = BAD
+                await hooks.wait("monitor.down", timeout=10)
+                await pd.wait("trigger", timeout=10)
+                assert "Muted" in await chat.push(f"mute {mid} 1h")
+                site.response = GOOD
+                await pd.wait("resolve", timeout=10)  # the outage is over: the pager stops
+                await asyncio.sleep(1.0)
+                assert hooks.types() == ["monitor.down"]  # the recovery waits for the mute
+                assert len(smtp.received) == 1
+                assert "Unmuted" in await chat.push(f"unmute {mid}")
+                await hooks.wait("monitor.recovered", timeout=10)
+                await until(lambda: len(smtp.received) == 2)
+                assert pd.actions(pd.calls[0].dedup_key) == ["trigger", "resolve"]
+
+
+async def test_watch_refuses_a_target_the_bot_has_not_set_up(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url)
+    async with PagerDutyFake() as pd:
+        config = NotifyConfig.from_env(
+            {"CHECK502_PAGERDUTY_ROUTING_KEY": pd.routing_key, "CHECK502_PAGERDUTY_URL": pd.url}
+        )
+        async with ConsoleHarness(settings, notifiers=build_notifiers(config)) as chat:
+            reply = await chat.push("watch https://shop.example.com targets=pagerduty,email")
+            assert (
+                "no email target set up" in reply and "targets= can name pagerduty, none" in reply
+            )
+            assert chat.bot.store.rows("SELECT id FROM monitors") == []
+
+
 def test_a_database_of_the_previous_schema_gains_targets(tmp_path: Path) -> None:
     """A file the previous check502 wrote keeps its monitors and outbox; they alert every
     configured target (targets NULL), and its chat rows stay chat rows."""
