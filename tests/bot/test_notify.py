@@ -165,16 +165,21 @@ async def test_watch_refuses_a_target_the_bot_has_not_set_up(
     tmp_path: Path, control: OkServer
 ) -> None:
     settings = fast_settings(tmp_path, control.url)
-    async with PagerDutyFake() as pd:
-        config = NotifyConfig.from_env(
-            {"CHECK502_PAGERDUTY_ROUTING_KEY": pd.routing_key, "CHECK502_PAGERDUTY_URL": pd.url}
-        )
-        async with ConsoleHarness(settings, notifiers=build_notifiers(config)) as chat:
-            reply = await chat.push("watch https://shop.example.com targets=pagerduty,email")
-            assert (
-                "no email target set up" in reply and "targets= can name pagerduty, none" in reply
-            )
-            assert chat.bot.store.rows("SELECT id FROM monitors") == []
+    with ok_server() as site:
+        async with PagerDutyFake() as pd:
+            env = {
+                "CHECK502_PAGERDUTY_ROUTING_KEY": pd.routing_key,
+                "CHECK502_PAGERDUTY_URL": pd.url,
+            }
+            config = NotifyConfig.from_env(env)
+            async with ConsoleHarness(settings, notifiers=build_notifiers(config)) as chat:
+                reply = await chat.push(f"watch {site.url} targets=pagerduty,email")
+                assert "no email target set up" in reply
+                assert "targets= can name pagerduty, none" in reply
+                assert chat.bot.store.rows("SELECT id FROM monitors") == []
+                await chat.push(f"watch {site.url} targets=pagerduty")
+                rows = chat.bot.store.rows("SELECT targets FROM monitors")
+                assert rows == [{"targets": "pagerduty"}]
 
 
 def test_a_database_of_the_previous_schema_gains_targets(tmp_path: Path) -> None:
