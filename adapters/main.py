@@ -21,6 +21,7 @@ from typing import Any
 
 from adapters.notify import NotifyConfig, build_notifiers
 from adapters.registry import Configured, configure
+from adapters.telegram.logs import redacted_logs
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
 from bot.settings import Settings
@@ -32,7 +33,9 @@ log = logging.getLogger("check502")
 async def _run(settings: Settings, surfaces: list[Configured[Any]], notify: NotifyConfig) -> None:
     lock = InstanceLock.acquire(settings.db_path)  # held until this process ends
     try:
-        await _serve(settings, surfaces, notify)
+        # httpx logs each request's URL at INFO: a webhook URL may carry a token.
+        with redacted_logs(*notify.secrets):
+            await _serve(settings, surfaces, notify)
     finally:
         lock.release()
 

@@ -77,6 +77,21 @@ class NotifyConfig:
     email: EmailConfig | None = None
 
     @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never reach a log: the webhook's URL (its path may be a token) and
+        secret, the routing key, the SMTP password."""
+        found: list[str] = []
+        if self.webhook is not None:
+            parts = urlsplit(self.webhook.url)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            found += [self.webhook.url, path, base64.b64encode(self.webhook.secret).decode()]
+        if self.pagerduty is not None:
+            found.append(self.pagerduty.routing_key)
+        if self.email is not None and self.email.password is not None:
+            found.append(self.email.password)
+        return tuple(found)
+
+    @property
     def names(self) -> tuple[str, ...]:
         return tuple(
             name

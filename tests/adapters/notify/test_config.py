@@ -41,6 +41,13 @@ def test_every_target_from_the_environment() -> None:
     for secret in ("SECRETPATH", WEBHOOK_SECRET[6:], ROUTING_KEY, "hunter2-smtp"):
         assert secret not in shown
     assert [n.name for n in build_notifiers(config)] == ["webhook", "pagerduty", "email"]
+    assert set(config.secrets) == {
+        GOOD["CHECK502_WEBHOOK_URL"],
+        "/t/SECRETPATH",
+        WEBHOOK_SECRET[6:],
+        ROUTING_KEY,
+        "hunter2-smtp",
+    }
     assert NotifyConfig.from_env({}).names == ()
     eu = NotifyConfig.from_env(
         {"CHECK502_PAGERDUTY_ROUTING_KEY": ROUTING_KEY, "CHECK502_PAGERDUTY_URL": EU_PAGERDUTY_URL}
