@@ -7,6 +7,7 @@ a trustme certificate. What is asserted is what the receiver saw.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from dataclasses import replace
@@ -267,3 +268,15 @@ def test_webhook_payload_is_json_with_the_documented_envelope() -> None:
     assert set(doc) == {"type", "timestamp", "data"}
     assert datetime.fromisoformat(doc["timestamp"]) == AT
     assert set(doc["data"]) == {"monitor", "incident", "status_page", "diagnosis"}
+
+
+async def test_a_webhook_that_never_answers_fails_within_its_timeout() -> None:
+    async with WebhookReceiver() as receiver:
+        hook = WebhookNotifier(WebhookConfig(receiver.endpoint, SECRET), timeout=0.5)
+        receiver.hold()
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(DeliveryError) as failed:
+            await hook.send(notice())
+        assert asyncio.get_running_loop().time() - started < 0.5 + 0.5
+        assert not failed.value.permanent and "Timeout" in str(failed.value)
+        receiver.release()
