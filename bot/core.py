@@ -258,7 +258,12 @@ class Bot:
                 return ListReply(self.store.monitors_in(context.channel))
             case Unwatch(monitor_id=mid):
                 monitor = self._find(context, mid)
-                self.store.delete_monitor(monitor.id, self.clock())
+                now = self.clock()
+                with self.store.transaction():
+                    ended = self._end_for_targets(monitor, now)
+                    self.store.delete_monitor(monitor.id, now)
+                if ended:
+                    self.sender.wake()
                 self.schedule.remove(monitor.id)
                 return TextReply(f"Stopped watching #{monitor.id} {monitor.url}.", monitor.id)
             case Mute(monitor_id=mid, seconds=seconds):
@@ -425,6 +430,32 @@ class Bot:
         self._after(monitor.id, applied.recheck_after, applied.alerts)
         self.schedule.add(monitor.id, monitor.every)
         return WatchReply(monitor, diagnosis)
+
+    def _end_for_targets(self, monitor: Monitor, now: float) -> int:
+        """A monitor removed mid-incident: its incident ends for the targets too (PagerDuty's
+        resolve), or a pager would ring on for a monitor that is gone."""
+        if monitor.incident_id is None or not self.notifiers:
+            return 0
+        incident = self.store.incident(monitor.incident_id)
+        if incident is None or incident.closed_at is not None:
+            return 0
+        ended = Alert(
+            AlertKind.RESOLVED,
+            datetime.fromtimestamp(now, UTC),
+            monitor_id=monitor.id,
+            url=monitor.url,
+            incident_id=monitor.incident_id,
+            down_since=incident.first_failure_at,
+            detail="monitor removed",
+        )
+        return fan_out(
+            self.store,
+            self.notifiers,
+            monitor.channel,
+            ended,
+            key=f"resolved:{monitor.incident_id}",
+            now=now,
+        )
 
     def _ack(self, context: Context, monitor_id: int) -> Reply:
         monitor = self._find(context, monitor_id)

@@ -523,7 +523,8 @@ class Store:
         return [(int(a), int(b)) for a, b in self.execute("SELECT id, every FROM monitors")]
 
     def delete_monitor(self, monitor_id: int, now: float) -> None:
-        """Remove a monitor, its history, and any alert of it not yet delivered."""
+        """Remove a monitor, its history, and any alert of it not yet delivered but a
+        notification target's resolve."""
         with self.transaction():
             self.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
             self.execute("DELETE FROM results WHERE monitor_id = ?", (monitor_id,))
@@ -531,7 +532,9 @@ class Store:
             self.execute("DELETE FROM incidents WHERE monitor_id = ?", (monitor_id,))
             self.execute(
                 "UPDATE outbox SET failed_at = ?, last_error = 'monitor removed'"
-                f" WHERE monitor_id = ? AND {_PENDING}",
+                f" WHERE monitor_id = ? AND {_PENDING}"
+                # A target's resolve of the removed monitor's incident still goes (bot.core).
+                " AND NOT (target IS NOT NULL AND kind = 'resolved')",
                 (now, monitor_id),
             )
 

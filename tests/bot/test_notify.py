@@ -161,6 +161,23 @@ async def test_a_mute_holds_the_recovery_but_not_the_pagers_resolve(
                 assert pd.actions(pd.calls[0].dedup_key) == ["trigger", "resolve"]
 
 
+async def test_unwatch_mid_incident_resolves_the_pager(tmp_path: Path, control: OkServer) -> None:
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server() as site, SmtpServer() as smtp:
+        async with WebhookReceiver() as hooks, PagerDutyFake() as pd:
+            config = NotifyConfig.from_env(notify_env(hooks, pd, smtp), ca_bundle=smtp.ca_file)
+            async with ConsoleHarness(settings, notifiers=build_notifiers(config)) as chat:
+                mid = await watch(chat, site.url)
+                site.response = BAD
+                [trigger] = await pd.wait("trigger", timeout=10)
+                await hooks.wait("monitor.down", timeout=10)
+                assert "Stopped watching" in await chat.push(f"unwatch {mid}")
+                await pd.wait("resolve", timeout=10)
+                assert pd.actions(trigger.dedup_key) == ["trigger", "resolve"]
+                await asyncio.sleep(0.5)
+                assert hooks.types() == ["monitor.down"]
+
+
 async def test_watch_refuses_a_target_the_bot_has_not_set_up(
     tmp_path: Path, control: OkServer
 ) -> None:
