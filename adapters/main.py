@@ -1,8 +1,9 @@
 """``check502-bot``: run the bot with the chat surfaces the environment configures.
 
-Every setting comes from the environment (the README's settings table). The core's settings and
-every configured surface's are parsed first, before the database opens and before any surface
-starts or connects: a bad setting stops the bot there with one line naming the variable. So
+Every setting comes from the environment (the README's settings table). The core's settings,
+every configured surface's and the notification targets' (docs/notifications.md) are parsed
+first, before the database opens and before any surface starts or connects: a bad setting
+stops the bot there with one line naming the variable. So
 does a database that cannot be used (one line naming the file and what to do) and a second bot
 on the same database (naming the first one's PID). Exit codes: 0 stopped, 2 bad settings or an
 unusable database, 3 an unexpected internal error.
@@ -18,7 +19,9 @@ import signal
 import sys
 from typing import Any
 
+from adapters.notify import NotifyConfig, build_notifiers
 from adapters.registry import Configured, configure
+from adapters.telegram.logs import redacted_logs
 from adapters.web.config import WebConfig
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
@@ -28,17 +31,23 @@ from bot.storage import InstanceLock
 log = logging.getLogger("check502")
 
 
-async def _run(settings: Settings, surfaces: list[Configured[Any]], web: WebConfig) -> None:
+async def _run(
+    settings: Settings, surfaces: list[Configured[Any]], web: WebConfig, notify: NotifyConfig
+) -> None:
     lock = InstanceLock.acquire(settings.db_path)  # held until this process ends
     try:
-        await _serve(settings, surfaces, web)
+        # httpx logs each request's URL at INFO: a webhook URL may carry a token.
+        with redacted_logs(*notify.secrets):
+            await _serve(settings, surfaces, web, notify)
     finally:
         lock.release()
 
 
-async def _serve(settings: Settings, surfaces: list[Configured[Any]], web: WebConfig) -> None:
+async def _serve(
+    settings: Settings, surfaces: list[Configured[Any]], web: WebConfig, notify: NotifyConfig
+) -> None:
     try:
-        bot = Bot(settings)
+        bot = Bot(settings, notifiers=build_notifiers(notify))
     except OSError as exc:  # the database's own failures are StorageErrors already
         raise SettingsError(f"cannot start: {exc}") from None
     server = None
@@ -81,9 +90,11 @@ def main() -> int:
         surfaces = configure(os.environ, settings)
         needed_by = [surface.name for surface in surfaces if surface.needs_http]
         web = WebConfig.from_env(os.environ, needed_by=needed_by)
-        asyncio.run(_run(settings, surfaces, web))
+        notify = NotifyConfig.from_env(os.environ, ca_bundle=settings.ca_bundle)
+        asyncio.run(_run(settings, surfaces, web, notify))
     except SettingsError as exc:
-        sys.stderr.write(f"check502-bot: {exc}\n")
+        for line in str(exc).splitlines():  # one line per bad variable
+            sys.stderr.write(f"check502-bot: {line}\n")
         return 2
     except StorageError as exc:
         log.debug("the database failed", exc_info=True)

@@ -21,7 +21,7 @@ import os
 import secrets
 import shlex
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -52,6 +52,8 @@ from bot.commands.mentions import Mention, format_mentions
 from bot.errors import BotError, Conflict, NotFound, RateLimited, StorageError
 from bot.health import Health
 from bot.model import (
+    Alert,
+    AlertKind,
     Context,
     DiagnosisReply,
     ErrorReply,
@@ -65,6 +67,7 @@ from bot.model import (
     WatchReply,
 )
 from bot.monitoring import Monitoring, classify
+from bot.notify import Notifier, fan_out
 from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
@@ -128,10 +131,12 @@ class Bot:
         store: Store | None = None,
         resolver: Resolver | None = None,
         transport: Transport | None = None,
+        notifiers: Sequence[Notifier] = (),
         clock: Callable[[], float] = time.time,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
+        self.notifiers = tuple(notifiers)
         self.clock = clock
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         """Where ``auth=`` credentials are read, at each check (only ``settings.auth_vars``)."""
@@ -154,13 +159,21 @@ class Bot:
             settings,
             self._diagnose_monitor,
             health=health,
+            notifiers=self.notifiers,
             clock=clock,
             stats=self.stats,
         )
         self.schedule = Schedule(
             self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
         )
-        self.sender = Sender(self.store, self.surfaces, settings, clock=clock, stats=self.stats)
+        self.sender = Sender(
+            self.store,
+            self.surfaces,
+            settings,
+            notifiers=self.notifiers,
+            clock=clock,
+            stats=self.stats,
+        )
         self.status_pages = StatusPages(self.store)
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
@@ -292,7 +305,12 @@ class Bot:
                 return ListReply(self.store.monitors_in(context.channel))
             case Unwatch(monitor_id=mid):
                 monitor = self._find(context, mid)
-                self.store.delete_monitor(monitor.id, self.clock())
+                now = self.clock()
+                with self.store.transaction():
+                    ended = self._end_for_targets(monitor, now)
+                    self.store.delete_monitor(monitor.id, now)
+                if ended:
+                    self.sender.wake()
                 self.schedule.remove(monitor.id)
                 return TextReply(f"Stopped watching #{monitor.id} {monitor.url}.", monitor.id)
             case Mute(monitor_id=mid, seconds=seconds):
@@ -483,6 +501,14 @@ class Bot:
                 f"The shortest interval here is {format_duration(self.settings.min_interval)}."
             )
         _check_mentions(context, command.notify)
+        configured = [n.name for n in self.notifiers]
+        missing = [name for name in command.targets or () if name not in configured]
+        if missing:
+            can = ", ".join([*configured, "none"])
+            raise Conflict(
+                f"This bot has no {missing[0]} target set up (its operator configures targets);"
+                f" targets= can name {can}."
+            )
         existing = self.store.monitors_in(context.channel)
         for monitor in existing:
             if monitor.url == command.url and monitor.origin == command.origin:
@@ -512,14 +538,60 @@ class Bot:
         self.schedule.add(monitor.id, monitor.every)
         return WatchReply(monitor, diagnosis)
 
+    def _end_for_targets(self, monitor: Monitor, now: float) -> int:
+        """A monitor removed mid-incident: its incident ends for the targets too (PagerDuty's
+        resolve), or a pager would ring on for a monitor that is gone."""
+        if monitor.incident_id is None or not self.notifiers:
+            return 0
+        incident = self.store.incident(monitor.incident_id)
+        if incident is None or incident.closed_at is not None:
+            return 0
+        ended = Alert(
+            AlertKind.RESOLVED,
+            datetime.fromtimestamp(now, UTC),
+            monitor_id=monitor.id,
+            url=monitor.url,
+            incident_id=monitor.incident_id,
+            down_since=incident.first_failure_at,
+            detail="monitor removed",
+        )
+        return fan_out(
+            self.store,
+            self.notifiers,
+            monitor.channel,
+            ended,
+            key=f"resolved:{monitor.incident_id}",
+            now=now,
+        )
+
     def _ack(self, context: Context, monitor_id: int) -> Reply:
         monitor = self._find(context, monitor_id)
         if monitor.incident_id is None:
             raise Conflict(f"#{monitor.id} has no open incident to acknowledge.")
+        now = self.clock()
         with self.store.transaction():
-            if not self.store.ack(monitor.incident_id, context.user, self.clock()):
+            if not self.store.ack(monitor.incident_id, context.user, now):
                 raise Conflict(f"#{monitor.id}'s incident is already acknowledged.")
             self.monitoring.cancel_escalation(monitor.incident_id, "acknowledged")
+            # The pager hears of it (PagerDuty acknowledge); the chat has this reply.
+            acked = Alert(
+                AlertKind.ACKNOWLEDGED,
+                datetime.fromtimestamp(now, UTC),
+                monitor_id=monitor.id,
+                url=monitor.url,
+                incident_id=monitor.incident_id,
+                detail=context.user,
+            )
+            queued = fan_out(
+                self.store,
+                self.notifiers,
+                monitor.channel,
+                acked,
+                key=f"ack:{monitor.incident_id}",
+                now=now,
+            )
+        if queued:
+            self.sender.wake()
         return TextReply(
             f"Acknowledged #{monitor.id}'s incident: no more reminders or follow-ups; the"
             " recovery will still be posted.",

@@ -62,6 +62,9 @@ class Monitor:
     """Seconds unacknowledged after the DOWN alert before the incident escalates."""
     maintenance_until: datetime | None = None
     """The end of its maintenance window: until then no alert of it leaves."""
+    targets: tuple[str, ...] | None = None
+    """The notification targets it alerts besides the chat: None every configured one, ()
+    none (``targets=none``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +245,9 @@ class AlertKind(enum.StrEnum):
     """The bot's own network is broken: monitors' alerts are held back."""
     RESTORED = "restored"
     """The bot's own network works again."""
+    ACKNOWLEDGED = "acknowledged"
+    """Someone acknowledged an incident in chat: only notification targets hear of it (the
+    pager's acknowledge); ``detail`` is who."""
 
 
 MAX_PINGS = 25

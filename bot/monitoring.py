@@ -56,7 +56,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +66,7 @@ from bot.commands import Expect
 from bot.commands.mentions import mentions_from_text
 from bot.health import Health
 from bot.model import Alert, AlertKind, Channel, Monitor
+from bot.notify import Notifier, fan_out
 from bot.settings import Settings
 from bot.stats import CheckOutcome, Stats
 from bot.storage import Store
@@ -151,12 +152,14 @@ class Monitoring:
         diagnose_monitor: DiagnoseMonitor,
         *,
         health: Health | None,
+        notifiers: Sequence[Notifier] = (),
         clock: Callable[[], float] = time.time,
         stats: Stats | None = None,
     ) -> None:
         self.store = store
         self.stats = stats or Stats()
         """Counts every check recorded (:meth:`apply`)."""
+        self.notifiers = notifiers
         self.settings = settings
         self.diagnose_monitor = diagnose_monitor
         self.health = health
@@ -691,6 +694,7 @@ class Monitoring:
                     down_since=datetime.fromtimestamp(row["first_failure_at"], UTC),
                     mentions=mentions_from_text(row["notify"]),
                     escalate=row["escalate"],
+                    incident_kind=down.incident_kind,
                 )
                 channel = Channel(row["platform"], row["workspace"], row["channel"])
                 queued += self._enqueue(channel, alert, f"escalation:{iid}", now)
@@ -833,6 +837,11 @@ class Monitoring:
         )
         if inserted and not_before is not None and not_before > now:
             self.store.execute("UPDATE outbox SET not_before = ? WHERE key = ?", (not_before, key))
+        if inserted:
+            # The same event for the notification targets, in the same transaction.
+            fan_out(
+                self.store, self.notifiers, channel, alert, key=key, now=now, not_before=not_before
+            )
         return int(inserted)
 
 

@@ -17,6 +17,12 @@ Ordering and grouping, per channel:
   is pending then goes as one message: a single DOWN, or one GROUPED alert listing all.
   A group is recorded (``group_id``) before it is sent, so a retry resends the same group.
 
+Rows for a notification target (webhook, PagerDuty, email: :mod:`bot.notify`) carry the
+target's name in ``target``; they go to that :class:`bot.notify.Notifier` with the same claims,
+retries and backoff, each target on its own, an incident's rows in order (an acknowledge or
+resolve never overtakes its trigger). A target the environment no longer configures holds its
+rows, as a surface that is not running does.
+
 When the database fails (disk full...), a pass stops where it is and is tried again a second
 later; the rows stay pending. A delivery the platform accepted but that could not be marked
 sent is remembered in memory and marked as soon as the database takes writes again, never sent
@@ -32,13 +38,14 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.codec import alert_from_dict
 from bot.errors import DeliveryError, StorageError
 from bot.model import Alert, AlertKind, Channel, Delivery, MessageRef
+from bot.notify import Notice, Notifier
 from bot.settings import Settings
 from bot.stats import DeliveryResult, Stats
 from bot.storage import FaultLog, Store
@@ -51,6 +58,9 @@ LEASE = 120.0
 _UNAVAILABLE_WAIT = 30.0
 _ALERTING = (AlertKind.DOWN.value, AlertKind.GROUPED.value)
 _PENDING_SQL = "sent_at IS NULL AND failed_at IS NULL AND claimed_until IS NULL"
+_CHAT = "target IS NULL"
+SEND_LIMIT = 60.0
+"""A notification target's send ends within this, whatever the target's own timeouts say."""
 
 
 def backoff(attempt: int) -> float:
@@ -68,6 +78,7 @@ class Sender:
         surfaces: Mapping[str, Surface],
         settings: Settings,
         *,
+        notifiers: Sequence[Notifier] = (),
         clock: Callable[[], float] = time.time,
         stats: Stats | None = None,
     ) -> None:
@@ -75,6 +86,7 @@ class Sender:
         self.stats = stats or Stats()
         """Counts every delivery attempt by platform and result."""
         self.surfaces = surfaces
+        self.notifiers = {n.name: n for n in notifiers}
         self.settings = settings
         self.clock = clock
         self._wake = asyncio.Event()
@@ -112,12 +124,91 @@ class Sender:
         self._mark_delivered()
         rows = self.store.pending(self.clock())
         by_channel: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        by_target: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
-            by_channel[(row["platform"], row["workspace"], row["channel"])].append(row)
+            if row["target"] is not None:
+                by_target[row["target"]].append(row)
+            else:
+                by_channel[(row["platform"], row["workspace"], row["channel"])].append(row)
         results = await asyncio.gather(
-            *(self._channel(Channel(*key), rows) for key, rows in by_channel.items())
+            *(self._channel(Channel(*key), rows) for key, rows in by_channel.items()),
+            *(self._target(name, rows) for name, rows in by_target.items()),
         )
         return sum(results)
+
+    async def _target(self, name: str, rows: list[dict[str, Any]]) -> int:
+        """A notification target's due rows, oldest first; an incident's rows in order."""
+        notifier = self.notifiers.get(name)
+        if notifier is None:
+            if f"target:{name}" not in self._warned:
+                self._warned.add(f"target:{name}")
+                log.warning("the %s notification target is not configured; its alerts wait", name)
+            self._hold([r["id"] for r in rows], self.clock() + _UNAVAILABLE_WAIT)
+            return 0
+        sent = 0
+        blocked: set[int] = set()
+        for row in rows:
+            incident = row["incident_id"]
+            if incident is not None and (incident in blocked or self._earlier_pending(row)):
+                blocked.add(incident)
+                continue
+            if await self._notify(notifier, row):
+                sent += 1
+            elif incident is not None:
+                blocked.add(incident)
+        return sent
+
+    def _earlier_pending(self, row: dict[str, Any]) -> bool:
+        found = self.store.execute(
+            "SELECT 1 FROM outbox WHERE incident_id = ? AND target = ? AND id < ?"
+            " AND sent_at IS NULL AND failed_at IS NULL",
+            (row["incident_id"], row["target"], row["id"]),
+        ).fetchone()
+        return found is not None
+
+    def _status_url(self, channel: Channel) -> str | None:
+        base = self.settings.public_url
+        if base is None:
+            return None
+        token = self.store.status_token(channel)
+        return None if token is None else f"{base}/status/{token}"
+
+    async def _notify(self, notifier: Notifier, row: dict[str, Any]) -> bool:
+        """Deliver one target row; True when the target accepted it."""
+        now = self.clock()
+        claimed = self.store.execute(
+            "UPDATE outbox SET claimed_until = ? WHERE id = ? AND sent_at IS NULL"
+            " AND failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < ?)",
+            (now + LEASE, row["id"], now),
+        ).rowcount
+        if claimed != 1:
+            return False
+        channel = Channel(row["platform"], row["workspace"], row["channel"])
+        try:
+            alert = alert_from_dict(json.loads(row["payload"]))
+        except (KeyError, TypeError, ValueError):
+            log.exception("outbox row %s is unreadable; dropped", row["id"])
+            self._settle([row["id"]], failed="unreadable payload")
+            return False
+        notice = Notice(row["key"], channel, alert, status_url=self._status_url(channel))
+        try:
+            async with asyncio.timeout(SEND_LIMIT):
+                ref = await notifier.send(notice)
+        except DeliveryError as exc:
+            self._retry(None, [row], exc)
+            return False
+        except TimeoutError:
+            self._retry(
+                None, [row], DeliveryError(f"{notifier.name}: no answer in {SEND_LIMIT:.0f} s")
+            )
+            return False
+        except Exception as exc:  # a target's bug must not lose the alert either
+            log.exception("the %s target failed to send %s", notifier.name, row["key"])
+            self._retry(None, [row], DeliveryError(f"{type(exc).__name__}"))
+            return False
+        self._unmarked[(row["id"],)] = (self.clock(), MessageRef(ref[:200]))
+        self._mark_delivered()
+        return True
 
     async def _channel(self, channel: Channel, rows: list[dict[str, Any]]) -> int:
         surface = self.surfaces.get(channel.platform)
@@ -152,7 +243,7 @@ class Sender:
         # takes all of them, so none is left to go alone later.
         fresh = self.store.rows(
             f"SELECT * FROM outbox WHERE {_PENDING_SQL} AND kind = 'down' AND group_id IS NULL"
-            " AND platform = ? AND workspace = ? AND channel = ? ORDER BY id",
+            f" AND {_CHAT} AND platform = ? AND workspace = ? AND channel = ? ORDER BY id",
             (channel.platform, channel.workspace, channel.channel),
         )
         if fresh:
@@ -173,8 +264,8 @@ class Sender:
 
     def _last_alert(self, channel: Channel) -> float:
         row = self.store.execute(
-            "SELECT MAX(sent_at) FROM outbox WHERE platform = ? AND workspace = ? AND channel = ?"
-            f" AND kind IN ({','.join('?' * len(_ALERTING))})",
+            f"SELECT MAX(sent_at) FROM outbox WHERE {_CHAT} AND platform = ? AND workspace = ?"
+            f" AND channel = ? AND kind IN ({','.join('?' * len(_ALERTING))})",
             (channel.platform, channel.workspace, channel.channel, *_ALERTING),
         ).fetchone()
         return float("-inf") if row[0] is None else float(row[0])
@@ -184,7 +275,7 @@ class Sender:
         before = ("down", "resolved") if row["kind"] == AlertKind.RECOVERED.value else ("down",)
         found = self.store.execute(
             f"SELECT 1 FROM outbox WHERE incident_id = ? AND kind IN ({','.join('?' * len(before))})"
-            " AND id < ? AND sent_at IS NULL AND failed_at IS NULL",
+            f" AND {_CHAT} AND id < ? AND sent_at IS NULL AND failed_at IS NULL",
             (row["incident_id"], *before, row["id"]),
         ).fetchone()
         return found is not None
@@ -196,7 +287,7 @@ class Sender:
             return None, None
         row = self.store.row(
             "SELECT message_id, thread_id, payload, group_id FROM outbox WHERE incident_id = ?"
-            " AND kind = 'down' AND sent_at IS NOT NULL AND message_id IS NOT NULL"
+            f" AND kind = 'down' AND {_CHAT} AND sent_at IS NOT NULL AND message_id IS NOT NULL"
             " ORDER BY id LIMIT 1",
             (incident_id,),
         )
@@ -242,7 +333,7 @@ class Sender:
         """The incident has its own RESOLVED row; a recovery queued by an older check502 has
         none, and carries the edit itself."""
         found = self.store.execute(
-            "SELECT 1 FROM outbox WHERE incident_id = ? AND kind = ?",
+            f"SELECT 1 FROM outbox WHERE incident_id = ? AND kind = ? AND {_CHAT}",
             (incident_id, AlertKind.RESOLVED.value),
         ).fetchone()
         return found is not None
@@ -298,15 +389,21 @@ class Sender:
             )
             del self._unmarked[ids]
 
-    def _retry(self, channel: Channel, rows: list[dict[str, Any]], exc: DeliveryError) -> None:
+    def _retry(
+        self, channel: Channel | None, rows: list[dict[str, Any]], exc: DeliveryError
+    ) -> None:
+        """Schedule ``rows`` again, or give up on them; ``channel`` None for a notification
+        target's row (the delivery counters count the chat surfaces' only)."""
         ids = [r["id"] for r in rows]
         attempts = max(r["attempts"] for r in rows) + 1
         if exc.permanent or attempts >= self.settings.delivery_attempts:
             log.error("giving up on outbox %s after %s attempts: %s", ids, attempts, exc)
             self._settle(ids, failed=str(exc))
-            self.stats.count_delivery(channel.platform, DeliveryResult.FAILED)
+            if channel is not None:
+                self.stats.count_delivery(channel.platform, DeliveryResult.FAILED)
             return
-        self.stats.count_delivery(channel.platform, DeliveryResult.RETRY)
+        if channel is not None:
+            self.stats.count_delivery(channel.platform, DeliveryResult.RETRY)
         wait = max(exc.retry_after or 0.0, backoff(attempts) if exc.retry_after is None else 0.0)
         log.warning("delivery of outbox %s failed (%s); retry in %.1f s", ids, exc, wait)
         self.store.execute(

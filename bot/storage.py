@@ -179,6 +179,14 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
     ALTER TABLE monitors ADD COLUMN maintenance_until REAL;
     ALTER TABLE incidents ADD COLUMN escalation TEXT;
     """,
+    # 5 -> 6: notification targets beyond the chat (webhook, PagerDuty, email). An outbox row with
+    # a ``target`` goes to that target instead of the chat; a monitor's ``targets`` names the
+    # ones it alerts (NULL: every configured target, '': none, the chat only).
+    """
+    ALTER TABLE outbox ADD COLUMN target TEXT;
+    ALTER TABLE monitors ADD COLUMN targets TEXT;
+    CREATE INDEX outbox_target ON outbox (target, incident_id);
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -492,8 +500,8 @@ class Store:
     ) -> Monitor:
         cursor = self.execute(
             "INSERT INTO monitors (platform, workspace, channel, url, origin, every, confirm,"
-            " expect, timeout, created_by, created_at, request, notify, escalate)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " expect, timeout, created_by, created_at, request, notify, escalate, targets)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 channel.platform,
                 channel.workspace,
@@ -509,6 +517,7 @@ class Store:
                 _request_json(watch.request.redacted(), watch.follow),
                 format_mentions(watch.notify) if watch.notify else None,
                 watch.escalate,
+                None if watch.targets is None else ",".join(watch.targets),
             ),
         )
         monitor = self.monitor(int(cursor.lastrowid or 0))
@@ -540,7 +549,8 @@ class Store:
         return [(int(a), int(b)) for a, b in self.execute("SELECT id, every FROM monitors")]
 
     def delete_monitor(self, monitor_id: int, now: float) -> None:
-        """Remove a monitor, its history, and any alert of it not yet delivered."""
+        """Remove a monitor, its history, and any alert of it not yet delivered but a
+        notification target's resolve."""
         with self.transaction():
             self.execute("DELETE FROM monitors WHERE id = ?", (monitor_id,))
             self.execute("DELETE FROM results WHERE monitor_id = ?", (monitor_id,))
@@ -548,7 +558,9 @@ class Store:
             self.execute("DELETE FROM incidents WHERE monitor_id = ?", (monitor_id,))
             self.execute(
                 "UPDATE outbox SET failed_at = ?, last_error = 'monitor removed'"
-                f" WHERE monitor_id = ? AND {_PENDING}",
+                f" WHERE monitor_id = ? AND {_PENDING}"
+                # A target's resolve of the removed monitor's incident still goes (bot.core).
+                " AND NOT (target IS NOT NULL AND kind = 'resolved')",
                 (now, monitor_id),
             )
 
@@ -880,14 +892,17 @@ class Store:
         key: str,
         now: float,
         payload: dict[str, Any],
+        target: str | None = None,
     ) -> bool:
         """Insert an alert unless one with the same key exists; True when inserted.
 
-        Call inside the transaction that made the state change the alert reports.
+        Call inside the transaction that made the state change the alert reports. With
+        ``target``, the row goes to that notification target (:mod:`bot.notify`), not the chat.
         """
         cursor = self.execute(
             "INSERT OR IGNORE INTO outbox (key, platform, workspace, channel, kind, payload,"
-            " monitor_id, incident_id, created_at, not_before) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " monitor_id, incident_id, created_at, not_before, target)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (
                 key,
                 channel.platform,
@@ -899,6 +914,7 @@ class Store:
                 alert.incident_id,
                 now,
                 now,
+                target,
             ),
         )
         return cursor.rowcount == 1
@@ -994,6 +1010,9 @@ def _monitor(row: dict[str, Any]) -> Monitor:
         notify=mentions_from_text(row["notify"]),
         escalate=row["escalate"],
         maintenance_until=_dt(row["maintenance_until"]),
+        targets=None
+        if row["targets"] is None
+        else tuple(t for t in row["targets"].split(",") if t),
     )
 
 

@@ -10,7 +10,7 @@ In the spirit of errbot's test backend. Tests and the console share it::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -21,6 +21,7 @@ from adapters.console.surface import ConsoleSurface, Posted
 from bot.commands import Check, CommandError
 from bot.core import Bot, Progress
 from bot.model import Channel, Context, ErrorReply, Reply
+from bot.notify import Notifier
 from bot.settings import Settings
 from checks import Resolver, Transport
 
@@ -36,10 +37,17 @@ class ConsoleHarness:
         resolver: Resolver | None = None,
         transport: Transport | None = None,
         environ: Mapping[str, str] | None = None,
+        notifiers: Sequence[Notifier] = (),
     ) -> None:
         self.settings = settings
         self.user = user
-        self.bot = Bot(settings, resolver=resolver, transport=transport, environ=environ)
+        self.bot = Bot(
+            settings,
+            resolver=resolver,
+            transport=transport,
+            environ=environ,
+            notifiers=notifiers,
+        )
         self.posted: list[Posted] = []
         self._queue: asyncio.Queue[Posted] = asyncio.Queue()
         self.surface = ConsoleSurface(self._show)

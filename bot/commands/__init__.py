@@ -20,7 +20,12 @@ description and example in ``help``; its execution in :meth:`bot.core.Bot.execut
 from bot.commands.durations import MAX_DURATION, format_duration, parse_duration
 from bot.commands.errors import CommandError
 from bot.commands.expect import Expect
-from bot.commands.grammar import format_command, parse_command
+from bot.commands.grammar import (
+    format_command,
+    parse_command,
+    watch_from_options,
+    watch_options,
+)
 from bot.commands.help import help_text
 from bot.commands.mentions import MAX_MENTIONS, Mention, MentionKind, platform_error
 from bot.commands.model import (
@@ -43,12 +48,14 @@ from bot.commands.model import (
     MIN_TIMEOUT,
     PREFIX,
     SUBCOMMANDS,
+    TARGET_NAMES,
     USAGE,
     Ack,
     Check,
     Command,
     Details,
     Explain,
+    Export,
     Help,
     History,
     ListMonitors,
@@ -83,6 +90,7 @@ __all__ = [
     "MIN_TIMEOUT",
     "PREFIX",
     "SUBCOMMANDS",
+    "TARGET_NAMES",
     "USAGE",
     "Ack",
     "Check",
@@ -91,6 +99,7 @@ __all__ = [
     "Details",
     "Expect",
     "Explain",
+    "Export",
     "Help",
     "History",
     "ListMonitors",
@@ -109,4 +118,6 @@ __all__ = [
     "parse_command",
     "parse_duration",
     "platform_error",
+    "watch_from_options",
+    "watch_options",
 ]

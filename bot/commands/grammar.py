@@ -7,9 +7,11 @@ is someone else's job. The grammar::
     /check502 watch <url> [every=30s..24h] [origin=<host[:port]>]    Watch
                           [confirm=1..10] [expect=<codes>] [timeout=1s..30s]
                           [notify=<mentions>] [escalate=1m..24h]
+                          [targets=webhook,pagerduty,email|none] [request options]
     /check502 notify <id> <mentions|off> [escalate=1m..24h|off]      Notify
     /check502 maintenance <id|all> <1m..30d|off>                     Maintenance
     /check502 list                                                   ListMonitors
+    /check502 export                                                 Export
     /check502 unwatch <id>                                           Unwatch
     /check502 mute <id> <1m..30d>                                    Mute
     /check502 unmute <id>                                            Unmute
@@ -41,6 +43,7 @@ Mute(monitor_id=12, seconds=3600)
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -73,12 +76,14 @@ from bot.commands.model import (
     MIN_TIMEOUT,
     PREFIX,
     SUBCOMMANDS,
+    TARGET_NAMES,
     USAGE,
     Ack,
     Check,
     Command,
     Details,
     Explain,
+    Export,
     Help,
     History,
     ListMonitors,
@@ -90,11 +95,18 @@ from bot.commands.model import (
     Unwatch,
     Watch,
 )
-from bot.commands.request import QUOTES, REQUEST_OPTIONS, format_request, parse_request
+from bot.commands.request import (
+    QUOTES,
+    REQUEST_OPTIONS,
+    format_request,
+    parse_request,
+    quote,
+    request_options,
+)
 from checks.errors import UsageError
 from checks.target import parse_origin, parse_url
 
-__all__ = ["format_command", "parse_command"]
+__all__ = ["format_command", "parse_command", "watch_from_options", "watch_options"]
 
 _OPTIONS: dict[str, tuple[str, ...]] = {
     "check": ("origin", "runs", *REQUEST_OPTIONS),
@@ -107,6 +119,7 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
         *REQUEST_OPTIONS,
         "notify",
         "escalate",
+        "targets",
     ),
     "notify": ("escalate",),
 }
@@ -120,6 +133,7 @@ _ALL_OPTIONS = (
     *REQUEST_OPTIONS,
     "notify",
     "escalate",
+    "targets",
 )
 _REPEATED = ("header",)
 """Options that may be given more than once (each adds one)."""
@@ -132,6 +146,24 @@ def _timeout(text: str) -> float:
     if not MIN_TIMEOUT <= value <= MAX_TIMEOUT:
         raise BadValue("timeout= must be from 1s to 30s.")
     return value
+
+
+def _targets(text: str) -> tuple[str, ...]:
+    """``targets=pagerduty,email`` (any order, case-insensitive) or ``targets=none``."""
+    names = {name.strip().lower() for name in text.split(",") if name.strip()}
+    if names == {"none"}:
+        return ()
+    for name in sorted(names):
+        if name not in TARGET_NAMES:
+            hint = suggest(name, TARGET_NAMES)
+            also = f" (did you mean {hint}?)" if hint else ""
+            raise BadValue(
+                f"{shown(name)} is not a notification target{also}; targets= takes"
+                f" {', '.join(TARGET_NAMES)} or none."
+            )
+    if not names:
+        raise BadValue(f"targets= takes {', '.join(TARGET_NAMES)} or none.")
+    return tuple(name for name in TARGET_NAMES if name in names)
 
 
 # --- parsing --------------------------------------------------------------------------------
@@ -304,6 +336,7 @@ def _parse_watch(args: _Args) -> Watch:
         request, follow = parse_request(options, args.headers)
         notify = parse_mentions(options["notify"]) if "notify" in options else ()
         escalate = _escalate(options["escalate"]) if "escalate" in options else None
+        targets = _targets(options["targets"]) if "targets" in options else None
     except BadValue as bad:
         raise _fail(command, bad.sentence) from None
     confirm = options.get("confirm")
@@ -323,7 +356,47 @@ def _parse_watch(args: _Args) -> Watch:
         follow=follow,
         notify=notify,
         escalate=escalate,
+        targets=targets,
     )
+
+
+def watch_from_options(
+    url: str, options: Mapping[str, str], headers: tuple[str, ...] = ()
+) -> Watch:
+    """The :class:`Watch` that ``watch <url> key=value…`` makes in chat, from values already
+    split (the monitors file's parser: the file and chat accept exactly the same values).
+    Raises :class:`CommandError` with chat's sentence."""
+    allowed = _OPTIONS["watch"]
+    for key, value in options.items():
+        if key not in allowed or key in _REPEATED:
+            raise _fail("watch", _unknown_option("watch", key, allowed))
+        if not value:
+            raise _fail("watch", f"{key}= needs a value.")
+    return _parse_watch(_Args((url,), dict(options), headers))
+
+
+def watch_options(cmd: Watch) -> list[tuple[str, str]]:
+    """``cmd``'s options as chat writes them, unquoted, defaults left out (``header`` once per
+    header): :func:`watch_from_options` reads them back."""
+    pairs: list[tuple[str, str]] = []
+    if cmd.every != DEFAULT_EVERY:
+        pairs.append(("every", exact_duration(cmd.every)))
+    if cmd.origin is not None:
+        pairs.append(("origin", cmd.origin))
+    if cmd.confirm != DEFAULT_CONFIRM:
+        pairs.append(("confirm", str(cmd.confirm)))
+    if cmd.expect != Expect.default():
+        pairs.append(("expect", str(cmd.expect)))
+    if cmd.timeout != DEFAULT_TIMEOUT:
+        pairs.append(("timeout", format_timeout(cmd.timeout)))
+    pairs += request_options(cmd.request, cmd.follow)
+    if cmd.notify:
+        pairs.append(("notify", format_mentions(cmd.notify)))
+    if cmd.escalate is not None:
+        pairs.append(("escalate", exact_duration(cmd.escalate)))
+    if cmd.targets is not None:
+        pairs.append(("targets", ",".join(cmd.targets) or "none"))
+    return pairs
 
 
 def _escalate(text: str) -> int | None:
@@ -456,6 +529,9 @@ def parse_command(text: str) -> Command:
         if word == "list":
             _no_extra(word, args.positional)
             return ListMonitors()
+        if word == "export":
+            _no_extra(word, args.positional)
+            return Export()
         if word == "mute":
             return _parse_mute(args)
         if word == "help":
@@ -501,21 +577,7 @@ def format_command(cmd: Command) -> str:
             words += format_request(cmd.request, cmd.follow)
         case Watch():
             words = ["watch", cmd.url]
-            if cmd.every != DEFAULT_EVERY:
-                words.append(f"every={exact_duration(cmd.every)}")
-            if cmd.origin is not None:
-                words.append(f"origin={cmd.origin}")
-            if cmd.confirm != DEFAULT_CONFIRM:
-                words.append(f"confirm={cmd.confirm}")
-            if cmd.expect != Expect.default():
-                words.append(f"expect={cmd.expect}")
-            if cmd.timeout != DEFAULT_TIMEOUT:
-                words.append(f"timeout={format_timeout(cmd.timeout)}")
-            words += format_request(cmd.request, cmd.follow)
-            if cmd.notify:
-                words.append(f"notify={format_mentions(cmd.notify)}")
-            if cmd.escalate is not None:
-                words.append(f"escalate={exact_duration(cmd.escalate)}")
+            words += [f"{key}={quote(value)}" for key, value in watch_options(cmd)]
         case Notify(monitor_id=monitor_id, mentions=mentions, escalate=escalate):
             words = ["notify", str(monitor_id), format_mentions(mentions)]
             if escalate is not None:
@@ -528,6 +590,8 @@ def format_command(cmd: Command) -> str:
             ]
         case ListMonitors():
             words = ["list"]
+        case Export():
+            words = ["export"]
         case Mute(monitor_id=monitor_id, seconds=seconds):
             words = ["mute", str(monitor_id), exact_duration(seconds)]
         case Unwatch() | Unmute() | Ack() | History() | Details():

@@ -21,13 +21,19 @@ _DESCRIPTIONS: dict[str, str] = {
         "slow= opens a SLOW incident when checks are up but over that latency (e.g. 800ms). "
         "notify= names who the DOWN alert pings (up to 10, as the chat suggests them while "
         "you type, e.g. @alice,@oncall); escalate= pings them again, and pages, when the "
-        "incident is not acknowledged that long after its alert (1m to 24h)."
+        "incident is not acknowledged that long after its alert (1m to 24h). targets= "
+        "names the notification targets it alerts besides this chat (webhook, pagerduty, "
+        "email; default: every one the bot has), none for this chat only."
     ),
     "notify": (
         "Change who a monitor's DOWN alert pings, and its escalate= time; off pings no one "
         "and stops escalating. Follow-ups, reminders and the recovery never ping."
     ),
     "list": "List the monitors of this conversation with their ids and state.",
+    "export": (
+        "Print this conversation's monitors as a monitors file (TOML): put it in the file "
+        "CHECK502_MONITORS_FILE names to keep them in git; the file then owns them."
+    ),
     "unwatch": "Stop a monitor and delete it.",
     "mute": (
         "Silence a monitor's alerts for a while (1m to 30d). Checks keep running and "
@@ -65,6 +71,7 @@ _EXAMPLES: dict[str, str] = {
         ' auth=bearer:API_TOKEN keyword="ok" slow=800ms'
     ),
     "list": f"{PREFIX} list",
+    "export": f"{PREFIX} export",
     "unwatch": f"{PREFIX} unwatch 12",
     "mute": f"{PREFIX} mute 12 2h",
     "unmute": f"{PREFIX} unmute 12",

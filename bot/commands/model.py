@@ -21,12 +21,14 @@ __all__ = [
     "MIN_EVERY",
     "PREFIX",
     "SUBCOMMANDS",
+    "TARGET_NAMES",
     "USAGE",
     "Ack",
     "Check",
     "Command",
     "Details",
     "Explain",
+    "Export",
     "Help",
     "History",
     "ListMonitors",
@@ -60,14 +62,18 @@ MAX_EXPLAIN = 4000
 
 PREFIX = "/check502"
 
+TARGET_NAMES = ("webhook", "pagerduty", "email")
+"""The notification targets beyond the chat a monitor can name (``targets=``), in this order."""
+
 USAGE: dict[str, str] = {
     "check": f"{PREFIX} <url> [origin=<host[:port]>] [runs=1] [request options]",
     "watch": (
         f"{PREFIX} watch <url> [every=30s] [origin=<host[:port]>] [confirm=2]"
         " [expect=200-399] [timeout=4s] [slow=800ms] [notify=@alice,@oncall] [escalate=15m]"
-        " [request options]"
+        " [targets=pagerduty,email|none] [request options]"
     ),
     "list": f"{PREFIX} list",
+    "export": f"{PREFIX} export",
     "unwatch": f"{PREFIX} unwatch <id>",
     "notify": f"{PREFIX} notify <id> <@alice,@oncall|off> [escalate=15m|off]",
     "mute": f"{PREFIX} mute <id> <duration>",
@@ -121,6 +127,9 @@ class Watch:
     """Pinged by the DOWN alert and its escalation."""
     escalate: int | None = None
     """Seconds an incident may stay unacknowledged after its DOWN alert before it escalates."""
+    targets: tuple[str, ...] | None = None
+    """Notification targets besides the chat (names of :data:`TARGET_NAMES`, in that order):
+    None every configured one, () none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +153,11 @@ class Maintenance:
 @dataclass(frozen=True, slots=True)
 class ListMonitors:
     """List the monitors of this conversation."""
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """The conversation's monitors as a monitors file (TOML) that loads back into the same."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +228,7 @@ Command: TypeAlias = (
     Check
     | Watch
     | ListMonitors
+    | Export
     | Unwatch
     | Notify
     | Maintenance

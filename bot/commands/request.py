@@ -31,6 +31,8 @@ __all__ = [
     "format_request",
     "looks_secret",
     "parse_request",
+    "quote",
+    "request_options",
 ]
 
 REQUEST_OPTIONS = (
@@ -126,23 +128,29 @@ def _slow_text(ms: int) -> str:
 
 def format_request(spec: RequestSpec, follow: bool) -> list[str]:
     """The options' canonical words, defaults left out; :func:`parse_request` reads them back."""
-    words: list[str] = []
+    return [f"{key}={quote(value)}" for key, value in request_options(spec, follow)]
+
+
+def request_options(spec: RequestSpec, follow: bool) -> list[tuple[str, str]]:
+    """The options' canonical ``(key, value)`` pairs, unquoted, defaults left out (``header``
+    once per header)."""
+    pairs: list[tuple[str, str]] = []
     if spec.method != PLAIN.method:
-        words.append(f"method={spec.method}")
-    words += [f"header={quote(f'{name}: {value}')}" for name, value in spec.headers]
+        pairs.append(("method", spec.method))
+    pairs += [("header", f"{name}: {value}") for name, value in spec.headers]
     if spec.body:
-        words.append(f"body={quote(spec.body)}")
+        pairs.append(("body", spec.body))
     if spec.auth is not None:
-        words.append(f"auth={spec.auth.scheme}:{':'.join(spec.auth.names)}")
+        pairs.append(("auth", f"{spec.auth.scheme}:{':'.join(spec.auth.names)}"))
     if spec.keyword is not None:
-        words.append(f"keyword={quote(spec.keyword)}")
+        pairs.append(("keyword", spec.keyword))
     if spec.not_keyword is not None:
-        words.append(f"not_keyword={quote(spec.not_keyword)}")
+        pairs.append(("not_keyword", spec.not_keyword))
     if spec.slow_ms is not None:
-        words.append(f"slow={_slow_text(spec.slow_ms)}")
+        pairs.append(("slow", _slow_text(spec.slow_ms)))
     if not follow:
-        words.append("follow=off")
-    return words
+        pairs.append(("follow", "off"))
+    return pairs
 
 
 QUOTES = (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"))

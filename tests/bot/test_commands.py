@@ -22,6 +22,7 @@ from bot.commands import (
     DEFAULT_TIMEOUT,
     MAX_EVERY,
     MIN_EVERY,
+    TARGET_NAMES,
     USAGE,
     Ack,
     Check,
@@ -30,6 +31,7 @@ from bot.commands import (
     Details,
     Expect,
     Explain,
+    Export,
     Help,
     History,
     ListMonitors,
@@ -80,6 +82,7 @@ def test_constants() -> None:
         "check",
         "watch",
         "list",
+        "export",
         "unwatch",
         "notify",
         "mute",
@@ -141,6 +144,13 @@ def test_watch_defaults() -> None:
         ("/check502 help watch", Help("watch")),
         ("HELP Check", Help("check")),
         ("help explain", Help("explain")),
+        # watch targets=: canonical order, none, case-insensitive
+        (
+            "watch x.test targets=email,PagerDuty",
+            Watch("https://x.test/", targets=("pagerduty", "email")),
+        ),
+        ("watch x.test targets=none", Watch("https://x.test/", targets=())),
+        ("watch x.test targets=webhook", Watch("https://x.test/", targets=("webhook",))),
         # status: say, on, off
         ("status", Status()),
         ("/check502 STATUS On", Status("on")),
@@ -265,6 +275,13 @@ def test_input_of_4096_characters_is_read() -> None:
         ("/check502 /check502", "check", ["did you mean check?"]),
         ("-- x.test", "check", ['"--" is neither a command nor a URL']),
         ("\x00", "check", ['"?" is neither a command nor a URL']),
+        # targets=
+        (
+            "watch x.test targets=pagerdty",
+            "watch",
+            ['"pagerdty" is not a notification target', "did you mean pagerduty?"],
+        ),
+        ("watch x.test targets=,", "watch", ["targets= takes webhook, pagerduty, email or none"]),
         # options
         ("watch x.test evry=1m", "watch", ['Unknown option "evry"', "did you mean every=?"]),
         (
@@ -667,6 +684,12 @@ def _watches(draw: st.DrawFn) -> Watch:
         follow=follow,
         notify=draw(_MENTIONS),
         escalate=draw(st.none() | st.integers(60, 86400)),
+        targets=draw(
+            st.none()
+            | st.sets(st.sampled_from(TARGET_NAMES)).map(
+                lambda names: tuple(n for n in TARGET_NAMES if n in names)
+            )
+        ),
     )
 
 
@@ -711,6 +734,7 @@ _KINDS: dict[type, st.SearchStrategy[Command]] = {
     Check: _checks(),
     Watch: _watches(),
     ListMonitors: st.just(ListMonitors()),
+    Export: st.just(Export()),
     Unwatch: st.builds(Unwatch, _IDS),
     Unmute: st.builds(Unmute, _IDS),
     Ack: st.builds(Ack, _IDS),
@@ -833,6 +857,7 @@ def test_help_text_topic(topic: str) -> None:
         "check": Check,
         "watch": Watch,
         "list": ListMonitors,
+        "export": Export,
         "unwatch": Unwatch,
         "notify": Notify,
         "maintenance": Maintenance,
