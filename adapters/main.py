@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from adapters.notify import NotifyConfig, build_notifiers
@@ -25,6 +26,8 @@ from adapters.telegram.logs import redacted_logs
 from adapters.web.config import WebConfig
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
+from bot.monitorsfile import MonitorsFile, MonitorsFileError
+from bot.monitorsfile import load as load_monitors_file
 from bot.settings import Settings
 from bot.storage import InstanceLock
 
@@ -32,24 +35,59 @@ log = logging.getLogger("check502")
 
 
 async def _run(
-    settings: Settings, surfaces: list[Configured[Any]], web: WebConfig, notify: NotifyConfig
+    settings: Settings,
+    surfaces: list[Configured[Any]],
+    web: WebConfig,
+    notify: NotifyConfig,
+    monitors: MonitorsFile | None = None,
 ) -> None:
     lock = InstanceLock.acquire(settings.db_path)  # held until this process ends
     try:
         # httpx logs each request's URL at INFO: a webhook URL may carry a token.
         with redacted_logs(*notify.secrets):
-            await _serve(settings, surfaces, web, notify)
+            await _serve(settings, surfaces, web, notify, monitors)
     finally:
         lock.release()
 
 
+def _load_monitors(settings: Settings, notify: NotifyConfig) -> MonitorsFile | None:
+    """The monitors file, validated (raises :class:`MonitorsFileError`); None without one."""
+    if settings.monitors_file is None:
+        return None
+    return load_monitors_file(
+        Path(settings.monitors_file), targets=notify.names, min_interval=settings.min_interval
+    )
+
+
+def _reload(bot: Bot, settings: Settings, notify: NotifyConfig) -> None:
+    """SIGHUP: the monitors file again. An invalid file keeps the running monitors."""
+    try:
+        monitors = _load_monitors(settings, notify)
+        if monitors is not None:
+            bot.load_monitors(monitors)
+    except MonitorsFileError as exc:
+        log.error("%s; the running monitors are kept", exc)
+    except StorageError as exc:
+        log.error("reloading %s failed: %s", settings.monitors_file, exc.line())
+
+
 async def _serve(
-    settings: Settings, surfaces: list[Configured[Any]], web: WebConfig, notify: NotifyConfig
+    settings: Settings,
+    surfaces: list[Configured[Any]],
+    web: WebConfig,
+    notify: NotifyConfig,
+    monitors: MonitorsFile | None = None,
 ) -> None:
     try:
         bot = Bot(settings, notifiers=build_notifiers(notify))
     except OSError as exc:  # the database's own failures are StorageErrors already
         raise SettingsError(f"cannot start: {exc}") from None
+    if monitors is not None:
+        try:
+            bot.load_monitors(monitors)  # before any surface starts the core
+        except BaseException:
+            bot.close()
+            raise
     server = None
     if web.enabled:  # first, so that /healthz answers (and $PORT is bound) while surfaces connect
         from adapters.web.server import WebServer  # noqa: PLC0415 - aiohttp only with the server
@@ -66,6 +104,9 @@ async def _serve(
     if task is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    if settings.monitors_file is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, _reload, bot, settings, notify)
     try:
         await asyncio.gather(*(surface.run(bot, server) for surface in surfaces))
     except asyncio.CancelledError:
@@ -91,7 +132,8 @@ def main() -> int:
         needed_by = [surface.name for surface in surfaces if surface.needs_http]
         web = WebConfig.from_env(os.environ, needed_by=needed_by)
         notify = NotifyConfig.from_env(os.environ, ca_bundle=settings.ca_bundle)
-        asyncio.run(_run(settings, surfaces, web, notify))
+        monitors = _load_monitors(settings, notify)
+        asyncio.run(_run(settings, surfaces, web, notify, monitors))
     except SettingsError as exc:
         for line in str(exc).splitlines():  # one line per bad variable
             sys.stderr.write(f"check502-bot: {line}\n")

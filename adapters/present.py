@@ -463,3 +463,38 @@ def status_sentences(reply: StatusReply) -> list[str]:
         " passwords), uptime and incidents. /check502 status off revokes it at once; on again"
         " gives a new URL.",
     ]
+
+
+def export_pieces(text: str, limit: int) -> list[str]:
+    """An export's text (already escaped for its platform) in pieces of at most ``limit``
+    characters, cut before a table (``[[…]]``) where one fits, between lines otherwise; a line
+    longer than ``limit`` alone is cut."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for whole in text.rstrip("\n").split("\n"):
+        line = whole[:limit]
+        if current and size + len(line) + 1 > limit:
+            cut_at = max(
+                (i for i, kept in enumerate(current) if kept.startswith("[[") and i > 0),
+                default=len(current),
+            )
+            pieces.append("\n".join(current[:cut_at]).rstrip("\n"))
+            current = current[cut_at:]
+            size = sum(len(kept) + 1 for kept in current)
+            if current and size + len(line) + 1 > limit:
+                pieces.append("\n".join(current).rstrip("\n"))
+                current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        pieces.append("\n".join(current).rstrip("\n"))
+    return [p for p in pieces if p.strip()]
+
+
+def export_note(shown: int, total: int) -> str:
+    """What a truncated export says under what it shows."""
+    return (
+        f"Cut at {shown} of {total} pieces to fit this chat's limits: the console"
+        " (`check502-bot` with CHECK502_CONSOLE) prints the whole file."
+    )

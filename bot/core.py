@@ -33,6 +33,7 @@ from bot.commands import (
     Command,
     Details,
     Explain,
+    Export,
     Help,
     History,
     ListMonitors,
@@ -54,10 +55,12 @@ from bot.health import Health
 from bot.model import (
     Alert,
     AlertKind,
+    Channel,
     Context,
     DiagnosisReply,
     ErrorReply,
     ExplainReply,
+    ExportReply,
     HistoryReply,
     ListReply,
     Monitor,
@@ -67,6 +70,7 @@ from bot.model import (
     WatchReply,
 )
 from bot.monitoring import Monitoring, classify
+from bot.monitorsfile import MonitorsFile, Window, export
 from bot.notify import Notifier, fan_out
 from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
@@ -183,6 +187,8 @@ class Bot:
         """Scheduled checks whose result could not be recorded (``count``): the monitor's state
         stays as it was, and the next check that can be recorded goes on from there."""
         self._command_faults = FaultLog(log, "commands refused")
+        self._windows: dict[tuple[Channel, str], tuple[Window, ...]] = {}
+        """The monitors file's scheduled windows, by the file monitor's channel and URL."""
 
     def attach(self, surface: Surface) -> None:
         """Deliver alerts of ``surface.name`` channels through this surface."""
@@ -259,6 +265,7 @@ class Bot:
         DOWN goes with that check's diagnosis). Both are read from the database, so a restart
         finds what fell due while the bot was stopped."""
         try:
+            self.file_windows()
             queued = self.monitoring.escalate_due()
             recheck = self.monitoring.windows_ended()
         except StorageError as exc:
@@ -303,15 +310,11 @@ class Bot:
                 return await self._watch(context, command)
             case ListMonitors():
                 return ListReply(self.store.monitors_in(context.channel))
+            case Export():
+                return self._export(context)
             case Unwatch(monitor_id=mid):
-                monitor = self._find(context, mid)
-                now = self.clock()
-                with self.store.transaction():
-                    ended = self._end_for_targets(monitor, now)
-                    self.store.delete_monitor(monitor.id, now)
-                if ended:
-                    self.sender.wake()
-                self.schedule.remove(monitor.id)
+                monitor = self._editable(context, mid, "unwatch it")
+                self._remove(monitor)
                 return TextReply(f"Stopped watching #{monitor.id} {monitor.url}.", monitor.id)
             case Mute(monitor_id=mid, seconds=seconds):
                 monitor = self._find(context, mid)
@@ -328,7 +331,8 @@ class Bot:
                     self.sender.wake()  # a held recovery, or a mended alert, goes now
                 return TextReply(f"Unmuted #{monitor.id}: alerts are on again.", monitor.id)
             case Notify(monitor_id=mid, mentions=mentions, escalate=escalate):
-                return self._notify(context, self._find(context, mid), mentions, escalate)
+                monitor = self._editable(context, mid, "change who it notifies")
+                return self._notify(context, monitor, mentions, escalate)
             case Maintenance(monitor_id=mid, seconds=seconds):
                 return self._maintenance(context, mid, seconds)
             case Ack(monitor_id=mid):
@@ -433,6 +437,125 @@ class Bot:
             details=True,
             maintenance_until=_current(monitor.maintenance_until, self.clock()),
         )
+
+    def _editable(self, context: Context, monitor_id: int, to: str) -> Monitor:
+        """The channel's monitor, unless a monitors file owns it: then the file is the one
+        place to change it (chat would be undone by the next reload)."""
+        monitor = self._find(context, monitor_id)
+        if monitor.source is not None:
+            raise Conflict(
+                f"#{monitor.id} comes from {monitor.source}: edit that file to {to}, then"
+                " reload the bot (SIGHUP)."
+            )
+        return monitor
+
+    def _remove(self, monitor: Monitor) -> None:
+        now = self.clock()
+        with self.store.transaction():
+            ended = self._end_for_targets(monitor, now)
+            self.store.delete_monitor(monitor.id, now)
+        if ended:
+            self.sender.wake()
+        self.schedule.remove(monitor.id)
+
+    def _export(self, context: Context) -> ExportReply:
+        monitors = self.store.monitors_in(context.channel)
+        if not monitors:
+            raise NotFound("This channel watches nothing yet; see `help watch`.")
+        sources = sorted({m.source for m in monitors if m.source is not None})
+        text = export(
+            context.channel,
+            (m.as_watch() for m in monitors),
+            source=", ".join(sources) if sources else None,
+        )
+        return ExportReply(text, len(monitors))
+
+    # --------------------------------------------------------------------------- monitors file
+
+    def load_monitors(self, file: MonitorsFile) -> tuple[int, int, int]:
+        """Make the monitors the file owns what the file says, in one transaction: create the
+        new ones, update the changed ones in place (id, state, history and incidents kept),
+        remove the ones gone from it; monitors made in chat are never touched. The file's
+        scheduled windows apply from the next sweep. Returns ``(added, updated, removed)``;
+        loading the same file again writes nothing."""
+        now = self.clock()
+        owned = {(m.channel, m.url): m for m in self.store.file_monitors()}
+        added: list[Monitor] = []
+        updated: list[Monitor] = []
+        removed: list[Monitor] = []
+        with self.store.transaction():
+            for entry in file.monitors:
+                old = owned.pop((entry.channel, entry.watch.url), None)
+                if old is None:
+                    clash = [
+                        m
+                        for m in self.store.monitors_in(entry.channel)
+                        if m.source is None
+                        and m.url == entry.watch.url
+                        and m.origin == entry.watch.origin
+                    ]
+                    if clash:
+                        log.warning(
+                            "%s: %s is already watched in chat as #%s; the file's entry is"
+                            " skipped until that one is unwatched",
+                            file.name,
+                            entry.watch.url,
+                            clash[0].id,
+                        )
+                        continue
+                    added.append(
+                        self.store.add_file_monitor(
+                            entry.channel, entry.watch, source=file.name, now=now
+                        )
+                    )
+                elif _differs(old, entry.watch) or old.source != file.name:
+                    self.store.update_monitor(old.id, entry.watch, source=file.name)
+                    updated.append(old)
+            for gone in owned.values():
+                if self._end_for_targets(gone, now):
+                    self.sender.wake()
+                self.store.delete_monitor(gone.id, now)
+                removed.append(gone)
+        self._windows = {
+            (entry.channel, entry.watch.url): file.windows_of(entry.channel, entry.watch.url)
+            for entry in file.monitors
+        }
+        if self._started:
+            for monitor in removed:
+                self.schedule.remove(monitor.id)
+            for monitor in [*added, *updated]:
+                fresh = self.store.monitor(monitor.id)
+                if fresh is not None and (monitor in added or fresh.every != monitor.every):
+                    self.schedule.add(fresh.id, fresh.every)
+        if added or updated or removed:
+            log.warning(
+                "%s: %s monitors added, %s updated, %s removed",
+                file.name,
+                len(added),
+                len(updated),
+                len(removed),
+            )
+        return len(added), len(updated), len(removed)
+
+    def file_windows(self) -> int:
+        """Open the file's scheduled maintenance windows that have begun (a monitor already in
+        a window that ends later is left alone); how many monitors entered one."""
+        if not self._windows:
+            return 0
+        now = self.clock()
+        by_end: dict[float, list[int]] = {}
+        for monitor in self.store.file_monitors():
+            windows = self._windows.get((monitor.channel, monitor.url), ())
+            ends = [end for w in windows if (end := w.end_at(now)) is not None]
+            if not ends:
+                continue
+            end = max(ends)
+            current = monitor.maintenance_until
+            if current is None or current.timestamp() < end:
+                by_end.setdefault(end, []).append(monitor.id)
+        for end, ids in by_end.items():
+            self.monitoring.set_maintenance(ids, end)
+        return sum(len(ids) for ids in by_end.values())
 
     def _find(self, context: Context, monitor_id: int) -> Monitor:
         monitor = self.store.monitor(monitor_id, context.channel)
@@ -713,6 +836,12 @@ class Bot:
 
 def _current(until: datetime | None, now: float) -> datetime | None:
     return until if until is not None and until.timestamp() > now else None
+
+
+def _differs(monitor: Monitor, watch: Watch) -> bool:
+    """The file's entry asks for something the monitor does not do (credentials compared by
+    their variables' names: the database never holds a value)."""
+    return monitor.as_watch() != replace(watch, request=watch.request.redacted())
 
 
 def _check_mentions(context: Context, mentions: tuple[Mention, ...]) -> None:

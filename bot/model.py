@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.commands import Expect, Mention
+from bot.commands import Expect, Mention, Watch
 from checks import Cause, Diagnosis, Explanation, RequestSpec
 from checks.request import PLAIN
 
@@ -65,6 +65,24 @@ class Monitor:
     targets: tuple[str, ...] | None = None
     """The notification targets it alerts besides the chat: None every configured one, ()
     none (``targets=none``)."""
+    source: str | None = None
+    """The monitors file that owns it (``check502.toml``), None when made in chat."""
+
+    def as_watch(self) -> Watch:
+        """The ``watch`` command (or file entry) that makes this monitor as it is."""
+        return Watch(
+            url=self.url,
+            every=self.every,
+            origin=self.origin,
+            confirm=self.confirm,
+            expect=self.expect,
+            timeout=self.timeout,
+            request=self.request,
+            follow=self.follow,
+            notify=self.notify,
+            escalate=self.escalate,
+            targets=self.targets,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +136,14 @@ class WatchReply:
 @dataclass(frozen=True, slots=True)
 class ListReply:
     monitors: tuple[Monitor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportReply:
+    """``/check502 export``: the channel's monitors as a monitors file (TOML)."""
+
+    text: str
+    monitors: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +234,7 @@ Reply = (
     DiagnosisReply
     | WatchReply
     | ListReply
+    | ExportReply
     | HistoryReply
     | ExplainReply
     | StatusReply

@@ -120,6 +120,9 @@ class Settings:
     public_url: str | None = None
     """Where the bot's web server is reached from outside (``CHECK502_PUBLIC_URL``), without a
     trailing slash: ``/check502 status`` gives ``<public_url>/status/<token>`` as a link."""
+    monitors_file: str | None = None
+    """The monitors file (``CHECK502_MONITORS_FILE``, TOML): loaded at start and on SIGHUP;
+    the monitors it declares are owned by it (docs/monitors-file.md)."""
     auth_vars: tuple[str, ...] = ()
     """The environment variables ``auth=`` may name (``CHECK502_AUTH_VARS``, comma-separated):
     only these are ever read and sent, so a chat user cannot send the bot's own tokens to a
@@ -150,6 +153,8 @@ class Settings:
             values["resolver"] = v.strip()
         if (v := get("CHECK502_CA_BUNDLE")) is not None:
             values["ca_bundle"] = v
+        if (v := get("CHECK502_MONITORS_FILE")) is not None:
+            values["monitors_file"] = v.strip()
         ints = {
             "CHECK502_RETENTION_DAYS": ("retention_days", 1),
             "CHECK502_MAX_CONCURRENT_CHECKS": ("max_concurrent_checks", 1),

@@ -35,6 +35,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,11 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
     ALTER TABLE outbox ADD COLUMN target TEXT;
     ALTER TABLE monitors ADD COLUMN targets TEXT;
     CREATE INDEX outbox_target ON outbox (target, incident_id);
+    """,
+    # +1: monitors a monitors file owns (``source``: the file's name; NULL: made in chat). A
+    # reload updates them in place, or removes them when they leave the file.
+    """
+    ALTER TABLE monitors ADD COLUMN source TEXT;
     """,
 )
 
@@ -563,6 +569,41 @@ class Store:
                 " AND NOT (target IS NOT NULL AND kind = 'resolved')",
                 (now, monitor_id),
             )
+
+    def file_monitors(self) -> tuple[Monitor, ...]:
+        """Every monitor a monitors file owns (``source`` set), by id."""
+        rows = self.rows("SELECT * FROM monitors WHERE source IS NOT NULL ORDER BY id")
+        return tuple(_monitor(r) for r in rows)
+
+    def add_file_monitor(
+        self, channel: Channel, watch: Watch, *, source: str, now: float
+    ) -> Monitor:
+        """A monitor the monitors file ``source`` owns (created by it)."""
+        monitor = self.add_monitor(channel, watch, created_by=source, now=now)
+        self.execute("UPDATE monitors SET source = ? WHERE id = ?", (source, monitor.id))
+        return replace(monitor, source=source)
+
+    def update_monitor(self, monitor_id: int, watch: Watch, *, source: str) -> None:
+        """Change a monitor's options in place (its id, state, history and incidents stay)."""
+        self.execute(
+            "UPDATE monitors SET url = ?, origin = ?, every = ?, confirm = ?, expect = ?,"
+            " timeout = ?, request = ?, notify = ?, escalate = ?, targets = ?, source = ?"
+            " WHERE id = ?",
+            (
+                watch.url,
+                watch.origin,
+                watch.every,
+                watch.confirm,
+                str(watch.expect),
+                watch.timeout,
+                _request_json(watch.request.redacted(), watch.follow),
+                format_mentions(watch.notify) if watch.notify else None,
+                watch.escalate,
+                None if watch.targets is None else ",".join(watch.targets),
+                source,
+                monitor_id,
+            ),
+        )
 
     def set_muted(self, monitor_id: int, until: float | None) -> None:
         self.execute("UPDATE monitors SET muted_until = ? WHERE id = ?", (until, monitor_id))
@@ -1013,6 +1054,7 @@ def _monitor(row: dict[str, Any]) -> Monitor:
         targets=None
         if row["targets"] is None
         else tuple(t for t in row["targets"].split(",") if t),
+        source=row["source"],
     )
 
 

@@ -25,6 +25,7 @@ from bot.model import (
     DiagnosisReply,
     ErrorReply,
     ExplainReply,
+    ExportReply,
     HistoryReply,
     ListReply,
     Monitor,
@@ -80,6 +81,8 @@ def render_monitor_line(m: Monitor, style: Style) -> str:
         extra.append(asked)
     if (people := people_note(m)) is not None:
         extra.append(people)
+    if m.source is not None:
+        extra.append(f"from {m.source}")
     tail = f"  {style.dim(' · '.join(extra))}" if extra else ""
     return f"#{m.id:<4} {_state(m, style, 6)} every {format_duration(m.every):<6} {m.url}{tail}"
 
@@ -109,6 +112,8 @@ def render_reply(reply: Reply, style: Style) -> str:
             return _history(reply, style)
         case ExplainReply(explanation=e):
             return render_explanation(e, style)
+        case ExportReply(text=text):  # the whole file, as is: it is meant to be copied
+            return text
         case StatusReply():
             return render_reply(TextReply("\n".join(status_sentences(reply))), style)
         case TextReply(text=text):  # help and the like: prose wraps, command lines do not

@@ -26,6 +26,8 @@ from adapters.present import (
     cut,
     down_word,
     escalation_text,
+    export_note,
+    export_pieces,
     fit,
     gateway_headers,
     grouped_title,
@@ -54,6 +56,7 @@ from bot.model import (
     DiagnosisReply,
     ErrorReply,
     ExplainReply,
+    ExportReply,
     HistoryReply,
     ListReply,
     Monitor,
@@ -259,6 +262,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(md(asked))
     if (people := people_note(m)) is not None:
         extra.append(people)  # mentions as typed: the reply allows none, so they only show
+    if m.source is not None:
+        extra.append(f"from {md(m.source)}")
     return f"**#{m.id}** {state_label(m)} {md(m.url)} · " + " · ".join(extra)
 
 
@@ -323,6 +328,12 @@ def reply_message(reply: Reply) -> Message:
             return Message(embed=bounded(embed))
         case StatusReply():
             return reply_message(TextReply("\n".join(status_sentences(reply))))
+        case ExportReply(text=text, monitors=n):
+            pieces = export_pieces(text.replace("```", "`\u200b``"), DESCRIPTION_LIMIT - 20)
+            embed = _text_embed(f"{n} monitors as a monitors file", f"```toml\n{pieces[0]}\n```")
+            if len(pieces) > 1:
+                embed.set_footer(text=cut(export_note(1, len(pieces)), 2048))
+            return Message(embed=embed)
         case TextReply(text=text):
             return Message(embed=_text_embed("check502", text))
         case ErrorReply(text=text):

@@ -29,6 +29,8 @@ from adapters.present import (
     cut,
     down_word,
     escalation_text,
+    export_note,
+    export_pieces,
     fit,
     gateway_headers,
     grouped_title,
@@ -57,6 +59,7 @@ from bot.model import (
     DiagnosisReply,
     ErrorReply,
     ExplainReply,
+    ExportReply,
     HistoryReply,
     ListReply,
     Monitor,
@@ -313,6 +316,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(esc(asked))
     if (people := people_note(m)) is not None:
         extra.append(esc(people))  # names only (@alice): a list pings no one
+    if m.source is not None:
+        extra.append(f"from {esc(m.source)}")
     return f"*#{m.id}* {state_label(m)} {esc(m.url)} · " + " · ".join(extra)
 
 
@@ -378,6 +383,14 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
             return message(f"{title}: {e.summary}", parts)
         case StatusReply():
             return reply_message(TextReply("\n".join(status_sentences(reply))))
+        case ExportReply(text=text, monitors=n):
+            pieces = export_pieces(esc(text).replace("```", "`\u200b``"), SECTION_LIMIT - 10)
+            keep = pieces[: BLOCK_LIMIT - 3]
+            note = context(esc(export_note(len(keep), len(pieces)))) if keep != pieces else None
+            head = f"{n} monitors as a monitors file:"
+            return message(
+                head, [section(f"*{head}*"), *(section(f"```{p}```") for p in keep), note]
+            )
         case TextReply(text=text):
             lines = [esc(line) for line in text.rstrip("\n").split("\n")]
             return message(text, [section(c) for c in _chunks(lines, SECTION_LIMIT)])

@@ -34,6 +34,8 @@ from adapters.present import (
     cut,
     down_word,
     escalation_text,
+    export_note,
+    export_pieces,
     gateway_headers,
     grouped_title,
     headline,
@@ -62,6 +64,7 @@ from bot.model import (
     DiagnosisReply,
     ErrorReply,
     ExplainReply,
+    ExportReply,
     HistoryReply,
     ListReply,
     Monitor,
@@ -73,6 +76,8 @@ from bot.model import (
 from checks import Cause, Diagnosis, Probe
 
 TEXT_LIMIT = 4096
+EXPORT_MESSAGES = 10
+"""An export goes in at most this many messages (about 40 KB of TOML)."""
 """Telegram's limit of a message text; we keep the HTML source itself within it."""
 CAPTION_LIMIT = 1024
 """Telegram's limit of a photo's caption, counted after entity parsing (what shows)."""
@@ -472,6 +477,8 @@ def monitor_line(m: Monitor) -> str:
     if (people := people_note(m)) is not None:
         # In <code>: a list names the people without pinging them.
         extra.append(f"<code>{esc(people)}</code>")
+    if m.source is not None:
+        extra.append(f"from {clip(m.source, 100)}")
     return f"<b>#{m.id}</b> {state_label(m)} {clip(m.url, 400)} · " + " · ".join(extra)
 
 
@@ -530,6 +537,13 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
             return [Message(text)]
         case StatusReply():
             return reply_messages(TextReply("\n".join(status_sentences(reply))))
+        case ExportReply(text=text):
+            pieces = export_pieces(esc(text), TEXT_LIMIT - 40)
+            keep = pieces[:EXPORT_MESSAGES]
+            out = [Message(f"<pre>{p}</pre>") for p in keep]
+            if keep != pieces:
+                out.append(Message(esc(export_note(len(keep), len(pieces)))))
+            return out
         case TextReply(text=text):
             lines = [clip(line, 1000) for line in text.rstrip("\n").split("\n")]
             texts = [t for t in _chunks("", lines) if plain(t).strip()]
