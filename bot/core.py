@@ -475,7 +475,9 @@ class Bot:
     def load_monitors(self, file: MonitorsFile) -> tuple[int, int, int]:
         """Make the monitors the file owns what the file says, in one transaction: create the
         new ones, update the changed ones in place (id, state, history and incidents kept),
-        remove the ones gone from it; monitors made in chat are never touched. The file's
+        remove the ones gone from it. Monitors made in chat are left alone, but for one of a
+        URL the file declares in its channel: the file adopts it in place (export, then the
+        file: the move from chat to git keeps ids and history). The file's
         scheduled windows apply from the next sweep. Returns ``(added, updated, removed)``;
         loading the same file again writes nothing."""
         now = self.clock()
@@ -487,21 +489,16 @@ class Bot:
             for entry in file.monitors:
                 old = owned.pop((entry.channel, entry.watch.url), None)
                 if old is None:
-                    clash = [
+                    made_in_chat = [
                         m
                         for m in self.store.monitors_in(entry.channel)
-                        if m.source is None
-                        and m.url == entry.watch.url
-                        and m.origin == entry.watch.origin
+                        if m.source is None and m.url == entry.watch.url
                     ]
-                    if clash:
-                        log.warning(
-                            "%s: %s is already watched in chat as #%s; the file's entry is"
-                            " skipped until that one is unwatched",
-                            file.name,
-                            entry.watch.url,
-                            clash[0].id,
-                        )
+                    if made_in_chat:
+                        # Moving from chat to git (export, then the file): the file adopts the
+                        # chat's monitor of that URL in place, id and history kept.
+                        self.store.update_monitor(made_in_chat[0].id, entry.watch, source=file.name)
+                        updated.append(made_in_chat[0])
                         continue
                     added.append(
                         self.store.add_file_monitor(
