@@ -385,7 +385,13 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
             return reply_message(TextReply("\n".join(status_sentences(reply))))
         case ExportReply(text=text, monitors=n):
             pieces = export_pieces(esc(text).replace("```", "`\u200b``"), SECTION_LIMIT - 10)
-            keep = pieces[: BLOCK_LIMIT - 3]
+            keep: list[str] = []
+            room = MESSAGE_BUDGET - 500  # the heading and the note
+            for piece in pieces[: BLOCK_LIMIT - 3]:
+                room -= len(piece) + 6
+                if room < 0:
+                    break
+                keep.append(piece)
             note = context(esc(export_note(len(keep), len(pieces)))) if keep != pieces else None
             head = f"{n} monitors as a monitors file:"
             return message(
