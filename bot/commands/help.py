@@ -12,13 +12,16 @@ _DESCRIPTIONS: dict[str, str] = {
         "Diagnose a URL now: who generated the 502, which hop is broken, and why. "
         "origin= also asks the origin server directly, bypassing the CDN or proxy; "
         "runs= repeats the check (1 to 10) to catch an intermittent failure. "
-        "A check takes at most {limit} s in all."
+        "A check takes at most {limit} s in all. It takes the request options too (see watch)."
     ),
     "watch": (
         "Check a URL every interval (30s to 24h) and post here when it fails confirm= checks "
         "in a row (1 to 10), and again when it recovers. expect= lists the status codes that "
         "count as up (default 200-399); timeout= is the limit per check (1s to 30s). "
-        "slow= opens a SLOW incident when checks are up but over that latency (e.g. 800ms)."
+        "slow= opens a SLOW incident when checks are up but over that latency (e.g. 800ms). "
+        "Request options: method=, header= (repeatable), body=, auth=bearer:VAR or"
+        " auth=basic:USER_VAR:PASS_VAR (names of the bot's environment variables, never a"
+        " secret), keyword= and not_keyword= (the body must or must not contain it), follow=off."
     ),
     "list": "List the monitors of this conversation with their ids and state.",
     "unwatch": "Stop a monitor and delete it.",
