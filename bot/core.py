@@ -630,8 +630,9 @@ class Bot:
                 f" targets= can name {can}."
             )
         existing = self.store.monitors_in(context.channel)
-        for monitor in existing:
-            if monitor.url == command.url and monitor.origin == command.origin:
+        wanted = (command.url, command.origin, command.request.redacted(), command.follow)
+        for monitor in existing:  # the same URL sent another request is another monitor
+            if (monitor.url, monitor.origin, monitor.request, monitor.follow) == wanted:
                 raise Conflict(f"This channel already watches {command.url} as #{monitor.id}.")
         if len(existing) >= self.settings.max_monitors_per_channel:
             raise Conflict(

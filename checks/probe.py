@@ -263,6 +263,13 @@ async def probe(
         return None if stamp is None else round(offset + (stamp - start) * 1000, 3)
 
     total = ms(end)
+    headers = out.headers
+    excerpt = _excerpt(bytes(out.kept), out.headers) if out.kept else ""
+    location = _header_value(out.headers, "location")
+    if spec.auth is not None and spec.auth.values:  # a server may echo what it was sent
+        scrub = spec.auth.scrub
+        headers = tuple((k, scrub(v)) for k, v in headers)
+        excerpt, location = scrub(excerpt), location and scrub(location)
     findings: tuple[Finding, ...] = ()
     if error is None and out.status is not None and not spec.plain:
         found = tuple(out.found) if out.found else (False,) * len(spec.needles)
@@ -278,9 +285,9 @@ async def probe(
         status=out.status,
         http_version=out.http_version,
         reason=out.reason,
-        headers=out.headers,
+        headers=headers,
         header_bytes=header_bytes,
-        body_excerpt=_excerpt(bytes(out.kept), out.headers) if out.kept else "",
+        body_excerpt=excerpt,
         timings=Timings(
             dns=request.dns_ms,
             connect=ms(conn.connected_at),
@@ -290,7 +297,7 @@ async def probe(
         ),
         error=error,
         tls=tls,
-        location=_header_value(out.headers, "location"),
+        location=location,
         run=request.run,
         http2_attempted=http2 and uses_tls,
         findings=findings,

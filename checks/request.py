@@ -102,6 +102,19 @@ class Auth:
         pair = f"{self.values[0]}:{self.values[1]}".encode()
         return b"Basic " + base64.b64encode(pair)
 
+    def scrub(self, text: str) -> str:
+        """``text`` with the credentials' values (and the basic token they make) replaced by
+        their variables' names: a server that echoes the request never shows the secret."""
+        if not self.values or not text:
+            return text
+        secrets = [(v, f"${n}") for v, n in zip(self.values, self.names, strict=True) if v]
+        if self.scheme == "basic":
+            token = base64.b64encode(f"{self.values[0]}:{self.values[1]}".encode()).decode()
+            secrets.insert(0, (token, f"base64(${self.names[0]}:${self.names[1]})"))
+        for value, name in sorted(secrets, key=lambda pair: -len(pair[0])):
+            text = text.replace(value, name)
+        return text
+
     @property
     def display(self) -> str:
         """``bearer $API_TOKEN`` or ``basic $USER:$PASSWORD``."""

@@ -139,6 +139,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="deadline per probe in seconds (default 10)",
     )
     parser.add_argument("--follow", action="store_true", help="follow up to 5 redirects")
+    request = parser.add_argument_group(
+        "request",
+        "What to send and ask of the answer (the origin bypass and every redirect hop send it"
+        " too). Credentials are read from environment variables named here, never typed.",
+    )
+    request.add_argument("-X", "--method", default="GET", type=str.upper, help="GET, POST...")
+    request.add_argument(
+        "-H", "--header", action="append", default=[], metavar="'NAME: VALUE'", help="repeatable"
+    )
+    request.add_argument("--data", default="", metavar="BODY", help="request body (64 KB at most)")
+    request.add_argument(
+        "--auth",
+        metavar="bearer:VAR|basic:USER_VAR:PASS_VAR",
+        help="credentials from these environment variables",
+    )
+    request.add_argument("--keyword", help="the body must contain this")
+    request.add_argument("--not-keyword", help="the body must not contain this")
+    request.add_argument(
+        "--slow", type=_positive(int), metavar="MS", help="an answer slower than this fails"
+    )
     addresses = parser.add_argument_group(
         "addresses",
         "Every address is checked by default, internal ones too (localhost, 10.0.0.0/8...), as"
@@ -214,6 +234,36 @@ def policy(
         raise checks.UsageError(f"--allow / CHECK502_ALLOW_NETWORKS: {exc}") from None
 
 
+def request_spec(args: argparse.Namespace, env: Mapping[str, str]) -> checks.RequestSpec | None:
+    """The request the options ask for (None: a plain GET), credentials read from ``env``."""
+    auth = None
+    if args.auth:
+        scheme, _, rest = args.auth.partition(":")
+        names = tuple(rest.split(":")) if rest else ()
+        if scheme not in ("bearer", "basic") or len(names) != (1 if scheme == "bearer" else 2):
+            raise checks.UsageError("--auth is bearer:VAR or basic:USER_VAR:PASS_VAR")
+        missing = [n for n in names if not env.get(n)]
+        if missing:
+            raise checks.UsageError(f"--auth: ${missing[0]} is not set")
+        auth = checks.Auth(scheme, names, tuple(env[n] for n in names))
+    headers = []
+    for header in args.header:
+        name, colon, value = header.partition(":")
+        if not colon:
+            raise checks.UsageError(f"--header {header!r} is not NAME: VALUE")
+        headers.append((name.strip(), value.strip()))
+    spec = checks.RequestSpec(
+        method=args.method,
+        headers=tuple(headers),
+        body=args.data,
+        auth=auth,
+        keyword=args.keyword,
+        not_keyword=args.not_keyword,
+        slow_ms=args.slow,
+    )
+    return None if spec.plain else spec
+
+
 def _diagnose(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.ca_bundle and not os.path.isfile(args.ca_bundle):
@@ -229,6 +279,7 @@ def _diagnose(argv: Sequence[str]) -> int:
             timeout=args.timeout,
             follow=args.follow,
             policy=policy(args.deny_internal, args.allow, os.environ),
+            request=request_spec(args, os.environ),
         )
     )
     if args.json:

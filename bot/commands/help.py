@@ -12,7 +12,7 @@ _DESCRIPTIONS: dict[str, str] = {
         "Diagnose a URL now: who generated the 502, which hop is broken, and why. "
         "origin= also asks the origin server directly, bypassing the CDN or proxy; "
         "runs= repeats the check (1 to 10) to catch an intermittent failure. "
-        "A check takes at most {limit} s in all."
+        "A check takes at most {limit} s in all. It takes the request options too (see watch)."
     ),
     "watch": (
         "Check a URL every interval (30s to 24h) and post here when it fails confirm= checks "
@@ -23,7 +23,10 @@ _DESCRIPTIONS: dict[str, str] = {
         "you type, e.g. @alice,@oncall); escalate= pings them again, and pages, when the "
         "incident is not acknowledged that long after its alert (1m to 24h). targets= "
         "names the notification targets it alerts besides this chat (webhook, pagerduty, "
-        "email; default: every one the bot has), none for this chat only."
+        "email; default: every one the bot has), none for this chat only. "
+        "Request options: method=, header= (repeatable), body=, auth=bearer:VAR or"
+        " auth=basic:USER_VAR:PASS_VAR (names of the bot's environment variables, never a"
+        " secret), keyword= and not_keyword= (the body must or must not contain it), follow=off."
     ),
     "notify": (
         "Change who a monitor's DOWN alert pings, and its escalate= time; off pings no one "

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.cli.render import Style
+from adapters.cli.render import Style, render_diagnosis
 from adapters.console.render import render_alert, render_monitor_line
 from adapters.discord import render as discord_render
 from adapters.present import CAUSE_TITLE, headline, incident_title
@@ -120,3 +120,8 @@ def test_history_and_the_status_page_name_a_slow_incident() -> None:
     assert incident_title(slow) == "Slow"
     down = dataclasses.replace(slow, kind="down", cause=Cause.ORIGIN_DOWN)
     assert incident_title(down) == CAUSE_TITLE[Cause.ORIGIN_DOWN]
+
+
+def test_the_console_and_cli_mark_a_keyword_failure_not_healthy() -> None:
+    text = render_diagnosis(_found(Finding.KEYWORD_MISSING), Style(False))  # type: ignore[arg-type]
+    assert text.startswith("✗ keyword missing") and "healthy" not in text.splitlines()[0]

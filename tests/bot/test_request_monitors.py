@@ -218,7 +218,9 @@ async def test_follow_off_watches_the_redirect_itself(tmp_path: Path, control: O
     with ApiServer() as api:
         async with ConsoleHarness(settings) as chat:
             off = await watch(chat, f"{api.url}moved follow=off expect=302")
-            on = await watch(chat, f"{api.url}moved expect=200 origin=127.0.0.1:{api.port}")
+            on = await watch(chat, f"{api.url}moved expect=200")  # the same URL, followed
+            again = await chat.push(f"watch {api.url}moved follow=off expect=302")
+            assert f"already watches {api.url}moved as #{off}" in again
             rows = {
                 r["id"]: r["last_outcome"]
                 for r in chat.bot.store.rows("SELECT id, last_outcome FROM monitors")

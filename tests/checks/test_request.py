@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -12,7 +13,7 @@ from checks import Auth, Cause, Finding, InvalidRequest, RequestSpec, diagnosis_
 from checks._exchange import Outcome
 from checks.jsonout import diagnosis_from_dict
 from tests.checks.conftest import origin, public, run
-from tests.support.servers import ApiServer
+from tests.support.servers import ApiServer, endless_body_server
 
 SECRET = "s3cr3t-t0ken-value-4242"
 """The bearer token: it must appear on the wire and nowhere else."""
@@ -196,3 +197,15 @@ async def test_a_server_that_echoes_the_credentials_never_shows_them() -> None:
     for d in (echoed, shown):
         _no_secret(json.dumps(diagnosis_to_dict(d)), repr(d))
         assert "b3BzOnMzY3Iz" not in json.dumps(diagnosis_to_dict(d))  # base64 of ops:s3cr3t
+
+
+async def test_a_keyword_in_an_endless_body_is_looked_for_in_a_bounded_read() -> None:
+    """The search reads no more than the engine's body limit, then says the keyword is missing."""
+    with endless_body_server() as endless:
+        started = time.monotonic()
+        d = await run(endless.url, request=RequestSpec(keyword="never-sent"), timeout=5.0)
+        elapsed = time.monotonic() - started
+    assert elapsed < 5.0 + 0.5
+    p = public(d)[0]
+    assert p.status == 200 and p.error is None
+    assert d.findings == (Finding.KEYWORD_MISSING,)
