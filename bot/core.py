@@ -465,7 +465,14 @@ class Bot:
         existing = self.store.monitors_in(context.channel)
         for monitor in existing:
             if monitor.url == command.url and monitor.origin == command.origin:
-                raise Conflict(f"This channel already watches {command.url} as #{monitor.id}.")
+                hint = (
+                    f" `notify {monitor.id} …` changes who its alerts ping."
+                    if command.notify or command.escalate is not None
+                    else ""
+                )
+                raise Conflict(
+                    f"This channel already watches {command.url} as #{monitor.id}.{hint}"
+                )
         if len(existing) >= self.settings.max_monitors_per_channel:
             raise Conflict(
                 f"This channel has {len(existing)} monitors, the most allowed; unwatch one first."

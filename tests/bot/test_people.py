@@ -101,6 +101,9 @@ async def test_notify_changes_the_list_and_a_foreign_mention_is_refused(
             monitor = chat.bot.store.monitor(mid)
             assert monitor is not None
             assert (monitor.notify, monitor.escalate) == ((ALICE, ONCALL), 900)
+            again = await chat.push(f"watch {site.url} notify=@bobby")
+            assert f"already watches {site.url} as #{mid}" in again
+            assert f"notify {mid} … changes who its alerts ping" in again.replace("`", "")
             assert "no one" in await chat.push(f"notify {mid} off")
             monitor = chat.bot.store.monitor(mid)
             assert monitor is not None and (monitor.notify, monitor.escalate) == ((), None)
