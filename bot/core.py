@@ -633,7 +633,14 @@ class Bot:
         wanted = (command.url, command.origin, command.request.redacted(), command.follow)
         for monitor in existing:  # the same URL sent another request is another monitor
             if (monitor.url, monitor.origin, monitor.request, monitor.follow) == wanted:
-                raise Conflict(f"This channel already watches {command.url} as #{monitor.id}.")
+                hint = (
+                    f" `notify {monitor.id} …` changes who its alerts ping."
+                    if command.notify or command.escalate is not None
+                    else ""
+                )
+                raise Conflict(
+                    f"This channel already watches {command.url} as #{monitor.id}.{hint}"
+                )
         if len(existing) >= self.settings.max_monitors_per_channel:
             raise Conflict(
                 f"This channel has {len(existing)} monitors, the most allowed; unwatch one first."

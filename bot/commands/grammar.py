@@ -492,7 +492,7 @@ def _not_a_command(word: str) -> CommandError:
     except (UsageError, ValueError):
         pass
     else:
-        if host is not None and len(host) <= SHOWN_MAX:  # a long one would drown the sentence
+        if host is not None and len(host) <= SHOWN_MAX // 2:  # a long one would drown it
             hint = f" (for a host named {host}, write https://{host})"
     sentence = f"{shown(word)} is neither a command nor a URL{hint}. Commands: {commands}."
     return _fail("check", sentence)

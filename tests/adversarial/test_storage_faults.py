@@ -122,7 +122,7 @@ async def test_at_every_amount_of_free_space_a_watch_is_all_or_nothing() -> None
                 if isinstance(chat.last_reply, ErrorReply):
                     assert chat.last_reply.text == FULL, chat.last_reply
                     assert (monitors, results) == ([], []), (pages, monitors, results)
-                    assert chat.bot.schedule.jobs == 1  # the prune job only
+                    assert chat.bot.schedule.jobs == 2  # the prune job and the sweep only
                     failed += 1
                     continue
                 assert isinstance(chat.last_reply, WatchReply), chat.last_reply

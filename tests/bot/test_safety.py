@@ -145,7 +145,7 @@ async def test_a_monitor_whose_target_redirects_to_metadata_is_refused(tmp_path:
             assert isinstance(reply, ErrorReply), reply
             assert "metadata" in reply.text and "metadata" in text
             assert chat.bot.store.monitors_in(CONSOLE) == ()
-            assert chat.bot.schedule.jobs == 1  # only the retention job
+            assert chat.bot.schedule.jobs == 2  # only the retention job and the sweep
     assert len(hop.requests) == 1  # the first hop was asked once; never the metadata address
 
 
