@@ -437,6 +437,10 @@ def build_commands(client: Check502Client) -> app_commands.Group:
     async def list_(interaction: discord.Interaction[Any]) -> None:
         await client.run_command(interaction, "list")
 
+    @group.command(name="export", description="This channel's monitors as a monitors file")
+    async def export(interaction: discord.Interaction[Any]) -> None:
+        await client.run_command(interaction, "export")
+
     def by_id(name: str, description: str) -> None:
         @group.command(name=name, description=description)
         @app_commands.describe(id="The monitor's number, as in /check502 list")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from adapters.discord.config import Sync
+from bot.monitorsfile import parse
 from tests.adapters.discord.conftest import (
     DISCORD_CHANNEL,
     assert_within_limits,
@@ -153,6 +154,22 @@ async def test_list_shows_the_channels_monitors(tmp_path: Path, control: OkServe
             assert "every 30s" in embed["description"]
 
 
+async def test_export_shows_the_channels_monitors_as_a_monitors_file(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with discord_rig(tmp_path, control.url) as rig:
+            await rig.typed_watch(site.url, every="1m")
+            data = (await rig.callback(await rig.command("export"))).body["data"]
+            assert_within_limits(data["embeds"])
+            (embed,) = data["embeds"]
+            assert embed["title"] == "1 monitors as a monitors file"
+            text = embed["description"].removeprefix("```toml\n").removesuffix("\n```")
+            [entry] = parse(text, Path("check502.toml")).monitors
+            assert (entry.watch.url, entry.watch.every) == (site.url, 60)
+            assert entry.channel.platform == "discord" and entry.channel.workspace == str(GUILD)
+
+
 async def test_watch_answers_with_buttons_carrying_the_monitor_id(
     tmp_path: Path, control: OkServer
 ) -> None:
@@ -236,6 +253,7 @@ async def test_commands_are_synced_to_the_guild_once_then_only_when_asked(
             "notify",
             "maintenance",
             "list",
+            "export",
             "unwatch",
             "unmute",
             "ack",
