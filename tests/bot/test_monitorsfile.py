@@ -180,7 +180,9 @@ async def test_reconcile_creates_updates_in_place_removes_and_leaves_chat_alone(
     tmp_path: Path, control: OkServer
 ) -> None:
     with ok_server() as a, ok_server() as b, ok_server() as c, ok_server() as mine:
-        first = HEAD + monitor(a.url, 'every = "1m"') + monitor(b.url)
+        first = HEAD + monitor(a.url, 'every = "1m"') + monitor(
+            b.url, 'auth = "bearer:API_TOKEN"', 'method = "POST"', 'body = "a\\nb"'
+        )
         async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
             bot = chat.bot
             made = await bot.execute(ME, Watch(mine.url, every=1, confirm=2))
@@ -241,6 +243,15 @@ async def test_export_of_a_chat_channel_loads_back_as_the_same_monitors(
             assert [m.as_watch() for m in after] == [m.as_watch() for m in before]
             assert [m.source for m in after] == ["check502.toml"] * 2
             assert chat.bot.load_monitors(loaded) == (0, 0, 0)
+
+
+def test_export_writes_any_value_as_a_toml_string() -> None:
+    awkward = 'a "quoted"\\ back\\slash\nnew line\ttab \x7f del\x01 é ✓'
+    watch = parse_command(f"watch https://a.test/ method=POST header=\"X-A: 1\" keyword=x")
+    assert isinstance(watch, Watch)
+    watch = replace(watch, request=replace(watch.request, body=awkward))
+    [entry] = parse(export(CONSOLE, [watch]), Path("x.toml")).monitors
+    assert entry.watch.request.body == awkward and entry.watch == watch
 
 
 def test_export_is_refused_for_an_empty_channel_and_lists_file_monitors(tmp_path: Path) -> None:
