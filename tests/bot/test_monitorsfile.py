@@ -180,8 +180,10 @@ async def test_reconcile_creates_updates_in_place_removes_and_leaves_chat_alone(
     tmp_path: Path, control: OkServer
 ) -> None:
     with ok_server() as a, ok_server() as b, ok_server() as c, ok_server() as mine:
-        first = HEAD + monitor(a.url, 'every = "1m"') + monitor(
-            b.url, 'auth = "bearer:API_TOKEN"', 'method = "POST"', 'body = "a\\nb"'
+        first = (
+            HEAD
+            + monitor(a.url, 'every = "1m"')
+            + monitor(b.url, 'auth = "bearer:API_TOKEN"', 'method = "POST"', 'body = "a\\nb"')
         )
         async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
             bot = chat.bot
@@ -247,7 +249,7 @@ async def test_export_of_a_chat_channel_loads_back_as_the_same_monitors(
 
 def test_export_writes_any_value_as_a_toml_string() -> None:
     awkward = 'a "quoted"\\ back\\slash\nnew line\ttab \x7f del\x01 é ✓'
-    watch = parse_command(f"watch https://a.test/ method=POST header=\"X-A: 1\" keyword=x")
+    watch = parse_command('watch https://a.test/ method=POST header="X-A: 1" keyword=x')
     assert isinstance(watch, Watch)
     watch = replace(watch, request=replace(watch.request, body=awkward))
     [entry] = parse(export(CONSOLE, [watch]), Path("x.toml")).monitors
