@@ -55,7 +55,10 @@ def _load_monitors(settings: Settings, notify: NotifyConfig) -> MonitorsFile | N
     if settings.monitors_file is None:
         return None
     return load_monitors_file(
-        Path(settings.monitors_file), targets=notify.names, min_interval=settings.min_interval
+        Path(settings.monitors_file),
+        targets=notify.names,
+        min_interval=settings.min_interval,
+        policy=settings.policy,
     )
 
 

@@ -27,6 +27,7 @@ for the table and the key, which is good enough for a file people write by hand.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -45,6 +46,8 @@ from bot.commands import (
 )
 from bot.errors import SettingsError
 from bot.model import Channel
+from checks.policy import AddressPolicy
+from checks.target import parse_url
 
 __all__ = [
     "FileMonitor",
@@ -188,9 +191,12 @@ def load(
     *,
     targets: Iterable[str] | None = None,
     min_interval: int = 0,
+    policy: AddressPolicy | None = None,
 ) -> MonitorsFile:
     """Read and validate the monitors file at ``path``. ``targets``: the notification targets
-    the bot has (a monitor naming another is refused); ``min_interval``: the bot's floor."""
+    the bot has (a monitor naming another is refused); ``min_interval``: the bot's floor;
+    ``policy``: the addresses the bot refuses (a URL whose host is a refused address or a
+    metadata name is refused here; names are judged again after DNS at every check)."""
     try:
         with path.open("rb") as f:
             data = f.read(MAX_FILE + 1)
@@ -202,7 +208,7 @@ def load(
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MonitorsFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return parse(text, path, targets=targets, min_interval=min_interval)
+    return parse(text, path, targets=targets, min_interval=min_interval, policy=policy)
 
 
 def parse(
@@ -211,6 +217,7 @@ def parse(
     *,
     targets: Iterable[str] | None = None,
     min_interval: int = 0,
+    policy: AddressPolicy | None = None,
 ) -> MonitorsFile:
     """:func:`load` of text already read (``path`` names it in messages)."""
     try:
@@ -241,6 +248,8 @@ def parse(
             mwhere = f"{where}.monitor[{j + 1}]"
             mline = r.at.table("channel.monitor", j, after=line)
             watch = _watch(r, entry, mwhere, mline, channel, known, min_interval)
+            if policy is not None and (refused := _refusal(policy, watch.url)) is not None:
+                raise r.fail(r.at.key("url", mline), f"{mwhere}.url", f"not watching it: {refused}")
             if (channel, watch.url) in seen:
                 raise r.fail(
                     r.at.key("url", mline),
@@ -255,6 +264,16 @@ def parse(
             wline = r.at.table("channel.maintenance", j, after=line)
             windows.append(_window(r, entry, wwhere, wline, channel, urls))
     return MonitorsFile(path.name, tuple(monitors), tuple(windows))
+
+
+def _refusal(policy: AddressPolicy, url: str) -> str | None:
+    """Why the bot would refuse ``url``'s host before any lookup (an address, a metadata name)."""
+    host = parse_url(url).host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return policy.refuse_name(host)
+    return policy.refusal(host)
 
 
 def _tables(

@@ -21,6 +21,7 @@ from bot.commands import Watch, parse_command, platform_error
 from bot.model import Channel, Context, ExportReply, WatchReply
 from bot.monitorsfile import PLATFORMS, MonitorsFileError, Window, export, load, parse
 from bot.storage import _MIGRATIONS, SCHEMA_VERSION, Store
+from checks.policy import AddressPolicy
 from tests.bot.conftest import fast_settings, until
 from tests.bot.test_commands import _watches
 from tests.support import OkServer, build_response, ok_server
@@ -88,6 +89,24 @@ def test_an_invalid_file_names_its_file_line_and_key(
     assert "\n" not in message
     assert message.startswith(f"{path}:{line}: {key}"), message
     assert words in message
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "metadata address"),
+        ("http://10.0.0.5/health", "private"),
+        ("http://metadata.google.internal/", "metadata name"),
+    ],
+)
+def test_a_url_the_bot_refuses_is_refused_in_the_file(tmp_path: Path, url: str, words: str) -> None:
+    path = write(tmp_path, HEAD + monitor(url))
+    with pytest.raises(MonitorsFileError) as raised:
+        load(path, policy=AddressPolicy())
+    assert str(raised.value).startswith(f"{path}:6: channel[1].monitor[1].url: not watching it: ")
+    assert words in str(raised.value)
+    if "10.0.0.5" in url:  # an operator's CHECK502_ALLOW_NETWORKS lets it in, as in chat
+        assert load(path, policy=AddressPolicy.allowing("10.0.0.0/8")).monitors
 
 
 def test_the_line_scan_finds_a_key_in_the_right_table(tmp_path: Path) -> None:
