@@ -482,6 +482,9 @@ class Bot:
         loading the same file again writes nothing."""
         now = self.clock()
         owned = {(m.channel, m.url): m for m in self.store.file_monitors()}
+        made_in_chat: dict[tuple[Channel, str], Monitor] = {}
+        for m in self.store.chat_monitors():
+            made_in_chat.setdefault((m.channel, m.url), m)  # the first (lowest id) of a URL
         added: list[Monitor] = []
         updated: list[Monitor] = []
         removed: list[Monitor] = []
@@ -489,16 +492,12 @@ class Bot:
             for entry in file.monitors:
                 old = owned.pop((entry.channel, entry.watch.url), None)
                 if old is None:
-                    made_in_chat = [
-                        m
-                        for m in self.store.monitors_in(entry.channel)
-                        if m.source is None and m.url == entry.watch.url
-                    ]
-                    if made_in_chat:
+                    chat = made_in_chat.pop((entry.channel, entry.watch.url), None)
+                    if chat is not None:
                         # Moving from chat to git (export, then the file): the file adopts the
                         # chat's monitor of that URL in place, id and history kept.
-                        self.store.update_monitor(made_in_chat[0].id, entry.watch, source=file.name)
-                        updated.append(made_in_chat[0])
+                        self.store.update_monitor(chat.id, entry.watch, source=file.name)
+                        updated.append(chat)
                         continue
                     added.append(
                         self.store.add_file_monitor(

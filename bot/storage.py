@@ -570,6 +570,11 @@ class Store:
                 (now, monitor_id),
             )
 
+    def chat_monitors(self) -> tuple[Monitor, ...]:
+        """Every monitor made in chat (no monitors file owns it), by id."""
+        rows = self.rows("SELECT * FROM monitors WHERE source IS NULL ORDER BY id")
+        return tuple(_monitor(r) for r in rows)
+
     def file_monitors(self) -> tuple[Monitor, ...]:
         """Every monitor a monitors file owns (``source`` set), by id."""
         rows = self.rows("SELECT * FROM monitors WHERE source IS NOT NULL ORDER BY id")
