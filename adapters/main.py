@@ -62,16 +62,33 @@ def _load_monitors(settings: Settings, notify: NotifyConfig) -> MonitorsFile | N
     )
 
 
-def _reload(bot: Bot, settings: Settings, notify: NotifyConfig) -> None:
-    """SIGHUP: the monitors file again. An invalid file keeps the running monitors."""
-    try:
-        monitors = _load_monitors(settings, notify)
-        if monitors is not None:
-            bot.load_monitors(monitors)
-    except MonitorsFileError as exc:
-        log.error("%s; the running monitors are kept", exc)
-    except StorageError as exc:
-        log.error("reloading %s failed: %s", settings.monitors_file, exc.line())
+class _Reloader:
+    """SIGHUP: the monitors file again, read and validated in a worker thread (a large file
+    takes a second), applied on the loop; one reload at a time. An invalid file keeps the
+    running monitors and logs one line."""
+
+    def __init__(self, bot: Bot, settings: Settings, notify: NotifyConfig) -> None:
+        self.bot = bot
+        self.settings = settings
+        self.notify = notify
+        self.lock = asyncio.Lock()
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self) -> None:
+        task = asyncio.create_task(self.reload(), name="check502-reload")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def reload(self) -> None:
+        async with self.lock:
+            try:
+                monitors = await asyncio.to_thread(_load_monitors, self.settings, self.notify)
+                if monitors is not None:
+                    self.bot.load_monitors(monitors)
+            except MonitorsFileError as exc:
+                log.error("%s; the running monitors are kept", exc)
+            except StorageError as exc:
+                log.error("reloading %s failed: %s", self.settings.monitors_file, exc.line())
 
 
 async def _serve(
@@ -109,7 +126,7 @@ async def _serve(
             loop.add_signal_handler(signal.SIGTERM, task.cancel)
     if settings.monitors_file is not None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signal.SIGHUP, _reload, bot, settings, notify)
+            loop.add_signal_handler(signal.SIGHUP, _Reloader(bot, settings, notify))
     try:
         await asyncio.gather(*(surface.run(bot, server) for surface in surfaces))
     except asyncio.CancelledError:
