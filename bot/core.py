@@ -481,14 +481,14 @@ class Bot:
         scheduled windows apply from the next sweep. Returns ``(added, updated, removed)``;
         loading the same file again writes nothing."""
         now = self.clock()
-        owned = {(m.channel, m.url): m for m in self.store.file_monitors()}
-        made_in_chat: dict[tuple[Channel, str], Monitor] = {}
-        for m in self.store.chat_monitors():
-            made_in_chat.setdefault((m.channel, m.url), m)  # the first (lowest id) of a URL
         added: list[Monitor] = []
         updated: list[Monitor] = []
         removed: list[Monitor] = []
         with self.store.transaction():
+            owned = {(m.channel, m.url): m for m in self.store.file_monitors()}
+            made_in_chat: dict[tuple[Channel, str], Monitor] = {}
+            for m in self.store.chat_monitors():
+                made_in_chat.setdefault((m.channel, m.url), m)  # the first (lowest id) of a URL
             for entry in file.monitors:
                 old = owned.pop((entry.channel, entry.watch.url), None)
                 if old is None:
