@@ -17,6 +17,7 @@ from adapters.console import ConsoleHarness
 from adapters.console.harness import CONSOLE
 from adapters.notify import NotifyConfig, build_notifiers
 from bot.commands import Watch
+from bot.commands.mentions import parse_mentions
 from bot.model import AlertKind, Context, WatchReply
 from bot.storage import _MIGRATIONS, SCHEMA_VERSION, Store
 from tests.bot.conftest import fast_settings, until
@@ -50,13 +51,14 @@ async def test_an_outage_reaches_every_target_once_with_a_receiver_down_for_a_wh
             notifiers = build_notifiers(config)
             async with ConsoleHarness(settings, notifiers=notifiers) as chat:
                 assert "status" in (await chat.push("status on")).lower()
-                mid = await watch(chat, site.url)
+                mid = await watch(chat, site.url, notify=parse_mentions("@alice,@oncall"))
                 hooks.fail(503, 1)  # the webhook receiver is down for the first attempt
                 pd.throttle(1, retry_after=1.5)  # and PagerDuty asks to wait before the trigger
 
                 site.response = BAD
                 down = await chat.pop(timeout=10)
                 assert down.delivery.alert.kind is AlertKind.DOWN
+                assert down.text.splitlines()[0].endswith("@alice @oncall")  # it pings its people
                 incident = down.delivery.alert.incident_id
                 dedup = f"check502-{incident}"
                 # Acknowledged while the trigger waits out its Retry-After: the acknowledge
@@ -74,8 +76,10 @@ async def test_an_outage_reaches_every_target_once_with_a_receiver_down_for_a_wh
                 assert trigger["payload"]["source"] == "127.0.0.1"
 
                 site.response = GOOD
-                kinds = [(await chat.pop(timeout=10)).delivery.alert.kind for _ in range(2)]
+                after = [await chat.pop(timeout=10) for _ in range(2)]
+                kinds = [posted.delivery.alert.kind for posted in after]
                 assert kinds == [AlertKind.RESOLVED, AlertKind.RECOVERED]
+                assert all("@alice" not in posted.text for posted in after)  # no ping again
                 await pd.wait("resolve", timeout=10)
                 await hooks.wait("monitor.recovered", timeout=10)
                 await until(lambda: len(smtp.received) >= 2)
