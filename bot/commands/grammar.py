@@ -201,6 +201,10 @@ def _looks_like_url(word: str) -> bool:
     return any(ch in host for ch in ".:[") or host.lower() == "localhost"
 
 
+REPLY_MAX = 320
+"""The longest an error reply may be: a sentence and its usage line, read at a glance."""
+
+
 def _fail(command: str, reason: str) -> CommandError:
     return CommandError(reason, USAGE[command])
 
@@ -495,6 +499,8 @@ def _not_a_command(word: str) -> CommandError:
         if host is not None and len(host) <= SHOWN_MAX // 2:  # a long one would drown it
             hint = f" (for a host named {host}, write https://{host})"
     sentence = f"{shown(word)} is neither a command nor a URL{hint}. Commands: {commands}."
+    if len(str(_fail("check", sentence))) > REPLY_MAX:  # the hint is the part that can go
+        sentence = f"{shown(word)} is neither a command nor a URL. Commands: {commands}."
     return _fail("check", sentence)
 
 
