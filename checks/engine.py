@@ -42,7 +42,7 @@ from checks.probe import ProbeRequest, Transport, probe
 from checks.protocols import ask_origin
 from checks.request import PLAIN, RequestSpec, reword
 from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
-from checks.verdict import decide
+from checks.verdict import decide, healthy
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +316,14 @@ def _outcome(p: Probe) -> str:
     return str(p.status)
 
 
+def _all_meet(expect: Callable[[int], bool], probes: Sequence[Probe]) -> bool:
+    """Every probe got an answer ``expect`` accepts, with nothing found wrong in it."""
+    return all(
+        p.error is None and p.status is not None and not p.findings and expect(p.status)
+        for p in probes
+    )
+
+
 def _report(progress: Callable[[int, int], None] | None, done: int, runs: int) -> None:
     """Tell the caller a run finished; a failing callback never breaks the diagnosis."""
     if progress is None:
@@ -345,6 +353,7 @@ async def diagnose(
     budget: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     request: RequestSpec | None = None,
+    expect: Callable[[int], bool] | None = None,
 ) -> Diagnosis:
     """Diagnose ``url``: probe it (and ``origin``), then say what is wrong and where.
 
@@ -358,6 +367,12 @@ async def diagnose(
     bypass and every redirect hop send it too, and its findings are in ``Diagnosis.findings``.
     ``progress(runs_done, runs)`` is called from the event loop each time a
     run finishes; if it raises, that is logged and the check goes on.
+
+    ``expect`` (the monitoring path: a monitor's expected statuses) allows a fast verdict: when
+    every run finished and every answer (public, origin bypass, HTTP/1.1 retry) has a status it
+    accepts and no finding (keyword, latency), the verdict is OK with the summary only, without
+    the reasoning a failure gets (evidence, advice, ``curl`` lines). Anything else, and every
+    one-off check (no ``expect``), gets the full verdict.
 
     Raises :class:`checks.errors.UsageError` for input that cannot be checked (a malformed URL,
     origin or resolver, a refused metadata name). Network trouble never raises: it is reported
@@ -446,6 +461,22 @@ async def diagnose(
     ips_seen = tuple(dict.fromkeys(p.ip for p in public_probes if p.ip))
     mix = Counter(_outcome(p) for p in public_probes)
     all_probes = (*public_probes, *origin_probes, *retries)
+    if expect is not None and len(done) == runs and _all_meet(expect, all_probes):
+        verdict = healthy(target, public_probes[0])
+        return Diagnosis(
+            url=target.url,
+            checked_at=checked_at,
+            verdict=verdict,
+            probes=all_probes,
+            dns=dns,
+            origin=origin_target.display if origin_target else None,
+            runs=runs,
+            concurrency=concurrency,
+            ips_seen=ips_seen,
+            status_mix=tuple(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))),
+            runs_done=runs,
+            request=None if spec.plain else spec.redacted(),
+        )
     verdict = decide(
         target,
         origin_target,

@@ -1034,6 +1034,22 @@ class _Reasoner:
         return f"{subject} {verb} {what}{who}{code}: {maybe}{phrase}{place}."
 
 
+def healthy(url: TargetURL, main: Probe) -> Verdict:
+    """The verdict of a check whose every answer met what its caller expects (the fast path
+    :func:`checks.diagnose` takes with ``expect``): cause OK, the same summary the full
+    reasoning would write, and no evidence, steps or ``curl`` lines (nothing to reason about)."""
+    return Verdict(
+        cause=Cause.OK,
+        generated_by=None,
+        hop=None,
+        confidence=0.95,
+        summary=f"{url.host} answers {main.status} in {_ms(main.timings.total)}.",
+        evidence=(),
+        next_steps=(),
+        reproduce=(),
+    )
+
+
 def decide(
     url: TargetURL,
     origin: OriginTarget | None,
