@@ -7,6 +7,7 @@
 """
 
 from checks.dns import DnsResolver, Resolver
+from checks.dnscache import CachingResolver
 from checks.engine import diagnose
 from checks.errors import (
     Check502Error,
@@ -42,6 +43,7 @@ from checks.request import Auth, RequestSpec
 __all__ = [
     "AddressPolicy",
     "Auth",
+    "CachingResolver",
     "Cause",
     "Check502Error",
     "Diagnosis",

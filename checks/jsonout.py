@@ -157,6 +157,7 @@ def diagnosis_to_dict(d: Diagnosis) -> dict[str, Any]:
             "resolver": dns.resolver,
             "duration_ms": dns.duration_ms,
             "cname": dns.cname,
+            "ttl": dns.ttl,
             "records": [{"ip": r.ip, "family": r.family, "ttl": r.ttl} for r in dns.records],
             "error": None
             if dns.error is None

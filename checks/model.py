@@ -119,6 +119,13 @@ class DnsResult:
     def ips(self) -> tuple[str, ...]:
         return tuple(r.ip for r in self.records)
 
+    @property
+    def ttl(self) -> int | None:
+        """Seconds this answer may be kept: its records' lowest TTL. None when no record has
+        one (an IP literal, ``localhost``, the hosts file, a failed lookup)."""
+        ttls = [r.ttl for r in self.records if r.ttl is not None]
+        return min(ttls) if ttls else None
+
 
 @dataclass(frozen=True, slots=True)
 class Timings:

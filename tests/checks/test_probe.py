@@ -157,4 +157,4 @@ async def test_dns_time_is_measured_and_counted_in_every_later_phase() -> None:
     connect_phase = dict(phases(p))["connect"]
     assert connect_phase is not None and connect_phase < 100  # loopback: the DNS time is not in it
     line = timings_line(p)
-    assert line.startswith(f"DNS {dns_phase:.0f} ms · connect ")
+    assert line.startswith(f"DNS {dns_phase:.0f} ms (TTL {dns.ttl} s) · connect ")
