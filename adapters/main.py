@@ -28,6 +28,7 @@ from bot.core import Bot
 from bot.errors import SettingsError, StorageError
 from bot.monitorsfile import MonitorsFile, MonitorsFileError
 from bot.monitorsfile import load as load_monitors_file
+from bot.runtime import run
 from bot.settings import Settings
 from bot.storage import InstanceLock
 
@@ -153,7 +154,7 @@ def main() -> int:
         web = WebConfig.from_env(os.environ, needed_by=needed_by)
         notify = NotifyConfig.from_env(os.environ, ca_bundle=settings.ca_bundle)
         monitors = _load_monitors(settings, notify)
-        asyncio.run(_run(settings, surfaces, web, notify, monitors))
+        run(_run(settings, surfaces, web, notify, monitors))
     except SettingsError as exc:
         for line in str(exc).splitlines():  # one line per bad variable
             sys.stderr.write(f"check502-bot: {line}\n")
