@@ -39,6 +39,7 @@ from checks.model import (
 from checks.policy import AddressPolicy
 from checks.probe import Transport
 from checks.request import Auth, RequestSpec
+from checks.tlssessions import TlsSessions
 
 __all__ = [
     "AddressPolicy",
@@ -67,6 +68,7 @@ __all__ = [
     "TargetRefused",
     "Timings",
     "TlsInfo",
+    "TlsSessions",
     "Transport",
     "UsageError",
     "Verdict",

@@ -42,6 +42,7 @@ from checks.probe import ProbeRequest, Transport, probe
 from checks.protocols import ask_origin
 from checks.request import PLAIN, RequestSpec, reword
 from checks.target import OriginTarget, TargetURL, parse_origin, parse_url
+from checks.tlssessions import TlsSessions
 from checks.verdict import decide, healthy
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,11 @@ class _Run:
         policy: AddressPolicy,
         follow: bool,
         spec: RequestSpec = PLAIN,
+        sessions: TlsSessions | None = None,
     ) -> None:
         self.transport = transport
+        self.sessions = sessions
+        """TLS sessions kept between checks (the monitoring path), or None (a full handshake)."""
         self.resolver = resolver
         self.policy = policy
         self.follow = follow
@@ -232,7 +236,7 @@ class _Run:
             request = ProbeRequest(
                 target, url, ip, port, scheme, dns.records, dns.duration_ms, run, spec
             )
-            result = await probe(self.transport, request, timeout=left)
+            result = await probe(self.transport, request, timeout=left, sessions=self.sessions)
             if not (self.follow and result.status in _REDIRECTS and result.location):
                 retry = await self._http1_retry(result, request, deadline)
                 return _with_redirects(result, visited), retry
@@ -276,7 +280,9 @@ class _Run:
         if key in self.retried or left < _MIN_LEFT:
             return None
         self.retried.add(key)
-        retry = await probe(self.transport, request, timeout=left, http2=False)
+        retry = await probe(
+            self.transport, request, timeout=left, http2=False, sessions=self.sessions
+        )
         return replace(retry, protocol_retry=True)
 
 
@@ -354,6 +360,7 @@ async def diagnose(
     progress: Callable[[int, int], None] | None = None,
     request: RequestSpec | None = None,
     expect: Callable[[int], bool] | None = None,
+    tls_sessions: TlsSessions | None = None,
 ) -> Diagnosis:
     """Diagnose ``url``: probe it (and ``origin``), then say what is wrong and where.
 
@@ -373,6 +380,10 @@ async def diagnose(
     accepts and no finding (keyword, latency), the verdict is OK with the summary only, without
     the reasoning a failure gets (evidence, advice, ``curl`` lines). Anything else, and every
     one-off check (no ``expect``), gets the full verdict.
+
+    ``tls_sessions`` (the monitoring path, :class:`checks.tlssessions.TlsSessions`): HTTPS
+    probes offer the TLS session their last healthy check kept, so a healthy check skips the
+    full handshake; a full one still happens every ``refresh`` seconds and after a failure.
 
     Raises :class:`checks.errors.UsageError` for input that cannot be checked (a malformed URL,
     origin or resolver, a refused metadata name). Network trouble never raises: it is reported
@@ -401,7 +412,7 @@ async def diagnose(
     budget_at = None if budget is None else began + budget
     checked_at = datetime.now(UTC)
     spec = request or PLAIN
-    session = _Run(transport, resolver, policy, follow, spec)
+    session = _Run(transport, resolver, policy, follow, spec, tls_sessions)
 
     def deadline(start: float) -> tuple[float, bool]:
         """A run's deadline from its start, and whether the budget (not the timeout) sets it."""

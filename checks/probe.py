@@ -30,6 +30,7 @@ from checks.errors import Phase, failure, map_exception
 from checks.model import DnsRecord, ErrorKind, Finding, Probe, ProbeError, Timings, TlsInfo
 from checks.request import PLAIN, RequestSpec
 from checks.target import TargetURL
+from checks.tlssessions import Offer, ResumingContext, SessionKey, TlsSessions, offering
 
 HEADER_LIMIT = 64 * 1024
 USER_AGENT = "check502/0.1"
@@ -79,7 +80,10 @@ class Transport:
         if made is None:
             import certifi  # noqa: PLC0415 - with the bundle it names, on first use
 
-            made = ssl.create_default_context(cafile=self.ca_bundle or certifi.where())
+            # What ssl.create_default_context() makes, as a ResumingContext: the monitoring
+            # path can offer a kept session to the handshake (checks.tlssessions).
+            made = ResumingContext(ssl.PROTOCOL_TLS_CLIENT)
+            made.load_verify_locations(cafile=self.ca_bundle or certifi.where())
             made.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
             made = self._contexts.setdefault(http2, made)
         return made
@@ -121,6 +125,9 @@ class _Connection:
     alpn: str | None = None
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
+    ssl_object: ssl.SSLObject | None = None
+    resumed: bool = False
+    """The handshake resumed a kept TLS session (``checks.tlssessions``)."""
 
 
 def _request_headers(url: TargetURL, spec: RequestSpec) -> tuple[tuple[bytes, bytes], ...]:
@@ -162,26 +169,63 @@ def _excerpt(raw: bytes, headers: tuple[tuple[str, str], ...]) -> str:
 
 
 async def _connect(
-    request: ProbeRequest, context: ssl.SSLContext | None, conn: _Connection
+    request: ProbeRequest,
+    context: ssl.SSLContext | None,
+    conn: _Connection,
+    offer: Offer | None = None,
 ) -> None:
-    """Open the connection into ``conn`` (so the caller can always close it), timing each step."""
-    conn.reader, conn.writer = await asyncio.open_connection(
-        request.ip, request.port, limit=READ_SIZE
-    )
-    conn.connected_at = time.perf_counter()
-    peer = conn.writer.get_extra_info("peername")
-    if isinstance(peer, tuple):
-        conn.peer = str(peer[0])
-    if context is not None:
+    """Open the connection into ``conn`` (so the caller can always close it), timing each step.
+
+    With an ``offer``, the TLS handshake offers its session; when the server resumes it, the
+    certificate facts are the offer's (those of the last full handshake), not parsed again."""
+    # Set before the connection opens: uvloop runs the handshake in the transport's context.
+    with offering(offer.session if offer is not None else None):
+        conn.reader, conn.writer = await asyncio.open_connection(
+            request.ip, request.port, limit=READ_SIZE
+        )
+        conn.connected_at = time.perf_counter()
+        peer = conn.writer.get_extra_info("peername")
+        if isinstance(peer, tuple):
+            conn.peer = str(peer[0])
+        if context is None:
+            conn.phase = Phase.RESPONSE
+            return
         conn.phase = Phase.TLS
         server_name = request.ip if request.url.is_ip else request.url.host
         await conn.writer.start_tls(context, server_hostname=server_name)
-        conn.tls_at = time.perf_counter()
-        ssl_object = conn.writer.get_extra_info("ssl_object")
-        if ssl_object is not None:
-            conn.alpn = ssl_object.selected_alpn_protocol()
+    conn.tls_at = time.perf_counter()
+    ssl_object = conn.writer.get_extra_info("ssl_object")
+    if ssl_object is not None:
+        conn.ssl_object = ssl_object
+        conn.alpn = ssl_object.selected_alpn_protocol()
+        if offer is not None and ssl_object.session_reused:
+            conn.resumed = True
+            tls = offer.tls
+            days = tls.days_left if tls.not_after is None else tlsinfo.days_until(tls.not_after)
+            conn.tls = replace(tls, version=ssl_object.version(), alpn=conn.alpn, days_left=days)
+        else:
             conn.tls = tlsinfo.from_ssl_object(ssl_object)
     conn.phase = Phase.RESPONSE
+
+
+def _keep_session(
+    sessions: TlsSessions,
+    key: SessionKey,
+    context: ssl.SSLContext,
+    conn: _Connection,
+    error: ProbeError | None,
+    status: int | None,
+) -> None:
+    """Keep the session of a healthy exchange; forget it after a failure (no answer, a 5xx),
+    so the next check, the one that confirms an outage, does a full handshake."""
+    if conn.ssl_object is None or conn.tls is None:
+        sessions.forget(key)
+        return
+    if error is not None or status is None or status >= 500:
+        sessions.forget(key)
+        sessions.count(resumed=conn.resumed)
+        return
+    sessions.keep(key, context, conn.ssl_object, conn.tls, resumed=conn.resumed)
 
 
 async def probe(
@@ -190,13 +234,20 @@ async def probe(
     *,
     timeout: float,
     http2: bool = True,
+    sessions: TlsSessions | None = None,
 ) -> Probe:
     """Send one request (a GET unless ``request.spec`` says otherwise) on a fresh connection
-    and measure it. Failures are values, never raised."""
+    and measure it. Failures are values, never raised. With ``sessions`` (the monitoring path)
+    an HTTPS probe offers the TLS session its last healthy check kept."""
     url = request.url
     spec = request.spec
     uses_tls = request.scheme == "https"
     context = transport.context(http2=http2) if uses_tls else None
+    key: SessionKey | None = None
+    offer: Offer | None = None
+    if context is not None and sessions is not None:
+        key = (request.ip, request.port, None if url.is_ip else url.host, http2)
+        offer = sessions.offer(key, context)
     exchange = Exchange(
         request.scheme.encode("ascii"),
         url.path.encode("ascii"),
@@ -212,7 +263,7 @@ async def probe(
     start = time.perf_counter()
     try:
         async with asyncio.timeout_at(deadline):
-            await _connect(request, context, conn)
+            await _connect(request, context, conn, offer)
             reader, writer = conn.reader, conn.writer
             assert reader is not None and writer is not None
             if conn.alpn == "h2":
@@ -238,6 +289,8 @@ async def probe(
             else:  # a broken or hostile peer gets no graceful close to stall on
                 conn.writer.transport.abort()
     end = time.perf_counter()
+    if sessions is not None and key is not None and context is not None:
+        _keep_session(sessions, key, context, conn, error, out.status)
     header_bytes = sum(len(k) + len(v) + 4 for k, v in out.headers) + 17 if out.headers else 0
     if error is None and header_bytes > HEADER_LIMIT:
         error = ProbeError(

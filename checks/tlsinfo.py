@@ -48,10 +48,7 @@ def describe_certificate(
     except x509.ExtensionNotFound:
         sans = ()
     not_after = cert.not_valid_after_utc
-    current = now or datetime.now(UTC)
-    days_left = (
-        (not_after - current).days if not_after >= current else -((current - not_after).days + 1)
-    )
+    days_left = days_until(not_after, now)
     return TlsInfo(
         subject=_name(cert.subject),
         sans=sans,
@@ -63,6 +60,14 @@ def describe_certificate(
         alpn=alpn,
         verify_error=verify_error,
     )
+
+
+def days_until(not_after: datetime, now: datetime | None = None) -> int:
+    """Whole days from ``now`` to ``not_after``; negative once it has passed."""
+    current = now or datetime.now(UTC)
+    if not_after >= current:
+        return (not_after - current).days
+    return -((current - not_after).days + 1)
 
 
 def from_ssl_object(obj: ssl.SSLObject | ssl.SSLSocket) -> TlsInfo | None:
