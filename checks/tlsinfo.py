@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -70,13 +72,22 @@ def days_until(not_after: datetime, now: datetime | None = None) -> int:
     return -((current - not_after).days + 1)
 
 
+@functools.lru_cache(maxsize=4096)
+def _verified(der: bytes) -> TlsInfo:
+    """A verified certificate's facts, parsed once per certificate: a monitor meets the same
+    one at every check, and parsing it costs more CPU than the rest of a healthy check."""
+    return describe_certificate(der, verified=True)
+
+
 def from_ssl_object(obj: ssl.SSLObject | ssl.SSLSocket) -> TlsInfo | None:
     """The certificate of a verified, established TLS connection."""
     der = obj.getpeercert(binary_form=True)
     if not der:
         return None
-    return describe_certificate(
-        der, verified=True, version=obj.version(), alpn=obj.selected_alpn_protocol()
+    facts = _verified(der)
+    days_left = facts.days_left if facts.not_after is None else days_until(facts.not_after)
+    return replace(
+        facts, version=obj.version(), alpn=obj.selected_alpn_protocol(), days_left=days_left
     )
 
 

@@ -140,20 +140,18 @@ class TlsSessions:
         *,
         resumed: bool,
     ) -> None:
-        """After a healthy check: keep its session (a resumed one keeps the first's facts and
-        the time of the last full handshake)."""
-        session = getattr(ssl_object, "session", None)
+        """After a healthy check: keep the session of a full handshake. A resumed one changes
+        nothing: its session stays offered (reading ``SSLObject.session`` copies the session
+        through DER, peer certificate included, which costs about as much as the resumption
+        saves), until the server declines it (its ticket expired: nginx keeps them 5 minutes)
+        and a full handshake brings a fresh one."""
         if resumed:
             self.resumed += 1
-        else:
-            self.full += 1
+            return
+        self.full += 1
+        session = getattr(ssl_object, "session", None)
         if session is None:
             self._kept.pop(key, None)
-            return
-        before = self._kept.get(key)
-        if resumed:  # the facts and the time of the full handshake stay those kept
-            if before is not None:
-                before.session = session  # the server may have issued a fresh ticket
             return
         self._kept[key] = _Kept(session, context, tls, self._clock())
         self._kept.move_to_end(key)
