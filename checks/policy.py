@@ -16,7 +16,7 @@ loopback, whatever spelling or DNS answer produced it. Host spellings such as ``
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -166,12 +166,20 @@ def embedded_ipv4(ip: IPAddress) -> tuple[tuple[str, ipaddress.IPv4Address], ...
     return ()
 
 
+_MAX_JUDGED = 100_000
+"""Judged addresses kept at most (then forgotten all at once: judging again is cheap)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AddressPolicy:
     """Refuse non-public addresses unless they fall in ``allowed``."""
 
     allowed: tuple[IPNetwork, ...] = ()
     allow_all: bool = False
+    _judged: dict[str, str | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    """Addresses already judged (a monitor's address comes back at every check)."""
 
     @classmethod
     def allowing(cls, *networks: str | IPNetwork) -> AddressPolicy:
@@ -199,6 +207,15 @@ class AddressPolicy:
         """
         if self.allow_all:
             return None
+        if address in self._judged:
+            return self._judged[address]
+        if len(self._judged) >= _MAX_JUDGED:
+            self._judged.clear()
+        refusal = self._judge(address)
+        self._judged[address] = refusal
+        return refusal
+
+    def _judge(self, address: str) -> str | None:
         ip = ipaddress.ip_address(address)
         inner = embedded_ipv4(ip)
         for form, ipv4 in inner:

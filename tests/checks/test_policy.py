@@ -292,3 +292,16 @@ def test_a_teredo_address_needs_both_of_its_ipv4s_allowed_or_public() -> None:
 def test_embedded_ipv4_reads_each_form(address: str, expected: list[str]) -> None:
     found = [str(ipv4) for _, ipv4 in embedded_ipv4(ipaddress.ip_address(address))]
     assert found == expected
+
+
+def test_a_policy_judges_each_address_the_same_every_time() -> None:
+    """Judgments are kept per address (a monitor's address returns at every check): asking
+    again, in any order, gives what a fresh policy says."""
+    policy = AddressPolicy.allowing("10.1.0.0/16")
+    addresses = ["10.0.0.1", "8.8.8.8", "10.1.2.3", "127.0.0.1", "::ffff:10.0.0.1", "2606:4700::1"]
+    first = [policy.refusal(a) for a in addresses]
+    again = [policy.refusal(a) for a in reversed(addresses)][::-1]
+    fresh = [AddressPolicy.allowing("10.1.0.0/16").refusal(a) for a in addresses]
+    assert first == again == fresh
+    assert first[1] is None and first[2] is None and first[0] is not None
+    assert AddressPolicy.allowing("10.1.0.0/16") == policy  # what is kept is not compared
