@@ -201,14 +201,51 @@ class Monitoring:
             del self._running[monitor_id]
             done.set()
 
+    async def receive(
+        self, monitor_id: int, diagnosis: Diagnosis, *, checked_at: float | None = None
+    ) -> Applied | None:
+        """Apply a diagnosis made elsewhere (a shard process) exactly as a check of this
+        process: the health gate for a failure with no HTTP answer, then :meth:`apply`. None
+        when the monitor is gone or a check of it is being applied here."""
+        if monitor_id in self._running:
+            return None
+        monitor = self.store.monitor(monitor_id)
+        if monitor is None:
+            return None
+        done = self._running[monitor_id] = asyncio.Event()
+        try:
+            return await self._judge(monitor, diagnosis, None)
+        finally:
+            del self._running[monitor_id]
+            done.set()
+
     async def _check(self, monitor: Monitor) -> Applied:
-        might_open = monitor.state != "down" and monitor.fail_streak + 1 >= monitor.confirm
         health = None
-        if might_open and self.health is not None:
+        if self._might_open(monitor) and self.health is not None:
             # Started beside the probe, so confirming an outage costs no extra time.
             health = asyncio.ensure_future(self.health.check())
         diagnosis = await self.diagnose_monitor(monitor)
+        return await self._judge(monitor, diagnosis, health)
+
+    @staticmethod
+    def _might_open(monitor: Monitor) -> bool:
+        return monitor.state != "down" and monitor.fail_streak + 1 >= monitor.confirm
+
+    async def _judge(
+        self,
+        monitor: Monitor,
+        diagnosis: Diagnosis,
+        health: asyncio.Future[str | None] | None,
+    ) -> Applied:
         outcome = classify(diagnosis, monitor.expect)
+        if (
+            health is None
+            and not outcome.ok
+            and self.health is not None
+            and self._might_open(monitor)
+            and not _answered(diagnosis)
+        ):
+            health = asyncio.ensure_future(self.health.check())
         problem = None
         if health is not None:
             if outcome.ok or _answered(diagnosis):
