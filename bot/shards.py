@@ -175,6 +175,8 @@ class Shards:
         """Checks, lags, skips and sheds of every shard, as one ``Schedule``'s."""
         self.restarts = 0
         """Shards restarted (they exited, or hung and were killed) since the start."""
+        self.were_up = False
+        """Every shard was up at once, at least once since the start."""
         self.results = [0] * count
         """Results the front received from each shard."""
 
@@ -314,6 +316,7 @@ class Shards:
                 await self._apply(message[1], message[2], message[3], message[4])
             elif kind == "ready":
                 shard.up = True
+                self.were_up = self.were_up or self.up == self.count
             shard.heard = time.monotonic()
         return "exited"
 
