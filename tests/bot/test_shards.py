@@ -14,7 +14,7 @@ from bot.checkrun import Snapshot
 from bot.commands import Watch
 from bot.model import AlertKind, Context, WatchReply
 from bot.settings import Settings
-from bot.shards import Shards, shard_of
+from bot.shards import Shards
 from checks import Diagnosis
 from tests.bot.conftest import LOOPBACK, fast_settings, until
 from tests.support import OkServer, closed_port, ok_server
@@ -78,14 +78,14 @@ async def test_each_monitor_is_checked_on_its_shard_and_alerts_from_the_front(
             await until(lambda: shards.up == 2, timeout=20)
             up = await watch(chat, site.url)
             down = await watch(chat, closed.url)
-            assert {shard_of(up, 2), shard_of(down, 2)} == {0, 1}
+            assert {up % 2, down % 2} == {0, 1}
             posted = await chat.pop(timeout=15)
             assert posted.delivery.alert.kind is AlertKind.DOWN
             assert posted.delivery.alert.monitor_id == down
             # Results arrived from both shards: the 200s from one, the refusals from the other.
             await until(lambda: results_of(chat, up) >= 3 and results_of(chat, down) >= 3)
-            assert shards.results[shard_of(up, 2)] >= 2
-            assert shards.results[shard_of(down, 2)] >= 2
+            assert shards.results[up % 2] >= 2
+            assert shards.results[down % 2] >= 2
             assert shards.metrics.checks >= 4 and len(shards.metrics.lags) >= 4
             ok = chat.bot.store.execute(
                 "SELECT COUNT(*) FROM results WHERE monitor_id = ? AND ok = 0", (up,)
@@ -112,16 +112,16 @@ async def test_add_remove_and_recheck_reach_the_monitors_shard(
             down = await watch(chat, closed.url, every=3600)
             posted = await chat.pop(timeout=15)
             assert posted.delivery.alert.kind is AlertKind.DOWN
-            assert shards.results[shard_of(down, 2)] >= 1
-            assert shards.results[1 - shard_of(down, 2)] == 0
+            assert shards.results[down % 2] >= 1
+            assert shards.results[1 - down % 2] == 0
             # Added: checked each second by its shard. Removed: no more results.
             mid = await watch(chat, site.url)
             await until(lambda: results_of(chat, mid) >= 3)
             reply = await chat.push(f"unwatch {mid}")
             assert f"#{mid}" in reply
-            before = shards.results[shard_of(mid, 2)]
+            before = shards.results[mid % 2]
             await asyncio.sleep(2.5)
-            assert shards.results[shard_of(mid, 2)] == before
+            assert shards.results[mid % 2] == before
             assert results_of(chat, mid) == 0  # its history went with it
 
 
@@ -136,7 +136,7 @@ async def test_a_killed_shard_is_restarted_and_checks_again(
             await until(lambda: shards.up == 2, timeout=20)
             mid = await watch(chat, site.url)
             await until(lambda: results_of(chat, mid) >= 2)
-            pid = shards.pid_of(shard_of(mid, 2))
+            pid = shards.pid_of(mid % 2)
             assert pid is not None and pid in shard_children(os.getpid())
             os.kill(pid, signal.SIGKILL)
             await until(lambda: shards.restarts >= 1, timeout=10)
