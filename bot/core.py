@@ -154,6 +154,9 @@ class Bot:
                 transport=self.transport,
                 cache_seconds=settings.health_cache,
             )
+        self.check_faults = FaultLog(log, "check results dropped")
+        """Scheduled checks whose result could not be recorded (``count``): the monitor's state
+        stays as it was, and the next check that can be recorded goes on from there."""
         self.monitoring = Monitoring(
             self.store,
             settings,
@@ -162,6 +165,7 @@ class Bot:
             notifiers=self.notifiers,
             clock=clock,
             stats=self.stats,
+            faults=self.check_faults,
         )
         self.schedule = Schedule(
             self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
@@ -191,9 +195,6 @@ class Bot:
         self._channel_limit = RateLimiter(settings.rate_channel)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
-        self.check_faults = FaultLog(log, "check results dropped")
-        """Scheduled checks whose result could not be recorded (``count``): the monitor's state
-        stays as it was, and the next check that can be recorded goes on from there."""
         self._command_faults = FaultLog(log, "commands refused")
         self._windows: dict[tuple[Channel, str], tuple[Window, ...]] = {}
         """The monitors file's scheduled windows, by the file monitor's channel and URL."""
@@ -210,8 +211,9 @@ class Bot:
         self._started = True
         self.store.release_claims()
         self.monitoring.mend_once()  # alerts an older check502 left reading DOWN, muted
+        rows = self.store.load_monitors()  # one query fills the monitor cache
         if self.shards is None:
-            self.schedule.start(self.store.schedule_rows())
+            self.schedule.start(rows)
         else:
             self.schedule.start([])
             await self.shards.start()
@@ -240,10 +242,21 @@ class Bot:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._flush()
 
     def close(self) -> None:
+        self._flush()
         self.status_pages.close()
         self.store.close()
+
+    def _flush(self) -> None:
+        """Write the healthy results still pending; those that cannot be are counted dropped."""
+        try:
+            self.monitoring.flush()
+        except StorageError as exc:
+            dropped = self.store.discard_pending()
+            self.check_faults.count += dropped
+            log.warning("%s healthy check results not written at stop: %s", dropped, exc.line())
 
     async def prune(self) -> None:
         """Retention, in short steps with pauses between them so that due checks run.

@@ -137,6 +137,9 @@ class _Shard:
     process: asyncio.subprocess.Process | None = None
     up: bool = False
     heard: float = 0.0
+    applying: bool = False
+    """The front is applying this shard's results (a result may wait for a user's Re-check
+    of the same monitor): not reading is then the front's doing, not a hang of the shard."""
     changes: dict[int, Snapshot | None] = field(default_factory=dict)
     """Pending snapshots to send, by monitor id; None: remove the monitor."""
     rechecks: dict[int, float] = field(default_factory=dict)
@@ -313,7 +316,11 @@ class Shards:
             kind = message[0]
             if kind == "batch":
                 self.results[shard.index] += len(message[1])
-                await self._apply(message[1], message[2], message[3], message[4])
+                shard.applying = True
+                try:
+                    await self._apply(message[1], message[2], message[3], message[4])
+                finally:
+                    shard.applying = False
             elif kind == "ready":
                 shard.up = True
                 self.were_up = self.were_up or self.up == self.count
@@ -347,7 +354,7 @@ class Shards:
     async def _watch(self, shard: _Shard) -> str:
         while True:
             await asyncio.sleep(min(1.0, self._hang_after / 4))
-            if time.monotonic() - shard.heard > self._hang_after:
+            if not shard.applying and time.monotonic() - shard.heard > self._hang_after:
                 return f"answered nothing for {self._hang_after:g} s and was killed"
 
     async def _apply(
