@@ -299,7 +299,7 @@ class Bot:
             self.check_faults.fault(exc)
             return
         for monitor_id in recheck:
-            self.schedule.recheck(monitor_id, 0.0)
+            self.checking.recheck(monitor_id, 0.0)
         if queued:
             self.sender.wake()
 
@@ -408,7 +408,7 @@ class Bot:
         until = None if seconds is None else now + seconds
         recheck = self.monitoring.set_maintenance([m.id for m in monitors], until)
         for mid in recheck:
-            self.schedule.recheck(mid, 0.0)
+            self.checking.recheck(mid, 0.0)
         self.sender.wake()  # a held recovery is due once the window is off
         single = monitors[0].id if monitor_id is not None else None
         if seconds is None:
