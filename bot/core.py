@@ -75,7 +75,7 @@ from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Metrics, Schedule
 from bot.settings import Settings
-from bot.shards import Shards
+from bot.shards import Shards, shard_of
 from bot.stats import Stats
 from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
@@ -812,7 +812,15 @@ class Bot:
         return None if monitor is None else checkrun.Snapshot.of(monitor)
 
     def _shard_snapshots(self, index: int, count: int) -> list[checkrun.Snapshot]:
-        return [checkrun.Snapshot.of(m) for m in self.store.shard_monitors(index, count)]
+        """The snapshots of shard ``index``'s monitors, from the monitor cache (filled at the
+        start with one query): no query per shard, nor per monitor."""
+        snapshots = []
+        for monitor_id, _ in self.store.schedule_rows():
+            if shard_of(monitor_id, count) == index:
+                monitor = self.store.cached_monitor(monitor_id)
+                if monitor is not None:
+                    snapshots.append(checkrun.Snapshot.of(monitor))
+        return snapshots
 
     async def _received(self, monitor_id: int, diagnosis: Diagnosis, checked_at: float) -> None:
         """A shard's result: applied as a check of the front's own."""

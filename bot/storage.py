@@ -753,11 +753,6 @@ class Store:
         """``(id, every)`` of every monitor: what the scheduler is rebuilt from."""
         return [(int(a), int(b)) for a, b in self.execute("SELECT id, every FROM monitors")]
 
-    def shard_monitors(self, index: int, count: int) -> tuple[Monitor, ...]:
-        """The monitors shard ``index`` of ``count`` checks (``id % count``: bot.shards)."""
-        rows = self.rows("SELECT * FROM monitors WHERE id % ? = ? ORDER BY id", (count, index))
-        return tuple(_monitor(r) for r in rows)
-
     def delete_monitor(self, monitor_id: int, now: float) -> None:
         """Remove a monitor, its history, and any alert of it not yet delivered but a
         notification target's resolve."""
