@@ -35,9 +35,11 @@ from checks import (
 )
 from checks.request import PLAIN
 
-# TODO(lead): once part A's engine (``diagnose(..., expect=)``, the fast verdict) is merged,
-# pass ``expect`` unconditionally and drop this probe of the signature.
-_FAST_VERDICT = "expect" in inspect.signature(diagnose).parameters
+# TODO(lead): once part A's engine is merged (``diagnose(..., expect=)``, the fast verdict;
+# ``tls_sessions=``, TLS resumption), pass both unconditionally and drop this probe.
+_TAKES = frozenset(inspect.signature(diagnose).parameters)
+_FAST_VERDICT = "expect" in _TAKES
+_RESUMES = "tls_sessions" in _TAKES
 
 
 _ANY_2XX_3XX = Expect.default()
@@ -113,14 +115,18 @@ async def check(
     policy: AddressPolicy,
     allowed: tuple[str, ...],
     environ: Mapping[str, str],
+    tls_sessions: object | None = None,
 ) -> Diagnosis:
-    """One check of the monitor, never longer than its ``timeout`` in all."""
+    """One check of the monitor, never longer than its ``timeout`` in all. ``tls_sessions``:
+    the process's ``checks.TlsSessions`` (healthy HTTPS checks resume their session)."""
     try:
         request = credentials(snapshot.request, allowed, environ)
     except Conflict as exc:
         return unsent(snapshot.url, snapshot.origin, str(exc), snapshot.request)
     timeout = snapshot.timeout
-    extra = {"expect": snapshot.expect.matches} if _FAST_VERDICT else {}
+    extra: dict[str, object] = {"expect": snapshot.expect.matches} if _FAST_VERDICT else {}
+    if _RESUMES and tls_sessions is not None:
+        extra["tls_sessions"] = tls_sessions
     try:
         async with asyncio.timeout(timeout):
             return await diagnose(

@@ -441,6 +441,9 @@ class _Worker:
         self._sent = (0, 0, 0)  # checks, skipped, shed already reported
         self.resolver = _resolver(settings)
         self.transport = Transport.create(ca_bundle=settings.ca_bundle)
+        # TODO(lead): part A's checks.TlsSessions, built directly once it is merged.
+        sessions = getattr(checks, "TlsSessions", None)
+        self.tls_sessions: object | None = None if sessions is None else sessions()
         self.schedule = Schedule(self.check, concurrency=settings.max_concurrent_checks)
         self.started = False
 
@@ -461,6 +464,7 @@ class _Worker:
                 policy=self.settings.policy,
                 allowed=self.settings.auth_vars,
                 environ=self.environ,
+                tls_sessions=self.tls_sessions,
             )
         finally:
             self.in_flight.discard(monitor_id)
