@@ -22,6 +22,9 @@ MAX_CHECK_LIMIT = 600.0
 """The longest overall limit of a chat check: a chat platform lets a reply be edited for at
 least this long (Discord's interaction token lasts 15 minutes, Slack's response URL 30)."""
 
+MAX_SHARDS = 64
+"""The most shard processes ``CHECK502_SHARDS`` may ask for."""
+
 
 def _seconds(name: str, text: str, *, minimum: float = 0.0) -> float:
     """A duration setting, read by the grammar's one duration parser (its SETTING rules:
@@ -127,6 +130,9 @@ class Settings:
     """The environment variables ``auth=`` may name (``CHECK502_AUTH_VARS``, comma-separated):
     only these are ever read and sent, so a chat user cannot send the bot's own tokens to a
     URL of theirs. Empty: ``auth=`` is refused."""
+    shards: int = 0
+    """Shard processes that check the monitors (``CHECK502_SHARDS``; unset: the cores this
+    process may use). 0 checks them inside the front process (:mod:`bot.shards`)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -213,6 +219,13 @@ class Settings:
             values["cert_warn_days"] = days
         if (v := get("CHECK502_AUTH_VARS")) is not None:
             values["auth_vars"] = _auth_vars(v)
+        if (v := get("CHECK502_SHARDS")) is not None:
+            shards = _int("CHECK502_SHARDS", v)
+            if shards > MAX_SHARDS:
+                raise SettingsError(f"CHECK502_SHARDS must be at most {MAX_SHARDS}")
+            values["shards"] = shards
+        else:
+            values["shards"] = len(os.sched_getaffinity(0))
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.raw_retention > settings.retention_days * 86400:
             raise SettingsError(
