@@ -130,6 +130,10 @@ class Watch:
     targets: tuple[str, ...] | None = None
     """Notification targets besides the chat (names of :data:`TARGET_NAMES`, in that order):
     None every configured one, () none."""
+    regions: tuple[str, ...] = ()
+    """Probe regions that check it (``regions=eu,us``), in the order given; () locally."""
+    quorum: int = 0
+    """Regions that must confirm a failure (1..len(regions)); 0: a majority."""
 
 
 @dataclass(frozen=True, slots=True)
