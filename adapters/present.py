@@ -212,6 +212,17 @@ def escalation_text(alert: Alert) -> str:
     )
 
 
+def region_notice(alert: Alert) -> str:
+    """A REGION_DEGRADED or REGION_RESTORED notice in words (``detail`` is the region)."""
+    region = alert.detail or "?"
+    if alert.kind == "region_restored":  # AlertKind: the check502 command does not import bot
+        return f"Region {region} answers again: its checks count toward quorums again."
+    return (
+        f"Region {region} stopped answering: its checks do not count toward any quorum until"
+        " it answers again. This is not an outage of your targets."
+    )
+
+
 def _duration(seconds: int) -> str:
     """``15m``, ``1h30m``, ``1d`` (the grammar's own form; the check502 command must not import
     the bot, whose package starts its core)."""

@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot import series
 from bot.codec import alert_from_dict
@@ -96,6 +97,9 @@ from checks import (
     explain,
 )
 from checks.request import PLAIN
+
+if TYPE_CHECKING:
+    from bot.regions.coordinator import Coordinator
 
 log = logging.getLogger("check502.bot")
 
@@ -178,6 +182,16 @@ class Bot:
             clock=clock,
             stats=self.stats,
         )
+        self.regions: Coordinator | None = None
+        """Monitors checked from probe regions (``CHECK502_REDIS_URL`` set): scheduled,
+        queued and decided by the coordinator, not by :attr:`schedule`."""
+        if settings.redis_url is not None:
+            # Imported only here: taskiq and redis-py cost ~2 s of start-up to a bot without them.
+            from bot.regions.coordinator import Coordinator  # noqa: PLC0415
+
+            self.regions = Coordinator(
+                self.store, settings, self.monitoring, wake=self.sender.wake, clock=clock
+            )
         self.status_pages = StatusPages(self.store)
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
@@ -202,7 +216,10 @@ class Bot:
         self._started = True
         self.store.release_claims()
         self.monitoring.mend_once()  # alerts an older check502 left reading DOWN, muted
-        self.schedule.start(self.store.schedule_rows())
+        regional = self.regions is not None
+        self.schedule.start(self.store.schedule_rows(regional=False if regional else None))
+        if self.regions is not None:
+            await self.regions.start(self.store.schedule_rows(regional=True))
         self.schedule.scheduler.add_job(
             self.prune, "interval", seconds=_PRUNE_EVERY, id="prune", next_run_time=_utcnow()
         )
@@ -220,6 +237,8 @@ class Bot:
             return
         self._started = False
         self.schedule.shutdown()
+        if self.regions is not None:
+            await self.regions.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -272,7 +291,7 @@ class Bot:
             self.check_faults.fault(exc)
             return
         for monitor_id in recheck:
-            self.schedule.recheck(monitor_id, 0.0)
+            self._check_now(monitor_id)
         if queued:
             self.sender.wake()
 
@@ -381,7 +400,7 @@ class Bot:
         until = None if seconds is None else now + seconds
         recheck = self.monitoring.set_maintenance([m.id for m in monitors], until)
         for mid in recheck:
-            self.schedule.recheck(mid, 0.0)
+            self._check_now(mid)
         self.sender.wake()  # a held recovery is due once the window is off
         single = monitors[0].id if monitor_id is not None else None
         if seconds is None:
@@ -456,7 +475,7 @@ class Bot:
             self.store.delete_monitor(monitor.id, now)
         if ended:
             self.sender.wake()
-        self.schedule.remove(monitor.id)
+        self._unschedule(monitor.id)
 
     def _export(self, context: Context) -> ExportReply:
         monitors = self.store.monitors_in(context.channel)
@@ -518,11 +537,15 @@ class Bot:
         }
         if self._started:
             for monitor in removed:
-                self.schedule.remove(monitor.id)
+                self._unschedule(monitor.id)
             for monitor in [*added, *updated]:
                 fresh = self.store.monitor(monitor.id)
-                if fresh is not None and (monitor in added or fresh.every != monitor.every):
-                    self.schedule.add(fresh.id, fresh.every)
+                if fresh is not None and (
+                    monitor in added
+                    or fresh.every != monitor.every
+                    or fresh.regions != monitor.regions
+                ):
+                    self._schedule(fresh)
         if added or updated or removed:
             log.warning(
                 "%s: %s monitors added, %s updated, %s removed",
@@ -655,14 +678,22 @@ class Bot:
             if p.error is not None and p.error.kind is ErrorKind.BLOCKED_ADDRESS:
                 raise Conflict(f"Not watching {command.url}: {p.error.message}.")
         # The monitor, its first result and any alert it causes: one transaction, or nothing.
+        # A monitor checked from regions is shown this check but decided by its regions only
+        # (one vantage point never opens its incident): its first round starts at once.
+        regional = self.regions is not None and bool(command.regions)
         with self.store.transaction():
             monitor = self.store.add_monitor(
                 context.channel, command, created_by=context.user, now=self.clock()
             )
-            applied = self.monitoring.apply(monitor, classify(diagnosis, monitor.expect))
+            applied = None
+            if not regional:
+                applied = self.monitoring.apply(monitor, classify(diagnosis, monitor.expect))
             monitor = self.store.monitor(monitor.id) or monitor
-        self._after(monitor.id, applied.recheck_after, applied.alerts)
-        self.schedule.add(monitor.id, monitor.every)
+        self._schedule(monitor)
+        if applied is not None:
+            self._after(monitor.id, applied.recheck_after, applied.alerts)
+        else:
+            self._check_now(monitor.id)
         return WatchReply(monitor, diagnosis)
 
     def _end_for_targets(self, monitor: Monitor, now: float) -> int:
@@ -761,6 +792,26 @@ class Bot:
         self.check_faults.ok()
         if applied is not None:
             self._after(monitor_id, applied.recheck_after, applied.alerts)
+
+    def _schedule(self, monitor: Monitor) -> None:
+        """(Re)schedule ``monitor`` where it is checked: by the coordinator when it has regions
+        and Redis is set, else by this process."""
+        self._unschedule(monitor.id)
+        if self.regions is not None and monitor.regions:
+            self.regions.add(monitor.id, monitor.every)
+        else:
+            self.schedule.add(monitor.id, monitor.every)
+
+    def _unschedule(self, monitor_id: int) -> None:
+        self.schedule.remove(monitor_id)
+        if self.regions is not None:
+            self.regions.remove(monitor_id)
+
+    def _check_now(self, monitor_id: int) -> None:
+        if self.regions is not None and self.regions.owns(monitor_id):
+            self.regions.recheck(monitor_id, 0.0)
+        else:
+            self.schedule.recheck(monitor_id, 0.0)
 
     def _after(self, monitor_id: int, recheck_after: float | None, alerts: int) -> None:
         if recheck_after is not None:

@@ -318,6 +318,11 @@ class AlertKind(enum.StrEnum):
     """The bot's own network is broken: monitors' alerts are held back."""
     RESTORED = "restored"
     """The bot's own network works again."""
+    REGION_DEGRADED = "region_degraded"
+    """A probe region stopped answering (``detail`` is its name): its results do not count
+    toward any quorum until it answers again; never an outage of a target."""
+    REGION_RESTORED = "region_restored"
+    """The probe region (``detail``) answers again."""
     ACKNOWLEDGED = "acknowledged"
     """Someone acknowledged an incident in chat: only notification targets hear of it (the
     pager's acknowledge); ``detail`` is who."""

@@ -14,6 +14,7 @@ from adapters.present import (
     maintenance_note,
     people_note,
     pings,
+    region_notice,
     request_words,
     status_sentences,
 )
@@ -229,6 +230,10 @@ def _alert_text(alert: Alert, style: Style) -> str:
             )
         case AlertKind.RESTORED:
             return style.green("✅ Monitoring restored: the bot's own network works again.") + "\n"
+        case AlertKind.REGION_DEGRADED:
+            return style.yellow(f"⚠️  {region_notice(alert)}") + "\n"
+        case AlertKind.REGION_RESTORED:
+            return style.green(f"✅ {region_notice(alert)}") + "\n"
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 

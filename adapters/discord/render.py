@@ -39,6 +39,7 @@ from adapters.present import (
     pct,
     people_note,
     pings,
+    region_notice,
     request_words,
     resolved_ips,
     runs_label,
@@ -496,6 +497,12 @@ def _alert_body(alert: Alert) -> Message:
                     "✅ Monitoring restored", "The bot's own network works again.", GREEN
                 )
             )
+        case AlertKind.REGION_DEGRADED:
+            return Message(
+                embed=_text_embed("⚠️ Region degraded", md(region_notice(alert)), 0xE67E22)
+            )
+        case AlertKind.REGION_RESTORED:
+            return Message(embed=_text_embed("✅ Region back", md(region_notice(alert)), GREEN))
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 

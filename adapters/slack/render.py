@@ -42,6 +42,7 @@ from adapters.present import (
     pct,
     people_note,
     pings,
+    region_notice,
     request_words,
     resolved_ips,
     runs_label,
@@ -555,6 +556,10 @@ def _alert_body(alert: Alert) -> Message:
         case AlertKind.RESTORED:
             text = "✅ Monitoring restored: the bot's own network works again."
             return message(text, [section(text)])
+        case AlertKind.REGION_DEGRADED | AlertKind.REGION_RESTORED:
+            mark = "⚠️" if alert.kind is AlertKind.REGION_DEGRADED else "✅"
+            text = f"{mark} {region_notice(alert)}"
+            return message(text, [section(esc(text))])
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 

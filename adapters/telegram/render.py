@@ -47,6 +47,7 @@ from adapters.present import (
     people_note,
     pings,
     progress_line,
+    region_notice,
     request_words,
     resolved_ips,
     runs_label,
@@ -687,6 +688,10 @@ def _alert_body(alert: Alert, limit: int) -> Message:
             )
         case AlertKind.RESTORED:
             return Message("✅ <b>Monitoring restored</b>: the bot's own network works again.")
+        case AlertKind.REGION_DEGRADED:
+            return Message(f"⚠️ {esc(region_notice(alert))}")
+        case AlertKind.REGION_RESTORED:
+            return Message(f"✅ {esc(region_notice(alert))}")
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 

@@ -121,6 +121,7 @@ async def serve(config: WorkerConfig, *, stop: asyncio.Event | None = None) -> i
         idle_timeout=config.idle_timeout,
         count=config.concurrency,
         block=1.0,
+        consumer=name,  # XPENDING names the process holding a job
     )
     redis = Redis.from_url(config.redis_url)
     prober = Prober(config.settings, config.region, redis, name=name, environ=os.environ)

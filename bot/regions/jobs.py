@@ -24,7 +24,7 @@ import math
 import re
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 from taskiq import Context, TaskiqDepends, async_shared_broker
 from taskiq_redis import RedisStreamBroker
@@ -63,6 +63,7 @@ def region_broker(
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     count: int = 100,
     block: float = 2.0,
+    consumer: str | None = None,
 ) -> RedisStreamBroker:
     """The taskiq broker of one region's queue, for the coordinator (kicks) and its workers
     (reads ``count`` jobs at a time, about the jobs one worker runs at once, so that fetched
@@ -79,6 +80,7 @@ def region_broker(
         idle_timeout=max(1, int(idle_timeout * 1000)),
         unacknowledged_batch_size=count,
         unacknowledged_lock_timeout=10.0,
+        consumer_name=consumer,
     )
 
 
@@ -203,6 +205,16 @@ class Result:
         return cls(key, region, diagnosis_from_json(raw), control, worker)
 
 
+TICK_TASK = "check502.tick"
+
+
+@async_shared_broker.task(task_name=TICK_TASK, ack_type="when_executed")
+async def tick() -> None:
+    """Nothing: queued by the coordinator while a region has rounds open, because taskiq-redis
+    takes over a dead worker's jobs (XAUTOCLAIM) only after a read that got a message; on a
+    quiet stream a dead worker's job would wait for the next due check, too late for its round."""
+
+
 class Prober(Protocol):
     """What a worker process puts in its broker's state to run the jobs it takes."""
 
@@ -214,7 +226,7 @@ class Prober(Protocol):
     ack_type="when_executed",  # never when_received: a killed worker's job would be lost
     timeout=MAX_JOB_SECONDS,
 )
-async def probe(job: dict[str, Any], context: Annotated[Context, TaskiqDepends()]) -> None:
+async def probe(job: dict[str, Any], context: Context = TaskiqDepends()) -> None:  # noqa: B008
     """Run one job in a worker: the worker's :class:`Prober` (its broker's ``state.prober``)."""
     prober: Prober = context.state.prober
     await prober(job)
