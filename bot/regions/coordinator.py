@@ -37,13 +37,21 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
-from taskiq_redis import RedisStreamBroker
 
 from bot.codec import alert_to_dict
 from bot.errors import StorageError
 from bot.model import Alert, AlertKind, Channel, Monitor
 from bot.monitoring import Applied, Monitoring
-from bot.regions.jobs import GROUP, RESULTS_STREAM, Job, Result, probe, region_broker, tick
+from bot.regions.jobs import (
+    GROUP,
+    RESULTS_STREAM,
+    Job,
+    Result,
+    StreamBroker,
+    probe,
+    region_broker,
+    tick,
+)
 from bot.regions.quorum import QuorumDecision, RegionResult, decide
 from bot.schedule import Schedule
 from bot.settings import Settings
@@ -115,10 +123,12 @@ class Coordinator:
         self.metrics = RoundMetrics()
         self.decisions: deque[tuple[str, QuorumDecision]] = deque(maxlen=100)
         """The latest rounds' verdicts, by round key (for ``details`` and tests)."""
-        self.schedule = Schedule(self._due, concurrency=settings.max_concurrent_checks, clock=clock)
+        self.schedule = Schedule(
+            self.start_round, concurrency=settings.max_concurrent_checks, clock=clock
+        )
         self._url = settings.redis_url
         self._redis = Redis.from_url(self._url)
-        self._brokers: dict[str, RedisStreamBroker] = {}
+        self._brokers: dict[str, StreamBroker] = {}
         self._rounds: dict[str, _Round] = {}
         self._open: dict[int, str] = {}
         """Monitor id → the key of its open round."""
@@ -196,9 +206,14 @@ class Coordinator:
 
     @property
     def in_flight(self) -> int:
+        """Rounds open now."""
         return len(self._rounds)
 
-    async def _broker(self, region: str) -> RedisStreamBroker:
+    def is_open(self, monitor_id: int) -> bool:
+        """A round of the monitor is open (its next due check would be skipped)."""
+        return monitor_id in self._open
+
+    async def _broker(self, region: str) -> StreamBroker:
         broker = self._brokers.get(region)
         if broker is None:
             broker = region_broker(self._url, region)
@@ -208,7 +223,7 @@ class Coordinator:
 
     # ------------------------------------------------------------------------------- rounds
 
-    async def _due(self, monitor_id: int) -> None:
+    async def start_round(self, monitor_id: int) -> None:
         """A due check: open a round and queue one job per region (returns at once: the
         round ends when the results are in, not in this call)."""
         if monitor_id in self._open:
