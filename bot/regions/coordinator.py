@@ -62,6 +62,7 @@ log = logging.getLogger("check502.regions")
 SILENT_ROUNDS = 2
 """Rounds in a row a region may miss before its channels are told it is degraded."""
 _READ_COUNT = 500
+_STOP_WAIT = 3.0
 _Read = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 """What XREADGROUP returns (redis-py types it loosely)."""
 _META = "region_degraded:"
@@ -139,6 +140,7 @@ class Coordinator:
         """Region → its degraded episode (``meta``), read once per region."""
         self._acks: list[bytes] = []
         self._reader: asyncio.Task[None] | None = None
+        self._stopping = False
         self._ticker: asyncio.Task[None] | None = None
         self.tick = 5.0
         """Seconds between two no-op jobs to each region that owes results of open rounds
@@ -170,11 +172,17 @@ class Coordinator:
 
     async def stop(self) -> None:
         self.schedule.shutdown()
+        self._stopping = True
         for task in (self._reader, self._ticker):
             if task is not None:
+                # Bounded: a cancellation that lands inside redis-py or taskiq can be swallowed
+                # there (seen in bench/workers), and stop must not hang on it.
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                done, _ = await asyncio.wait({task}, timeout=_STOP_WAIT)
+                if not done:
+                    log.warning("%s did not stop within %s s", task.get_name(), _STOP_WAIT)
+                elif not task.cancelled() and task.exception() is not None:
+                    log.warning("%s ended with %r", task.get_name(), task.exception())
         self._reader = self._ticker = None
         for rnd in self._rounds.values():
             if rnd.timer is not None:
@@ -351,7 +359,7 @@ class Coordinator:
             self.wake()
 
     async def _tick(self) -> None:
-        while True:
+        while not self._stopping:
             await asyncio.sleep(self.tick)
             owing = {
                 region
@@ -372,7 +380,7 @@ class Coordinator:
         """Read the results stream: first what this consumer was given and never acknowledged
         (a previous life's: dropped as late), then new results."""
         start = "0"
-        while True:
+        while not self._stopping:
             try:
                 got: _Read = await self._redis.xreadgroup(  # type: ignore[assignment]
                     GROUP,
