@@ -75,7 +75,7 @@ from bot.notify import Notifier, fan_out
 from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
-from bot.settings import Settings
+from bot.settings import Settings, region_refusal
 from bot.stats import Stats
 from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
@@ -628,6 +628,9 @@ class Bot:
                 f"This bot has no {missing[0]} target set up (its operator configures targets);"
                 f" targets= can name {can}."
             )
+        refused = region_refusal(command.regions, self.settings.available_regions)
+        if refused is not None:
+            raise Conflict(refused)
         existing = self.store.monitors_in(context.channel)
         wanted = (command.url, command.origin, command.request.redacted(), command.follow)
         for monitor in existing:  # the same URL sent another request is another monitor

@@ -14,6 +14,9 @@ from adapters.present import (
     maintenance_note,
     people_note,
     pings,
+    region_table,
+    regions_head,
+    regions_note,
     request_words,
     status_sentences,
 )
@@ -81,6 +84,8 @@ def render_monitor_line(m: Monitor, style: Style) -> str:
         extra.append(asked)
     if (people := people_note(m)) is not None:
         extra.append(people)
+    if (regions := regions_note(m)) is not None:
+        extra.append(regions)
     if m.source is not None:
         extra.append(f"from {m.source}")
     tail = f"  {style.dim(' · '.join(extra))}" if extra else ""
@@ -172,6 +177,9 @@ def _alert_text(alert: Alert, style: Style) -> str:
             lines = [style.yellow(c.title) if alert.slow else style.red(c.title)]
             body = [c.headline, c.public, *([c.origin] if c.origin is not None else [])]
             lines += [wrap(text, style.width, "  ") for text in body]
+            if alert.regions:
+                lines.append(f"  {regions_head(alert.regions)}")
+                lines += [f"    {row}" for row in region_table(alert.regions)]
             if c.step is not None:
                 lines.append(wrap(f"Next: {c.step}", style.width, "  ", "      "))
             i = alert.monitor_id

@@ -39,6 +39,10 @@ from adapters.present import (
     pct,
     people_note,
     pings,
+    region_cells,
+    region_mark,
+    regions_head,
+    regions_note,
     request_words,
     resolved_ips,
     runs_label,
@@ -262,6 +266,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(md(asked))
     if (people := people_note(m)) is not None:
         extra.append(people)  # mentions as typed: the reply allows none, so they only show
+    if (regions := regions_note(m)) is not None:
+        extra.append(md(regions))
     if m.source is not None:
         extra.append(f"from {md(m.source)}")
     return f"**#{m.id}** {state_label(m)} {md(m.url)} · " + " · ".join(extra)
@@ -412,7 +418,7 @@ def _alert_body(alert: Alert) -> Message:
             # A compact card a phone shows whole; the full diagnosis is behind Details.
             c = card(alert.monitor_id, alert.url, d, expected=alert.expected, slow=alert.slow)
             colour = COLOUR[d.verdict.cause] if d else COLOUR[Cause.UNKNOWN]
-            embed = card_embed(c, SLOW_YELLOW if alert.slow else colour)
+            embed = region_fields(card_embed(c, SLOW_YELLOW if alert.slow else colour), alert)
             buttons = (
                 Buttons(alert.monitor_id, alert=True, details=True)
                 if alert.monitor_id is not None
@@ -509,6 +515,23 @@ def card_embed(c: Card, colour: int) -> discord.Embed:
     return _text_embed(c.title, "\n".join(rows), colour)
 
 
+def region_fields(embed: discord.Embed, alert: Alert) -> discord.Embed:
+    """Each region's result side by side: one inline field per region (three to a row), under
+    a line that counts them; within Discord's 25 fields and 6,000 characters."""
+    if not alert.regions:
+        return embed
+    embed.description = cut(
+        f"{embed.description or ''}\n\n**{md(regions_head(alert.regions))}**", DESCRIPTION_LIMIT
+    )
+    for view in alert.regions:
+        _, status, latency, ip, cause = region_cells(view)
+        lines = [f"{code(status)} · {latency}", md(ip), md(cause)]
+        if not view.counted:
+            lines.append(f"*(not counted: {md(view.note or 'no answer')})*")
+        _field(embed, f"{region_mark(view)} {view.region}", "\n".join(lines), inline=True)
+    return bounded(embed)
+
+
 def resolved_message(original: Alert, recovered: Alert) -> Message:
     """The DOWN alert re-rendered as resolved, to edit the alert message with (no buttons)."""
     monitor = f"#{original.monitor_id}" if original.monitor_id is not None else ""
@@ -517,7 +540,7 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
     c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
-    embed = card_embed(c, GREEN)
+    embed = region_fields(card_embed(c, GREEN), original)
     embed.title = cut(title, TITLE_LIMIT)
     recovered_at = discord.utils.format_dt(recovered.at, "f")
     embed.description = cut(

@@ -42,6 +42,10 @@ from adapters.present import (
     pct,
     people_note,
     pings,
+    region_cells,
+    region_mark,
+    regions_head,
+    regions_note,
     request_words,
     resolved_ips,
     runs_label,
@@ -63,6 +67,7 @@ from bot.model import (
     HistoryReply,
     ListReply,
     Monitor,
+    RegionView,
     Reply,
     StatusReply,
     TextReply,
@@ -316,6 +321,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(esc(asked))
     if (people := people_note(m)) is not None:
         extra.append(esc(people))  # names only (@alice): a list pings no one
+    if (regions := regions_note(m)) is not None:
+        extra.append(esc(regions))
     if m.source is not None:
         extra.append(f"from {esc(m.source)}")
     return f"*#{m.id}* {state_label(m)} {esc(m.url)} · " + " · ".join(extra)
@@ -486,6 +493,7 @@ def _alert_body(alert: Alert) -> Message:
             c = card(alert.monitor_id, alert.url, d, expected=alert.expected, slow=alert.slow)
             # No header block: the title holds the URL, remote text, escaped in mrkdwn.
             body: list[dict[str, Any] | None] = [_card_section(c, title=True)]
+            body += region_blocks(alert.regions)
             if alert.monitor_id is not None:
                 body.append(monitor_buttons(alert.monitor_id, alert=True, details=True))
             return message(f"{c.title}: {c.headline}", body)
@@ -558,6 +566,24 @@ def _alert_body(alert: Alert) -> Message:
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 
+def region_blocks(views: Sequence[RegionView]) -> list[dict[str, Any]]:
+    """Each region's result side by side: a heading, then sections of up to 10 fields (Slack's
+    limit per section), one field per region."""
+    if not views:
+        return []
+    cells = []
+    for view in views:
+        name, status, latency, ip, cause = region_cells(view)
+        lines = [f"{region_mark(view)} *{esc(name)}*", f"`{esc(status)}` · {latency}", esc(ip)]
+        lines.append(esc(cause))
+        if not view.counted:
+            lines.append(f"_(not counted: {esc(view.note or 'no answer')})_")
+        cells.append("\n".join(lines))
+    out = [context(esc(regions_head(views)))]
+    out += [fields(*cells[i : i + 10]) for i in range(0, len(cells), 10)]
+    return out
+
+
 def _card_section(c: Card, *, title: bool = False, first: str = "") -> dict[str, Any]:
     rows = [f"*{esc(c.title)}*"] if title else [first] if first else []
     rows += [f"*{esc(c.headline)}*", esc(c.public)]
@@ -577,6 +603,7 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     title = f"✅ RESOLVED {monitor} · was {cause}"
     c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
     body = [header(title), _card_section(c, first=esc(original.url or ""))]
+    body += region_blocks(original.regions)
     note = context(
         f"Recovered {_when(recovered.at)} after {down} {down_word(recovered)} · details in the thread"
     )

@@ -36,6 +36,7 @@ from adapters.present import (
     escalation_text,
     export_note,
     export_pieces,
+    fit,
     gateway_headers,
     grouped_title,
     headline,
@@ -47,6 +48,9 @@ from adapters.present import (
     people_note,
     pings,
     progress_line,
+    region_table,
+    regions_head,
+    regions_note,
     request_words,
     resolved_ips,
     runs_label,
@@ -68,6 +72,7 @@ from bot.model import (
     HistoryReply,
     ListReply,
     Monitor,
+    RegionView,
     Reply,
     StatusReply,
     TextReply,
@@ -479,6 +484,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(f"<code>{esc(people)}</code>")
     if m.source is not None:
         extra.append(f"from {clip(m.source, 100)}")
+    if (regions := regions_note(m)) is not None:
+        extra.append(esc(regions))
     return f"<b>#{m.id}</b> {state_label(m)} {clip(m.url, 400)} · " + " · ".join(extra)
 
 
@@ -624,7 +631,7 @@ def _alert_body(alert: Alert, limit: int) -> Message:
                 if alert.monitor_id
                 else None
             )
-            return Message(card_text(c), keyboard)
+            return Message(card_text(c, regions=alert.regions), keyboard)
         case AlertKind.GROUPED:
             rows = []
             for a in alert.grouped:
@@ -690,14 +697,26 @@ def _alert_body(alert: Alert, limit: int) -> Message:
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 
-def card_text(c: Card, *, title: str | None = None, note: str | None = None) -> str:
-    """The compact card in Telegram HTML: the title and headline bold, one line per part."""
+def card_text(
+    c: Card,
+    *,
+    title: str | None = None,
+    note: str | None = None,
+    regions: Sequence[RegionView] = (),
+) -> str:
+    """The compact card in Telegram HTML: the title and headline bold, one line per part;
+    ``regions``: each region's result side by side, a monospace table under the public line."""
     lines = [f"<b>{esc(title or c.title)}</b>"]
     if note is not None:
         lines.append(note)
     lines += [f"<b>{esc(c.headline)}</b>", esc(c.public)]
     if c.origin is not None:
         lines.append(esc(c.origin))
+    if regions:
+        lines.append(f"<b>{esc(regions_head(regions))}</b>")
+        room = TEXT_LIMIT - 1200 - 200  # the card's own limit, the step and the tags
+        table = fit((esc(row) for row in region_table(regions)), room)
+        lines.append("<pre>" + "\n".join(table) + "</pre>")
     if c.step is not None:
         lines.append(f"→ {rich(c.step, 1000)}")
     return "\n".join(lines)
@@ -713,4 +732,4 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     was = down_word(recovered)
     note = f"<i>Recovered {_when(recovered.at)} after {down} {was} · details in the reply</i>"
     c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
-    return Message(card_text(c, title=title, note=note))
+    return Message(card_text(c, title=title, note=note, regions=original.regions))
