@@ -15,7 +15,14 @@ from checks import Cause, Diagnosis, Finding, Hop, Probe
 from checks.model import FINDING_WORDS
 
 if TYPE_CHECKING:  # only a type: the check502 command must not import the bot (its start-up)
-    from bot.model import Alert, IncidentRecord, Monitor, RegionView, StatusReply
+    from bot.model import (
+        Alert,
+        DiagnosisReply,
+        IncidentRecord,
+        Monitor,
+        RegionView,
+        StatusReply,
+    )
 
 CAUSE_TITLE: dict[Cause, str] = {
     Cause.OK: "Healthy",
@@ -202,8 +209,20 @@ def regions_note(m: Monitor) -> str | None:
     for one the bot checks itself."""
     if not m.regions:
         return None
-    needed = m.quorum or len(m.regions) // 2 + 1
-    return f"regions {', '.join(m.regions)} · quorum {needed} of {len(m.regions)}"
+    return _setup(m.regions, m.quorum or len(m.regions) // 2 + 1)
+
+
+def _setup(regions: tuple[str, ...], needed: int) -> str:
+    return f"regions {', '.join(regions)} · quorum {needed} of {len(regions)}"
+
+
+def details_regions(reply: DiagnosisReply) -> list[str]:
+    """What ``details`` adds for a monitor checked from regions, as plain lines: where it is
+    checked from, then each region's result of the alert's check (a table); [] otherwise."""
+    lines = [f"Checked from {_setup(reply.regions, reply.quorum)}"] if reply.regions else []
+    if reply.views:
+        lines += [regions_head(reply.views), *region_table(reply.views)]
+    return lines
 
 
 # --- regions side by side -------------------------------------------------------------------

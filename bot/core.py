@@ -436,6 +436,9 @@ class Bot:
             monitor.id,
             details=True,
             maintenance_until=_current(monitor.maintenance_until, self.clock()),
+            regions=monitor.regions,
+            quorum=monitor.needed,
+            views=alert.regions,
         )
 
     def _editable(self, context: Context, monitor_id: int, to: str) -> Monitor:

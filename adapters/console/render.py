@@ -8,6 +8,7 @@ from adapters.cli.render import Style, render_diagnosis, render_explanation, wra
 from adapters.present import (
     NO_CHART,
     card,
+    details_regions,
     down_word,
     escalation_text,
     grouped_title,
@@ -99,6 +100,8 @@ def render_reply(reply: Reply, style: Style) -> str:
             head = f"{what} #{mid}\n" if mid is not None else ""
             if reply.maintenance_until is not None:
                 head += style.dim(f"🛠 {maintenance_note(reply.maintenance_until)}") + "\n"
+            if regional := details_regions(reply):
+                head += "\n".join(f"  {line}" for line in regional) + "\n"
             return head + render_diagnosis(d, style, json_hint=False)
         case WatchReply(monitor=m, diagnosis=d):
             head = (

@@ -10,7 +10,7 @@ beyond); ``content`` under 2,000.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import discord
@@ -24,6 +24,7 @@ from adapters.present import (
     address,
     card,
     cut,
+    details_regions,
     down_word,
     escalation_text,
     export_note,
@@ -64,6 +65,7 @@ from bot.model import (
     HistoryReply,
     ListReply,
     Monitor,
+    RegionView,
     Reply,
     StatusReply,
     TextReply,
@@ -286,6 +288,12 @@ def reply_message(reply: Reply) -> Message:
             title = f"{what} #{mid} · {headline(d)}" if mid is not None else None
             buttons = Buttons(mid, ack=False) if mid is not None else None
             embed = diagnosis_embed(d, title=title)
+            if reply.regions:
+                regional = details_regions(reply)
+                embed.description = cut(
+                    f"{md(regional[0])}\n{embed.description or ''}", DESCRIPTION_LIMIT
+                )
+                embed = region_fields(embed, reply.views)
             if reply.maintenance_until is not None:
                 embed.set_footer(text=f"🛠 {maintenance_note(reply.maintenance_until)}")
             return Message(embed=embed, buttons=buttons)
@@ -418,7 +426,8 @@ def _alert_body(alert: Alert) -> Message:
             # A compact card a phone shows whole; the full diagnosis is behind Details.
             c = card(alert.monitor_id, alert.url, d, expected=alert.expected, slow=alert.slow)
             colour = COLOUR[d.verdict.cause] if d else COLOUR[Cause.UNKNOWN]
-            embed = region_fields(card_embed(c, SLOW_YELLOW if alert.slow else colour), alert)
+            embed = card_embed(c, SLOW_YELLOW if alert.slow else colour)
+            embed = region_fields(embed, alert.regions)
             buttons = (
                 Buttons(alert.monitor_id, alert=True, details=True)
                 if alert.monitor_id is not None
@@ -515,15 +524,15 @@ def card_embed(c: Card, colour: int) -> discord.Embed:
     return _text_embed(c.title, "\n".join(rows), colour)
 
 
-def region_fields(embed: discord.Embed, alert: Alert) -> discord.Embed:
+def region_fields(embed: discord.Embed, views: Sequence[RegionView]) -> discord.Embed:
     """Each region's result side by side: one inline field per region (three to a row), under
     a line that counts them; within Discord's 25 fields and 6,000 characters."""
-    if not alert.regions:
+    if not views:
         return embed
     embed.description = cut(
-        f"{embed.description or ''}\n\n**{md(regions_head(alert.regions))}**", DESCRIPTION_LIMIT
+        f"{embed.description or ''}\n\n**{md(regions_head(views))}**", DESCRIPTION_LIMIT
     )
-    for view in alert.regions:
+    for view in views:
         _, status, latency, ip, cause = region_cells(view)
         lines = [f"{code(status)} · {latency}", md(ip), md(cause)]
         if not view.counted:
@@ -540,7 +549,7 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
     c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
-    embed = region_fields(card_embed(c, GREEN), original)
+    embed = region_fields(card_embed(c, GREEN), original.regions)
     embed.title = cut(title, TITLE_LIMIT)
     recovered_at = discord.utils.format_dt(recovered.at, "f")
     embed.description = cut(

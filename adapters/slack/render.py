@@ -27,6 +27,7 @@ from adapters.present import (
     address,
     card,
     cut,
+    details_regions,
     down_word,
     escalation_text,
     export_note,
@@ -339,7 +340,11 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
                 buttons = actions(button("Run again", RERUN, rerun))
             window = reply.maintenance_until
             note = context(f"🛠 {maintenance_note(window)}") if window is not None else None
-            return message(_fallback(d), [*diagnosis_blocks(d, title=title), note, buttons])
+            blocks = diagnosis_blocks(d, title=title)
+            if reply.regions:  # where it is checked from, right under the title
+                where = context(esc(details_regions(reply)[0]))
+                blocks[1:1] = [where, *region_blocks(reply.views)]
+            return message(_fallback(d), [*blocks, note, buttons])
         case WatchReply(monitor=m, diagnosis=d):
             first = headline(d)
             text = (

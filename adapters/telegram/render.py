@@ -32,6 +32,7 @@ from adapters.present import (
     address,
     card,
     cut,
+    details_regions,
     down_word,
     escalation_text,
     export_note,
@@ -499,6 +500,11 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
                 title = f"{what} #{mid} · {headline(d)}"
                 window = reply.maintenance_until
                 note = f"🛠 {maintenance_note(window)}" if window is not None else None
+                if regional := details_regions(reply):
+                    where, table = esc(regional[0]), regional[1:]
+                    rows = fit((esc(row) for row in table), 1200)
+                    block = f"{where}\n<pre>{chr(10).join(rows)}</pre>" if rows else where
+                    note = f"{note}\n{block}" if note else block
                 text = diagnosis_text(d, title=title, note=note)
                 return [Message(text, monitor_keyboard(mid))]
             return [Message(diagnosis_text(d), _rerun_keyboard() if rerun else None)]
