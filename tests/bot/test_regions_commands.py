@@ -253,3 +253,31 @@ def test_the_file_refuses_regions_where_the_bot_has_none(tmp_path: Path) -> None
     assert str(raised.value).startswith(f"{path}:7: channel[1].monitor[1].regions: ")
     assert "checks from no regions" in str(raised.value)
     assert load(path).monitors[0].watch.regions == ("eu",)  # None: not checked (export's parse)
+
+
+async def test_a_file_edit_of_regions_updates_the_monitor_in_place(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url, regions=("eu", "us", "ap"), redis_url=REDIS)
+    with ok_server() as site:
+        first = write(tmp_path, HEAD + monitor(site.url, 'regions = ["eu", "us"]'))
+        async with ConsoleHarness(settings) as chat:
+            assert chat.bot.load_monitors(load(first, regions=settings.available_regions)) == (
+                1,
+                0,
+                0,
+            )
+            [before] = chat.bot.store.monitors_in(CONSOLE)
+            edited = write(
+                tmp_path, HEAD + monitor(site.url, 'regions = ["ap", "eu", "us"]', "quorum = 1")
+            )
+            loaded = load(edited, regions=settings.available_regions)
+            assert chat.bot.load_monitors(loaded) == (0, 1, 0)
+            [after] = chat.bot.store.monitors_in(CONSOLE)
+            assert after.id == before.id
+            assert (after.regions, after.quorum, after.needed) == (("ap", "eu", "us"), 1, 1)
+            assert chat.bot.load_monitors(loaded) == (0, 0, 0)  # nothing changed, nothing written
+            local = write(tmp_path, HEAD + monitor(site.url))
+            assert chat.bot.load_monitors(load(local, regions=())) == (0, 1, 0)
+            [back] = chat.bot.store.monitors_in(CONSOLE)
+            assert (back.id, back.regions, back.quorum) == (before.id, (), 0)
