@@ -261,13 +261,6 @@ def region_cells(view: RegionView) -> tuple[str, str, str, str, str]:
     )
 
 
-def region_line(view: RegionView) -> str:
-    """``eu: 502 · 31 ms · 203.0.113.7 · Origin down`` and ``(not counted: …)`` when not."""
-    name, status, latency, ip, cause = region_cells(view)
-    line = f"{name}: {status} · {latency} · {ip} · {cause}"
-    return line if view.counted else f"{line} (not counted: {view.note or 'no answer'})"
-
-
 def regions_head(views: Iterable[RegionView]) -> str:
     """``Seen from 3 regions: 2 failing, 1 up`` (``, 1 not counted`` when one is not)."""
     found = list(views)
