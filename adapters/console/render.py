@@ -207,7 +207,11 @@ def _alert_text(alert: Alert, style: Style) -> str:
             now = alert.diagnosis.verdict if alert.diagnosis else None
             before = alert.previous_cause.value if alert.previous_cause else "?"
             after = f"{now.cause.value}: {now.summary}" if now else "?"
-            return style.yellow(f"🟠 {monitor} still down, cause changed {before} → {after}") + "\n"
+            text = style.yellow(f"🟠 {monitor} still down, cause changed {before} → {after}")
+            if alert.regions:
+                rows = [regions_head(alert.regions), *region_table(alert.regions)]
+                text += "\n" + "\n".join(f"  {row}" for row in rows)
+            return text + "\n"
         case AlertKind.REMINDER:
             down = format_duration(int(alert.downtime_s or 0))
             why = alert.diagnosis.verdict.summary if alert.diagnosis else ""

@@ -459,7 +459,7 @@ def _alert_body(alert: Alert) -> Message:
                 _field(
                     embed, "Next steps", _listing((rich(s) for s in d.verdict.next_steps[:3]), "→")
                 )
-            return Message(embed=bounded(embed))
+            return Message(embed=region_fields(embed, alert.regions))
         case AlertKind.REMINDER:
             down = format_duration(int(alert.downtime_s or 0))
             why = rich(d.verdict.summary) if d else ""

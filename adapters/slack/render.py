@@ -527,6 +527,7 @@ def _alert_body(alert: Alert) -> Message:
                     f"🟠 *{monitor}* {esc(url)} is still down; the cause changed:"
                     f" *{before}* → *{now}*.\n{esc(d.verdict.summary) if d else ''}"
                 ),
+                *region_blocks(alert.regions),
                 listing("Next steps", (esc(s) for s in d.verdict.next_steps[:3]), "→")
                 if d
                 else None,

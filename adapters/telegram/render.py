@@ -662,6 +662,7 @@ def _alert_body(alert: Alert, limit: int) -> Message:
                     f"🟠 <b>{monitor}</b> {clip(url, 600)} is still down; the cause changed:"
                     f" <b>{before}</b> → <b>{now}</b>."
                     + (f"\n{clip(d.verdict.summary, 1000)}" if d else ""),
+                    region_part(alert.regions),
                     _Listing(
                         "<b>Next steps</b>", [rich(s, 500) for s in d.verdict.next_steps[:3]], "→"
                     )
@@ -703,6 +704,16 @@ def _alert_body(alert: Alert, limit: int) -> Message:
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 
+def region_part(regions: Sequence[RegionView]) -> str | None:
+    """Each region's result side by side: a bold count, then a monospace table within what a
+    message leaves beside a card (None without regions)."""
+    if not regions:
+        return None
+    room = TEXT_LIMIT - 1200 - 300  # the card's own limit, the step and the tags
+    table = fit((esc(row) for row in region_table(regions)), room)
+    return f"<b>{esc(regions_head(regions))}</b>\n<pre>" + "\n".join(table) + "</pre>"
+
+
 def card_text(
     c: Card,
     *,
@@ -718,11 +729,8 @@ def card_text(
     lines += [f"<b>{esc(c.headline)}</b>", esc(c.public)]
     if c.origin is not None:
         lines.append(esc(c.origin))
-    if regions:
-        lines.append(f"<b>{esc(regions_head(regions))}</b>")
-        room = TEXT_LIMIT - 1200 - 200  # the card's own limit, the step and the tags
-        table = fit((esc(row) for row in region_table(regions)), room)
-        lines.append("<pre>" + "\n".join(table) + "</pre>")
+    if (part := region_part(regions)) is not None:
+        lines.append(part)
     if c.step is not None:
         lines.append(f"→ {rich(c.step, 1000)}")
     return "\n".join(lines)

@@ -9,13 +9,14 @@ import dataclasses
 import pytest
 
 from adapters.cli.render import Style
-from adapters.console.render import render_reply
+from adapters.console.render import render_alert, render_reply
 from adapters.discord import render as discord_render
 from adapters.slack import render as slack_render
 from adapters.telegram import render as telegram_render
-from bot.model import Channel, DiagnosisReply, ListReply, RegionView
+from bot.model import AlertKind, Channel, DiagnosisReply, ListReply, RegionView
+from checks import Cause
 from tests.adapters.discord.conftest import assert_within_limits
-from tests.support.region_views import THREE, WIDEST
+from tests.support.region_views import THREE, WIDEST, regional_down
 from tests.support.replies import diagnosis
 from tests.support.replies import monitor as _monitor
 from tests.support.slack_render_check import assert_valid_blocks, block_text
@@ -87,3 +88,21 @@ def test_details_of_a_local_monitor_say_nothing_of_regions() -> None:
     plain = DiagnosisReply(diagnosis(), 1, details=True)
     assert "regions" not in render_reply(plain, Style(False))
     assert "Checked from" not in block_text(slack_render.reply_message(plain).blocks)
+
+
+def test_a_cause_change_follow_up_shows_the_regions_again() -> None:
+    changed = dataclasses.replace(
+        regional_down(), kind=AlertKind.CAUSE_CHANGED, previous_cause=Cause.TIMEOUT
+    )
+    console = render_alert(changed, Style(False))
+    assert "Seen from 3 regions" in console and "198.51.100.8" in console
+    blocks = slack_render.alert_message(changed).blocks
+    assert_valid_blocks(blocks)
+    assert "Seen from 3 regions" in block_text(blocks)
+    embed = discord_render.alert_message(changed).embed
+    assert embed is not None
+    data = embed.to_dict()
+    assert_within_limits([data])  # type: ignore[list-item]
+    assert [f["name"] for f in data["fields"]][-3:] == ["🔴 eu", "🔴 us", "⚪ ap"]
+    text, entities = parse_html(telegram_render.alert_message(changed).text)
+    assert "Seen from 3 regions" in text and any(e["type"] == "pre" for e in entities)
