@@ -212,6 +212,17 @@ def regions_note(m: Monitor) -> str | None:
     return _setup(m.regions, m.quorum or len(m.regions) // 2 + 1)
 
 
+def regions_sentence(m: Monitor) -> str:
+    """What ``watch`` says of a regional monitor (with a leading space), "" of a local one."""
+    if not m.regions:
+        return ""
+    needed = m.quorum or len(m.regions) // 2 + 1
+    return (
+        f" Checked from {', '.join(m.regions)}: a check fails when {needed} of the"
+        f" {len(m.regions)} regions see it fail."
+    )
+
+
 def _setup(regions: tuple[str, ...], needed: int) -> str:
     return f"regions {', '.join(regions)} · quorum {needed} of {len(regions)}"
 

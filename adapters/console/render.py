@@ -18,6 +18,7 @@ from adapters.present import (
     region_table,
     regions_head,
     regions_note,
+    regions_sentence,
     request_words,
     status_sentences,
 )
@@ -107,6 +108,7 @@ def render_reply(reply: Reply, style: Style) -> str:
             head = (
                 f"Watching #{m.id} {m.url} every {format_duration(m.every)}"
                 f" (alert after {m.confirm} failed checks in a row; expect {m.expect})."
+                + regions_sentence(m)
             )
             v = d.verdict
             first = "healthy" if v.cause is Cause.OK else f"{v.cause.value}: {v.summary}"

@@ -44,6 +44,7 @@ from adapters.present import (
     region_mark,
     regions_head,
     regions_note,
+    regions_sentence,
     request_words,
     resolved_ips,
     runs_label,
@@ -303,7 +304,7 @@ def reply_message(reply: Reply) -> Message:
                 description=cut(
                     f"{md(m.url)}\nAlerts post in this channel after {m.confirm} failed checks in"
                     f" a row (expect {code(str(m.expect))}), with follow-ups in the alert's"
-                    " thread.",
+                    " thread." + md(regions_sentence(m)),
                     DESCRIPTION_LIMIT,
                 ),
                 colour=COLOUR[d.verdict.cause],

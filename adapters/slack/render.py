@@ -47,6 +47,7 @@ from adapters.present import (
     region_mark,
     regions_head,
     regions_note,
+    regions_sentence,
     request_words,
     resolved_ips,
     runs_label,
@@ -356,6 +357,7 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
                     f"👀 *Watching #{m.id}* {esc(m.url)} every {format_duration(m.every)}.\n"
                     f"Alerts post in this channel after {m.confirm} failed checks in a row"
                     f" (expect `{esc(str(m.expect))}`), with follow-ups in the alert's thread."
+                    + esc(regions_sentence(m))
                 ),
                 section(f"*First check:* {esc(first)}\n{esc(d.verdict.summary)}"),
                 context(

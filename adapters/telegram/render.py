@@ -52,6 +52,7 @@ from adapters.present import (
     region_table,
     regions_head,
     regions_note,
+    regions_sentence,
     request_words,
     resolved_ips,
     runs_label,
@@ -515,7 +516,7 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
                     f"👀 <b>Watching #{m.id}</b> {clip(m.url, 600)} every {every}.\n"
                     f"Alerts post in this chat after {m.confirm} failed checks in a row"
                     f" (expect <code>{clip(str(m.expect), 100)}</code>), with follow-ups as"
-                    " replies to the alert.",
+                    " replies to the alert." + esc(regions_sentence(m)),
                     f"<b>First check:</b> {clip(headline(d), 300)}\n{clip(d.verdict.summary, 1000)}",
                     f"<i>/check502 history {m.id} · /check502 unwatch {m.id}</i>",
                 ]

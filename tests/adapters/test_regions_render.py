@@ -13,7 +13,7 @@ from adapters.console.render import render_alert, render_reply
 from adapters.discord import render as discord_render
 from adapters.slack import render as slack_render
 from adapters.telegram import render as telegram_render
-from bot.model import AlertKind, Channel, DiagnosisReply, ListReply, RegionView
+from bot.model import AlertKind, Channel, DiagnosisReply, ListReply, RegionView, WatchReply
 from checks import Cause
 from tests.adapters.discord.conftest import assert_within_limits
 from tests.support.region_views import THREE, WIDEST, regional_down
@@ -106,3 +106,17 @@ def test_a_cause_change_follow_up_shows_the_regions_again() -> None:
     assert [f["name"] for f in data["fields"]][-3:] == ["🔴 eu", "🔴 us", "⚪ ap"]
     text, entities = parse_html(telegram_render.alert_message(changed).text)
     assert "Seen from 3 regions" in text and any(e["type"] == "pre" for e in entities)
+
+
+def test_the_watch_reply_says_where_a_regional_monitor_is_checked_from() -> None:
+    m = dataclasses.replace(_monitor(1, CHANNEL), regions=("eu", "us", "ap"))
+    reply = WatchReply(m, diagnosis())
+    said = "Checked from eu, us, ap: a check fails when 2 of the 3 regions see it fail."
+    assert said in render_reply(reply, Style(False)).replace("\n", " ")
+    assert said in block_text(slack_render.reply_message(reply).blocks)
+    embed = discord_render.reply_message(reply).embed
+    assert embed is not None and said in (embed.description or "")
+    [message] = telegram_render.reply_messages(reply)
+    assert said in parse_html(message.text)[0]
+    local = WatchReply(_monitor(1, CHANNEL), diagnosis())
+    assert "Checked from" not in render_reply(local, Style(False))
