@@ -76,7 +76,7 @@ from bot.notify import Notifier, fan_out
 from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Schedule
-from bot.settings import Settings
+from bot.settings import Settings, region_refusal
 from bot.stats import Stats
 from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
@@ -455,6 +455,9 @@ class Bot:
             monitor.id,
             details=True,
             maintenance_until=_current(monitor.maintenance_until, self.clock()),
+            regions=monitor.regions,
+            quorum=monitor.needed,
+            views=alert.regions,
         )
 
     def _editable(self, context: Context, monitor_id: int, to: str) -> Monitor:
@@ -651,6 +654,9 @@ class Bot:
                 f"This bot has no {missing[0]} target set up (its operator configures targets);"
                 f" targets= can name {can}."
             )
+        refused = region_refusal(command.regions, self.settings.available_regions)
+        if refused is not None:
+            raise Conflict(refused)
         existing = self.store.monitors_in(context.channel)
         wanted = (command.url, command.origin, command.request.redacted(), command.follow)
         for monitor in existing:  # the same URL sent another request is another monitor

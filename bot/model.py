@@ -170,6 +170,12 @@ class DiagnosisReply:
     """The stored diagnosis behind the monitor's alert (``details``), not a new check."""
     maintenance_until: datetime | None = None
     """``details``: the end of the monitor's maintenance window, when it is in one."""
+    regions: tuple[str, ...] = ()
+    """``details`` of a monitor checked from regions: the regions it is checked from."""
+    quorum: int = 0
+    """With ``regions``: how many must see it fail before it is DOWN (the effective quorum)."""
+    views: tuple[RegionView, ...] = ()
+    """``details``: each region's result of the check its alert showed."""
 
 
 @dataclass(frozen=True, slots=True)

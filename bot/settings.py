@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-from bot.commands import CHECK_LIMIT
+from bot.commands import CHECK_LIMIT, MAX_REGIONS, REGION_NAME
 from bot.commands.durations import setting_seconds
 from bot.errors import SettingsError
 from checks import AddressPolicy, UsageError
@@ -75,10 +75,26 @@ def _auth_vars(text: str) -> tuple[str, ...]:
     return names
 
 
-REGION_NAME = re.compile(r"[a-z0-9-]{1,32}")
-"""A probe region's name (``CHECK502_REGIONS``, ``regions=``, ``check502-worker --region``)."""
-MAX_REGIONS = 16
-"""Regions that may exist at most: one alert shows them all side by side."""
+def region_refusal(wanted: tuple[str, ...], available: tuple[str, ...]) -> str | None:
+    """Why a monitor may not be checked from ``wanted`` regions, given the ones this bot has
+    (:attr:`Settings.available_regions`); None when it may. One short sentence."""
+    if not wanted:
+        return None
+    if not available:
+        return (
+            "This bot checks from no regions (its operator sets CHECK502_REDIS_URL and"
+            " CHECK502_REGIONS); watch it without regions=."
+        )
+    unknown = next((name for name in wanted if name not in available), None)
+    if unknown is None:
+        return None
+    names = ""
+    for name in available:  # at most 16 names of 32 characters: cut to stay short
+        if len(names) + len(name) > 120:
+            names += ", …"
+            break
+        names += f", {name}" if names else name
+    return f'This bot has no region "{unknown}"; regions= can name {names}.'
 
 
 def redact_url(url: str) -> str:
@@ -190,6 +206,11 @@ class Settings:
     region_grace: float = 10.0
     """How long after a regional check's deadline the coordinator waits for every region's
     result (``CHECK502_REGION_GRACE``) before it decides with the ones it has."""
+
+    @property
+    def available_regions(self) -> tuple[str, ...]:
+        """The regions a monitor may name: ``regions``, when Redis is set up; else none."""
+        return self.regions if self.redis_url is not None else ()
 
     @property
     def redis_display(self) -> str | None:

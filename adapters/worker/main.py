@@ -36,10 +36,11 @@ from taskiq.receiver import Receiver
 
 from adapters.worker.probe import Prober
 from bot import runtime
+from bot.commands import REGION_NAME
 from bot.commands.durations import setting_seconds
 from bot.errors import SettingsError
 from bot.regions.jobs import DEFAULT_IDLE_TIMEOUT, region_broker
-from bot.settings import REGION_NAME, Settings
+from bot.settings import Settings
 
 log = logging.getLogger("check502.worker")
 

@@ -68,6 +68,8 @@ def test_a_url_without_password_is_shown_as_is() -> None:
         ({"CHECK502_REDIS_URL": "redis://:hunter2@"}, "CHECK502_REDIS_URL is not"),
         ({"CHECK502_REDIS_URL": "redis://:hunter2@h:99999"}, "CHECK502_REDIS_URL is not"),
         ({"CHECK502_REDIS_URL": "redis://:hunter2@h:6379/x"}, "database number"),
+        ({"CHECK502_REDIS_URL": "redis://:hunter2@h:0/0"}, "CHECK502_REDIS_URL is not"),
+        ({"CHECK502_REDIS_URL": "redis://:hunter 2@h:6379/0"}, "CHECK502_REDIS_URL is not"),
         ({"CHECK502_REGIONS": "eu,US"}, "'US' is not a region name"),
         ({"CHECK502_REGIONS": "eu,,us"}, "'' is not a region name"),
         ({"CHECK502_REGIONS": "x" * 33}, "is not a region name"),
