@@ -19,14 +19,13 @@ import logging
 import math
 import os
 import secrets
-import shlex
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from bot import series
+from bot import checkrun, series
 from bot.codec import alert_from_dict
 from bot.commands import (
     Ack,
@@ -75,24 +74,21 @@ from bot.monitorsfile import MonitorsFile, Window, export
 from bot.notify import Notifier, fan_out
 from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
-from bot.schedule import Schedule
+from bot.schedule import Metrics, Schedule
 from bot.settings import Settings, region_refusal
+from bot.shards import Shards, shard_of
 from bot.stats import Stats
 from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
 from bot.surface import Surface
 from checks import (
-    Auth,
-    Cause,
     Diagnosis,
     DnsResolver,
     ErrorKind,
-    Finding,
     RequestSpec,
     Resolver,
     Transport,
     UsageError,
-    Verdict,
     diagnose,
     explain,
 )
@@ -162,6 +158,9 @@ class Bot:
                 transport=self.transport,
                 cache_seconds=settings.health_cache,
             )
+        self.check_faults = FaultLog(log, "check results dropped")
+        """Scheduled checks whose result could not be recorded (``count``): the monitor's state
+        stays as it was, and the next check that can be recorded goes on from there."""
         self.monitoring = Monitoring(
             self.store,
             settings,
@@ -170,10 +169,23 @@ class Bot:
             notifiers=self.notifiers,
             clock=clock,
             stats=self.stats,
+            faults=self.check_faults,
         )
         self.schedule = Schedule(
             self._run_check, concurrency=settings.max_concurrent_checks, clock=clock
         )
+        self.shards: Shards | None = None
+        """With ``settings.shards`` > 0, the shard processes that check the monitors; the
+        front's ``schedule`` then runs only the periodic jobs."""
+        if settings.shards > 0:
+            self.shards = Shards(
+                settings,
+                count=settings.shards,
+                load=self._shard_snapshots,
+                load_one=self._snapshot,
+                receive=self._received,
+                environ=environ,
+            )
         self.sender = Sender(
             self.store,
             self.surfaces,
@@ -197,9 +209,6 @@ class Bot:
         self._channel_limit = RateLimiter(settings.rate_channel)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
-        self.check_faults = FaultLog(log, "check results dropped")
-        """Scheduled checks whose result could not be recorded (``count``): the monitor's state
-        stays as it was, and the next check that can be recorded goes on from there."""
         self._command_faults = FaultLog(log, "commands refused")
         self._windows: dict[tuple[Channel, str], tuple[Window, ...]] = {}
         """The monitors file's scheduled windows, by the file monitor's channel and URL."""
@@ -216,10 +225,19 @@ class Bot:
         self._started = True
         self.store.release_claims()
         self.monitoring.mend_once()  # alerts an older check502 left reading DOWN, muted
-        regional = self.regions is not None
-        self.schedule.start(self.store.schedule_rows(regional=False if regional else None))
+        rows = self.store.load_monitors()  # one query fills the monitor cache
+        regional: list[tuple[int, int]] = []
+        if self.regions is not None:  # checked from regions: scheduled by the coordinator
+            owned = {mid for mid, _ in self.store.schedule_rows(regional=True)}
+            regional = [row for row in rows if row[0] in owned]
+            rows = [row for row in rows if row[0] not in owned]
+        if self.shards is None:
+            self.schedule.start(rows)
+        else:
+            self.schedule.start([])
+            await self.shards.start()
         if self.regions is not None:
-            await self.regions.start(self.store.schedule_rows(regional=True))
+            await self.regions.start(regional)
         self.schedule.scheduler.add_job(
             self.prune, "interval", seconds=_PRUNE_EVERY, id="prune", next_run_time=_utcnow()
         )
@@ -236,6 +254,8 @@ class Bot:
         if not self._started:
             return
         self._started = False
+        if self.shards is not None:
+            await self.shards.shutdown()
         self.schedule.shutdown()
         if self.regions is not None:
             await self.regions.stop()
@@ -245,10 +265,21 @@ class Bot:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._flush()
 
     def close(self) -> None:
+        self._flush()
         self.status_pages.close()
         self.store.close()
+
+    def _flush(self) -> None:
+        """Write the healthy results still pending; those that cannot be are counted dropped."""
+        try:
+            self.monitoring.flush()
+        except StorageError as exc:
+            dropped = self.store.discard_pending()
+            self.check_faults.count += dropped
+            log.warning("%s healthy check results not written at stop: %s", dropped, exc.line())
 
     async def prune(self) -> None:
         """Retention, in short steps with pauses between them so that due checks run.
@@ -543,11 +574,11 @@ class Bot:
                 self._unschedule(monitor.id)
             for monitor in [*added, *updated]:
                 fresh = self.store.monitor(monitor.id)
-                if fresh is not None and (
-                    monitor in added
-                    or fresh.every != monitor.every
-                    or fresh.regions != monitor.regions
-                ):
+                # A shard checks its own snapshot of the monitor: every change must reach it.
+                changed = fresh is not None and (
+                    fresh.every != monitor.every or fresh.regions != monitor.regions
+                )
+                if fresh is not None and (monitor in added or changed or self.shards):
                     self._schedule(fresh)
         if added or updated or removed:
             log.warning(
@@ -806,10 +837,10 @@ class Bot:
         if self.regions is not None and monitor.regions:
             self.regions.add(monitor.id, monitor.every)
         else:
-            self.schedule.add(monitor.id, monitor.every)
+            self.checking.add(monitor.id, monitor.every)
 
     def _unschedule(self, monitor_id: int) -> None:
-        self.schedule.remove(monitor_id)
+        self.checking.remove(monitor_id)
         if self.regions is not None:
             self.regions.remove(monitor_id)
 
@@ -817,52 +848,61 @@ class Bot:
         if self.regions is not None and self.regions.owns(monitor_id):
             self.regions.recheck(monitor_id, 0.0)
         else:
-            self.schedule.recheck(monitor_id, 0.0)
+            self.checking.recheck(monitor_id, 0.0)
 
     def _after(self, monitor_id: int, recheck_after: float | None, alerts: int) -> None:
         if recheck_after is not None:
-            self.schedule.recheck(monitor_id, recheck_after)
+            self.checking.recheck(monitor_id, recheck_after)
         if alerts:
             self.sender.wake()
 
-    def credentials(self, spec: RequestSpec) -> RequestSpec:
-        """``spec`` with its credentials' values read from the environment, now (a rotated
-        secret is used from the next check on). Only variables the operator listed in
-        ``CHECK502_AUTH_VARS`` are read; raises :class:`Conflict` naming the variable (never
-        its value) when one is not allowed or not set."""
-        auth = spec.auth
-        if auth is None:
-            return spec
-        allowed = self.settings.auth_vars
-        values: list[str] = []
-        for name in auth.names:
-            if name not in allowed:
-                if not allowed:
-                    raise Conflict(
-                        "auth= is off on this bot: its operator lists the environment variables"
-                        " it may send in CHECK502_AUTH_VARS."
-                    )
-                raise Conflict(
-                    f"${name} is not one of the variables this bot may send"
-                    f" (CHECK502_AUTH_VARS: {', '.join(allowed)})."
-                )
-            value = self.environ.get(name)
-            if not value:
-                raise Conflict(
-                    f"${name} is not set in the bot's environment: set it where the bot runs"
-                    " and restart it."
-                )
-            values.append(value)
+    @property
+    def checking(self) -> Schedule | Shards:
+        """What schedules the monitors' checks: the shards, else the front's own schedule."""
+        return self.schedule if self.shards is None else self.shards
+
+    @property
+    def check_metrics(self) -> Metrics:
+        """Checks, lags, skips and sheds of the monitors' checks, wherever they run."""
+        return self.checking.metrics
+
+    def _snapshot(self, monitor_id: int) -> checkrun.Snapshot | None:
+        monitor = self.store.monitor(monitor_id)
+        return None if monitor is None else checkrun.Snapshot.of(monitor)
+
+    def _shard_snapshots(self, index: int, count: int) -> list[checkrun.Snapshot]:
+        """The snapshots of shard ``index``'s monitors, from the monitor cache (filled at the
+        start with one query): no query per shard, nor per monitor."""
+        snapshots = []
+        local = False if self.regions is not None else None  # regional ones: the coordinator's
+        for monitor_id, _ in self.store.schedule_rows(regional=local):
+            if shard_of(monitor_id, count) == index:
+                monitor = self.store.cached_monitor(monitor_id)
+                if monitor is not None:
+                    snapshots.append(checkrun.Snapshot.of(monitor))
+        return snapshots
+
+    async def _received(self, monitor_id: int, diagnosis: Diagnosis, checked_at: float) -> None:
+        """A shard's result: applied as a check of the front's own."""
         try:
-            return replace(spec, auth=Auth(auth.scheme, auth.names, tuple(values)))
-        except UsageError as exc:
-            raise Conflict(f"{str(exc)[:1].upper()}{str(exc)[1:]}.") from None
+            applied = await self.monitoring.receive(monitor_id, diagnosis, checked_at=checked_at)
+        except StorageError as exc:
+            self.check_faults.fault(exc)
+            return
+        self.check_faults.ok()
+        if applied is not None:
+            self._after(monitor_id, applied.recheck_after, applied.alerts)
+
+    def credentials(self, spec: RequestSpec) -> RequestSpec:
+        """``spec`` with its credentials' values read from the environment, now: see
+        :func:`bot.checkrun.credentials` (shards read theirs by the same rules)."""
+        return checkrun.credentials(spec, self.settings.auth_vars, self.environ)
 
     async def _diagnose_monitor(self, monitor: Monitor) -> Diagnosis:
         try:
             request = self.credentials(monitor.request)
         except Conflict as exc:
-            return _unsent(monitor.url, monitor.origin, str(exc), monitor.request)
+            return checkrun.unsent(monitor.url, monitor.origin, str(exc), monitor.request)
         return await self._diagnose(
             monitor.url, monitor.origin, monitor.timeout, request, monitor.follow
         )
@@ -890,7 +930,7 @@ class Bot:
                     request=request,
                 )
         except TimeoutError:
-            return _deadline(url, origin, timeout, request)
+            return checkrun.deadline(url, origin, timeout, request)
         finally:
             self.stats.check_duration.observe(time.monotonic() - started)
 
@@ -943,56 +983,6 @@ class _Throttled:
             return
         await asyncio.wait({self.task}, timeout=PROGRESS_WAIT)
         self.task.cancel()
-
-
-def _unsent(url: str, origin: str | None, reason: str, request: RequestSpec) -> Diagnosis:
-    """A monitor's check that could not be sent: its credentials' variable is not set."""
-    return Diagnosis(
-        url=url,
-        checked_at=_utcnow(),
-        verdict=Verdict(
-            cause=Cause.UNKNOWN,
-            generated_by=None,
-            hop=None,
-            confidence=1.0,
-            summary=f"The check of {url} was not sent: {reason}",
-            evidence=("Nothing was sent: the request needs credentials the bot cannot read.",),
-            next_steps=(reason,),
-            reproduce=(),
-        ),
-        probes=(),
-        origin=origin,
-        findings=(Finding.AUTH_UNSET,),
-        request=request.redacted(),
-    )
-
-
-def _deadline(
-    url: str, origin: str | None, timeout: float, request: RequestSpec = PLAIN
-) -> Diagnosis:
-    """The check as a diagnosis when it did not finish within the monitor's deadline."""
-    seconds = f"{timeout:g}"
-    args = request.curl_args()
-    return Diagnosis(
-        url=url,
-        checked_at=_utcnow(),
-        verdict=Verdict(
-            cause=Cause.TIMEOUT,
-            generated_by=None,
-            hop=None,
-            confidence=0.5,
-            summary=f"{url} did not finish answering within the monitor's {seconds} s.",
-            evidence=(f"The whole check (DNS, connect, TLS, response) took over {seconds} s.",),
-            next_steps=(f"Run `/check502 {url}` for a full diagnosis with phases.",),
-            reproduce=(
-                f"curl {args + ' ' if args else ''}-sv -o /dev/null --max-time {seconds}"
-                f" {shlex.quote(url)}",
-            ),
-        ),
-        probes=(),
-        origin=origin,
-        request=None if request.plain else request.redacted(),
-    )
 
 
 def _utcnow() -> datetime:

@@ -44,6 +44,16 @@ neither a recovery nor a resolve queued) and queues the resolve edit alone: at s
 all monitors, and on ``unmute``, for that one. Its recovery happened long ago; a reply now
 would be stale news, so none is posted.
 
+**What a check costs.** A check reads its monitor from memory (:meth:`Store.cached_monitor`,
+kept right by triggers on the monitors table, whoever writes it). A healthy check of a monitor
+that stays up (no failure counted, not slow, no certificate news) writes nothing at once: its
+results row waits in a batch written in one transaction within ``BATCH_SECONDS`` (or at
+``BATCH_ROWS`` rows); every other check opens a transaction, which writes the batch first, so
+the database sees every write in the order it was made, and an alert is committed before the
+outbox can send it. ``history``, status pages and ``/metrics`` read the database: a healthy
+result reaches them up to 250 ms late. :meth:`Monitoring.receive` applies a diagnosis made
+elsewhere (a shard, a region) as a local check's.
+
 A user's Re-check (:meth:`Monitoring.recheck`) is a check like a scheduled one, recorded the
 same way; it waits for a check of the monitor already in flight, so two checks of one monitor
 never apply at once in this process, and the conditional ``UPDATE``s keep even a stale
@@ -53,6 +63,7 @@ snapshot from applying a change twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -64,12 +75,13 @@ from typing import Any
 from bot.codec import alert_from_dict, alert_to_dict
 from bot.commands import Expect
 from bot.commands.mentions import mentions_from_text
+from bot.errors import StorageError
 from bot.health import Health
 from bot.model import Alert, AlertKind, Channel, Monitor, RegionView
 from bot.notify import Notifier, fan_out
 from bot.settings import Settings
 from bot.stats import CheckOutcome, Stats
-from bot.storage import Store
+from bot.storage import BATCH_ROWS, BATCH_SECONDS, FaultLog, Store
 from checks import Cause, Diagnosis, Finding, Probe
 
 log = logging.getLogger("check502.monitoring")
@@ -158,6 +170,7 @@ class Monitoring:
         notifiers: Sequence[Notifier] = (),
         clock: Callable[[], float] = time.time,
         stats: Stats | None = None,
+        faults: FaultLog | None = None,
     ) -> None:
         self.store = store
         self.stats = stats or Stats()
@@ -171,6 +184,16 @@ class Monitoring:
         """Monitors being checked now, each with an event set when that check is over."""
         self._episode = store.get_meta(_DEGRADED)
         """The current "monitoring degraded" episode (kept in ``meta``; read once, here)."""
+        self.faults = faults
+        """Where healthy results dropped after failed flushes are counted (``count``)."""
+        self._flush_faults = FaultLog(log, "healthy check results not written yet")
+        self._dropped = 0
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._certs: dict[int, tuple[str, int | None]] = {}
+        """Each monitor's stored ``(cert_not_after, cert_warned)`` as last committed here."""
+        self._certs_now: dict[int, tuple[str, int | None]] = {}
+        """What the transaction in progress stores (moved to ``_certs`` once committed)."""
+        store.on_flush = self._flushed
 
     @property
     def in_flight(self) -> int:
@@ -193,8 +216,27 @@ class Monitoring:
             await running.wait()
         return await self._checked(monitor_id)
 
+    async def receive(
+        self, monitor_id: int, diagnosis: Diagnosis, *, checked_at: float | None = None
+    ) -> Applied | None:
+        """Apply a diagnosis made elsewhere (a shard, a region) exactly as a local check's:
+        the health gate for a failure with no HTTP answer, then :meth:`apply`. None when the
+        monitor is gone. It waits for a check of the monitor in flight here, so two results of
+        one monitor never apply at once. ``checked_at``: when the check ran (default: now)."""
+        while (running := self._running.get(monitor_id)) is not None:
+            await running.wait()
+        monitor = self.store.cached_monitor(monitor_id)
+        if monitor is None:
+            return None
+        done = self._running[monitor_id] = asyncio.Event()
+        try:
+            return await self._received(monitor, diagnosis, None, checked_at)
+        finally:
+            del self._running[monitor_id]
+            done.set()
+
     async def _checked(self, monitor_id: int) -> Applied | None:
-        monitor = self.store.monitor(monitor_id)  # read after any other check of it ended
+        monitor = self.store.cached_monitor(monitor_id)  # read after any other check of it ended
         if monitor is None:
             return None
         done = self._running[monitor_id] = asyncio.Event()
@@ -204,36 +246,64 @@ class Monitoring:
             del self._running[monitor_id]
             done.set()
 
+    def _might_open(self, monitor: Monitor) -> bool:
+        return monitor.state != "down" and monitor.fail_streak + 1 >= monitor.confirm
+
     async def _check(self, monitor: Monitor) -> Applied:
-        might_open = monitor.state != "down" and monitor.fail_streak + 1 >= monitor.confirm
         health = None
-        if might_open and self.health is not None:
+        if self._might_open(monitor) and self.health is not None:
             # Started beside the probe, so confirming an outage costs no extra time.
             health = asyncio.ensure_future(self.health.check())
         diagnosis = await self.diagnose_monitor(monitor)
+        return await self._received(monitor, diagnosis, health, None)
+
+    async def _received(
+        self,
+        monitor: Monitor,
+        diagnosis: Diagnosis,
+        health: asyncio.Future[str | None] | None,
+        checked_at: float | None,
+    ) -> Applied:
+        """The half of a check after its diagnosis: the health gate, then :meth:`apply`."""
         outcome = classify(diagnosis, monitor.expect)
+        gated = health is not None or (
+            not outcome.ok and self.health is not None and self._might_open(monitor)
+        )
         problem = None
-        if health is not None:
+        if gated:
             if outcome.ok or _answered(diagnosis):
                 # An HTTP answer from the target proves the bot's network works: only a
                 # failure with no answer at all is gated on the bot's own health.
-                health.cancel()
-            else:
+                if health is not None:
+                    health.cancel()
+            elif health is not None:
                 problem = await health
-        if not outcome.ok and problem is None and health is not None:
+            elif self.health is not None:
+                problem = await self.health.check()
+        if not outcome.ok and problem is None and gated:
             self.restore()
-        return self.apply(monitor, outcome, network_problem=problem)
+        return self.apply(monitor, outcome, network_problem=problem, at=checked_at)
 
     # ----------------------------------------------------------------------------- transitions
 
     def apply(
-        self, monitor: Monitor, outcome: Outcome, *, network_problem: str | None = None
+        self,
+        monitor: Monitor,
+        outcome: Outcome,
+        *,
+        network_problem: str | None = None,
+        at: float | None = None,
     ) -> Applied:
-        """Record ``outcome`` and make the state change and alerts it calls for, atomically."""
-        now = self.clock()
+        """Record ``outcome`` and make the state change and alerts it calls for, atomically.
+        ``at``: when the check ran (default: now)."""
+        now = self.clock() if at is None else at
+        if self._healthy(monitor, outcome):
+            self._record_later(monitor, outcome, now)
+            return Applied(None, 0, outcome)
         muted = _held(monitor, now)
         alerts = 0
         recheck: float | None = None
+        self._certs_now.clear()
         with self.store.transaction():
             self._record(monitor, outcome, now)
             if outcome.ok and outcome.slow:
@@ -253,6 +323,7 @@ class Monitoring:
                     recheck = self.settings.recheck_delay
                     if network_problem is not None and streak >= monitor.confirm:
                         alerts += self._degraded(monitor.channel, network_problem, now)
+        self._certs.update(self._certs_now)
         # Counted once committed: a check dropped by a database fault is not a check recorded.
         self.stats.count_check(
             CheckOutcome.of(
@@ -263,6 +334,86 @@ class Monitoring:
         if outcome.ok and self._episode is not None:
             alerts += self.restore()
         return Applied(recheck, alerts, outcome)
+
+    # ------------------------------------------------------------------------ batched writes
+
+    def _healthy(self, monitor: Monitor, outcome: Outcome) -> bool:
+        """The common case, written in a batch: up and staying up, nothing to announce (no
+        slowness, no failure counted, no degraded episode to end, no certificate news)."""
+        if not outcome.ok or outcome.slow or self._episode is not None:
+            return False
+        if monitor.state != "up" or monitor.fail_streak != 0 or self.store.db.conn.in_transaction:
+            return False  # (inside a command's transaction: written with it, or not at all)
+        cert = self._cert(monitor, outcome)
+        if cert is None:
+            return True
+        stored, fire, _ = cert
+        return not fire and self._certs.get(monitor.id) == stored
+
+    def _record_later(self, monitor: Monitor, outcome: Outcome, now: float) -> None:
+        p = outcome.probe
+        v = outcome.diagnosis.verdict
+        t = p.timings if p else None
+        pending = self.store.record_later(
+            monitor.id,
+            now,
+            outcome=outcome.label,
+            cause=outcome.cause.value,
+            status=p.status if p else None,
+            http_version=p.http_version if p else None,
+            ip=p.ip if p else None,
+            generated_by=v.generated_by,
+            hop=v.hop.value if v.hop else None,
+            dns_ms=t.dns if t else None,
+            connect_ms=t.connect if t else None,
+            tls_ms=t.tls if t else None,
+            ttfb_ms=t.ttfb if t else None,
+            total_ms=t.total if t else None,
+        )
+        self._count_dropped()
+        if pending >= BATCH_ROWS:
+            self.flush_quietly()
+        elif self._flush_timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # applied outside any event loop: written now
+                self.flush_quietly()
+                return
+            self._flush_timer = loop.call_later(BATCH_SECONDS, self.flush_quietly)
+
+    def flush(self) -> int:
+        """Write the pending healthy results now (one transaction); how many. Raises
+        :class:`StorageError` when they cannot be written (they stay pending)."""
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        return self.store.flush()
+
+    def flush_quietly(self) -> None:
+        """:meth:`flush`, a fault logged (once a run) and retried in a second."""
+        try:
+            self.flush()
+        except StorageError as exc:
+            self._flush_faults.fault(exc)
+            if self._flush_timer is None:
+                with contextlib.suppress(RuntimeError):  # no loop: the next check retries
+                    self._flush_timer = asyncio.get_running_loop().call_later(
+                        1.0, self.flush_quietly
+                    )
+            return
+        self._flush_faults.ok()
+
+    def _flushed(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Healthy results committed by a flush: counted as every check is, once recorded."""
+        for row in rows:
+            self.stats.count_check(CheckOutcome.OK, Cause(row[8]))
+
+    def _count_dropped(self) -> None:
+        dropped = self.store.batch_dropped - self._dropped
+        if dropped:
+            self._dropped = self.store.batch_dropped
+            if self.faults is not None:
+                self.faults.count += dropped
 
     def _record(self, monitor: Monitor, outcome: Outcome, now: float) -> None:
         p = outcome.probe
@@ -557,36 +708,53 @@ class Monitoring:
         )
         return self._enqueue(monitor.channel, alert, f"reminder:{iid}:{now:.6f}", now)
 
-    def _certificate(self, monitor: Monitor, outcome: Outcome, now: float, muted: bool) -> int:
-        """Warn once per threshold (14, 7, 1 days) before a certificate expires."""
+    def _cert(
+        self, monitor: Monitor, outcome: Outcome, known: tuple[str, int | None] | None = None
+    ) -> tuple[tuple[str, int | None], bool, int] | None:
+        """What the check's certificate makes of the stored ``(not_after, warned)`` (``known``,
+        else as last committed here): the pair to store and whether a warning fires now; None
+        when no public probe saw a certificate's expiry."""
         tls = [
             p.tls
             for p in outcome.diagnosis.probes
             if p.target == "public" and p.tls is not None and p.tls.days_left is not None
         ]
         if not tls:
-            return 0
+            return None
         soonest = min(tls, key=lambda t: t.days_left or 0)
         days = soonest.days_left
         assert days is not None
         not_after = soonest.not_after.isoformat() if soonest.not_after else ""
-        row = self.store.row(
-            "SELECT cert_not_after, cert_warned FROM monitors WHERE id = ?", (monitor.id,)
-        )
-        warned = None
-        if row is not None and row["cert_not_after"] == not_after:
-            warned = row["cert_warned"]
+        if known is None:
+            known = self._certs.get(monitor.id)
+        warned = known[1] if known is not None and known[0] == not_after else None
         crossed = [t for t in self.settings.cert_warn_days if days <= t]
         threshold = min(crossed) if crossed else None
         fire = threshold is not None and (warned is None or threshold < warned)
-        stored = (not_after, threshold if fire else warned)
-        if row is None or (row["cert_not_after"], row["cert_warned"]) != stored:
+        return (not_after, threshold if fire else warned), fire, days
+
+    def _certificate(self, monitor: Monitor, outcome: Outcome, now: float, muted: bool) -> int:
+        """Warn once per threshold (14, 7, 1 days) before a certificate expires."""
+        if not any(p.tls is not None for p in outcome.diagnosis.probes):
+            return 0
+        row = self.store.row(
+            "SELECT cert_not_after, cert_warned FROM monitors WHERE id = ?", (monitor.id,)
+        )
+        known = None if row is None else (row["cert_not_after"], row["cert_warned"])
+        cert = self._cert(monitor, outcome, known or ("", None))
+        if cert is None:
+            return 0
+        stored, fire, days = cert
+        if row is None or known != stored:
             self.store.execute(
                 "UPDATE monitors SET cert_not_after = ?, cert_warned = ? WHERE id = ?",
                 (*stored, monitor.id),
             )
+        if row is not None:
+            self._certs_now[monitor.id] = stored
         if not fire or muted:
             return 0
+        not_after, threshold = stored
         alert = self._alert(AlertKind.CERT_EXPIRING, monitor, outcome, now, days_left=days)
         return self._enqueue(
             monitor.channel, alert, f"cert:{monitor.id}:{not_after}:{threshold}", now

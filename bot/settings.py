@@ -23,6 +23,9 @@ MAX_CHECK_LIMIT = 600.0
 """The longest overall limit of a chat check: a chat platform lets a reply be edited for at
 least this long (Discord's interaction token lasts 15 minutes, Slack's response URL 30)."""
 
+MAX_SHARDS = 64
+"""The most shard processes ``CHECK502_SHARDS`` may ask for."""
+
 
 def _seconds(name: str, text: str, *, minimum: float = 0.0) -> float:
     """A duration setting, read by the grammar's one duration parser (its SETTING rules:
@@ -217,6 +220,10 @@ class Settings:
         """``redis_url`` with its password masked: what logs and replies may show."""
         return None if self.redis_url is None else redact_url(self.redis_url)
 
+    shards: int = 0
+    """Shard processes that check the monitors (``CHECK502_SHARDS``; unset: the cores this
+    process may use). 0 checks them inside the front process (:mod:`bot.shards`)."""
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Read ``CHECK502_*``; raise :class:`SettingsError` naming the first bad variable."""
@@ -308,6 +315,13 @@ class Settings:
             values["regions"] = parse_regions(v, what="CHECK502_REGIONS")
         if (v := get("CHECK502_REGION_GRACE")) is not None:
             values["region_grace"] = _seconds("CHECK502_REGION_GRACE", v, minimum=1.0)
+        if (v := get("CHECK502_SHARDS")) is not None:
+            shards = _int("CHECK502_SHARDS", v)
+            if shards > MAX_SHARDS:
+                raise SettingsError(f"CHECK502_SHARDS must be at most {MAX_SHARDS}")
+            values["shards"] = shards
+        else:
+            values["shards"] = len(os.sched_getaffinity(0))
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.raw_retention > settings.retention_days * 86400:
             raise SettingsError(

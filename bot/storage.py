@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import json
 import logging
 import math
 import os
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
@@ -203,6 +205,12 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
+BATCH_ROWS = 500
+"""Pending healthy results that make the caller flush at once."""
+BATCH_SECONDS = 0.25
+"""The longest a healthy result waits to be written (the caller's timer)."""
+BATCH_LIMIT = 10_000
+"""Pending healthy results kept while flushes fail; beyond, the oldest are dropped."""
 _PENDING = "sent_at IS NULL AND failed_at IS NULL"
 BUSY_TIMEOUT_MS = 5000
 PROBE_KEY = "ready_probe"
@@ -365,6 +373,16 @@ class Store:
         self.db = db
         self.path = path
         db.conn.create_function("check502_latency_add", 2, _latency_add, deterministic=True)
+        db.conn.create_function("check502_latency_merge", 2, _latency_merge, deterministic=True)
+        self._monitors: dict[int, Monitor] = {}
+        self._batch: deque[tuple[Any, ...]] = deque()
+        """Healthy results not written yet (:meth:`record_later`), oldest first."""
+        self.batch_dropped = 0
+        """Healthy results dropped because :data:`BATCH_LIMIT` were pending (flushes failed)."""
+        self.on_flush: Callable[[Sequence[tuple[Any, ...]]], None] | None = None
+        """Called with the rows each flush committed (the caller counts them)."""
+        """The monitors the checks read (:meth:`cached_monitor`); see :meth:`_watch_monitors`."""
+        db.conn.create_function("check502_forget", 1, self._forget)
 
     @classmethod
     def open(cls, path: str | Path) -> Store:
@@ -396,6 +414,7 @@ class Store:
                 db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
                 store._check()
                 store.migrate()
+                store._watch_monitors()
                 if not memory:
                     db.enable_wal()
                 db.execute("PRAGMA synchronous=NORMAL")
@@ -490,9 +509,189 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite_utils.Database]:
-        """One transaction (a savepoint inside another): all of the block's writes, or none."""
-        with self._faults(), self.db.atomic() as db:
-            yield db
+        """One transaction (a savepoint inside another): all of the block's writes, or none.
+        A rollback empties the monitor cache: it may hold a row read inside the block. The
+        outermost transaction first writes the healthy results still pending (:meth:`flush`),
+        so that every write lands in the order it was made; when they cannot be written, the
+        block does not run (:class:`StorageError`)."""
+        if self._batch and not self.db.conn.in_transaction:
+            self.flush()
+        try:
+            with self._faults(), self.db.atomic() as db:
+                yield db
+        except BaseException:
+            self._monitors.clear()
+            raise
+
+    # ------------------------------------------------------------------------- result batch
+    #
+    # A healthy check of a monitor that stays up changes nothing but its history: its results
+    # row, its hour's rollup and the monitor's ``last_checked``/``last_outcome``. Those wait
+    # here (at most ``BATCH_SECONDS``, the caller's timer, or ``BATCH_ROWS`` rows) and are
+    # written in one transaction; anything else opens a transaction, which writes them first.
+
+    @property
+    def pending_results(self) -> int:
+        return len(self._batch)
+
+    def record_later(
+        self,
+        monitor_id: int,
+        at: float,
+        *,
+        outcome: str,
+        cause: str,
+        status: int | None,
+        http_version: str | None,
+        ip: str | None,
+        generated_by: str | None,
+        hop: str | None,
+        dns_ms: float | None,
+        connect_ms: float | None,
+        tls_ms: float | None,
+        ttfb_ms: float | None,
+        total_ms: float | None,
+    ) -> int:
+        """Queue one healthy check's results row for the next :meth:`flush`; how many wait.
+        Beyond :data:`BATCH_LIMIT` (flushes keep failing) the oldest is dropped and counted."""
+        if len(self._batch) >= BATCH_LIMIT:
+            self._batch.popleft()
+            self.batch_dropped += 1
+        self._batch.append(
+            (
+                monitor_id,
+                at,
+                1,
+                outcome,
+                status,
+                http_version,
+                ip,
+                None,
+                cause,
+                generated_by,
+                hop,
+                dns_ms,
+                connect_ms,
+                tls_ms,
+                ttfb_ms,
+                total_ms,
+                None,
+            )
+        )
+        return len(self._batch)
+
+    def discard_pending(self) -> int:
+        """Forget the pending healthy results (they could not be written); how many."""
+        count = len(self._batch)
+        self._batch.clear()
+        return count
+
+    def flush(self) -> int:
+        """Write the pending healthy results in one transaction; how many. Inside another
+        transaction it waits (a rollback would take them along). On a fault they stay pending
+        and :class:`StorageError` is raised."""
+        if not self._batch or self.db.conn.in_transaction:
+            return 0
+        rows = list(self._batch)
+        hours: dict[tuple[int, int], tuple[int, bytes | None]] = {}
+        last: dict[int, tuple[float, str, int]] = {}
+        for row in rows:
+            monitor_id, at, total_ms, status = row[0], row[1], row[15], row[4]
+            key = (monitor_id, math.floor(at / HOUR))
+            checks, blob = hours.get(key, (0, None))
+            if status is not None and total_ms is not None:
+                blob = histogram.add(blob, total_ms)
+            hours[key] = (checks + 1, blob)
+            seen = last.get(monitor_id)
+            if seen is None or at >= seen[0]:
+                last[monitor_id] = (at, row[3], monitor_id)
+        with self._faults(), self.db.atomic():
+            conn = self.db.conn
+            conn.executemany(
+                "INSERT INTO results (monitor_id, at, ok, outcome, status, http_version, ip,"
+                " error_kind, cause, generated_by, hop, dns_ms, connect_ms, tls_ms, ttfb_ms,"
+                " total_ms, body_excerpt) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+            conn.executemany(
+                "INSERT INTO rollups (monitor_id, hour, checks, failures, latency)"
+                " VALUES (?, ?, ?, 0, ?) ON CONFLICT (monitor_id, hour) DO UPDATE SET"
+                " checks = checks + excluded.checks,"
+                " latency = check502_latency_merge(latency, excluded.latency)",
+                [(m, h, n, blob) for (m, h), (n, blob) in hours.items()],
+            )
+            # Only a monitor still up with no failure counted: what made the check healthy
+            # (and a slow run it ends); a later state change was written after this, in order.
+            conn.executemany(
+                "UPDATE monitors SET last_checked = ?, last_outcome = ?, slow_streak = 0"
+                " WHERE id = ? AND state = 'up' AND fail_streak = 0",
+                list(last.values()),
+            )
+        self._batch.clear()
+        if self.on_flush is not None:
+            self.on_flush(rows)
+        return len(rows)
+
+    # ------------------------------------------------------------------------ monitor cache
+    #
+    # A check reads its monitor from memory, not with a SELECT (12.5 % of the core's CPU went
+    # to SQLite at 20,000 monitors). Every writer of the monitors table, whoever it is (a
+    # command, the monitors file, a migration, the state machine itself), fires a trigger that
+    # drops the row from the cache, so no code path can forget to; the next check reads it
+    # again. The triggers are TEMP (this connection's only, calling a function only this
+    # connection has), and an UPDATE fires only when a column a check reads changed: a healthy
+    # check's ``last_checked``/``last_outcome`` leave the cached value in place (its two
+    # fields of those names may lag; the state machine does not read them).
+
+    _UNWATCHED = ("last_checked", "last_outcome", "cert_not_after", "cert_warned")
+
+    def _watch_monitors(self) -> None:
+        columns = [
+            str(r[1])
+            for r in self.execute("PRAGMA table_info(monitors)")
+            if str(r[1]) not in self._UNWATCHED
+        ]
+        changed = " OR ".join(f'OLD."{c}" IS NOT NEW."{c}"' for c in columns)
+        for name, event, body in (
+            (
+                "updated",
+                f"UPDATE ON main.monitors WHEN {changed}",
+                "check502_forget(OLD.id), check502_forget(NEW.id)",
+            ),
+            ("deleted", "DELETE ON main.monitors", "check502_forget(OLD.id)"),
+            ("inserted", "INSERT ON main.monitors", "check502_forget(NEW.id)"),
+        ):
+            self.execute(f"DROP TRIGGER IF EXISTS temp.check502_monitor_{name}")
+            self.execute(
+                f"CREATE TEMP TRIGGER check502_monitor_{name} AFTER {event}"
+                f" BEGIN SELECT {body}; END"
+            )
+
+    def _forget(self, monitor_id: int) -> None:
+        self._monitors.pop(monitor_id, None)
+
+    def cached_monitor(self, monitor_id: int) -> Monitor | None:
+        """The monitor as a check reads it: from memory, read from the table once after each
+        change (see above); None when it does not exist."""
+        found = self._monitors.get(monitor_id)
+        if found is None:
+            found = self.monitor(monitor_id)
+            if found is not None:
+                self._monitors[monitor_id] = found
+        return found
+
+    def load_monitors(self) -> list[tuple[int, int]]:
+        """Fill the monitor cache with one query; ``(id, every)`` of every monitor."""
+        self._monitors.clear()
+        for row in self.rows("SELECT * FROM monitors"):
+            monitor = _monitor(row)
+            self._monitors[monitor.id] = monitor
+        return [(m.id, m.every) for m in self._monitors.values()]
+
+    @property
+    def cached(self) -> int:
+        """Monitors held in the cache now."""
+        return len(self._monitors)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         with self._faults():
@@ -1029,6 +1228,15 @@ def _latency_add(blob: bytes | None, ms: float | None) -> bytes | None:
     return blob if ms is None else histogram.add(blob, ms)
 
 
+def _latency_merge(blob: bytes | None, more: bytes | None) -> bytes | None:
+    """SQL ``check502_latency_merge(histogram, histogram)``: both counted in one."""
+    if more is None:
+        return blob
+    if blob is None:
+        return more
+    return histogram.encode(histogram.merge((blob, more))) or None
+
+
 def _older(rows: list[Any], before: float) -> list[Any]:
     """The leading rows (``id, at, ...``) older than ``before``: up to the first that is not."""
     passed = []
@@ -1046,17 +1254,29 @@ def _request_json(spec: RequestSpec, follow: bool) -> str | None:
     return json.dumps({**(request_to_dict(spec) or {}), "follow": follow})
 
 
+@functools.lru_cache(maxsize=4096)
+def _expect(text: str) -> Expect:
+    """A stored ``expect``, parsed once per distinct text (frozen: the value is shared)."""
+    return Expect.parse(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _channel(platform: str, workspace: str, channel: str) -> Channel:
+    """One value per channel, shared by its monitors (100,000 monitors read at start)."""
+    return Channel(platform, workspace, channel)
+
+
 def _monitor(row: dict[str, Any]) -> Monitor:
     stored = json.loads(row["request"]) if row.get("request") else None
     request = request_from_dict(stored) or PLAIN
     return Monitor(
         id=row["id"],
-        channel=Channel(row["platform"], row["workspace"], row["channel"]),
+        channel=_channel(row["platform"], row["workspace"], row["channel"]),
         url=row["url"],
         every=row["every"],
         origin=row["origin"],
         confirm=row["confirm"],
-        expect=Expect.parse(row["expect"]),
+        expect=_expect(row["expect"]),
         timeout=row["timeout"],
         state=row["state"],
         fail_streak=row["fail_streak"],

@@ -64,7 +64,7 @@ def install(app: web.Application, bot: Bot, *, timeout: float = TIMEOUT) -> None
 
 def core_snapshot(bot: Bot) -> CoreSnapshot:
     """The core's in-memory figures, copied (call on the event loop's thread)."""
-    metrics = bot.schedule.metrics
+    metrics = bot.check_metrics  # the shards' when they check, else the front's schedule
     return CoreSnapshot(
         stats=bot.stats.snapshot(bot.surfaces),
         scheduler=SchedulerSnapshot(metrics.lag.snapshot(), metrics.skipped, metrics.shed),

@@ -28,6 +28,7 @@ from adapters.web import metrics, pages
 from adapters.web.config import WebConfig
 from bot.core import Bot
 from bot.errors import SettingsError, StorageError
+from bot.shards import Shards
 
 log = logging.getLogger("check502.web")
 
@@ -161,6 +162,8 @@ class WebServer:
             "database": self._database(),
             "scheduler": self._scheduler(),
         }
+        if self.bot.shards is not None:
+            parts["shards"] = self._shards(self.bot.shards)
         for name, hook in self._ready.items():
             parts[name] = _starting() if hook is None else hook()
         answers = await asyncio.gather(*(_bounded(name, part) for name, part in parts.items()))
@@ -184,6 +187,13 @@ class WebServer:
 
     async def _scheduler(self) -> str | None:
         return None if self.bot.schedule.scheduler.running else "not running"
+
+    @staticmethod
+    async def _shards(shards: Shards) -> str | None:
+        up = shards.up
+        if up == shards.count:
+            return None
+        return STARTING if not shards.were_up else f"{up} of {shards.count} shards up"
 
 
 async def _starting() -> str:

@@ -13,7 +13,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.core import _deadline, _unsent
+from bot.checkrun import deadline as _deadline
+from bot.checkrun import unsent as _unsent
 from bot.health import Health
 from bot.regions.jobs import RESULTS_STREAM, STREAM_MAXLEN, Job, Result
 from bot.settings import Settings

@@ -89,7 +89,7 @@ async def test_a_monitor_is_invisible_and_untouchable_from_another_channel(
         (monitor,) = chat.last_reply.monitors
         assert monitor.id == 1 and monitor.url == server.url
         assert monitor.muted_until is None
-        assert chat.bot.schedule.scheduler.get_job("m1") is not None
+        assert chat.bot.schedule.scheduled(1)
         await chat.push("history 1", channel=A)
         assert isinstance(chat.last_reply, HistoryReply)
         assert len(chat.last_reply.checks) == 1  # the first check only: no re-check ran

@@ -229,7 +229,7 @@ async def test_reconcile_creates_updates_in_place_removes_and_leaves_chat_alone(
             urls = [m.url for m in bot.store.monitors_in(CONSOLE)]
             assert urls == [mine.url, a.url, c.url]
             assert bot.store.monitor(made.monitor.id).source is None  # type: ignore[union-attr]
-            assert bot.schedule.scheduler.get_job(f"m{ids[b.url]}") is None
+            assert not bot.schedule.scheduled(ids[b.url])
 
             # The chat: list says where each is from; the file's own cannot be unwatched.
             listing = await chat.push("list")

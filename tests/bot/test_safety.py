@@ -95,7 +95,7 @@ async def test_default_policy_refuses_every_internal_class(
         await chat.push("/check502 list")
         assert _reply(chat) == ListReply(())
         assert chat.bot.store.schedule_rows() == []
-        assert chat.bot.schedule.scheduler.get_job("m1") is None
+        assert not chat.bot.schedule.scheduled(1)
     assert list(server.requests) == []
 
 

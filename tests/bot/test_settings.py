@@ -7,6 +7,7 @@ than failing later (or silently doing something else).
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import Any
 
 import pytest
@@ -18,7 +19,10 @@ from checks import AddressPolicy
 
 
 def test_no_variables_means_the_defaults() -> None:
-    assert Settings.from_env({}) == Settings()
+    # But for the shards: check502-bot checks on every core unless told (Settings() has none,
+    # so a test's bot checks in its own process).
+    cores = len(os.sched_getaffinity(0))
+    assert Settings.from_env({}) == Settings(shards=cores)
 
 
 def test_blank_variables_mean_the_defaults() -> None:
@@ -34,7 +38,10 @@ def test_blank_variables_mean_the_defaults() -> None:
         "CHECK502_CERT_WARN_DAYS",
         "CHECK502_RATE_USER",
     ]
-    assert Settings.from_env(dict.fromkeys(names, "  ")) == Settings()
+    cores = len(os.sched_getaffinity(0))
+    assert Settings.from_env(dict.fromkeys([*names, "CHECK502_SHARDS"], "  ")) == Settings(
+        shards=cores
+    )
 
 
 def test_the_defaults_refuse_internal_addresses() -> None:
@@ -82,13 +89,16 @@ def test_the_defaults_refuse_internal_addresses() -> None:
         ({"CHECK502_RATE_CHANNEL": "9"}, "rate_channel", 9),
         ({"CHECK502_MAX_MONITORS_PER_CHANNEL": "5"}, "max_monitors_per_channel", 5),
         ({"CHECK502_MIN_INTERVAL": "60"}, "min_interval", 60),
+        ({"CHECK502_SHARDS": "3"}, "shards", 3),
+        ({"CHECK502_SHARDS": "0"}, "shards", 0),
     ],
 )
 def test_each_variable_is_read(env: dict[str, str], attr: str, expected: Any) -> None:
     settings = Settings.from_env(env)
     assert getattr(settings, attr) == expected
     # Only that setting moved.
-    others = {name: getattr(Settings(), name) for name in Settings.__slots__ if name != attr}
+    defaults = Settings.from_env({})
+    others = {name: getattr(defaults, name) for name in Settings.__slots__ if name != attr}
     assert {name: getattr(settings, name) for name in others} == others
 
 
@@ -126,6 +136,9 @@ def test_allow_networks_opens_only_what_it_names() -> None:
         ("CHECK502_MAX_MONITORS_PER_CHANNEL", "lots"),
         ("CHECK502_MIN_INTERVAL", "30s"),
         ("CHECK502_MIN_INTERVAL", "0"),
+        ("CHECK502_SHARDS", "two"),
+        ("CHECK502_SHARDS", "-1"),
+        ("CHECK502_SHARDS", "65"),
     ],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:

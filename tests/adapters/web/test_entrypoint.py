@@ -109,6 +109,7 @@ async def test_slack_events_and_the_telegram_webhook_share_one_port_in_one_proce
                 assert ready["checks"] == {
                     "database": "ok",
                     "scheduler": "ok",
+                    "shards": "ok",
                     "slack": "ok",
                     "telegram": "ok",
                 }
@@ -171,6 +172,7 @@ async def test_readyz_follows_slack_socket_mode_and_telegram_polling(tmp_path: P
                 assert ready["checks"] == {
                     "database": "ok",
                     "scheduler": "ok",
+                    "shards": "ok",
                     "slack": "ok",
                     "telegram": "ok",
                 }
@@ -181,6 +183,7 @@ async def test_readyz_follows_slack_socket_mode_and_telegram_polling(tmp_path: P
                 assert body["checks"] == {
                     "database": "ok",
                     "scheduler": "ok",
+                    "shards": "ok",
                     "slack": "Socket Mode not connected",
                     "telegram": "ok",
                 }
@@ -242,7 +245,7 @@ async def test_web_on_with_the_console_binds_one_port_is_ready_and_stops_on_sigt
         assert alive.text == "ok\n"
         assert ready == {
             "ready": True,
-            "checks": {"database": "ok", "scheduler": "ok", "console": "ok"},
+            "checks": {"database": "ok", "scheduler": "ok", "shards": "ok", "console": "ok"},
         }
         assert listening_ports(proc.pid) == {port}
         await _stop(proc)
@@ -289,7 +292,12 @@ async def test_readyz_says_whether_the_discord_gateway_is_connected(
                 discord = "ok" if gateway_up else "gateway not ready"
                 assert body == {
                     "ready": gateway_up,
-                    "checks": {"database": "ok", "scheduler": "ok", "discord": discord},
+                    "checks": {
+                        "database": "ok",
+                        "scheduler": "ok",
+                        "shards": "ok",
+                        "discord": discord,
+                    },
                 }
                 output = await _stop(proc)
                 assert "Traceback" not in output
