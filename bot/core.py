@@ -660,6 +660,13 @@ class Bot:
         try:
             monitor = self._find(context, monitor_id)
             self._spend(context)
+            if self.regions is not None and monitor.regions:
+                # One vantage point never decides a regional monitor: the front's own check is
+                # shown, not recorded, and a round of its regions starts now (unless one is
+                # already on its way).
+                diagnosis = await self._diagnose_monitor(monitor)
+                self.regions.recheck(monitor.id, 0.0)
+                return DiagnosisReply(diagnosis, monitor.id)
             applied = await self.monitoring.recheck(monitor.id)
             if applied is None:  # unwatched while it waited
                 raise NotFound(f"There is no monitor #{monitor_id} in this channel; see `list`.")

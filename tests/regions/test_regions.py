@@ -14,7 +14,7 @@ import time
 from redis.asyncio import Redis
 
 from bot.commands import Watch
-from bot.model import OWN_NETWORK, WatchReply
+from bot.model import OWN_NETWORK, DiagnosisReply, WatchReply
 from bot.regions.jobs import RESULTS_STREAM, Result
 from checks import diagnose
 from tests.bot.conftest import LOOPBACK
@@ -216,8 +216,27 @@ async def test_each_regions_result_counts_once_and_a_late_one_is_dropped(
                     "SELECT COUNT(*) AS n FROM results WHERE monitor_id = ?", (mid,)
                 )
                 assert checks is not None and checks["n"] == 1
+                # The Re-check button shows the front's own check, records nothing, and starts
+                # a round of the regions at once.
+                reply = await bot.recheck(CONTEXT, mid)
+                assert isinstance(reply, DiagnosisReply) and reply.monitor_id == mid
+
+                async def probe_jobs() -> int:
+                    found = await client.xrange("check502:probe:us")
+                    return sum(
+                        json.loads(f[b"data"])["task_name"] == "check502.probe" for _, f in found
+                    )
+
+                for _ in range(100):
+                    if await probe_jobs() == 2:
+                        break
+                    await asyncio.sleep(0.05)
+                assert await probe_jobs() == 2
+                checks = bot.store.row(
+                    "SELECT COUNT(*) AS n FROM results WHERE monitor_id = ?", (mid,)
+                )
+                assert checks is not None and checks["n"] == 1
                 # Every result was acknowledged and deleted once its round was over.
-                await until(lambda: True)
                 for _ in range(40):
                     if await client.xlen(RESULTS_STREAM) == 0:
                         break
