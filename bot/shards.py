@@ -2,7 +2,7 @@
 
 With ``CHECK502_SHARDS=N`` (default: the cores this process may use; ``0`` checks inside the
 front process, the old way) the front process (chat surfaces, outbox, web, every decision and
-every database write) starts N shard processes, ``python -m bot.shards``. A monitor belongs
+every database write) starts N shard processes (:func:`main`). A monitor belongs
 to shard ``id % N``. Each shard holds :class:`bot.checkrun.Snapshot` values of its monitors
 (no database), due times in its own :class:`bot.schedule.Schedule`, and runs the engine on
 :func:`bot.runtime.run` (uvloop) with its own transport and resolver. It streams results back
@@ -14,7 +14,8 @@ and re-checks a result asked for.
 a fresh interpreter (fork and exec at once: no copy of the front's running loop or threads),
 and its pipes are asyncio streams on both sides: the front reads every shard on its own loop
 with no thread and no blocking call, and ``drain()`` is the backpressure. A shard is a plain
-process in ``ps`` (``python -m bot.shards --index 1``) that a signal stops at once.
+process in ``ps`` (``python -c "... from bot.shards import main ..." --index 1``) that a
+signal stops at once.
 
 **Framing.** Each message is a 4-byte big-endian length and a pickle (our own processes, a
 private pipe; never over a network). Front to shard: ``("config", Settings)``, ``("upsert",
@@ -83,6 +84,9 @@ Receive = Callable[[int, Diagnosis, float], Awaitable[None]]
 """How the front applies a shard's result: monitor id, diagnosis, when it was checked."""
 
 _LENGTH = struct.Struct(">I")
+_ENTRY = "import sys; from bot.shards import main; sys.exit(main(sys.argv[1:]))"
+"""A shard's command line (``python -c``: ``-m bot.shards`` would import this module twice,
+once through the ``bot`` package and once as ``__main__``)."""
 _PR_SET_PDEATHSIG = 1
 
 
@@ -269,12 +273,13 @@ class Shards:
 
     async def _run(self, shard: _Shard) -> str:
         """Run one process of the shard until it ends; why it ended."""
+        # The snapshots read after the start supersede pending changes; pending re-checks are
+        # sent once the shard has its monitors.
         shard.changes.clear()
-        shard.rechecks.clear()
         shard.process = process = await asyncio.create_subprocess_exec(
             sys.executable,
-            "-m",
-            "bot.shards",
+            "-c",
+            _ENTRY,
             "--index",
             str(shard.index),
             "--parent",
@@ -582,7 +587,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.shards")
+    parser = argparse.ArgumentParser(prog="bot.shards")
     parser.add_argument("--index", type=int, required=True)
     parser.add_argument("--parent", type=int, required=True)
     args = parser.parse_args(argv)

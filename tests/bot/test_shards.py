@@ -13,12 +13,14 @@ from adapters.console import ConsoleHarness
 from bot.checkrun import Snapshot
 from bot.commands import Watch
 from bot.model import AlertKind, Context, WatchReply
+from bot.monitorsfile import load
 from bot.settings import Settings
 from bot.shards import Shards
 from checks import Diagnosis
 from tests.bot.conftest import LOOPBACK, fast_settings, until
 from tests.support import OkServer, closed_port, ok_server
 from tests.support.entrypoint import bot_env, kill, spawn
+from tests.support.servers import ApiServer
 
 CONSOLE_CONTEXT = "tester"
 
@@ -198,6 +200,57 @@ async def test_a_front_killed_with_sigkill_leaves_no_shard(tmp_path: Path) -> No
             await asyncio.sleep(0.05)
     finally:
         await kill(front)
+
+
+SECRET = "tok-shard-7c1d2e3f-SECRET"
+
+
+async def test_a_shard_sends_credentials_and_a_changed_file_monitor_reaches_it(
+    tmp_path: Path, control: OkServer
+) -> None:
+    """The shard reads ``auth=`` from the environment the front reads (the harness's own, not
+    the process's), and a monitors-file reload that changes a monitor in place (same URL,
+    another keyword) changes what its shard checks."""
+    settings = fast_settings(tmp_path, control.url, shards=2, auth_vars=("API_TOKEN",))
+    path = tmp_path / "check502.toml"
+
+    def declare(keyword: str) -> None:
+        path.write_text(
+            '[[channel]]\nplatform = "console"\nworkspace = "local"\nchannel = "terminal"\n'
+            f'[[channel.monitor]]\nurl = "{api.url}private"\nevery = "1h"\n'
+            f'auth = "bearer:API_TOKEN"\nkeyword = "{keyword}"\n',
+            encoding="utf-8",
+        )
+
+    with ApiServer(token=SECRET) as api:
+        declare("welcome")
+        async with ConsoleHarness(settings, environ={"API_TOKEN": SECRET}) as chat:
+            shards = chat.bot.shards
+            assert shards is not None
+            chat.bot.load_monitors(load(path, min_interval=1, policy=LOOPBACK))
+            (mid,) = [m.id for m in chat.bot.store.file_monitors()]
+
+            def outcomes() -> list[str]:
+                rows = chat.bot.store.rows(
+                    "SELECT outcome FROM results WHERE monitor_id = ? ORDER BY at", (mid,)
+                )
+                return [str(r["outcome"]) for r in rows]
+
+            # Every hour (the file's floor is 30 s): the checks here are the re-checks asked of
+            # its shard.
+            shards.recheck(mid, 0.0)
+            await until(lambda: outcomes().count("200") >= 1, timeout=20)
+            shards.recheck(mid, 0.0)
+            await until(lambda: outcomes().count("200") >= 2, timeout=20)
+            assert shards.results[mid % 2] >= 2 and shards.results[1 - mid % 2] == 0
+            assert api.seen and all(
+                seen[2].get("authorization") == f"Bearer {SECRET}" for seen in api.seen
+            )
+            declare("not-on-the-page")
+            assert chat.bot.load_monitors(load(path, min_interval=1, policy=LOOPBACK)) == (0, 1, 0)
+            shards.recheck(mid, 0.0)
+            await until(lambda: "keyword_missing" in outcomes(), timeout=20)
+    assert SECRET not in "\n".join(p.text for p in chat.posted)
 
 
 def test_shards_zero_keeps_the_checks_in_process(tmp_path: Path) -> None:
