@@ -13,6 +13,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+import checks
 from bot.checkrun import deadline as _deadline
 from bot.checkrun import unsent as _unsent
 from bot.health import Health
@@ -46,7 +47,14 @@ class Prober:
         self.redis = redis
         self.name = name
         self.environ = environ
-        self.resolver: Resolver = resolver or DnsResolver(settings.resolver, timeout=3.0)
+        if resolver is None:
+            resolver = DnsResolver(settings.resolver, timeout=3.0)
+            # The monitoring path honours each answer's TTL (part A's CachingResolver, where
+            # the engine has it): a worker resolves a host once per TTL, not once per check.
+            caching = getattr(checks, "CachingResolver", None)
+            if caching is not None:
+                resolver = caching(resolver)
+        self.resolver: Resolver = resolver
         self.transport = transport or Transport.create(ca_bundle=settings.ca_bundle)
         self.health: Health | None = None
         if settings.control_url:
