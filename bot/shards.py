@@ -250,11 +250,10 @@ class Shards:
     async def _supervise(self, shard: _Shard) -> None:
         pauses = itertools.chain(RESTART_PAUSES, itertools.repeat(RESTART_PAUSES[-1]))
         while True:
-            why = "failed to start"
             try:
                 why = await self._run(shard)
-            except (OSError, ShardError, pickle.PickleError) as exc:
-                why = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001 - whatever broke, the shard starts again
+                why = f"failed ({type(exc).__name__}: {exc})"
             shard.up = False
             self.restarts += 1
             pid = shard.process.pid if shard.process is not None else "-"
@@ -378,7 +377,7 @@ class Shards:
         metrics.shed += shed
         for monitor_id, checked_at, diagnosis in results:
             if any(p.status is not None for p in diagnosis.probes):
-                await self._receive(monitor_id, diagnosis, checked_at)
+                await self._received(monitor_id, diagnosis, checked_at)
                 continue
             # No HTTP answer: applying it may wait for the bot's health check; the others go on.
             await self._unanswered.acquire()
@@ -388,9 +387,16 @@ class Shards:
 
     async def _unanswered_result(self, monitor_id: int, diagnosis: Diagnosis, at: float) -> None:
         try:
-            await self._receive(monitor_id, diagnosis, at)
+            await self._received(monitor_id, diagnosis, at)
         finally:
             self._unanswered.release()
+
+    async def _received(self, monitor_id: int, diagnosis: Diagnosis, at: float) -> None:
+        """One result applied; a failure to apply it is logged, and the others go on."""
+        try:
+            await self._receive(monitor_id, diagnosis, at)
+        except Exception:
+            log.exception("the result of monitor %s could not be applied", monitor_id)
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

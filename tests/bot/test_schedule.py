@@ -101,9 +101,9 @@ async def test_each_monitor_fires_on_its_phase_every_interval() -> None:
         times = runs.of(monitor_id)
         for t in times:  # on the phase, late by the loop's wake-up only (a loaded machine)
             late = (t - phase(monitor_id, every)) % every
-            assert late < 0.3, (monitor_id, t, late)
+            assert late < 0.4, (monitor_id, t, late)
         gaps = [b - a for a, b in itertools.pairwise(times)]
-        assert all(abs(g - every) < 0.3 for g in gaps), (monitor_id, gaps)
+        assert all(abs(g - every) < 0.4 for g in gaps), (monitor_id, gaps)
     assert schedule.metrics.checks == len(runs.seen)
 
 

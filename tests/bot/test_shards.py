@@ -150,8 +150,12 @@ async def test_a_killed_shard_is_restarted_and_checks_again(
 
 async def test_a_hung_shard_is_killed_and_replaced(tmp_path: Path) -> None:
     got: list[tuple[int, Diagnosis]] = []
+    failed: list[int] = []
 
     async def receive(monitor_id: int, diagnosis: Diagnosis, at: float) -> None:
+        if not failed:  # the first result cannot be applied: logged, and nothing else changes
+            failed.append(monitor_id)
+            raise RuntimeError("cannot apply this one")
         got.append((monitor_id, diagnosis))
 
     with ok_server() as site:
@@ -168,6 +172,7 @@ async def test_a_hung_shard_is_killed_and_replaced(tmp_path: Path) -> None:
         try:
             await until(lambda: len(got) >= 2, timeout=20)
             assert got[0][1].probes[0].status == 200
+            assert failed == [1] and shards.restarts == 0
             (hung,) = shards.pids
             os.kill(hung, signal.SIGSTOP)
             started = time.monotonic()
