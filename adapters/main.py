@@ -60,6 +60,7 @@ def _load_monitors(settings: Settings, notify: NotifyConfig) -> MonitorsFile | N
         targets=notify.names,
         min_interval=settings.min_interval,
         policy=settings.policy,
+        regions=settings.available_regions,
     )
 
 

@@ -15,7 +15,14 @@ from checks import Cause, Diagnosis, Finding, Hop, Probe
 from checks.model import FINDING_WORDS
 
 if TYPE_CHECKING:  # only a type: the check502 command must not import the bot (its start-up)
-    from bot.model import Alert, IncidentRecord, Monitor, StatusReply
+    from bot.model import (
+        Alert,
+        DiagnosisReply,
+        IncidentRecord,
+        Monitor,
+        RegionView,
+        StatusReply,
+    )
 
 CAUSE_TITLE: dict[Cause, str] = {
     Cause.OK: "Healthy",
@@ -201,6 +208,103 @@ def people_note(m: Monitor) -> str | None:
     return " · ".join(parts) or None
 
 
+def regions_note(m: Monitor) -> str | None:
+    """``regions eu, us, ap · quorum 2 of 3``: where a regional monitor is checked from; None
+    for one the bot checks itself."""
+    if not m.regions:
+        return None
+    return _setup(m.regions, m.quorum or len(m.regions) // 2 + 1)
+
+
+def regions_sentence(m: Monitor) -> str:
+    """What ``watch`` says of a regional monitor (with a leading space), "" of a local one."""
+    if not m.regions:
+        return ""
+    needed = m.quorum or len(m.regions) // 2 + 1
+    return (
+        f" Checked from {', '.join(m.regions)}: a check fails when {needed} of the"
+        f" {len(m.regions)} regions see it fail."
+    )
+
+
+def _setup(regions: tuple[str, ...], needed: int) -> str:
+    return f"regions {', '.join(regions)} · quorum {needed} of {len(regions)}"
+
+
+def details_regions(reply: DiagnosisReply) -> list[str]:
+    """What ``details`` adds for a monitor checked from regions, as plain lines: where it is
+    checked from, then each region's result of the alert's check (a table); [] otherwise."""
+    lines = [f"Checked from {_setup(reply.regions, reply.quorum)}"] if reply.regions else []
+    if reply.views:
+        lines += [regions_head(reply.views), *region_table(reply.views)]
+    return lines
+
+
+# --- regions side by side -------------------------------------------------------------------
+
+REGION_MARK = {True: "🟢", False: "🔴"}
+_NO_ANSWER = "no answer from this region"
+""":data:`bot.model.NO_ANSWER` (this module must not import the bot)."""
+
+
+def region_cause(view: RegionView) -> str:
+    """The region's cause in words (``Origin down``), as the rest of the alert names causes."""
+    try:
+        return CAUSE_TITLE[Cause(view.cause)]
+    except ValueError:
+        return view.cause
+
+
+def region_status(view: RegionView) -> str:
+    """``502``, or the error label when the region got no answer (``connect_refused``)."""
+    return str(view.status) if view.status is not None else view.label
+
+
+def region_mark(view: RegionView) -> str:
+    """🟢 up, 🔴 failed, ⚪ not counted."""
+    return REGION_MARK[view.ok] if view.counted else "⚪"
+
+
+def region_cells(view: RegionView) -> tuple[str, str, str, str, str]:
+    """One region's row: name, status (or error label), latency, IP, cause; never empty."""
+    return (
+        view.region,
+        region_status(view),
+        ms(view.latency_ms),
+        view.ip or "–",
+        region_cause(view) if view.counted or view.note != _NO_ANSWER else "–",
+    )
+
+
+def regions_head(views: Iterable[RegionView]) -> str:
+    """``Seen from 3 regions: 2 failing, 1 up`` (``, 1 not counted`` when one is not)."""
+    found = list(views)
+    failing = sum(1 for v in found if v.counted and not v.ok)
+    up = sum(1 for v in found if v.counted and v.ok)
+    out = len(found) - failing - up
+    parts = [f"{failing} failing", f"{up} up"] + ([f"{out} not counted"] if out else [])
+    return f"Seen from {len(found)} region{'s' if len(found) != 1 else ''}: " + ", ".join(parts)
+
+
+REGION_HEADINGS = ("region", "status", "latency", "IP", "cause")
+
+
+def region_table(views: Iterable[RegionView]) -> list[str]:
+    """The regions as monospace rows under a heading row, columns padded to line up; a region
+    not counted gets a note line under its row."""
+    found = list(views)
+    rows = [REGION_HEADINGS, *(region_cells(v) for v in found)]
+    widths = [min(max(len(r[i]) for r in rows), 40) for i in range(4)]
+    out = []
+    for n, row in enumerate(rows):
+        cells = [cut(cell, 40).ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out.append(" ".join([*cells, cut(row[4], 40)]).rstrip())
+        view = found[n - 1] if n else None
+        if view is not None and not view.counted:
+            out.append(f"  (not counted: {view.note or 'no answer'})")
+    return out
+
+
 def pings(alert: Alert) -> str:
     """The mentions that ping the alert's people, as its platform writes them ('' for none).
     Only a DOWN (or GROUPED) alert and an escalation carry any."""
@@ -213,6 +317,17 @@ def escalation_text(alert: Alert) -> str:
     return (
         f"🚨 #{alert.monitor_id} {alert.url or ''} is still down, not acknowledged for {after}."
         f" /check502 ack {alert.monitor_id} when someone is on it."
+    )
+
+
+def region_notice(alert: Alert) -> str:
+    """A REGION_DEGRADED or REGION_RESTORED notice in words (``detail`` is the region)."""
+    region = alert.detail or "?"
+    if alert.kind == "region_restored":  # AlertKind: the check502 command does not import bot
+        return f"Region {region} answers again: its checks count toward quorums again."
+    return (
+        f"Region {region} stopped answering: its checks do not count toward any quorum until"
+        " it answers again. This is not an outage of your targets."
     )
 
 

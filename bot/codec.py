@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.commands.mentions import format_mentions, mentions_from_text
-from bot.model import Alert, AlertKind
+from bot.model import Alert, AlertKind, RegionView
 from checks import Cause, diagnosis_from_dict, diagnosis_to_dict
 
 
@@ -27,7 +27,36 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         "incident_kind": alert.incident_kind,
         "mentions": format_mentions(alert.mentions) if alert.mentions else None,
         "escalate": alert.escalate,
+        "regions": [region_to_dict(r) for r in alert.regions],
     }
+
+
+def region_to_dict(view: RegionView) -> dict[str, Any]:
+    return {
+        "region": view.region,
+        "status": view.status,
+        "latency_ms": view.latency_ms,
+        "ip": view.ip,
+        "cause": view.cause,
+        "label": view.label,
+        "ok": view.ok,
+        "counted": view.counted,
+        "note": view.note,
+    }
+
+
+def region_from_dict(data: dict[str, Any]) -> RegionView:
+    return RegionView(
+        region=str(data["region"]),
+        status=None if data["status"] is None else int(data["status"]),
+        latency_ms=None if data["latency_ms"] is None else float(data["latency_ms"]),
+        ip=data["ip"],
+        cause=str(data["cause"]),
+        label=str(data["label"]),
+        ok=bool(data["ok"]),
+        counted=bool(data["counted"]),
+        note=str(data.get("note") or ""),
+    )
 
 
 def alert_from_dict(data: dict[str, Any]) -> Alert:
@@ -48,4 +77,5 @@ def alert_from_dict(data: dict[str, Any]) -> Alert:
         # Absent from rows an older check502 queued.
         mentions=mentions_from_text(data.get("mentions")),
         escalate=data.get("escalate"),
+        regions=tuple(region_from_dict(r) for r in data.get("regions") or ()),  # before regions
     )

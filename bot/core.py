@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot import checkrun, series
 from bot.codec import alert_from_dict
@@ -74,7 +75,7 @@ from bot.notify import Notifier, fan_out
 from bot.outbox import Sender
 from bot.ratelimit import RateLimiter
 from bot.schedule import Metrics, Schedule
-from bot.settings import Settings
+from bot.settings import Settings, region_refusal
 from bot.shards import Shards, shard_of
 from bot.stats import Stats
 from bot.statuspage import StatusPage, StatusPages
@@ -92,6 +93,9 @@ from checks import (
     explain,
 )
 from checks.request import PLAIN
+
+if TYPE_CHECKING:
+    from bot.regions.coordinator import Coordinator
 
 log = logging.getLogger("check502.bot")
 
@@ -190,6 +194,16 @@ class Bot:
             clock=clock,
             stats=self.stats,
         )
+        self.regions: Coordinator | None = None
+        """Monitors checked from probe regions (``CHECK502_REDIS_URL`` set): scheduled,
+        queued and decided by the coordinator, not by :attr:`schedule`."""
+        if settings.redis_url is not None:
+            # Imported only here: taskiq and redis-py cost ~2 s of start-up to a bot without them.
+            from bot.regions.coordinator import Coordinator  # noqa: PLC0415
+
+            self.regions = Coordinator(
+                self.store, settings, self.monitoring, wake=self.sender.wake, clock=clock
+            )
         self.status_pages = StatusPages(self.store)
         self._user_limit = RateLimiter(settings.rate_user)
         self._channel_limit = RateLimiter(settings.rate_channel)
@@ -212,11 +226,18 @@ class Bot:
         self.store.release_claims()
         self.monitoring.mend_once()  # alerts an older check502 left reading DOWN, muted
         rows = self.store.load_monitors()  # one query fills the monitor cache
+        regional: list[tuple[int, int]] = []
+        if self.regions is not None:  # checked from regions: scheduled by the coordinator
+            owned = {mid for mid, _ in self.store.schedule_rows(regional=True)}
+            regional = [row for row in rows if row[0] in owned]
+            rows = [row for row in rows if row[0] not in owned]
         if self.shards is None:
             self.schedule.start(rows)
         else:
             self.schedule.start([])
             await self.shards.start()
+        if self.regions is not None:
+            await self.regions.start(regional)
         self.schedule.scheduler.add_job(
             self.prune, "interval", seconds=_PRUNE_EVERY, id="prune", next_run_time=_utcnow()
         )
@@ -236,6 +257,8 @@ class Bot:
         if self.shards is not None:
             await self.shards.shutdown()
         self.schedule.shutdown()
+        if self.regions is not None:
+            await self.regions.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -299,7 +322,7 @@ class Bot:
             self.check_faults.fault(exc)
             return
         for monitor_id in recheck:
-            self.checking.recheck(monitor_id, 0.0)
+            self._check_now(monitor_id)
         if queued:
             self.sender.wake()
 
@@ -408,7 +431,7 @@ class Bot:
         until = None if seconds is None else now + seconds
         recheck = self.monitoring.set_maintenance([m.id for m in monitors], until)
         for mid in recheck:
-            self.checking.recheck(mid, 0.0)
+            self._check_now(mid)
         self.sender.wake()  # a held recovery is due once the window is off
         single = monitors[0].id if monitor_id is not None else None
         if seconds is None:
@@ -463,6 +486,9 @@ class Bot:
             monitor.id,
             details=True,
             maintenance_until=_current(monitor.maintenance_until, self.clock()),
+            regions=monitor.regions,
+            quorum=monitor.needed,
+            views=alert.regions,
         )
 
     def _editable(self, context: Context, monitor_id: int, to: str) -> Monitor:
@@ -483,7 +509,7 @@ class Bot:
             self.store.delete_monitor(monitor.id, now)
         if ended:
             self.sender.wake()
-        self.checking.remove(monitor.id)
+        self._unschedule(monitor.id)
 
     def _export(self, context: Context) -> ExportReply:
         monitors = self.store.monitors_in(context.channel)
@@ -545,13 +571,15 @@ class Bot:
         }
         if self._started:
             for monitor in removed:
-                self.checking.remove(monitor.id)
+                self._unschedule(monitor.id)
             for monitor in [*added, *updated]:
                 fresh = self.store.monitor(monitor.id)
                 # A shard checks its own snapshot of the monitor: every change must reach it.
-                changed = fresh is not None and fresh.every != monitor.every
+                changed = fresh is not None and (
+                    fresh.every != monitor.every or fresh.regions != monitor.regions
+                )
                 if fresh is not None and (monitor in added or changed or self.shards):
-                    self.checking.add(fresh.id, fresh.every)
+                    self._schedule(fresh)
         if added or updated or removed:
             log.warning(
                 "%s: %s monitors added, %s updated, %s removed",
@@ -632,6 +660,13 @@ class Bot:
         try:
             monitor = self._find(context, monitor_id)
             self._spend(context)
+            if self.regions is not None and monitor.regions:
+                # One vantage point never decides a regional monitor: the front's own check is
+                # shown, not recorded, and a round of its regions starts now (unless one is
+                # already on its way).
+                diagnosis = await self._diagnose_monitor(monitor)
+                self.regions.recheck(monitor.id, 0.0)
+                return DiagnosisReply(diagnosis, monitor.id)
             applied = await self.monitoring.recheck(monitor.id)
             if applied is None:  # unwatched while it waited
                 raise NotFound(f"There is no monitor #{monitor_id} in this channel; see `list`.")
@@ -657,6 +692,9 @@ class Bot:
                 f"This bot has no {missing[0]} target set up (its operator configures targets);"
                 f" targets= can name {can}."
             )
+        refused = region_refusal(command.regions, self.settings.available_regions)
+        if refused is not None:
+            raise Conflict(refused)
         existing = self.store.monitors_in(context.channel)
         wanted = (command.url, command.origin, command.request.redacted(), command.follow)
         for monitor in existing:  # the same URL sent another request is another monitor
@@ -684,14 +722,22 @@ class Bot:
             if p.error is not None and p.error.kind is ErrorKind.BLOCKED_ADDRESS:
                 raise Conflict(f"Not watching {command.url}: {p.error.message}.")
         # The monitor, its first result and any alert it causes: one transaction, or nothing.
+        # A monitor checked from regions is shown this check but decided by its regions only
+        # (one vantage point never opens its incident): its first round starts at once.
+        regional = self.regions is not None and bool(command.regions)
         with self.store.transaction():
             monitor = self.store.add_monitor(
                 context.channel, command, created_by=context.user, now=self.clock()
             )
-            applied = self.monitoring.apply(monitor, classify(diagnosis, monitor.expect))
+            applied = None
+            if not regional:
+                applied = self.monitoring.apply(monitor, classify(diagnosis, monitor.expect))
             monitor = self.store.monitor(monitor.id) or monitor
-        self._after(monitor.id, applied.recheck_after, applied.alerts)
-        self.checking.add(monitor.id, monitor.every)
+        self._schedule(monitor)
+        if applied is not None:
+            self._after(monitor.id, applied.recheck_after, applied.alerts)
+        else:
+            self._check_now(monitor.id)
         return WatchReply(monitor, diagnosis)
 
     def _end_for_targets(self, monitor: Monitor, now: float) -> int:
@@ -791,6 +837,26 @@ class Bot:
         if applied is not None:
             self._after(monitor_id, applied.recheck_after, applied.alerts)
 
+    def _schedule(self, monitor: Monitor) -> None:
+        """(Re)schedule ``monitor`` where it is checked: by the coordinator when it has regions
+        and Redis is set, else by this process."""
+        self._unschedule(monitor.id)
+        if self.regions is not None and monitor.regions:
+            self.regions.add(monitor.id, monitor.every)
+        else:
+            self.checking.add(monitor.id, monitor.every)
+
+    def _unschedule(self, monitor_id: int) -> None:
+        self.checking.remove(monitor_id)
+        if self.regions is not None:
+            self.regions.remove(monitor_id)
+
+    def _check_now(self, monitor_id: int) -> None:
+        if self.regions is not None and self.regions.owns(monitor_id):
+            self.regions.recheck(monitor_id, 0.0)
+        else:
+            self.checking.recheck(monitor_id, 0.0)
+
     def _after(self, monitor_id: int, recheck_after: float | None, alerts: int) -> None:
         if recheck_after is not None:
             self.checking.recheck(monitor_id, recheck_after)
@@ -815,7 +881,8 @@ class Bot:
         """The snapshots of shard ``index``'s monitors, from the monitor cache (filled at the
         start with one query): no query per shard, nor per monitor."""
         snapshots = []
-        for monitor_id, _ in self.store.schedule_rows():
+        local = False if self.regions is not None else None  # regional ones: the coordinator's
+        for monitor_id, _ in self.store.schedule_rows(regional=local):
             if shard_of(monitor_id, count) == index:
                 monitor = self.store.cached_monitor(monitor_id)
                 if monitor is not None:

@@ -67,6 +67,17 @@ class Monitor:
     none (``targets=none``)."""
     source: str | None = None
     """The monitors file that owns it (``check502.toml``), None when made in chat."""
+    regions: tuple[str, ...] = ()
+    """The probe regions that check it (``regions=eu,us``, through Redis workers); () checked
+    locally, by this process."""
+    quorum: int = 0
+    """How many of its regions must confirm a failure before it goes DOWN; 0 not set: a
+    majority (:attr:`needed`)."""
+
+    @property
+    def needed(self) -> int:
+        """The effective quorum: ``quorum`` when set, else a majority of its regions."""
+        return effective_quorum(self.regions, self.quorum)
 
     def as_watch(self) -> Watch:
         """The ``watch`` command (or file entry) that makes this monitor as it is."""
@@ -82,7 +93,42 @@ class Monitor:
             notify=self.notify,
             escalate=self.escalate,
             targets=self.targets,
+            regions=self.regions,
+            quorum=self.quorum,
         )
+
+
+def effective_quorum(regions: tuple[str, ...], quorum: int) -> int:
+    """``quorum`` when set (1..n), else a majority of ``regions`` (``n // 2 + 1``); 0 for a
+    monitor checked locally."""
+    if not regions:
+        return 0
+    return quorum if quorum else len(regions) // 2 + 1
+
+
+@dataclass(frozen=True, slots=True)
+class RegionView:
+    """One region's result of one check of a monitor, as an alert shows it side by side."""
+
+    region: str
+    status: int | None
+    """The HTTP status the region got, None without an answer."""
+    latency_ms: float | None
+    """The deciding probe's total time, None without one."""
+    ip: str | None
+    cause: str
+    """The region's diagnosis' cause (a :class:`checks.Cause` value)."""
+    label: str
+    """The outcome label, e.g. ``"502"``, ``"connect_refused"``."""
+    ok: bool
+    counted: bool
+    """False: the region lost its own network or did not answer; not part of the quorum."""
+    note: str = ""
+    """Why not counted: :data:`NO_ANSWER`, :data:`OWN_NETWORK`, or ""."""
+
+
+NO_ANSWER = "no answer from this region"
+OWN_NETWORK = "region's own network failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +170,12 @@ class DiagnosisReply:
     """The stored diagnosis behind the monitor's alert (``details``), not a new check."""
     maintenance_until: datetime | None = None
     """``details``: the end of the monitor's maintenance window, when it is in one."""
+    regions: tuple[str, ...] = ()
+    """``details`` of a monitor checked from regions: the regions it is checked from."""
+    quorum: int = 0
+    """With ``regions``: how many must see it fail before it is DOWN (the effective quorum)."""
+    views: tuple[RegionView, ...] = ()
+    """``details``: each region's result of the check its alert showed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +324,11 @@ class AlertKind(enum.StrEnum):
     """The bot's own network is broken: monitors' alerts are held back."""
     RESTORED = "restored"
     """The bot's own network works again."""
+    REGION_DEGRADED = "region_degraded"
+    """A probe region stopped answering (``detail`` is its name): its results do not count
+    toward any quorum until it answers again; never an outage of a target."""
+    REGION_RESTORED = "region_restored"
+    """The probe region (``detail``) answers again."""
     ACKNOWLEDGED = "acknowledged"
     """Someone acknowledged an incident in chat: only notification targets hear of it (the
     pager's acknowledge); ``detail`` is who."""
@@ -314,6 +371,9 @@ class Alert:
     """Who it pings: the monitor's ``notify`` list on DOWN and ESCALATION, nobody otherwise."""
     escalate: int | None = None
     """ESCALATION: the seconds the incident went unacknowledged after its DOWN alert."""
+    regions: tuple[RegionView, ...] = ()
+    """A monitor checked from several regions: each region's result of the deciding check,
+    side by side (its order: the monitor's ``regions``)."""
 
     @property
     def pings(self) -> tuple[Mention, ...]:

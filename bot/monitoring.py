@@ -77,7 +77,7 @@ from bot.commands import Expect
 from bot.commands.mentions import mentions_from_text
 from bot.errors import StorageError
 from bot.health import Health
-from bot.model import Alert, AlertKind, Channel, Monitor
+from bot.model import Alert, AlertKind, Channel, Monitor, RegionView
 from bot.notify import Notifier, fan_out
 from bot.settings import Settings
 from bot.stats import CheckOutcome, Stats
@@ -109,6 +109,9 @@ class Outcome:
     """Down because of a status outside ``expect`` rather than a probe error."""
     slow: bool = False
     """Up (expected status, keywords as asked) but over the monitor's ``slow=`` threshold."""
+    regions: tuple[RegionView, ...] = ()
+    """A regional monitor's check: every region's result (:func:`bot.regions.quorum.decide`);
+    copied into each alert built from this outcome."""
 
     @property
     def cause(self) -> Cause:
@@ -988,6 +991,7 @@ class Monitoring:
             expected=str(monitor.expect)
             if outcome.unexpected_status and _custom(monitor)
             else None,
+            regions=outcome.regions,
             **extra,
         )
 

@@ -46,6 +46,7 @@ from bot.commands import (
 )
 from bot.errors import SettingsError
 from bot.model import Channel
+from bot.settings import region_refusal
 from checks.policy import AddressPolicy
 from checks.target import parse_url
 
@@ -86,9 +87,11 @@ _MONITOR_KEYS = (
     "notify",
     "escalate",
     "targets",
+    "regions",
+    "quorum",
 )
 _WINDOW_KEYS = ("monitors", "weekly", "duration", "start", "end")
-_LISTS = ("notify", "targets")
+_LISTS = ("notify", "targets", "regions")
 """Keys whose value may be a TOML array (chat writes them comma-separated)."""
 _WEEKLY = re.compile(r"(?i)\s*([a-z]{3})[a-z]*\s+([0-2]?[0-9]):([0-5][0-9])\s*")
 
@@ -192,9 +195,12 @@ def load(
     targets: Iterable[str] | None = None,
     min_interval: int = 0,
     policy: AddressPolicy | None = None,
+    regions: Iterable[str] | None = None,
 ) -> MonitorsFile:
     """Read and validate the monitors file at ``path``. ``targets``: the notification targets
-    the bot has (a monitor naming another is refused); ``min_interval``: the bot's floor;
+    the bot has (a monitor naming another is refused); ``regions``: the probe regions it has
+    (:attr:`bot.settings.Settings.available_regions`; None: not checked); ``min_interval``: the
+    bot's floor;
     ``policy``: the addresses the bot refuses (a URL whose host is a refused address or a
     metadata name is refused here; names are judged again after DNS at every check)."""
     try:
@@ -208,7 +214,9 @@ def load(
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MonitorsFileError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return parse(text, path, targets=targets, min_interval=min_interval, policy=policy)
+    return parse(
+        text, path, targets=targets, min_interval=min_interval, policy=policy, regions=regions
+    )
 
 
 def parse(
@@ -218,6 +226,7 @@ def parse(
     targets: Iterable[str] | None = None,
     min_interval: int = 0,
     policy: AddressPolicy | None = None,
+    regions: Iterable[str] | None = None,
 ) -> MonitorsFile:
     """:func:`load` of text already read (``path`` names it in messages)."""
     try:
@@ -238,6 +247,7 @@ def parse(
     windows: list[Window] = []
     seen: dict[tuple[Channel, str], str] = {}
     known = None if targets is None else tuple(targets)
+    available = None if regions is None else tuple(regions)
     for i, table in enumerate(channels):
         where = f"channel[{i + 1}]"
         line = r.at.table("channel", i)
@@ -248,6 +258,11 @@ def parse(
             mwhere = f"{where}.monitor[{j + 1}]"
             mline = r.at.table("channel.monitor", j, after=line)
             watch = _watch(r, entry, mwhere, mline, channel, known, min_interval)
+            if (
+                available is not None
+                and (refused := region_refusal(watch.regions, available)) is not None
+            ):
+                raise r.fail(r.at.key("regions", mline), f"{mwhere}.regions", refused)
             if policy is not None and (refused := _refusal(policy, watch.url)) is not None:
                 raise r.fail(r.at.key("url", mline), f"{mwhere}.url", f"not watching it: {refused}")
             if (channel, watch.url) in seen:
@@ -352,6 +367,8 @@ def _watch(
         if key in _LISTS and isinstance(value, list):
             if not all(isinstance(v, str) for v in value):
                 raise r.fail(at, f"{where}.{key}", "is a list of strings")
+            if key == "regions" and not value:
+                continue  # no regions: checked by the bot itself, as without the key
             options[key] = ",".join(value) if value else ("none" if key == "targets" else "off")
             continue
         text = _text(value)
@@ -507,8 +524,8 @@ def export_monitor(watch: Watch) -> list[str]:
     for key, value in watch_options(watch):
         if key == "header":
             headers.append(value)
-        elif key == "confirm":
-            lines.append(f"confirm = {int(value)}")
+        elif key in ("confirm", "quorum"):
+            lines.append(f"{key} = {int(value)}")
         elif key == "follow":
             lines.append(f"follow = {'true' if value == 'on' else 'false'}")
         elif key in _LISTS and value not in ("none", "off"):

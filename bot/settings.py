@@ -10,8 +10,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
-from bot.commands import CHECK_LIMIT
+from bot.commands import CHECK_LIMIT, MAX_REGIONS, REGION_NAME
 from bot.commands.durations import setting_seconds
 from bot.errors import SettingsError
 from checks import AddressPolicy, UsageError
@@ -77,6 +78,74 @@ def _auth_vars(text: str) -> tuple[str, ...]:
     return names
 
 
+def region_refusal(wanted: tuple[str, ...], available: tuple[str, ...]) -> str | None:
+    """Why a monitor may not be checked from ``wanted`` regions, given the ones this bot has
+    (:attr:`Settings.available_regions`); None when it may. One short sentence."""
+    if not wanted:
+        return None
+    if not available:
+        return (
+            "This bot checks from no regions (its operator sets CHECK502_REDIS_URL and"
+            " CHECK502_REGIONS); watch it without regions=."
+        )
+    unknown = next((name for name in wanted if name not in available), None)
+    if unknown is None:
+        return None
+    names = ""
+    for name in available:  # at most 16 names of 32 characters: cut to stay short
+        if len(names) + len(name) > 120:
+            names += ", …"
+            break
+        names += f", {name}" if names else name
+    return f'This bot has no region "{unknown}"; regions= can name {names}.'
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (``redis://:***@host:6379/0``): what a log may show."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _redis_url(text: str) -> str:
+    """``CHECK502_REDIS_URL``: a redis:// or rediss:// URL with a host; the message of a bad one
+    never quotes it (it may hold a password)."""
+    bad = "CHECK502_REDIS_URL is not a redis:// or rediss:// URL like redis://localhost:6379/0"
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # a bad port raises ValueError
+    except ValueError:
+        raise SettingsError(bad) from None
+    if parts.scheme.lower() not in {"redis", "rediss"} or not parts.hostname:
+        raise SettingsError(bad)
+    if port == 0 or any(c.isspace() for c in text):
+        raise SettingsError(bad)
+    path = parts.path.strip("/")
+    if path and not path.isdigit():
+        raise SettingsError(f"{bad} (the path is a database number)")
+    return text
+
+
+def parse_regions(text: str, *, what: str) -> tuple[str, ...]:
+    """A comma-separated list of region names, each once, in the order given."""
+    names = tuple(n.strip() for n in text.split(","))
+    for name in names:
+        if not REGION_NAME.fullmatch(name):
+            shown = name if len(name) <= 40 else name[:40] + "…"
+            raise SettingsError(
+                f"{what}: {shown!r} is not a region name (a-z, 0-9, -, at most 32 characters)"
+            )
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise SettingsError(f"{what} names {', '.join(doubled)} twice")
+    if len(names) > MAX_REGIONS:
+        raise SettingsError(f"{what} lists {len(names)} regions; at most {MAX_REGIONS}")
+    return names
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     db_path: str = "check502.db"
@@ -130,6 +199,27 @@ class Settings:
     """The environment variables ``auth=`` may name (``CHECK502_AUTH_VARS``, comma-separated):
     only these are ever read and sent, so a chat user cannot send the bot's own tokens to a
     URL of theirs. Empty: ``auth=`` is refused."""
+    redis_url: str | None = field(default=None, repr=False)
+    """Where the probe workers' queues are (``CHECK502_REDIS_URL``, redis:// or rediss://);
+    None: no regions, every monitor is checked by this process. Never logged as is: it may hold
+    a password (:attr:`redis_display`)."""
+    regions: tuple[str, ...] = ()
+    """The probe regions that exist (``CHECK502_REGIONS=eu,us,ap``): the names ``regions=``
+    may use."""
+    region_grace: float = 10.0
+    """How long after a regional check's deadline the coordinator waits for every region's
+    result (``CHECK502_REGION_GRACE``) before it decides with the ones it has."""
+
+    @property
+    def available_regions(self) -> tuple[str, ...]:
+        """The regions a monitor may name: ``regions``, when Redis is set up; else none."""
+        return self.regions if self.redis_url is not None else ()
+
+    @property
+    def redis_display(self) -> str | None:
+        """``redis_url`` with its password masked: what logs and replies may show."""
+        return None if self.redis_url is None else redact_url(self.redis_url)
+
     shards: int = 0
     """Shard processes that check the monitors (``CHECK502_SHARDS``; unset: the cores this
     process may use). 0 checks them inside the front process (:mod:`bot.shards`)."""
@@ -219,6 +309,12 @@ class Settings:
             values["cert_warn_days"] = days
         if (v := get("CHECK502_AUTH_VARS")) is not None:
             values["auth_vars"] = _auth_vars(v)
+        if (v := get("CHECK502_REDIS_URL")) is not None:
+            values["redis_url"] = _redis_url(v.strip())
+        if (v := get("CHECK502_REGIONS")) is not None:
+            values["regions"] = parse_regions(v, what="CHECK502_REGIONS")
+        if (v := get("CHECK502_REGION_GRACE")) is not None:
+            values["region_grace"] = _seconds("CHECK502_REGION_GRACE", v, minimum=1.0)
         if (v := get("CHECK502_SHARDS")) is not None:
             shards = _int("CHECK502_SHARDS", v)
             if shards > MAX_SHARDS:

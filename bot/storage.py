@@ -195,6 +195,13 @@ _MIGRATIONS: tuple[str | Callable[[sqlite_utils.Database], None], ...] = (
     """
     ALTER TABLE monitors ADD COLUMN source TEXT;
     """,
+    # +1: monitors checked from probe regions through Redis workers (``regions``: names
+    # comma-separated in the order given, NULL: checked locally) and how many must confirm a
+    # failure (``quorum``, NULL or 0: a majority).
+    """
+    ALTER TABLE monitors ADD COLUMN regions TEXT;
+    ALTER TABLE monitors ADD COLUMN quorum INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -705,8 +712,8 @@ class Store:
     ) -> Monitor:
         cursor = self.execute(
             "INSERT INTO monitors (platform, workspace, channel, url, origin, every, confirm,"
-            " expect, timeout, created_by, created_at, request, notify, escalate, targets)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " expect, timeout, created_by, created_at, request, notify, escalate, targets,"
+            " regions, quorum) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 channel.platform,
                 channel.workspace,
@@ -723,6 +730,8 @@ class Store:
                 format_mentions(watch.notify) if watch.notify else None,
                 watch.escalate,
                 None if watch.targets is None else ",".join(watch.targets),
+                ",".join(watch.regions) or None,
+                watch.quorum or None,
             ),
         )
         monitor = self.monitor(int(cursor.lastrowid or 0))
@@ -749,9 +758,12 @@ class Store:
         )
         return tuple(_monitor(r) for r in rows)
 
-    def schedule_rows(self) -> list[tuple[int, int]]:
-        """``(id, every)`` of every monitor: what the scheduler is rebuilt from."""
-        return [(int(a), int(b)) for a, b in self.execute("SELECT id, every FROM monitors")]
+    def schedule_rows(self, *, regional: bool | None = None) -> list[tuple[int, int]]:
+        """``(id, every)`` of every monitor: what the scheduler is rebuilt from. ``regional``
+        False: only monitors checked locally; True: only those checked from regions."""
+        where = {None: "", False: " WHERE regions IS NULL", True: " WHERE regions IS NOT NULL"}
+        sql = "SELECT id, every FROM monitors" + where[regional]
+        return [(int(a), int(b)) for a, b in self.execute(sql)]
 
     def delete_monitor(self, monitor_id: int, now: float) -> None:
         """Remove a monitor, its history, and any alert of it not yet delivered but a
@@ -791,8 +803,8 @@ class Store:
         """Change a monitor's options in place (its id, state, history and incidents stay)."""
         self.execute(
             "UPDATE monitors SET url = ?, origin = ?, every = ?, confirm = ?, expect = ?,"
-            " timeout = ?, request = ?, notify = ?, escalate = ?, targets = ?, source = ?"
-            " WHERE id = ?",
+            " timeout = ?, request = ?, notify = ?, escalate = ?, targets = ?, source = ?,"
+            " regions = ?, quorum = ? WHERE id = ?",
             (
                 watch.url,
                 watch.origin,
@@ -805,6 +817,8 @@ class Store:
                 watch.escalate,
                 None if watch.targets is None else ",".join(watch.targets),
                 source,
+                ",".join(watch.regions) or None,
+                watch.quorum or None,
                 monitor_id,
             ),
         )
@@ -1280,6 +1294,8 @@ def _monitor(row: dict[str, Any]) -> Monitor:
         if row["targets"] is None
         else tuple(t for t in row["targets"].split(",") if t),
         source=row["source"],
+        regions=tuple(r for r in (row["regions"] or "").split(",") if r),
+        quorum=row["quorum"] or 0,
     )
 
 

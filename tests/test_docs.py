@@ -101,9 +101,12 @@ def test_license_is_mit() -> None:
 
 
 def test_the_procfile_runs_the_bot_as_the_web_process() -> None:
-    """A PaaS routes HTTP only to the ``web`` process type, and the bot serves HTTP."""
-    lines = [row for row in (ROOT / "Procfile").read_text().splitlines() if row.strip()]
+    """A PaaS routes HTTP only to the ``web`` process type, and the bot serves HTTP; the probe
+    workers' lines are examples in comments (a region's name is the operator's)."""
+    rows = (ROOT / "Procfile").read_text().splitlines()
+    lines = [row for row in rows if row.strip() and not row.startswith("#")]
     assert lines == ["web: check502-bot"]
+    assert "# worker-eu: check502-worker --region eu" in rows
 
 
 def test_the_deployment_doc_names_the_health_endpoints_and_the_public_urls() -> None:

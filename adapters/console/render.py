@@ -8,12 +8,18 @@ from adapters.cli.render import Style, render_diagnosis, render_explanation, wra
 from adapters.present import (
     NO_CHART,
     card,
+    details_regions,
     down_word,
     escalation_text,
     grouped_title,
     maintenance_note,
     people_note,
     pings,
+    region_notice,
+    region_table,
+    regions_head,
+    regions_note,
+    regions_sentence,
     request_words,
     status_sentences,
 )
@@ -81,6 +87,8 @@ def render_monitor_line(m: Monitor, style: Style) -> str:
         extra.append(asked)
     if (people := people_note(m)) is not None:
         extra.append(people)
+    if (regions := regions_note(m)) is not None:
+        extra.append(regions)
     if m.source is not None:
         extra.append(f"from {m.source}")
     tail = f"  {style.dim(' · '.join(extra))}" if extra else ""
@@ -94,11 +102,14 @@ def render_reply(reply: Reply, style: Style) -> str:
             head = f"{what} #{mid}\n" if mid is not None else ""
             if reply.maintenance_until is not None:
                 head += style.dim(f"🛠 {maintenance_note(reply.maintenance_until)}") + "\n"
+            if regional := details_regions(reply):
+                head += "\n".join(f"  {line}" for line in regional) + "\n"
             return head + render_diagnosis(d, style, json_hint=False)
         case WatchReply(monitor=m, diagnosis=d):
             head = (
                 f"Watching #{m.id} {m.url} every {format_duration(m.every)}"
                 f" (alert after {m.confirm} failed checks in a row; expect {m.expect})."
+                + regions_sentence(m)
             )
             v = d.verdict
             first = "healthy" if v.cause is Cause.OK else f"{v.cause.value}: {v.summary}"
@@ -172,6 +183,9 @@ def _alert_text(alert: Alert, style: Style) -> str:
             lines = [style.yellow(c.title) if alert.slow else style.red(c.title)]
             body = [c.headline, c.public, *([c.origin] if c.origin is not None else [])]
             lines += [wrap(text, style.width, "  ") for text in body]
+            if alert.regions:
+                lines.append(f"  {regions_head(alert.regions)}")
+                lines += [f"    {row}" for row in region_table(alert.regions)]
             if c.step is not None:
                 lines.append(wrap(f"Next: {c.step}", style.width, "  ", "      "))
             i = alert.monitor_id
@@ -196,7 +210,11 @@ def _alert_text(alert: Alert, style: Style) -> str:
             now = alert.diagnosis.verdict if alert.diagnosis else None
             before = alert.previous_cause.value if alert.previous_cause else "?"
             after = f"{now.cause.value}: {now.summary}" if now else "?"
-            return style.yellow(f"🟠 {monitor} still down, cause changed {before} → {after}") + "\n"
+            text = style.yellow(f"🟠 {monitor} still down, cause changed {before} → {after}")
+            if alert.regions:
+                rows = [regions_head(alert.regions), *region_table(alert.regions)]
+                text += "\n" + "\n".join(f"  {row}" for row in rows)
+            return text + "\n"
         case AlertKind.REMINDER:
             down = format_duration(int(alert.downtime_s or 0))
             why = alert.diagnosis.verdict.summary if alert.diagnosis else ""
@@ -229,6 +247,10 @@ def _alert_text(alert: Alert, style: Style) -> str:
             )
         case AlertKind.RESTORED:
             return style.green("✅ Monitoring restored: the bot's own network works again.") + "\n"
+        case AlertKind.REGION_DEGRADED:
+            return style.yellow(f"⚠️  {region_notice(alert)}") + "\n"
+        case AlertKind.REGION_RESTORED:
+            return style.green(f"✅ {region_notice(alert)}") + "\n"
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 

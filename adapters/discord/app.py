@@ -37,7 +37,7 @@ from adapters.discord.surface import NO_MENTIONS, DiscordSurface, attach_history
 from adapters.flow import Acked
 from adapters.present import progress_line
 from adapters.web.server import ReadyHook, WebServer
-from bot.commands import Ack, Check, Command, CommandError, Details, Help, Mute
+from bot.commands import MAX_REGIONS, Ack, Check, Command, CommandError, Details, Help, Mute
 from bot.core import OUR_FAULT, Bot, Progress
 from bot.errors import BotError, SettingsError
 from bot.model import Channel, Context, ErrorReply, HistoryReply, Reply
@@ -384,6 +384,8 @@ def build_commands(client: Check502Client) -> app_commands.Group:
         timeout="Limit per check, e.g. 4s (1s to 30s)",
         notify="Who the DOWN alert pings: pick users or roles, e.g. @alice @oncall",
         escalate="Ping again, and page, if not acknowledged this long after, e.g. 15m",
+        regions="Check it from these probe regions, e.g. eu,us,ap (the bot's CHECK502_REGIONS)",
+        quorum="Regions that must see it fail before it is DOWN (default: a majority)",
     )
     async def watch(
         interaction: discord.Interaction[Any],
@@ -395,6 +397,8 @@ def build_commands(client: Check502Client) -> app_commands.Group:
         timeout: str | None = None,
         notify: str | None = None,
         escalate: str | None = None,
+        regions: str | None = None,
+        quorum: app_commands.Range[int, 1, MAX_REGIONS] | None = None,
     ) -> None:
         text = _words(
             "watch",
@@ -406,6 +410,8 @@ def build_commands(client: Check502Client) -> app_commands.Group:
             timeout=timeout,
             notify=_mentions(notify),
             escalate=escalate,
+            regions=None if regions is None else "".join(regions.split()),  # "eu, us" is one
+            quorum=quorum,
         )
         await client.run_command(interaction, text)
 

@@ -10,7 +10,7 @@ beyond); ``content`` under 2,000.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import discord
@@ -24,6 +24,7 @@ from adapters.present import (
     address,
     card,
     cut,
+    details_regions,
     down_word,
     escalation_text,
     export_note,
@@ -39,6 +40,12 @@ from adapters.present import (
     pct,
     people_note,
     pings,
+    region_cells,
+    region_mark,
+    region_notice,
+    regions_head,
+    regions_note,
+    regions_sentence,
     request_words,
     resolved_ips,
     runs_label,
@@ -60,6 +67,7 @@ from bot.model import (
     HistoryReply,
     ListReply,
     Monitor,
+    RegionView,
     Reply,
     StatusReply,
     TextReply,
@@ -262,6 +270,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(md(asked))
     if (people := people_note(m)) is not None:
         extra.append(people)  # mentions as typed: the reply allows none, so they only show
+    if (regions := regions_note(m)) is not None:
+        extra.append(md(regions))
     if m.source is not None:
         extra.append(f"from {md(m.source)}")
     return f"**#{m.id}** {state_label(m)} {md(m.url)} · " + " · ".join(extra)
@@ -280,6 +290,12 @@ def reply_message(reply: Reply) -> Message:
             title = f"{what} #{mid} · {headline(d)}" if mid is not None else None
             buttons = Buttons(mid, ack=False) if mid is not None else None
             embed = diagnosis_embed(d, title=title)
+            if reply.regions:
+                regional = details_regions(reply)
+                embed.description = cut(
+                    f"{md(regional[0])}\n{embed.description or ''}", DESCRIPTION_LIMIT
+                )
+                embed = region_fields(embed, reply.views)
             if reply.maintenance_until is not None:
                 embed.set_footer(text=f"🛠 {maintenance_note(reply.maintenance_until)}")
             return Message(embed=embed, buttons=buttons)
@@ -289,7 +305,7 @@ def reply_message(reply: Reply) -> Message:
                 description=cut(
                     f"{md(m.url)}\nAlerts post in this channel after {m.confirm} failed checks in"
                     f" a row (expect {code(str(m.expect))}), with follow-ups in the alert's"
-                    " thread.",
+                    " thread." + md(regions_sentence(m)),
                     DESCRIPTION_LIMIT,
                 ),
                 colour=COLOUR[d.verdict.cause],
@@ -413,6 +429,7 @@ def _alert_body(alert: Alert) -> Message:
             c = card(alert.monitor_id, alert.url, d, expected=alert.expected, slow=alert.slow)
             colour = COLOUR[d.verdict.cause] if d else COLOUR[Cause.UNKNOWN]
             embed = card_embed(c, SLOW_YELLOW if alert.slow else colour)
+            embed = region_fields(embed, alert.regions)
             buttons = (
                 Buttons(alert.monitor_id, alert=True, details=True)
                 if alert.monitor_id is not None
@@ -444,7 +461,7 @@ def _alert_body(alert: Alert) -> Message:
                 _field(
                     embed, "Next steps", _listing((rich(s) for s in d.verdict.next_steps[:3]), "→")
                 )
-            return Message(embed=bounded(embed))
+            return Message(embed=region_fields(embed, alert.regions))
         case AlertKind.REMINDER:
             down = format_duration(int(alert.downtime_s or 0))
             why = rich(d.verdict.summary) if d else ""
@@ -496,6 +513,12 @@ def _alert_body(alert: Alert) -> Message:
                     "✅ Monitoring restored", "The bot's own network works again.", GREEN
                 )
             )
+        case AlertKind.REGION_DEGRADED:
+            return Message(
+                embed=_text_embed("⚠️ Region degraded", md(region_notice(alert)), 0xE67E22)
+            )
+        case AlertKind.REGION_RESTORED:
+            return Message(embed=_text_embed("✅ Region back", md(region_notice(alert)), GREEN))
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 
@@ -509,6 +532,23 @@ def card_embed(c: Card, colour: int) -> discord.Embed:
     return _text_embed(c.title, "\n".join(rows), colour)
 
 
+def region_fields(embed: discord.Embed, views: Sequence[RegionView]) -> discord.Embed:
+    """Each region's result side by side: one inline field per region (three to a row), under
+    a line that counts them; within Discord's 25 fields and 6,000 characters."""
+    if not views:
+        return embed
+    embed.description = cut(
+        f"{embed.description or ''}\n\n**{md(regions_head(views))}**", DESCRIPTION_LIMIT
+    )
+    for view in views:
+        _, status, latency, ip, cause = region_cells(view)
+        lines = [f"{code(status)} · {latency}", md(ip), md(cause)]
+        if not view.counted:
+            lines.append(f"*(not counted: {md(view.note or 'no answer')})*")
+        _field(embed, f"{region_mark(view)} {view.region}", "\n".join(lines), inline=True)
+    return bounded(embed)
+
+
 def resolved_message(original: Alert, recovered: Alert) -> Message:
     """The DOWN alert re-rendered as resolved, to edit the alert message with (no buttons)."""
     monitor = f"#{original.monitor_id}" if original.monitor_id is not None else ""
@@ -517,7 +557,7 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     down = format_duration(max(1, int(recovered.downtime_s or 0)))
     title = f"✅ RESOLVED {monitor} · was {cause}"
     c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
-    embed = card_embed(c, GREEN)
+    embed = region_fields(card_embed(c, GREEN), original.regions)
     embed.title = cut(title, TITLE_LIMIT)
     recovered_at = discord.utils.format_dt(recovered.at, "f")
     embed.description = cut(

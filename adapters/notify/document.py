@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.present import CAUSE_TITLE, cut
+from adapters.present import CAUSE_TITLE, cut, region_cause
 from bot.model import Alert, AlertKind
 from checks import diagnosis_to_dict
 
@@ -25,6 +25,7 @@ __all__ = [
     "diagnosis_document",
     "host",
     "receiver_id",
+    "regions_document",
     "retry_after",
     "severity",
     "summary",
@@ -132,7 +133,7 @@ def alert_document(
     alert: Alert, kind: str, *, status_url: str | None, budget: int
 ) -> dict[str, Any]:
     """The monitor, the incident and the diagnosis, as the webhook's ``data`` carries them."""
-    return {
+    doc: dict[str, Any] = {
         "monitor": {"id": alert.monitor_id, "url": alert.url, "host": host(alert)},
         "incident": {
             "id": alert.incident_id,
@@ -149,6 +150,29 @@ def alert_document(
         "status_page": status_url,
         "diagnosis": diagnosis_document(alert, budget=budget),
     }
+    if alert.regions:  # a monitor checked from regions: each region's view
+        doc["regions"] = regions_document(alert)
+    return doc
+
+
+def regions_document(alert: Alert) -> list[dict[str, Any]]:
+    """Each region's result of the check (a regional monitor; [] for one the bot checks
+    itself): name, status, latency, IP, cause, outcome label, and whether it counted."""
+    return [
+        {
+            "region": v.region,
+            "status": v.status,
+            "latency_ms": None if v.latency_ms is None else round(v.latency_ms, 1),
+            "ip": v.ip,
+            "cause": v.cause,
+            "cause_title": region_cause(v),
+            "outcome": v.label,
+            "ok": v.ok,
+            "counted": v.counted,
+            "note": v.note or None,
+        }
+        for v in alert.regions
+    ]
 
 
 def _size(doc: dict[str, Any]) -> int:

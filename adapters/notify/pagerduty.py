@@ -23,7 +23,14 @@ from typing import Any
 import httpx
 
 from adapters.notify.config import PagerDutyConfig
-from adapters.notify.document import diagnosis_document, host, retry_after, severity, summary
+from adapters.notify.document import (
+    diagnosis_document,
+    host,
+    regions_document,
+    retry_after,
+    severity,
+    summary,
+)
 from bot.errors import DeliveryError
 from bot.model import AlertKind
 from bot.notify import Notice
@@ -76,6 +83,8 @@ class PagerDutyNotifier:
             "incident_id": alert.incident_id,
             "diagnosis": diagnosis_document(alert, budget=DETAILS_BUDGET),
         }
+        if alert.regions:  # each region's view, side by side in PagerDuty's details
+            details["regions"] = regions_document(alert)
         payload: dict[str, Any] = {
             "summary": summary(alert, limit=1024),
             "source": host(alert),

@@ -24,6 +24,7 @@ import aiosmtplib
 from adapters.cli.render import Style, render_diagnosis
 from adapters.notify.config import EmailConfig
 from adapters.notify.document import cause_title, host, receiver_id, summary
+from adapters.present import REGION_HEADINGS, region_cells, region_table, regions_head
 from bot.errors import DeliveryError
 from bot.model import Alert, AlertKind
 from bot.notify import Notice, target_key
@@ -54,6 +55,22 @@ def message_id(key: str, sender: str) -> str:
     """``<check502.<outbox key>@<the sender's domain>>``: the same for the same outbox row."""
     domain = sender.rpartition("@")[2] or "check502.invalid"
     return f"<check502.{receiver_id(key).replace(':', '.')}@{domain}>"
+
+
+def _regions_html(alert: Alert) -> str:
+    """Each region's result as an HTML table (name, status, latency, IP, cause, counted)."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in REGION_HEADINGS)
+    rows = []
+    for view in alert.regions:
+        cells = "".join(f"<td>{html.escape(c)}</td>" for c in region_cells(view))
+        if not view.counted:
+            note = html.escape(f"(not counted: {view.note or 'no answer'})")
+            cells += f"<td><em>{note}</em></td>"
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f"<p>{html.escape(regions_head(alert.regions))}</p>"
+        f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    )
 
 
 def subject(alert: Alert) -> str:
@@ -96,10 +113,14 @@ class EmailNotifier:
         text = [line, ""]
         if notice.status_url:
             text += [f"Status page: {notice.status_url}", ""]
+        if alert.regions:
+            text += [regions_head(alert.regions), *region_table(alert.regions), ""]
         if alert.diagnosis is not None and alert.kind is not AlertKind.RECOVERED:
             text.append(render_diagnosis(alert.diagnosis, Style(False, 78), json_hint=False))
         msg.set_content("\n".join(text).rstrip() + "\n")
         parts = [f"<p><strong>{html.escape(line)}</strong></p>"]
+        if alert.regions:
+            parts.append(_regions_html(alert))
         if alert.diagnosis is not None and alert.kind is not AlertKind.RECOVERED:
             verdict = alert.diagnosis.verdict
             steps = "".join(f"<li>{html.escape(s)}</li>" for s in verdict.next_steps[:5])

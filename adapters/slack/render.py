@@ -27,6 +27,7 @@ from adapters.present import (
     address,
     card,
     cut,
+    details_regions,
     down_word,
     escalation_text,
     export_note,
@@ -42,6 +43,12 @@ from adapters.present import (
     pct,
     people_note,
     pings,
+    region_cells,
+    region_mark,
+    region_notice,
+    regions_head,
+    regions_note,
+    regions_sentence,
     request_words,
     resolved_ips,
     runs_label,
@@ -63,6 +70,7 @@ from bot.model import (
     HistoryReply,
     ListReply,
     Monitor,
+    RegionView,
     Reply,
     StatusReply,
     TextReply,
@@ -316,6 +324,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(esc(asked))
     if (people := people_note(m)) is not None:
         extra.append(esc(people))  # names only (@alice): a list pings no one
+    if (regions := regions_note(m)) is not None:
+        extra.append(esc(regions))
     if m.source is not None:
         extra.append(f"from {esc(m.source)}")
     return f"*#{m.id}* {state_label(m)} {esc(m.url)} · " + " · ".join(extra)
@@ -332,7 +342,11 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
                 buttons = actions(button("Run again", RERUN, rerun))
             window = reply.maintenance_until
             note = context(f"🛠 {maintenance_note(window)}") if window is not None else None
-            return message(_fallback(d), [*diagnosis_blocks(d, title=title), note, buttons])
+            blocks = diagnosis_blocks(d, title=title)
+            if reply.regions:  # where it is checked from, right under the title
+                where = context(esc(details_regions(reply)[0]))
+                blocks[1:1] = [where, *region_blocks(reply.views)]
+            return message(_fallback(d), [*blocks, note, buttons])
         case WatchReply(monitor=m, diagnosis=d):
             first = headline(d)
             text = (
@@ -344,6 +358,7 @@ def reply_message(reply: Reply, *, rerun: str | None = None) -> Message:
                     f"👀 *Watching #{m.id}* {esc(m.url)} every {format_duration(m.every)}.\n"
                     f"Alerts post in this channel after {m.confirm} failed checks in a row"
                     f" (expect `{esc(str(m.expect))}`), with follow-ups in the alert's thread."
+                    + esc(regions_sentence(m))
                 ),
                 section(f"*First check:* {esc(first)}\n{esc(d.verdict.summary)}"),
                 context(
@@ -486,6 +501,7 @@ def _alert_body(alert: Alert) -> Message:
             c = card(alert.monitor_id, alert.url, d, expected=alert.expected, slow=alert.slow)
             # No header block: the title holds the URL, remote text, escaped in mrkdwn.
             body: list[dict[str, Any] | None] = [_card_section(c, title=True)]
+            body += region_blocks(alert.regions)
             if alert.monitor_id is not None:
                 body.append(monitor_buttons(alert.monitor_id, alert=True, details=True))
             return message(f"{c.title}: {c.headline}", body)
@@ -514,6 +530,7 @@ def _alert_body(alert: Alert) -> Message:
                     f"🟠 *{monitor}* {esc(url)} is still down; the cause changed:"
                     f" *{before}* → *{now}*.\n{esc(d.verdict.summary) if d else ''}"
                 ),
+                *region_blocks(alert.regions),
                 listing("Next steps", (esc(s) for s in d.verdict.next_steps[:3]), "→")
                 if d
                 else None,
@@ -555,7 +572,29 @@ def _alert_body(alert: Alert) -> Message:
         case AlertKind.RESTORED:
             text = "✅ Monitoring restored: the bot's own network works again."
             return message(text, [section(text)])
+        case AlertKind.REGION_DEGRADED | AlertKind.REGION_RESTORED:
+            mark = "⚠️" if alert.kind is AlertKind.REGION_DEGRADED else "✅"
+            text = f"{mark} {region_notice(alert)}"
+            return message(text, [section(esc(text))])
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
+
+
+def region_blocks(views: Sequence[RegionView]) -> list[dict[str, Any]]:
+    """Each region's result side by side: a heading, then sections of up to 10 fields (Slack's
+    limit per section), one field per region."""
+    if not views:
+        return []
+    cells = []
+    for view in views:
+        name, status, latency, ip, cause = region_cells(view)
+        lines = [f"{region_mark(view)} *{esc(name)}*", f"`{esc(status)}` · {latency}", esc(ip)]
+        lines.append(esc(cause))
+        if not view.counted:
+            lines.append(f"_(not counted: {esc(view.note or 'no answer')})_")
+        cells.append("\n".join(lines))
+    out = [context(esc(regions_head(views)))]
+    out += [fields(*cells[i : i + 10]) for i in range(0, len(cells), 10)]
+    return out
 
 
 def _card_section(c: Card, *, title: bool = False, first: str = "") -> dict[str, Any]:
@@ -577,6 +616,7 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     title = f"✅ RESOLVED {monitor} · was {cause}"
     c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
     body = [header(title), _card_section(c, first=esc(original.url or ""))]
+    body += region_blocks(original.regions)
     note = context(
         f"Recovered {_when(recovered.at)} after {down} {down_word(recovered)} · details in the thread"
     )

@@ -32,10 +32,12 @@ from adapters.present import (
     address,
     card,
     cut,
+    details_regions,
     down_word,
     escalation_text,
     export_note,
     export_pieces,
+    fit,
     gateway_headers,
     grouped_title,
     headline,
@@ -47,6 +49,11 @@ from adapters.present import (
     people_note,
     pings,
     progress_line,
+    region_notice,
+    region_table,
+    regions_head,
+    regions_note,
+    regions_sentence,
     request_words,
     resolved_ips,
     runs_label,
@@ -68,6 +75,7 @@ from bot.model import (
     HistoryReply,
     ListReply,
     Monitor,
+    RegionView,
     Reply,
     StatusReply,
     TextReply,
@@ -479,6 +487,8 @@ def monitor_line(m: Monitor) -> str:
         extra.append(f"<code>{esc(people)}</code>")
     if m.source is not None:
         extra.append(f"from {clip(m.source, 100)}")
+    if (regions := regions_note(m)) is not None:
+        extra.append(esc(regions))
     return f"<b>#{m.id}</b> {state_label(m)} {clip(m.url, 400)} · " + " · ".join(extra)
 
 
@@ -492,6 +502,11 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
                 title = f"{what} #{mid} · {headline(d)}"
                 window = reply.maintenance_until
                 note = f"🛠 {maintenance_note(window)}" if window is not None else None
+                if regional := details_regions(reply):
+                    where, table = esc(regional[0]), regional[1:]
+                    rows = fit((esc(row) for row in table), 1200)
+                    block = f"{where}\n<pre>{chr(10).join(rows)}</pre>" if rows else where
+                    note = f"{note}\n{block}" if note else block
                 text = diagnosis_text(d, title=title, note=note)
                 return [Message(text, monitor_keyboard(mid))]
             return [Message(diagnosis_text(d), _rerun_keyboard() if rerun else None)]
@@ -502,7 +517,7 @@ def reply_messages(reply: Reply, *, rerun: bool = False) -> list[Message]:
                     f"👀 <b>Watching #{m.id}</b> {clip(m.url, 600)} every {every}.\n"
                     f"Alerts post in this chat after {m.confirm} failed checks in a row"
                     f" (expect <code>{clip(str(m.expect), 100)}</code>), with follow-ups as"
-                    " replies to the alert.",
+                    " replies to the alert." + esc(regions_sentence(m)),
                     f"<b>First check:</b> {clip(headline(d), 300)}\n{clip(d.verdict.summary, 1000)}",
                     f"<i>/check502 history {m.id} · /check502 unwatch {m.id}</i>",
                 ]
@@ -624,7 +639,7 @@ def _alert_body(alert: Alert, limit: int) -> Message:
                 if alert.monitor_id
                 else None
             )
-            return Message(card_text(c), keyboard)
+            return Message(card_text(c, regions=alert.regions), keyboard)
         case AlertKind.GROUPED:
             rows = []
             for a in alert.grouped:
@@ -649,6 +664,7 @@ def _alert_body(alert: Alert, limit: int) -> Message:
                     f"🟠 <b>{monitor}</b> {clip(url, 600)} is still down; the cause changed:"
                     f" <b>{before}</b> → <b>{now}</b>."
                     + (f"\n{clip(d.verdict.summary, 1000)}" if d else ""),
+                    region_part(alert.regions),
                     _Listing(
                         "<b>Next steps</b>", [rich(s, 500) for s in d.verdict.next_steps[:3]], "→"
                     )
@@ -687,17 +703,40 @@ def _alert_body(alert: Alert, limit: int) -> Message:
             )
         case AlertKind.RESTORED:
             return Message("✅ <b>Monitoring restored</b>: the bot's own network works again.")
+        case AlertKind.REGION_DEGRADED:
+            return Message(f"⚠️ {esc(region_notice(alert))}")
+        case AlertKind.REGION_RESTORED:
+            return Message(f"✅ {esc(region_notice(alert))}")
     raise AssertionError(f"unrendered alert {alert.kind}")  # pragma: no cover
 
 
-def card_text(c: Card, *, title: str | None = None, note: str | None = None) -> str:
-    """The compact card in Telegram HTML: the title and headline bold, one line per part."""
+def region_part(regions: Sequence[RegionView]) -> str | None:
+    """Each region's result side by side: a bold count, then a monospace table within what a
+    message leaves beside a card (None without regions)."""
+    if not regions:
+        return None
+    room = TEXT_LIMIT - 1200 - 300  # the card's own limit, the step and the tags
+    table = fit((esc(row) for row in region_table(regions)), room)
+    return f"<b>{esc(regions_head(regions))}</b>\n<pre>" + "\n".join(table) + "</pre>"
+
+
+def card_text(
+    c: Card,
+    *,
+    title: str | None = None,
+    note: str | None = None,
+    regions: Sequence[RegionView] = (),
+) -> str:
+    """The compact card in Telegram HTML: the title and headline bold, one line per part;
+    ``regions``: each region's result side by side, a monospace table under the public line."""
     lines = [f"<b>{esc(title or c.title)}</b>"]
     if note is not None:
         lines.append(note)
     lines += [f"<b>{esc(c.headline)}</b>", esc(c.public)]
     if c.origin is not None:
         lines.append(esc(c.origin))
+    if (part := region_part(regions)) is not None:
+        lines.append(part)
     if c.step is not None:
         lines.append(f"→ {rich(c.step, 1000)}")
     return "\n".join(lines)
@@ -713,4 +752,4 @@ def resolved_message(original: Alert, recovered: Alert) -> Message:
     was = down_word(recovered)
     note = f"<i>Recovered {_when(recovered.at)} after {down} {was} · details in the reply</i>"
     c = card(original.monitor_id, original.url, d, expected=original.expected, slow=original.slow)
-    return Message(card_text(c, title=title, note=note))
+    return Message(card_text(c, title=title, note=note, regions=original.regions))

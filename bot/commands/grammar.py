@@ -68,6 +68,7 @@ from bot.commands.model import (
     MAX_INPUT,
     MAX_MONITOR_ID,
     MAX_MUTE,
+    MAX_REGIONS,
     MAX_RUNS,
     MAX_TIMEOUT,
     MIN_ESCALATE,
@@ -75,6 +76,7 @@ from bot.commands.model import (
     MIN_MUTE,
     MIN_TIMEOUT,
     PREFIX,
+    REGION_NAME,
     SUBCOMMANDS,
     TARGET_NAMES,
     USAGE,
@@ -120,6 +122,8 @@ _OPTIONS: dict[str, tuple[str, ...]] = {
         "notify",
         "escalate",
         "targets",
+        "regions",
+        "quorum",
     ),
     "notify": ("escalate",),
 }
@@ -134,6 +138,8 @@ _ALL_OPTIONS = (
     "notify",
     "escalate",
     "targets",
+    "regions",
+    "quorum",
 )
 _REPEATED = ("header",)
 """Options that may be given more than once (each adds one)."""
@@ -164,6 +170,21 @@ def _targets(text: str) -> tuple[str, ...]:
     if not names:
         raise BadValue(f"targets= takes {', '.join(TARGET_NAMES)} or none.")
     return tuple(name for name in TARGET_NAMES if name in names)
+
+
+def _regions(text: str) -> tuple[str, ...]:
+    """``regions=eu,us-east`` (case-insensitive, in the order given, each once): the names'
+    form only; which regions exist is the bot's to say (``CHECK502_REGIONS``)."""
+    names = tuple(name.strip().lower() for name in text.split(","))
+    for name in names:
+        if not REGION_NAME.fullmatch(name):
+            raise BadValue(f"{shown(name)} is not a region name (a-z, 0-9, -).")
+    doubled = next((name for name in names if names.count(name) > 1), None)
+    if doubled is not None:
+        raise BadValue(f"regions= names {doubled} twice.")
+    if len(names) > MAX_REGIONS:
+        raise BadValue(f"regions= names at most {MAX_REGIONS} regions.")
+    return names
 
 
 # --- parsing --------------------------------------------------------------------------------
@@ -341,10 +362,14 @@ def _parse_watch(args: _Args) -> Watch:
         notify = parse_mentions(options["notify"]) if "notify" in options else ()
         escalate = _escalate(options["escalate"]) if "escalate" in options else None
         targets = _targets(options["targets"]) if "targets" in options else None
+        regions = _regions(options["regions"]) if "regions" in options else ()
     except BadValue as bad:
         raise _fail(command, bad.sentence) from None
     confirm = options.get("confirm")
     origin = options.get("origin")
+    quorum = options.get("quorum")
+    if quorum is not None and not regions:
+        raise _fail(command, "quorum= goes with regions=, e.g. regions=eu,us,ap quorum=2.")
     return Watch(
         url=url,
         every=_in_range(command, "every=", every, MIN_EVERY, MAX_EVERY),
@@ -361,7 +386,15 @@ def _parse_watch(args: _Args) -> Watch:
         notify=notify,
         escalate=escalate,
         targets=targets,
+        regions=regions,
+        quorum=_quorum(quorum, len(regions)) if quorum is not None else 0,
     )
+
+
+def _quorum(text: str, regions: int) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 3 and 1 <= int(text) <= regions):
+        raise _fail("watch", f"quorum= must be from 1 to {regions}, the number of regions.")
+    return int(text)
 
 
 def watch_from_options(
@@ -400,6 +433,10 @@ def watch_options(cmd: Watch) -> list[tuple[str, str]]:
         pairs.append(("escalate", exact_duration(cmd.escalate)))
     if cmd.targets is not None:
         pairs.append(("targets", ",".join(cmd.targets) or "none"))
+    if cmd.regions:
+        pairs.append(("regions", ",".join(cmd.regions)))
+    if cmd.quorum:
+        pairs.append(("quorum", str(cmd.quorum)))
     return pairs
 
 

@@ -24,6 +24,8 @@ _DESCRIPTIONS: dict[str, str] = {
         "incident is not acknowledged that long after its alert (1m to 24h). targets= "
         "names the notification targets it alerts besides this chat (webhook, pagerduty, "
         "email; default: every one the bot has), none for this chat only. "
+        "regions= checks it from the bot's probe regions (e.g. eu,us,ap) and quorum= is how "
+        "many must see it fail before it is DOWN (default: a majority). "
         "Request options: method=, header= (repeatable), body=, auth=bearer:VAR or"
         " auth=basic:USER_VAR:PASS_VAR (names of the bot's environment variables, never a"
         " secret), keyword= and not_keyword= (the body must or must not contain it), follow=off."

@@ -5,6 +5,7 @@ Values only; :mod:`bot.commands.grammar` reads text into them and writes them ba
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -18,8 +19,10 @@ __all__ = [
     "DEFAULT_EVERY",
     "DEFAULT_TIMEOUT",
     "MAX_EVERY",
+    "MAX_REGIONS",
     "MIN_EVERY",
     "PREFIX",
+    "REGION_NAME",
     "SUBCOMMANDS",
     "TARGET_NAMES",
     "USAGE",
@@ -65,12 +68,17 @@ PREFIX = "/check502"
 TARGET_NAMES = ("webhook", "pagerduty", "email")
 """The notification targets beyond the chat a monitor can name (``targets=``), in this order."""
 
+REGION_NAME = re.compile(r"[a-z0-9-]{1,32}")
+"""A probe region's name (``CHECK502_REGIONS``, ``regions=``, ``check502-worker --region``)."""
+MAX_REGIONS = 16
+"""Regions that may exist at most: one alert shows them all side by side."""
+
 USAGE: dict[str, str] = {
     "check": f"{PREFIX} <url> [origin=<host[:port]>] [runs=1] [request options]",
     "watch": (
         f"{PREFIX} watch <url> [every=30s] [origin=<host[:port]>] [confirm=2]"
         " [expect=200-399] [timeout=4s] [slow=800ms] [notify=@alice,@oncall] [escalate=15m]"
-        " [targets=pagerduty,email|none] [request options]"
+        " [targets=pagerduty,email|none] [regions=eu,us [quorum=2]] [request options]"
     ),
     "list": f"{PREFIX} list",
     "export": f"{PREFIX} export",
@@ -130,6 +138,10 @@ class Watch:
     targets: tuple[str, ...] | None = None
     """Notification targets besides the chat (names of :data:`TARGET_NAMES`, in that order):
     None every configured one, () none."""
+    regions: tuple[str, ...] = ()
+    """Probe regions that check it (``regions=eu,us``), in the order given; () locally."""
+    quorum: int = 0
+    """Regions that must confirm a failure (1..len(regions)); 0: a majority."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -673,6 +673,9 @@ def _watches(draw: st.DrawFn) -> Watch:
     url = draw(_URLS)
     origin = draw(_ORIGINS)
     request, follow = draw(_requests())
+    regions = tuple(
+        draw(st.lists(st.from_regex(r"[a-z0-9-]{1,32}", fullmatch=True), unique=True, max_size=4))
+    )
     return Watch(
         url,
         every=draw(st.integers(MIN_EVERY, MAX_EVERY)),
@@ -690,6 +693,8 @@ def _watches(draw: st.DrawFn) -> Watch:
                 lambda names: tuple(n for n in TARGET_NAMES if n in names)
             )
         ),
+        regions=regions,
+        quorum=draw(st.integers(0, len(regions))),
     )
 
 

@@ -113,6 +113,20 @@ async def test_a_refused_watch_creates_nothing(tmp_path: Path, control: OkServer
         assert rig.bot.store.monitors_in(DISCORD_CHANNEL) == ()
 
 
+async def test_a_watch_with_regions_goes_through_the_grammar(
+    tmp_path: Path, control: OkServer
+) -> None:
+    """The typed regions and quorum options become the text ``watch <url> regions=… quorum=…``:
+    a bot without CHECK502_REDIS_URL refuses it as chat does, creating nothing."""
+    async with discord_rig(tmp_path, control.url) as rig:
+        payload = await rig.command("watch", url=control.url, regions="eu, us", quorum=2)
+        await rig.callback(payload)
+        (private,) = await rig.fake.wait(f"POST /webhooks/{APP_ID}/{payload['token']}")
+        assert private.body["flags"] & EPHEMERAL
+        assert "checks from no regions" in private.body["content"]
+        assert rig.bot.store.monitors_in(DISCORD_CHANNEL) == ()
+
+
 async def test_help_is_ephemeral(tmp_path: Path, control: OkServer) -> None:
     async with discord_rig(tmp_path, control.url) as rig:
         started = time.monotonic()
@@ -274,6 +288,8 @@ async def test_commands_are_synced_to_the_guild_once_then_only_when_asked(
         assert watch["every"].get("required", False) is False
         assert watch["confirm"]["type"] == 4
         assert (watch["confirm"]["min_value"], watch["confirm"]["max_value"]) == (1, 10)
+        assert watch["regions"]["type"] == 3 and watch["quorum"]["type"] == 4
+        assert (watch["quorum"]["min_value"], watch["quorum"]["max_value"]) == (1, 16)
         check = {o["name"]: o for o in subcommands["check"]["options"]}
         assert "bypassing the CDN" in check["origin"]["description"]
         assert all(len(o["description"]) <= 100 for o in check.values())
