@@ -11,7 +11,6 @@ the operator listed in ``CHECK502_AUTH_VARS``, never a value in a message or a l
 from __future__ import annotations
 
 import asyncio
-import inspect
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -28,19 +27,13 @@ from checks import (
     Finding,
     RequestSpec,
     Resolver,
+    TlsSessions,
     Transport,
     UsageError,
     Verdict,
     diagnose,
 )
 from checks.request import PLAIN
-
-# TODO(lead): once part A's engine is merged (``diagnose(..., expect=)``, the fast verdict;
-# ``tls_sessions=``, TLS resumption), pass both unconditionally and drop this probe.
-_TAKES = frozenset(inspect.signature(diagnose).parameters)
-_FAST_VERDICT = "expect" in _TAKES
-_RESUMES = "tls_sessions" in _TAKES
-
 
 _ANY_2XX_3XX = Expect.default()
 
@@ -115,7 +108,7 @@ async def check(
     policy: AddressPolicy,
     allowed: tuple[str, ...],
     environ: Mapping[str, str],
-    tls_sessions: object | None = None,
+    tls_sessions: TlsSessions | None = None,
 ) -> Diagnosis:
     """One check of the monitor, never longer than its ``timeout`` in all. ``tls_sessions``:
     the process's ``checks.TlsSessions`` (healthy HTTPS checks resume their session)."""
@@ -124,9 +117,6 @@ async def check(
     except Conflict as exc:
         return unsent(snapshot.url, snapshot.origin, str(exc), snapshot.request)
     timeout = snapshot.timeout
-    extra: dict[str, object] = {"expect": snapshot.expect.matches} if _FAST_VERDICT else {}
-    if _RESUMES and tls_sessions is not None:
-        extra["tls_sessions"] = tls_sessions
     try:
         async with asyncio.timeout(timeout):
             return await diagnose(
@@ -138,7 +128,8 @@ async def check(
                 follow=snapshot.follow,
                 policy=policy,
                 request=request,
-                **extra,  # type: ignore[arg-type]
+                expect=snapshot.expect.matches,
+                tls_sessions=tls_sessions,
             )
     except TimeoutError:
         return deadline(snapshot.url, snapshot.origin, timeout, request)

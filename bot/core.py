@@ -82,11 +82,13 @@ from bot.statuspage import StatusPage, StatusPages
 from bot.storage import FaultLog, Store
 from bot.surface import Surface
 from checks import (
+    CachingResolver,
     Diagnosis,
     DnsResolver,
     ErrorKind,
     RequestSpec,
     Resolver,
+    TlsSessions,
     Transport,
     UsageError,
     diagnose,
@@ -146,6 +148,12 @@ class Bot:
         """Where ``auth=`` credentials are read, at each check (only ``settings.auth_vars``)."""
         self.store = store or Store.open(settings.db_path)
         self.resolver: Resolver = resolver or DnsResolver(settings.resolver, timeout=3.0)
+        self._monitor_resolver: Resolver = (
+            self.resolver if resolver is not None else CachingResolver(self.resolver)
+        )
+        """Monitors' checks in this process honour each DNS answer's TTL; one-off checks
+        resolve afresh. A resolver given by the caller is used as given."""
+        self._tls_sessions = TlsSessions()
         self.transport = transport or Transport.create(ca_bundle=settings.ca_bundle)
         self.surfaces: dict[str, Surface] = {}
         self.stats = Stats()
@@ -906,13 +914,21 @@ class Bot:
         return checkrun.credentials(spec, self.settings.auth_vars, self.environ)
 
     async def _diagnose_monitor(self, monitor: Monitor) -> Diagnosis:
+        """A monitor's check in this process (``CHECK502_SHARDS=0``, a Re-check): the monitoring
+        path, as in a shard (fast verdict for answers that meet ``expect``, TLS resumption)."""
+        started = time.monotonic()
         try:
-            request = self.credentials(monitor.request)
-        except Conflict as exc:
-            return checkrun.unsent(monitor.url, monitor.origin, str(exc), monitor.request)
-        return await self._diagnose(
-            monitor.url, monitor.origin, monitor.timeout, request, monitor.follow
-        )
+            return await checkrun.check(
+                checkrun.Snapshot.of(monitor),
+                resolver=self._monitor_resolver,
+                transport=self.transport,
+                policy=self.settings.policy,
+                allowed=self.settings.auth_vars,
+                environ=self.environ,
+                tls_sessions=self._tls_sessions,
+            )
+        finally:
+            self.stats.check_duration.observe(time.monotonic() - started)
 
     async def _diagnose(
         self,

@@ -52,12 +52,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import checks
 from bot import checkrun, runtime
 from bot.checkrun import Snapshot
 from bot.schedule import Metrics, Schedule
 from bot.settings import Settings
-from checks import Diagnosis, DnsResolver, Resolver, Transport
+from checks import CachingResolver, Diagnosis, DnsResolver, Resolver, TlsSessions, Transport
 
 log = logging.getLogger("check502.shards")
 
@@ -452,9 +451,7 @@ class _Worker:
         self._sent = (0, 0, 0)  # checks, skipped, shed already reported
         self.resolver = _resolver(settings)
         self.transport = Transport.create(ca_bundle=settings.ca_bundle)
-        # TODO(lead): part A's checks.TlsSessions, built directly once it is merged.
-        sessions = getattr(checks, "TlsSessions", None)
-        self.tls_sessions: object | None = None if sessions is None else sessions()
+        self.tls_sessions = TlsSessions()
         self.schedule = Schedule(self.check, concurrency=settings.max_concurrent_checks)
         self.started = False
 
@@ -541,11 +538,8 @@ class _Worker:
 
 
 def _resolver(settings: Settings) -> Resolver:
-    resolver: Resolver = DnsResolver(settings.resolver, timeout=3.0)
-    # TODO(lead): part A's checks.CachingResolver (TTL-respecting) is the monitoring path's
-    # resolver; once it is merged, build it directly: CachingResolver(resolver).
-    caching = getattr(checks, "CachingResolver", None)
-    return resolver if caching is None else caching(resolver)
+    # The monitoring path honours each answer's TTL: a host is resolved once per TTL.
+    return CachingResolver(DnsResolver(settings.resolver, timeout=3.0))
 
 
 async def _serve(in_fd: int, out_fd: int, parent: int) -> None:

@@ -4,7 +4,6 @@ send the result to the coordinator's results stream."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import time
 from collections.abc import Mapping
@@ -13,19 +12,25 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-import checks
 from bot.checkrun import deadline as _deadline
 from bot.checkrun import unsent as _unsent
 from bot.health import Health
 from bot.regions.jobs import RESULTS_STREAM, STREAM_MAXLEN, Job, Result
 from bot.settings import Settings
-from checks import Auth, Diagnosis, DnsResolver, RequestSpec, Resolver, Transport, diagnose
+from checks import (
+    Auth,
+    CachingResolver,
+    Diagnosis,
+    DnsResolver,
+    RequestSpec,
+    Resolver,
+    TlsSessions,
+    Transport,
+    diagnose,
+)
 from checks.errors import UsageError
 
 log = logging.getLogger("check502.worker")
-
-_ENGINE_EXPECT = "expect" in inspect.signature(diagnose).parameters
-"""The engine takes ``expect=`` (a fast verdict for answers that meet it) where it has it."""
 
 
 class Prober:
@@ -48,14 +53,12 @@ class Prober:
         self.name = name
         self.environ = environ
         if resolver is None:
-            resolver = DnsResolver(settings.resolver, timeout=3.0)
-            # The monitoring path honours each answer's TTL (part A's CachingResolver, where
-            # the engine has it): a worker resolves a host once per TTL, not once per check.
-            caching = getattr(checks, "CachingResolver", None)
-            if caching is not None:
-                resolver = caching(resolver)
+            # The monitoring path honours each answer's TTL: a worker resolves a host once per
+            # TTL, not once per check.
+            resolver = CachingResolver(DnsResolver(settings.resolver, timeout=3.0))
         self.resolver: Resolver = resolver
         self.transport = transport or Transport.create(ca_bundle=settings.ca_bundle)
+        self.tls_sessions = TlsSessions()
         self.health: Health | None = None
         if settings.control_url:
             self.health = Health(
@@ -121,7 +124,6 @@ class Prober:
             request = credentials(job.request, self.settings.auth_vars, self.environ)
         except UsageError as exc:
             return _unsent(job.url, job.origin, str(exc), job.request)
-        extra: dict[str, Any] = {"expect": job.expect.matches} if _ENGINE_EXPECT else {}
         try:
             async with asyncio.timeout(job.timeout):
                 return await diagnose(
@@ -133,7 +135,8 @@ class Prober:
                     follow=job.follow,
                     policy=self.settings.policy,
                     request=request,
-                    **extra,
+                    expect=job.expect.matches,
+                    tls_sessions=self.tls_sessions,
                 )
         except TimeoutError:
             return _deadline(job.url, job.origin, job.timeout, request.redacted())
