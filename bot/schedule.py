@@ -8,9 +8,13 @@ times live in one ``heapq`` driven by one asyncio task (:class:`Schedule`); APSc
 only the periodic jobs (retention, the sweep). Nothing here needs the database or the bot, so a
 shard process runs the same schedule.
 
-Checks run under one concurrency bound; when more runs wait for it than ten times the bound,
+Checks run under one concurrency bound; when more runs wait for it than the backlog allows,
 further runs are dropped (and counted) rather than queued without limit, so an overloaded bot
-stays responsive and stops quickly. Scheduling lag (how late a check starts against its planned
+stays responsive and stops quickly. The backlog is ten times the bound or
+:data:`BACKLOG_SECONDS` of the schedule's own rate, whichever is more: 100,000 monitors at 60 s
+come due at 1,667 a second, and a start-up or a pause of a second must not drop runs that the
+next seconds will absorb. Each monitor has at most one run waiting, so it is bounded whatever.
+ Scheduling lag (how late a check starts against its planned
 time, waiting for the bound included) is measured for ``bench/scheduler``.
 """
 
@@ -35,6 +39,9 @@ from bot.stats import LAG_BUCKETS, Histogram
 log = logging.getLogger("check502.schedule")
 
 _GOLDEN = (math.sqrt(5) - 1) / 2
+
+BACKLOG_SECONDS = 5.0
+"""Runs are dropped only when more than this many seconds of the schedule's checks wait."""
 
 
 def phase(monitor_id: int, every: int) -> float:
@@ -87,6 +94,10 @@ class Schedule:
         self._gate = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._backlog = 10 * concurrency if backlog is None else backlog
+        self._scales = backlog is None
+        """The backlog grows with the rate (:data:`BACKLOG_SECONDS`) unless one was given."""
+        self._rate = 0.0
+        """Periodic runs due per second: the sum of ``1 / every`` over the monitors."""
         self._waiting = 0
         """Runs fired and not yet holding a slot."""
         self._held = 0
@@ -117,7 +128,9 @@ class Schedule:
         now = self._clock()
         for monitor_id, every in monitors:
             generation = next(self._generation)
+            self._forget(monitor_id)
             self._periodic[monitor_id] = (every, generation)
+            self._rate += 1 / every
             due = first_run(monitor_id, every, now)
             self._heap.append((due, next(self._seq), monitor_id, generation))
         heapq.heapify(self._heap)
@@ -138,12 +151,20 @@ class Schedule:
     def add(self, monitor_id: int, every: int) -> None:
         """Check the monitor every ``every`` seconds on its phase (replacing its schedule)."""
         generation = next(self._generation)
+        self._forget(monitor_id)
         self._periodic[monitor_id] = (every, generation)
+        self._rate += 1 / every
         self._push(first_run(monitor_id, every, self._clock()), monitor_id, generation)
+
+    def _forget(self, monitor_id: int) -> None:
+        """The monitor's periodic entry no longer counts toward the rate."""
+        old = self._periodic.pop(monitor_id, None)
+        if old is not None:
+            self._rate = max(0.0, self._rate - 1 / old[0])
 
     def remove(self, monitor_id: int) -> None:
         """No more checks of the monitor (its pending re-check goes too)."""
-        self._periodic.pop(monitor_id, None)
+        self._forget(monitor_id)
         self._rechecks.pop(monitor_id, None)
         self._compact()
 
@@ -227,7 +248,10 @@ class Schedule:
     def _fire(self, monitor_id: int, planned: float, *, periodic: bool) -> None:
         # Runs already fired but not yet holding a slot count as waiting, so a burst fired
         # in one pass of the timer sheds as a trickle would.
-        if self._waiting - (self._concurrency - self._held) >= self._backlog:
+        backlog = self._backlog
+        if self._scales:
+            backlog = max(backlog, round(self._rate * BACKLOG_SECONDS))
+        if self._waiting - (self._concurrency - self._held) >= backlog:
             self._shed()
             return
         self._waiting += 1

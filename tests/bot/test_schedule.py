@@ -71,6 +71,33 @@ async def test_an_overloaded_schedule_sheds_runs_instead_of_queueing_them() -> N
         schedule.shutdown()
 
 
+async def test_the_backlog_grows_with_the_schedule_s_own_rate() -> None:
+    """400 monitors every second come due at 400/s: with one slot held, all but one wait, and
+    none is dropped (the backlog is 5 s of that rate), while a given backlog of 10 sheds the
+    rest, so the scaled bound is what keeps them."""
+    from bot.schedule import Schedule
+
+    release = asyncio.Event()
+
+    async def run(monitor_id: int) -> None:
+        await release.wait()
+
+    scaled = Schedule(run, concurrency=1)
+    fixed = Schedule(run, concurrency=1, backlog=10)
+    scaled.start([(i, 1) for i in range(1, 401)])
+    fixed.start([(i, 1) for i in range(1, 401)])
+    try:
+        await until(lambda: fixed.metrics.shed >= 390, 5)
+        await asyncio.sleep(1.2)  # a whole interval: every monitor came due at least once
+        assert fixed.metrics.shed >= 390
+        assert scaled.metrics.shed == 0
+        assert scaled.metrics.skipped > 0  # the second period found them still waiting
+    finally:
+        release.set()
+        scaled.shutdown()
+        fixed.shutdown()
+
+
 # ------------------------------------------------------------------------------ the heap
 
 
