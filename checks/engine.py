@@ -472,43 +472,31 @@ async def diagnose(
     ips_seen = tuple(dict.fromkeys(p.ip for p in public_probes if p.ip))
     mix = Counter(_outcome(p) for p in public_probes)
     all_probes = (*public_probes, *origin_probes, *retries)
+    findings: tuple[Finding, ...] = ()
     if expect is not None and len(done) == runs and _all_meet(expect, all_probes):
         verdict = healthy(target, public_probes[0])
-        return Diagnosis(
-            url=target.url,
-            checked_at=checked_at,
-            verdict=verdict,
-            probes=all_probes,
+    else:
+        verdict = decide(
+            target,
+            origin_target,
+            public_probes,
+            origin_probes,
+            retries,
             dns=dns,
-            origin=origin_target.display if origin_target else None,
-            runs=runs,
             concurrency=concurrency,
-            ips_seen=ips_seen,
-            status_mix=tuple(sorted(mix.items(), key=lambda kv: (-kv[1], kv[0]))),
-            runs_done=runs,
-            request=None if spec.plain else spec.redacted(),
+            protocols=session.protocols,
         )
-    verdict = decide(
-        target,
-        origin_target,
-        public_probes,
-        origin_probes,
-        retries,
-        dns=dns,
-        concurrency=concurrency,
-        protocols=session.protocols,
-    )
-    if len(done) < runs:
-        assert budget is not None  # only the budget stops runs
-        note = (
-            f"{len(done)} of {runs} runs finished within {_seconds(budget)} s (the overall limit)"
-        )
-        verdict = replace(verdict, evidence=(note, *verdict.evidence))
-    findings: tuple[Finding, ...] = ()
-    if not spec.plain:
-        answered = [p for p in public_probes if p.findings]
-        findings = tuple(dict.fromkeys(f for p in answered for f in p.findings))
-        verdict = reword(verdict, spec, public_probes, findings)
+        if len(done) < runs:
+            assert budget is not None  # only the budget stops runs
+            note = (
+                f"{len(done)} of {runs} runs finished within {_seconds(budget)} s"
+                " (the overall limit)"
+            )
+            verdict = replace(verdict, evidence=(note, *verdict.evidence))
+        if not spec.plain:
+            answered = [p for p in public_probes if p.findings]
+            findings = tuple(dict.fromkeys(f for p in answered for f in p.findings))
+            verdict = reword(verdict, spec, public_probes, findings)
     return Diagnosis(
         url=target.url,
         checked_at=checked_at,
