@@ -17,7 +17,8 @@ regions) and only *counted* results taking part:
 - **undecided** otherwise: no counted region is up and fewer than ``k`` failed, i.e. too few
   regions count to reach ``k`` either way (none at all, or only failures short of the quorum).
   The monitor's state does not change and no result is stored (the coordinator counts and
-  logs the round); the regions that did not count are the coordinator's "region degraded" notice, never an outage of the target.
+  logs the round); the regions that did not count are the coordinator's "region degraded"
+  notice, never an outage of the target.
 """
 
 from __future__ import annotations
