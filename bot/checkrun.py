@@ -34,6 +34,7 @@ from checks import (
     diagnose,
 )
 from checks.request import PLAIN
+from checks.target import TargetURL
 
 _ANY_2XX_3XX = Expect.default()
 
@@ -109,9 +110,11 @@ async def check(
     allowed: tuple[str, ...],
     environ: Mapping[str, str],
     tls_sessions: TlsSessions | None = None,
+    target: TargetURL | None = None,
 ) -> Diagnosis:
     """One check of the monitor, never longer than its ``timeout`` in all. ``tls_sessions``:
-    the process's ``checks.TlsSessions`` (healthy HTTPS checks resume their session)."""
+    the process's ``checks.TlsSessions`` (healthy HTTPS checks resume their session);
+    ``target``: the snapshot's URL already parsed (a shard parses each monitor's once)."""
     try:
         request = credentials(snapshot.request, allowed, environ)
     except Conflict as exc:
@@ -120,7 +123,7 @@ async def check(
     try:
         async with asyncio.timeout(timeout):
             return await diagnose(
-                snapshot.url,
+                snapshot.url if target is None else target,
                 origin=snapshot.origin,
                 resolver=resolver,
                 transport=transport,

@@ -56,7 +56,16 @@ from bot import checkrun, runtime
 from bot.checkrun import Snapshot
 from bot.schedule import Metrics, Schedule
 from bot.settings import Settings
-from checks import CachingResolver, Diagnosis, DnsResolver, Resolver, TlsSessions, Transport
+from checks import (
+    CachingResolver,
+    Diagnosis,
+    DnsResolver,
+    Resolver,
+    TlsSessions,
+    Transport,
+    UsageError,
+)
+from checks.target import TargetURL, parse_url
 
 log = logging.getLogger("check502.shards")
 
@@ -442,6 +451,8 @@ class _Worker:
         self.writer = writer
         self.environ: Mapping[str, str] = os.environ
         self.snapshots: dict[int, Snapshot] = {}
+        self.targets: dict[int, TargetURL] = {}
+        """Each monitor's URL parsed at its first check (dropped when its snapshot changes)."""
         self.in_flight: set[int] = set()
         self.held: list[tuple[int, float, Diagnosis]] = []
         self.room = asyncio.Event()
@@ -463,6 +474,10 @@ class _Worker:
             self.skipped += 1  # its previous check has not ended
             return
         self.in_flight.add(monitor_id)
+        target = self.targets.get(monitor_id)
+        if target is None:
+            with contextlib.suppress(UsageError):  # the check itself reports it
+                target = self.targets[monitor_id] = parse_url(snapshot.url)
         try:
             await self.room.wait()
             diagnosis = await checkrun.check(
@@ -473,6 +488,7 @@ class _Worker:
                 allowed=self.settings.auth_vars,
                 environ=self.environ,
                 tls_sessions=self.tls_sessions,
+                target=target,
             )
         finally:
             self.in_flight.discard(monitor_id)
@@ -490,6 +506,7 @@ class _Worker:
             for snapshot in message[1]:
                 old = self.snapshots.get(snapshot.id)
                 self.snapshots[snapshot.id] = snapshot
+                self.targets.pop(snapshot.id, None)
                 if self.started and (old is None or old.every != snapshot.every):
                     self.schedule.add(snapshot.id, snapshot.every)
         elif kind == "start":
@@ -498,6 +515,7 @@ class _Worker:
             self.writer.write(_frame(("ready",)))
         elif kind == "remove":
             for monitor_id in message[1]:
+                self.targets.pop(monitor_id, None)
                 if self.snapshots.pop(monitor_id, None) is not None and self.started:
                     self.schedule.remove(monitor_id)
         elif kind == "recheck":
@@ -519,7 +537,8 @@ class _Worker:
             new = min(checks - self._sent[0], len(metrics.lags))
             if not self.held and not new and skipped == self._sent[1] and shed == self._sent[2]:
                 continue
-            lags = tuple(itertools.islice(metrics.lags, len(metrics.lags) - new, None))
+            # The newest ``new`` lags, read from the end (the deque holds up to 200,000).
+            lags = tuple(reversed(tuple(itertools.islice(reversed(metrics.lags), new))))
             held, self.held = self.held, []
             self.writer.write(
                 _frame(

@@ -11,8 +11,9 @@ change; :class:`CachingResolver` asks once per TTL instead, as a stub resolver w
 * a name that does not exist (NXDOMAIN) or has no address records is kept ``negative_ttl``
   seconds (5 s: a name fixed after an outage is seen within seconds; most zones' SOA minimum is
   longer, RFC 2308 lets a cache keep it less);
-* failures that may pass at once (SERVFAIL, timeouts) and answers without a TTL (an IP literal,
-  ``localhost``, the hosts file) are never kept;
+* an IP literal's answer (``127.0.0.1`` is itself) is kept for good, as it cannot change;
+* failures that may pass at once (SERVFAIL, timeouts) and other answers without a TTL
+  (``localhost``, the hosts file) are never kept;
 * at most ``max_entries`` names, the least recently used dropped first;
 * concurrent lookups of one name share one query (a burst of monitors on one host sends one).
 
@@ -22,6 +23,7 @@ One-off checks never use it: they resolve afresh and report the TTL the server g
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import math
 import time
 from collections import OrderedDict
@@ -76,17 +78,30 @@ class CachingResolver:
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def resolve(self, host: str) -> DnsResult:
+    def peek(self, host: str) -> DnsResult | None:
+        """The kept answer for ``host`` as served now, or None (expired or never kept): what
+        :meth:`resolve` returns at once, for a caller that then needs no deadline."""
         key = host.lower().rstrip(".")
         kept = self._entries.get(key)
-        if kept is not None:
-            expires, result = kept
-            left = expires - self._clock()
-            if left > 0:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return _served(result, host, left)
+        if kept is None:
+            return None
+        expires, result = kept
+        if expires == math.inf:  # an IP literal: its answer never changes
+            self.hits += 1
+            return result if result.name == host else replace(result, name=host)
+        left = expires - self._clock()
+        if left <= 0:
             del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return _served(result, host, left)
+
+    async def resolve(self, host: str) -> DnsResult:
+        kept = self.peek(host)
+        if kept is not None:
+            return kept
+        key = host.lower().rstrip(".")
         task = self._pending.get(key)
         if task is None:
             self.misses += 1
@@ -102,7 +117,7 @@ class CachingResolver:
             result = await self._resolver.resolve(host)
         finally:
             self._pending.pop(key, None)
-        keep = self._keep_for(result)
+        keep = self._keep_for(result, key)
         if keep is not None:
             self._entries[key] = (self._clock() + keep, result)
             self._entries.move_to_end(key)
@@ -110,14 +125,22 @@ class CachingResolver:
                 self._entries.popitem(last=False)
         return result
 
-    def _keep_for(self, result: DnsResult) -> float | None:
-        """Seconds to keep ``result``, or None when it is not kept."""
+    def _keep_for(self, result: DnsResult, key: str) -> float | None:
+        """Seconds to keep ``result``, or None when it is not kept (``math.inf``: for good)."""
         if result.error is not None:
             return self._negative_ttl if result.error.kind in _NEGATIVE else None
         ttl = result.ttl
         if ttl is None:
-            return None
+            return math.inf if _is_literal(key) and result.records else None
         return min(self._max_ttl, max(self._min_ttl, float(ttl)))
+
+
+def _is_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _retrieve(task: asyncio.Task[DnsResult]) -> None:

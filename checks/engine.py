@@ -125,6 +125,8 @@ class _Run:
         self.sessions = sessions
         """TLS sessions kept between checks (the monitoring path), or None (a full handshake)."""
         self.resolver = resolver
+        self._peek: Callable[[str], DnsResult | None] | None = getattr(resolver, "peek", None)
+        """A cache's answer at once, without a lookup (``CachingResolver.peek``), or None."""
         self.policy = policy
         self.follow = follow
         self.spec = spec
@@ -159,6 +161,8 @@ class _Run:
 
     async def resolve(self, host: str, deadline: float) -> DnsResult:
         """Resolve ``host``, giving up (``dns_timeout``) when the deadline passes first."""
+        if self._peek is not None and (kept := self._peek(host)) is not None:
+            return kept  # a cache's answer: nothing to wait for
         started = time.perf_counter()
         try:
             async with asyncio.timeout_at(deadline):
@@ -180,6 +184,11 @@ class _Run:
             )
         records = dns.records[:MAX_IPS]
         self.refuse_all(records)
+        if len(records) == 1:  # the common case: no task to gather
+            probed, retry = await self._chain(
+                "public", url, records[0].ip, url.port, url.scheme, dns, run, deadline
+            )
+            return _Round(dns, [probed], [], [retry] if retry is not None else [])
         chains = await asyncio.gather(
             *(
                 self._chain("public", url, r.ip, url.port, url.scheme, dns, run, deadline)
@@ -345,7 +354,7 @@ def _seconds(value: float) -> str:
 
 
 async def diagnose(
-    url: str,
+    url: str | TargetURL,
     *,
     origin: str | None = None,
     runs: int = 1,
@@ -363,6 +372,9 @@ async def diagnose(
     tls_sessions: TlsSessions | None = None,
 ) -> Diagnosis:
     """Diagnose ``url``: probe it (and ``origin``), then say what is wrong and where.
+
+    ``url`` is text as a user typed it, or a :class:`~checks.target.TargetURL` already parsed
+    (a monitor checked every minute parses its URL once).
 
     Each run ends within ``timeout`` seconds of its start whatever the servers do: its DNS
     lookups, probes, redirects, HTTP/1.1 retries and certificate re-fetches share that one
@@ -391,7 +403,7 @@ async def diagnose(
     """
     loop = asyncio.get_running_loop()
     began = loop.time()  # the clock starts now: building a resolver or transport counts too
-    target = parse_url(url)
+    target = url if isinstance(url, TargetURL) else parse_url(url)
     origin_target = parse_origin(origin, target) if origin else None
     if not 1 <= runs <= MAX_RUNS:
         raise InvalidURL(f"runs must be between 1 and {MAX_RUNS}")
@@ -460,9 +472,12 @@ async def diagnose(
             _report(progress, len(done), runs)
             start = loop.time()
 
-    async with _all_or_nothing() as group:
-        for _ in range(min(concurrency, runs)):
-            group.create_task(worker())
+    if min(concurrency, runs) == 1:
+        await worker()  # one run at a time (every scheduled check): no task group
+    else:
+        async with _all_or_nothing() as group:
+            for _ in range(min(concurrency, runs)):
+                group.create_task(worker())
     kept = done or cut  # with no run finished, what the cut runs saw is all there is
     rounds = [kept[run] for run in sorted(kept)]
     public_probes = [p for r in rounds for p in r.public]

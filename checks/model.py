@@ -13,7 +13,8 @@ did not happen (no TLS on plain HTTP, no first byte after a refused connection) 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import operator
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -289,3 +290,27 @@ class Diagnosis:
     @property
     def healthy(self) -> bool:
         return self.verdict.cause is Cause.OK and not self.findings
+
+
+# Pickled as their class and field values. A shard process sends every scheduled check's
+# diagnosis to the front over a pipe (bot.shards); slotted dataclasses pickle through
+# ``dataclasses``' generic ``__getstate__``, which calls ``fields()`` for every object:
+# about 40 µs to pickle a healthy diagnosis and 50 µs to load it, against 11 µs and 36 µs
+# this way (a C attrgetter, then the class's own ``__init__`` on loading).
+
+
+def _pickled_by_fields(cls: type) -> None:
+    names = [f.name for f in fields(cls) if f.init]
+    assert len(names) > 1, cls  # attrgetter of one name returns the value, not a tuple
+    get = operator.attrgetter(*names)
+
+    def __reduce__(self: object) -> tuple[type, tuple[object, ...]]:
+        return cls, get(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+
+
+for _cls in (ProbeError, DnsRecord, DnsResult, Timings, TlsInfo, Probe, OriginProtocols,
+             Mismatch, Verdict, Diagnosis):  # fmt: skip
+    _pickled_by_fields(_cls)
+del _cls

@@ -178,22 +178,15 @@ async def _connect(
 
     With an ``offer``, the TLS handshake offers its session; when the server resumes it, the
     certificate facts are the offer's (those of the last full handshake), not parsed again."""
-    # Set before the connection opens: uvloop runs the handshake in the transport's context.
-    with offering(offer.session if offer is not None else None):
-        conn.reader, conn.writer = await asyncio.open_connection(
-            request.ip, request.port, limit=READ_SIZE
-        )
-        conn.connected_at = time.perf_counter()
-        peer = conn.writer.get_extra_info("peername")
-        if isinstance(peer, tuple):
-            conn.peer = str(peer[0])
+    if offer is None:  # nothing to offer (plain HTTP, a full handshake): the default, None
+        await _open(request, context, conn)
         if context is None:
-            conn.phase = Phase.RESPONSE
             return
-        conn.phase = Phase.TLS
-        server_name = request.ip if request.url.is_ip else request.url.host
-        await conn.writer.start_tls(context, server_hostname=server_name)
+    else:  # set before the connection opens: uvloop runs the handshake in its context
+        with offering(offer.session):
+            await _open(request, context, conn)
     conn.tls_at = time.perf_counter()
+    assert conn.writer is not None  # _open returned: connected
     ssl_object = conn.writer.get_extra_info("ssl_object")
     if ssl_object is not None:
         conn.ssl_object = ssl_object
@@ -206,6 +199,23 @@ async def _connect(
         else:
             conn.tls = tlsinfo.from_ssl_object(ssl_object)
     conn.phase = Phase.RESPONSE
+
+
+async def _open(request: ProbeRequest, context: ssl.SSLContext | None, conn: _Connection) -> None:
+    """Connect, then (with a ``context``) the TLS handshake, timing each step into ``conn``."""
+    conn.reader, conn.writer = await asyncio.open_connection(
+        request.ip, request.port, limit=READ_SIZE
+    )
+    conn.connected_at = time.perf_counter()
+    peer = conn.writer.get_extra_info("peername")
+    if isinstance(peer, tuple):
+        conn.peer = str(peer[0])
+    if context is None:
+        conn.phase = Phase.RESPONSE
+        return
+    conn.phase = Phase.TLS
+    server_name = request.ip if request.url.is_ip else request.url.host
+    await conn.writer.start_tls(context, server_hostname=server_name)
 
 
 def _keep_session(

@@ -122,12 +122,36 @@ async def test_concurrent_lookups_of_one_name_share_one_query() -> None:
     assert impatient.cancelled()
 
 
-async def test_literals_and_localhost_pass_through_uncached() -> None:
-    cache = CachingResolver(DnsResolver())
+async def test_a_literal_is_kept_for_good_and_localhost_is_never_kept() -> None:
+    clock = Clock()
+    cache = CachingResolver(DnsResolver(), clock=clock)
+    assert cache.peek("127.0.0.1") is None
     literal = await cache.resolve("127.0.0.1")
     local = await cache.resolve("localhost")
     assert literal.resolver == "literal" and local.ttl is None
-    assert len(cache) == 0
+    assert len(cache) == 1 and (cache.hits, cache.misses) == (0, 2)
+    clock.now += 10 * 3600.0  # far past the longest TTL kept: a literal cannot change
+    again = cache.peek("127.0.0.1")
+    assert again == literal  # served as it came: not marked cached, no TTL to count down
+    assert await cache.resolve("127.0.0.1") == literal
+    assert cache.peek("localhost") is None
+    await cache.resolve("localhost")
+    assert (cache.hits, cache.misses) == (2, 3)
+
+
+async def test_peek_serves_a_kept_answer_at_once_and_nothing_once_it_expired() -> None:
+    clock = Clock()
+    with DnsStub({"shop.test": [("127.0.0.1", 30)]}) as dns:
+        cache = CachingResolver(DnsResolver(dns.address), clock=clock)
+        assert cache.peek("shop.test") is None  # never asked: peek sends nothing
+        assert dns.queries == []
+        await cache.resolve("shop.test")
+        clock.now += 10
+        kept = cache.peek("SHOP.test.")
+        assert kept is not None and kept.ttl == 20 and kept.name == "SHOP.test."
+        assert kept.resolver == f"{dns.address} (cached)"
+        clock.now += 20
+        assert cache.peek("shop.test") is None and len(cache) == 0  # expired: dropped
 
 
 def test_bad_settings_are_refused() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -111,6 +112,18 @@ async def test_a_real_diagnosis_crosses_the_wire_exactly(
     make: Callable[[], Awaitable[Diagnosis]],
 ) -> None:
     _round_trips(await make())
+
+
+@pytest.mark.parametrize("make", CASES)
+async def test_a_real_diagnosis_pickles_exactly(make: Callable[[], Awaitable[Diagnosis]]) -> None:
+    """Shards pickle diagnoses to the front (checks/model.py pickles each value as its class
+    and field values): every field, and the types inside, come back; runs_done short of runs
+    survives the class's __post_init__."""
+    d = await make()
+    for value in (d, replace(d, runs=3, runs_done=1)):
+        back = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        assert back == value and repr(back) == repr(value)
+        assert back.runs_done == value.runs_done
 
 
 async def test_the_details_jsonout_loses_come_back() -> None:
