@@ -89,8 +89,12 @@ class Schedule:
         concurrency: int,
         backlog: int | None = None,
         clock: Callable[[], float] = time.time,
+        tick: float = 0.0,
     ) -> None:
         self._run = run
+        self._tick = tick
+        """The shortest sleep of the timer between passes (0: until the next due time): runs
+        due within it start together, at most ``tick`` late (``bot.shards.TICK``)."""
         self._gate = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._backlog = 10 * concurrency if backlog is None else backlog
@@ -239,6 +243,7 @@ class Schedule:
             wake.clear()
             delay = self._next_due - self._clock()
             if delay > 0:
+                delay = max(delay, self._tick)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(None if math.isinf(delay) else delay):
                         await wake.wait()

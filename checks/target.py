@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes, urlsplit, urlunsplit
 
 from checks.errors import InvalidOrigin, InvalidURL
@@ -36,21 +36,20 @@ class TargetURL:
     port: int
     path: str
     """Path plus query, always starting with ``/``."""
+    netloc: str = field(init=False, repr=False, compare=False)
+    """``host[:port]`` as sent in ``Host`` (IPv6 in brackets, the scheme's port left out)."""
+    url: str = field(init=False, repr=False, compare=False)
+    """The whole URL, normalised (every probe and diagnosis of the target names it)."""
+
+    def __post_init__(self) -> None:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        netloc = host if self.port == _DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+        object.__setattr__(self, "netloc", netloc)
+        object.__setattr__(self, "url", urlunsplit((self.scheme, netloc, self.path, "", "")))
 
     @property
     def is_ip(self) -> bool:
         return _ip_or_none(self.host) is not None
-
-    @property
-    def netloc(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        if self.port == _DEFAULT_PORTS[self.scheme]:
-            return host
-        return f"{host}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return urlunsplit((self.scheme, self.netloc, self.path, "", ""))
 
     def resolve(self, location: str) -> TargetURL:
         """The target a redirect ``Location`` points at, relative to this URL.

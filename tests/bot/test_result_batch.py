@@ -168,3 +168,120 @@ def test_beyond_the_limit_the_oldest_healthy_rows_go_and_are_counted(tmp_path: P
         assert first == {"at": 5.0, "n": BATCH_LIMIT}  # the oldest five went
     finally:
         store.close()
+
+
+def _stored_last(store: Store, mid: int) -> tuple[float | None, str | None]:
+    row = store.row("SELECT last_checked, last_outcome FROM monitors WHERE id = ?", (mid,))
+    assert row is not None
+    return row["last_checked"], row["last_outcome"]
+
+
+async def test_a_healthy_last_check_waits_in_memory_and_every_read_sees_it(
+    tmp_path: Path, control: OkServer
+) -> None:
+    """``last_checked`` of a healthy batched check: not written to the row until due (LAST_
+    SECONDS) or the bot stops, yet a monitor read (here or in a status page's reader thread)
+    shows it at once; once due, a flush writes it."""
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server() as site:
+        async with ConsoleHarness(settings) as chat:
+            store = chat.bot.store
+            mid = await by_hand(chat, site.url)
+            first = _stored_last(store, mid)  # written by the first check (new -> up)
+            for _ in range(2):
+                assert await chat.bot.monitoring.check(mid) is not None
+            await until(lambda: store.pending_results == 0, 5)
+            newest = store.row("SELECT MAX(at) AS at FROM results WHERE monitor_id = ?", (mid,))
+            assert newest is not None and newest["at"] > (first[0] or 0)
+            assert _stored_last(store, mid) == first  # not yet written
+            for read in (store.monitor(mid), store.monitors_in(CONSOLE)[0]):
+                assert read is not None and read.last_checked is not None
+                assert read.last_checked.timestamp() == pytest.approx(newest["at"], abs=1e-3)
+            reader = store.reader()
+            assert reader is not None
+            try:
+                seen = await asyncio.to_thread(reader.monitor, mid)
+            finally:
+                reader.close()  # a reader never writes them
+            assert seen is not None and seen.last_checked == store.monitor(mid).last_checked  # type: ignore[union-attr]
+            assert _stored_last(store, mid) == first
+        again = Store.open(settings.db_path)
+        try:
+            last = again.row("SELECT MAX(at) AS at FROM results WHERE monitor_id = ?", (mid,))
+            assert last is not None
+            assert _stored_last(again, mid) == (pytest.approx(last["at"]), "200")
+        finally:
+            again.close()
+
+
+async def test_a_kept_last_check_is_written_by_the_first_flush_after_it_is_due(
+    tmp_path: Path, control: OkServer
+) -> None:
+    with ok_server() as site:
+        async with ConsoleHarness(fast_settings(tmp_path, control.url)) as chat:
+            store = chat.bot.store
+            store.last_seconds = 0.0  # due at once: the next flush writes it
+            mid = await by_hand(chat, site.url)
+            first = _stored_last(store, mid)
+            assert await chat.bot.monitoring.check(mid) is not None
+            await until(lambda: store.pending_results == 0, 5)
+            kept = store.row("SELECT MAX(at) AS at FROM results WHERE monitor_id = ?", (mid,))
+            assert kept is not None and kept["at"] != first[0]
+            assert _stored_last(store, mid) == first  # kept by that flush, not yet written
+            assert await chat.bot.monitoring.check(mid) is not None
+            await until(lambda: store.pending_results == 0, 5)
+            assert _stored_last(store, mid) == (kept["at"], "200")  # due: written
+
+
+async def test_a_kept_last_check_never_hides_or_overwrites_a_later_failure(
+    tmp_path: Path, control: OkServer
+) -> None:
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server() as site:
+        async with ConsoleHarness(settings) as chat:
+            store = chat.bot.store
+            mid = await by_hand(chat, site.url)
+            assert await chat.bot.monitoring.check(mid) is not None  # healthy: kept in memory
+            await until(lambda: store.pending_results == 0, 5)
+            site.response = BAD
+            applied = await chat.bot.monitoring.check(mid)  # confirm 1: down at once
+            assert applied is not None and applied.alerts == 1
+            failed = _stored_last(store, mid)
+            assert failed[1] == "502"
+            down = store.monitor(mid)
+            assert down is not None and down.state == "down" and down.last_outcome == "502"
+            assert down.last_checked is not None
+            assert down.last_checked.timestamp() == pytest.approx(failed[0], abs=1e-3)
+        again = Store.open(settings.db_path)  # the kept healthy check was written at stop: no-op
+        try:
+            assert _stored_last(again, mid) == failed
+        finally:
+            again.close()
+
+
+async def test_a_kept_last_check_never_takes_a_row_back_in_time(
+    tmp_path: Path, control: OkServer
+) -> None:
+    """Kept healthy at t1, one failure counted (confirm 2), then up again at t3 (written at
+    once, with the streak reset): writing the kept t1 at stop would go back in time."""
+    settings = fast_settings(tmp_path, control.url)
+    with ok_server() as site:
+        async with ConsoleHarness(settings) as chat:
+            store = chat.bot.store
+            mid = await by_hand(chat, site.url, confirm=2)
+            assert await chat.bot.monitoring.check(mid) is not None  # kept in memory
+            await until(lambda: store.pending_results == 0, 5)
+            site.response = BAD
+            assert await chat.bot.monitoring.check(mid) is not None  # counted, not down
+            site.response = build_response(200, b"ok")
+            assert await chat.bot.monitoring.check(mid) is not None  # written: streak reset
+            latest = _stored_last(store, mid)
+            monitor = store.monitor(mid)
+            assert monitor is not None and (monitor.state, monitor.fail_streak) == ("up", 0)
+        again = Store.open(settings.db_path)
+        try:
+            assert _stored_last(again, mid) == latest
+            newest = again.row("SELECT MAX(at) AS at FROM results WHERE monitor_id = ?", (mid,))
+            assert newest is not None and latest[0] == pytest.approx(newest["at"])
+        finally:
+            again.close()

@@ -162,6 +162,30 @@ async def test_rechecks_replace_each_other_and_removal_ends_everything() -> None
         schedule.shutdown()
 
 
+async def test_a_tick_starts_the_runs_due_within_it_together() -> None:
+    """With a tick (shards: ``bot.shards.TICK``), runs due within it start in one pass of the
+    timer, none more than the tick late; without one, each starts at its own time."""
+    from bot.schedule import Schedule
+
+    for tick in (0.0, 0.6):
+        runs = _Runs()
+        schedule = Schedule(runs, concurrency=10, tick=tick)
+        schedule.start([])
+        try:
+            asked = time.time()
+            schedule.recheck(1, 0.1)
+            schedule.recheck(2, 0.4)
+            await until(lambda runs=runs: len(runs.seen) == 2, 5)
+        finally:
+            schedule.shutdown()
+        (first,), (second,) = runs.of(1), runs.of(2)
+        assert second - asked >= 0.4 - 0.01  # never early
+        if tick:  # the timer slept the tick: both started together, within it of their time
+            assert second - first < 0.1 and first - asked < 0.1 + tick + 0.3
+        else:
+            assert second - first > 0.2
+
+
 async def test_an_earlier_entry_wakes_the_timer() -> None:
     from bot.schedule import Schedule
 
