@@ -386,6 +386,7 @@ class Store:
         db.conn.create_function("check502_latency_add", 2, _latency_add, deterministic=True)
         db.conn.create_function("check502_latency_merge", 2, _latency_merge, deterministic=True)
         self._monitors: dict[int, Monitor] = {}
+        """The monitors the checks read (:meth:`cached_monitor`); see :meth:`_watch_monitors`."""
         self._batch: deque[tuple[Any, ...]] = deque()
         """Healthy results not written yet (:meth:`record_later`), oldest first."""
         self.batch_dropped = 0
@@ -400,7 +401,6 @@ class Store:
         self._last_due: deque[tuple[float, int]] = deque()
         """(monotonic time it is due, monitor id) of each entry of ``_last``, oldest first."""
         self._owns_last = True
-        """The monitors the checks read (:meth:`cached_monitor`); see :meth:`_watch_monitors`."""
         db.conn.create_function("check502_forget", 1, self._forget)
 
     @classmethod
@@ -660,7 +660,7 @@ class Store:
             return 0
         rows = list(self._batch)
         hours: dict[tuple[int, int], tuple[int, bytes | None]] = {}
-        last: dict[int, tuple[float, str, int]] = {}
+        last: dict[int, tuple[float, str]] = {}
         for row in rows:
             monitor_id, at, total_ms, status = row[0], row[1], row[15], row[4]
             key = (monitor_id, math.floor(at / HOUR))
@@ -670,7 +670,7 @@ class Store:
             hours[key] = (checks + 1, blob)
             seen = last.get(monitor_id)
             if seen is None or at >= seen[0]:
-                last[monitor_id] = (at, row[3], monitor_id)
+                last[monitor_id] = (at, row[3])
         with self._faults(), self.db.atomic():
             conn = self.db.conn
             conn.executemany(
@@ -694,12 +694,13 @@ class Store:
                 " WHERE id = ? AND slow_streak != 0 AND state = 'up' AND fail_streak = 0",
                 [(m,) for m in last],
             )
-            self._write_last(conn, due=time.monotonic())
+            now = time.monotonic()
+            self._write_last(conn, due=now)
         self._batch.clear()
-        for monitor_id, (at, outcome, _) in last.items():
+        for monitor_id, kept in last.items():
             if monitor_id not in self._last:
-                self._last_due.append((time.monotonic() + self.last_seconds, monitor_id))
-            self._last[monitor_id] = (at, outcome)
+                self._last_due.append((now + self.last_seconds, monitor_id))
+            self._last[monitor_id] = kept
         if self.on_flush is not None:
             self.on_flush(rows)
         return len(rows)

@@ -184,18 +184,13 @@ class _Run:
             )
         records = dns.records[:MAX_IPS]
         self.refuse_all(records)
-        if len(records) == 1:  # the common case: no task to gather
-            probed, retry = await self._chain(
-                "public", url, records[0].ip, url.port, url.scheme, dns, run, deadline
-            )
-            return _Round(dns, [probed], [], [retry] if retry is not None else [])
-        chains = await asyncio.gather(
-            *(
-                self._chain("public", url, r.ip, url.port, url.scheme, dns, run, deadline)
-                for r in records
-            )
+        chains = (
+            self._chain("public", url, r.ip, url.port, url.scheme, dns, run, deadline)
+            for r in records
         )
-        return _Round(dns, [p for p, _ in chains], [], [r for _, r in chains if r is not None])
+        # One address (the common case) is awaited as it is: no task to gather.
+        found = [await next(chains)] if len(records) == 1 else await asyncio.gather(*chains)
+        return _Round(dns, [p for p, _ in found], [], [r for _, r in found if r is not None])
 
     async def origin(
         self, url: TargetURL, origin: OriginTarget, dns: DnsResult, run: int, deadline: float
